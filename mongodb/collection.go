@@ -1,0 +1,145 @@
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
+)
+
+// Errors at the store boundary; domain packages wrap them in their own.
+var (
+	// ErrNotFound: no document matched.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicate: a unique index refused the write.
+	ErrDuplicate = errors.New("duplicate key")
+	// ErrUnavailable: the store did not answer in time.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// mapErr turns driver errors into the errors above, keeping the driver's
+// error in the chain for logs.
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return ErrNotFound
+	case mongo.IsDuplicateKeyError(err):
+		return errors.Join(ErrDuplicate, err)
+	case mongo.IsTimeout(err), mongo.IsNetworkError(err),
+		errors.Is(err, mongo.ErrClientDisconnected),
+		errors.Is(err, context.DeadlineExceeded):
+		return errors.Join(ErrUnavailable, err)
+	}
+	var sse topology.ServerSelectionError
+	if errors.As(err, &sse) {
+		return errors.Join(ErrUnavailable, err)
+	}
+	return err
+}
+
+// Collection is a MongoDB collection whose writes take the embedded store's
+// process-wide lock, which gives FerretDB MongoDB's single-document
+// atomicity. Reads never wait for it.
+type Collection struct {
+	c    *mongo.Collection
+	lock *sync.Mutex
+}
+
+func (c *Collection) write() func() {
+	if c.lock == nil {
+		return func() {}
+	}
+	c.lock.Lock()
+	return c.lock.Unlock
+}
+
+// InsertOne inserts doc; ErrDuplicate when a unique index refuses it.
+func (c *Collection) InsertOne(ctx context.Context, doc any) error {
+	defer c.write()()
+	_, err := c.c.InsertOne(ctx, doc)
+	return mapErr(err)
+}
+
+// UpdateOne applies update to the first document matching filter and
+// reports whether one matched.
+func (c *Collection) UpdateOne(ctx context.Context, filter, update any, opts ...options.Lister[options.UpdateOneOptions]) (matched bool, err error) {
+	defer c.write()()
+	res, err := c.c.UpdateOne(ctx, filter, update, opts...)
+	if err != nil {
+		return false, mapErr(err)
+	}
+	return res.MatchedCount > 0 || res.UpsertedCount > 0, nil
+}
+
+// UpdateMany applies update to every document matching filter and returns
+// how many matched.
+func (c *Collection) UpdateMany(ctx context.Context, filter, update any) (int64, error) {
+	defer c.write()()
+	res, err := c.c.UpdateMany(ctx, filter, update)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return res.MatchedCount, nil
+}
+
+// FindOneAndUpdate atomically updates the first document matching filter
+// and decodes it into out (as it is after the update); ErrNotFound when
+// none matched.
+func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update, out any) error {
+	defer c.write()()
+	res := c.c.FindOneAndUpdate(ctx, filter, update,
+		options.FindOneAndUpdate().SetReturnDocument(options.After))
+	if err := res.Err(); err != nil {
+		return mapErr(err)
+	}
+	return mapErr(res.Decode(out))
+}
+
+// DeleteOne deletes the first document matching filter and reports whether
+// there was one.
+func (c *Collection) DeleteOne(ctx context.Context, filter any) (bool, error) {
+	defer c.write()()
+	res, err := c.c.DeleteOne(ctx, filter)
+	if err != nil {
+		return false, mapErr(err)
+	}
+	return res.DeletedCount > 0, nil
+}
+
+// FindOne decodes the first document matching filter into out;
+// ErrNotFound when none does.
+func (c *Collection) FindOne(ctx context.Context, filter, out any, opts ...options.Lister[options.FindOneOptions]) error {
+	res := c.c.FindOne(ctx, filter, opts...)
+	if err := res.Err(); err != nil {
+		return mapErr(err)
+	}
+	return mapErr(res.Decode(out))
+}
+
+// Find returns a cursor over the documents matching filter. The caller
+// closes it.
+func (c *Collection) Find(ctx context.Context, filter any, opts ...options.Lister[options.FindOptions]) (*mongo.Cursor, error) {
+	cur, err := c.c.Find(ctx, filter, opts...)
+	return cur, mapErr(err)
+}
+
+// All decodes every document matching filter into out, a pointer to a
+// slice.
+func (c *Collection) All(ctx context.Context, filter, out any, opts ...options.Lister[options.FindOptions]) error {
+	cur, err := c.Find(ctx, filter, opts...)
+	if err != nil {
+		return err
+	}
+	return mapErr(cur.All(ctx, out))
+}
+
+// Count counts the documents matching filter.
+func (c *Collection) Count(ctx context.Context, filter any) (int64, error) {
+	n, err := c.c.CountDocuments(ctx, filter)
+	return n, mapErr(err)
+}

@@ -1,0 +1,89 @@
+package mongodb
+
+import (
+	"context"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Collection names, one place for all of them.
+const (
+	Events = "events"
+	Tokens = "tokens"
+	// Seats is a scratch collection used by the lock test and the load
+	// command; no domain code writes it.
+	Seats = "seats"
+)
+
+// Index is one index the service relies on.
+type Index struct {
+	Collection string
+	Name       string
+	Keys       bson.D
+	Unique     bool
+	// Why says which rule the index enforces or which query it serves.
+	Why string
+}
+
+// Indexes is every index pamelding creates at start-up. A unique index here
+// is a domain rule: the store refuses the second document, so the rule holds
+// without a read before the write.
+var Indexes = []Index{
+	{Events, "slug_unique", bson.D{{Key: "slug", Value: 1}}, true, "an event's slug is its public address"},
+	{Events, "starts_at", bson.D{{Key: "startsAt", Value: 1}}, false, "event lists in date order"},
+	{Tokens, "role", bson.D{{Key: "role", Value: 1}}, false, "token listings by role"},
+}
+
+// ensureIndexes creates the indexes of the table that are missing. It asks
+// for the existing ones first: FerretDB v1 fails on createIndexes for an
+// index that already exists.
+func (s *Store) ensureIndexes(ctx context.Context) error {
+	existing := map[string]map[string]bool{}
+	for _, ix := range Indexes {
+		names, ok := existing[ix.Collection]
+		if !ok {
+			var err error
+			if names, err = s.indexNames(ctx, ix.Collection); err != nil {
+				return err
+			}
+			existing[ix.Collection] = names
+		}
+		if names[ix.Name] {
+			continue
+		}
+		o := options.Index().SetName(ix.Name)
+		if ix.Unique {
+			o.SetUnique(true)
+		}
+		err := func() error {
+			defer s.Collection(ix.Collection).write()() // index builds are writes too
+			_, err := s.db.Collection(ix.Collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.Keys, Options: o})
+			return err
+		}()
+		if err != nil {
+			return fmt.Errorf("create index %s.%s: %w", ix.Collection, ix.Name, mapErr(err))
+		}
+	}
+	return nil
+}
+
+func (s *Store) indexNames(ctx context.Context, coll string) (map[string]bool, error) {
+	cur, err := s.db.Collection(coll).Indexes().List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list indexes of %s: %w", coll, mapErr(err))
+	}
+	var specs []struct {
+		Name string `bson:"name"`
+	}
+	if err := cur.All(ctx, &specs); err != nil {
+		return nil, fmt.Errorf("list indexes of %s: %w", coll, mapErr(err))
+	}
+	names := map[string]bool{}
+	for _, sp := range specs {
+		names[sp.Name] = true
+	}
+	return names, nil
+}
