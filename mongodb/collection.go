@@ -3,6 +3,7 @@ package mongodb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -29,7 +30,8 @@ func mapErr(err error) error {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return ErrNotFound
 	case mongo.IsDuplicateKeyError(err):
-		return errors.Join(ErrDuplicate, err)
+		// The driver's message quotes the duplicate value: drop it.
+		return ErrDuplicate
 	case mongo.IsTimeout(err), mongo.IsNetworkError(err),
 		errors.Is(err, mongo.ErrClientDisconnected),
 		errors.Is(err, context.DeadlineExceeded):
@@ -39,7 +41,37 @@ func mapErr(err error) error {
 	if errors.As(err, &sse) {
 		return errors.Join(ErrUnavailable, err)
 	}
+	var se mongo.ServerError
+	if errors.As(err, &se) {
+		// Server messages can quote documents; keep only the codes so an
+		// error that reaches a log carries no personal data.
+		return &serverError{codes: serverCodes(se)}
+	}
 	return err
+}
+
+type serverError struct{ codes []int }
+
+func (e *serverError) Error() string { return fmt.Sprintf("store: server error, codes %v", e.codes) }
+
+func serverCodes(se mongo.ServerError) []int {
+	var codes []int
+	switch e := se.(type) {
+	case mongo.CommandError:
+		codes = append(codes, int(e.Code))
+	case mongo.WriteException:
+		for _, we := range e.WriteErrors {
+			codes = append(codes, we.Code)
+		}
+		if e.WriteConcernError != nil {
+			codes = append(codes, e.WriteConcernError.Code)
+		}
+	case mongo.BulkWriteException:
+		for _, we := range e.WriteErrors {
+			codes = append(codes, we.Code)
+		}
+	}
+	return codes
 }
 
 // Collection is a MongoDB collection whose writes take the embedded store's

@@ -230,5 +230,8 @@ func Lookup(key string) (Field, bool) {
 func (f Field) clone() Field {
 	f.Purposes = slices.Clone(f.Purposes)
 	f.Recipients = slices.Clone(f.Recipients)
+	if f.Recipients == nil {
+		f.Recipients = []Recipient{} // "no one else", shown as []
+	}
 	return f
 }

@@ -100,7 +100,6 @@ func TestRetention(t *testing.T) {
 	}
 }
 
-
 func TestCustomField(t *testing.T) {
 	good := func() privacy.CustomFieldSpec {
 		return privacy.CustomFieldSpec{
@@ -130,7 +129,9 @@ func TestCustomField(t *testing.T) {
 		{"RetentionInvalid", func(s *privacy.CustomFieldSpec) { s.Retention = "forever" }, privacy.FieldError{Field: "c.retention", Code: "invalid"}},
 		{"HealthWithoutExplicitConsent", func(s *privacy.CustomFieldSpec) { s.Category = privacy.Health }, privacy.FieldError{Field: "c.legalBasis", Code: "invalid"}},
 		{"ConsentWithoutPurpose", func(s *privacy.CustomFieldSpec) { s.LegalBasis = privacy.Consent }, privacy.FieldError{Field: "c.consentPurpose", Code: "required"}},
-		{"MaxLengthTooBig", func(s *privacy.CustomFieldSpec) { s.Validation = &privacy.Validation{Kind: privacy.KindText, MaxLength: 1 << 20} }, privacy.FieldError{Field: "c.validation.maxLength", Code: "invalid"}},
+		{"MaxLengthTooBig", func(s *privacy.CustomFieldSpec) {
+			s.Validation = &privacy.Validation{Kind: privacy.KindText, MaxLength: 1 << 20}
+		}, privacy.FieldError{Field: "c.validation.maxLength", Code: "invalid"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := good()

@@ -1,0 +1,123 @@
+// Command pamelding is the event-registration service.
+//
+//	pamelding [serve]            run the HTTP service (the default)
+//	pamelding token create ...   create a staff token and print it once
+//	pamelding config             print the effective configuration, secrets masked
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/staff"
+	"github.com/pamelding/pamelding/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "pamelding:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  pamelding [serve]                 run the service
+  pamelding token create --role ROLE --name NAME [--event SLUG]... [--partner ID]
+                                    create a staff token and print it once
+  pamelding config                  print the configuration, secrets masked
+`
+
+// run is the whole program; ctx ends it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 1 {
+		cmd = args[1]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, getenv, stderr)
+	case "token":
+		return tokenCmd(ctx, args[2:], getenv, stdout, stderr)
+	case "config":
+		printConfig(stdout, getenv)
+		_, err := loadConfig(getenv)
+		return err
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+type app struct {
+	log    *slog.Logger
+	store  *mongodb.Store
+	events *events.Service
+	staff  *staff.Service
+}
+
+// open reads the configuration and opens the store and the services.
+func open(ctx context.Context, getenv func(string) string, stderr io.Writer, attach bool) (*app, config, error) {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return nil, cfg, fmt.Errorf("configuration: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	store, err := mongodb.Open(ctx, mongodb.Options{
+		URI: cfg.MongoURI, DataDir: cfg.DataDir, Database: cfg.Database, Logger: log, Attach: attach,
+	})
+	if err != nil {
+		return nil, cfg, err
+	}
+	now := time.Now
+	ev := events.NewService(store, now)
+	return &app{log: log, store: store, events: ev, staff: staff.NewService(store, ev, cfg.AdminToken, now)}, cfg, nil
+}
+
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	a, cfg, err := open(ctx, getenv, stderr, false)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close(context.WithoutCancel(ctx))
+
+	srv := web.New(web.Deps{Log: a.log, Store: a.store, Events: a.events, Staff: a.staff})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	store := "mongodb"
+	if a.store.Embedded() {
+		store = "embedded"
+	}
+	a.log.Info("listening", "addr", ln.Addr().String(), "store", store, "publicUrl", cfg.PublicURL)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	if err := srv.ShutdownWithTimeout(15 * time.Second); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}

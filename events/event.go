@@ -1,0 +1,174 @@
+// Package events holds events: what they are, when registration is open,
+// their capacity, their form (which catalog fields they ask for) and their
+// partners.
+package events
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/pamelding/pamelding/privacy"
+)
+
+// Errors of the events domain.
+var (
+	ErrNotFound  = errors.New("event not found")
+	ErrSlugTaken = errors.New("slug taken")
+	// ErrConflict: the event changed between reading and writing it.
+	ErrConflict = errors.New("event changed concurrently")
+	// ErrCapacityBelowTaken: the new capacity is below the seats taken.
+	ErrCapacityBelowTaken = errors.New("capacity below seats taken")
+)
+
+// Kind is what sort of event it is.
+type Kind string
+
+// The kinds of event.
+const (
+	Conference Kind = "conference"
+	Course     Kind = "course"
+	Race       Kind = "race"
+)
+
+// Price is what a seat costs.
+type Price struct {
+	// Amount in øre.
+	Amount   int64  `json:"amount" bson:"amount"`
+	Currency string `json:"currency" bson:"currency"`
+}
+
+// FormField is one field an event's form asks for.
+type FormField struct {
+	Key      string `json:"key" bson:"key"`
+	Required bool   `json:"required" bson:"required"`
+}
+
+// Partner is an organisation that may receive the partner-safe attendee
+// list (name and organisation) of an event.
+type Partner struct {
+	ID   string `json:"id" bson:"id"`
+	Name string `json:"name" bson:"name"`
+}
+
+// Organiser is who is responsible (the controller) for an event's data.
+type Organiser struct {
+	Name string `json:"name" bson:"name"`
+	// OrgNumber is the Norwegian organisation number.
+	OrgNumber string `json:"orgNumber,omitempty" bson:"orgNumber,omitempty"`
+	// PrivacyEmail receives participants' privacy requests.
+	PrivacyEmail string `json:"privacyEmail" bson:"privacyEmail"`
+}
+
+// Event is an event as stored and as staff see it.
+type Event struct {
+	ID                   string          `json:"id" bson:"_id"`
+	Slug                 string          `json:"slug" bson:"slug"`
+	Kind                 Kind            `json:"kind" bson:"kind"`
+	Title                privacy.Text    `json:"title" bson:"title"`
+	Venue                string          `json:"venue" bson:"venue"`
+	StartsAt             time.Time       `json:"startsAt" bson:"startsAt"`
+	EndsAt               time.Time       `json:"endsAt" bson:"endsAt"`
+	RegistrationOpensAt  time.Time       `json:"registrationOpensAt" bson:"registrationOpensAt"`
+	RegistrationClosesAt time.Time       `json:"registrationClosesAt" bson:"registrationClosesAt"`
+	Capacity             int             `json:"capacity" bson:"capacity"`
+	SeatsLeft            int             `json:"seatsLeft" bson:"seatsLeft"`
+	Waitlist             bool            `json:"waitlist" bson:"waitlist"`
+	Price                Price           `json:"price" bson:"price"`
+	Fields               []FormField     `json:"fields" bson:"fields"`
+	CustomFields         []privacy.Field `json:"customFields" bson:"customFields"`
+	Partners             []Partner       `json:"partners" bson:"partners"`
+	Organiser            Organiser       `json:"organiser" bson:"organiser"`
+	PublicList           bool            `json:"publicList" bson:"publicList"`
+	// Notes are the organisers' own; never shown publicly.
+	Notes     string    `json:"notes" bson:"notes"`
+	CreatedBy string    `json:"createdBy" bson:"createdBy"`
+	CreatedAt time.Time `json:"createdAt" bson:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt" bson:"updatedAt"`
+	// Version counts changes; an update applies only to the version read.
+	Version int `json:"version" bson:"version"`
+}
+
+// Field returns the catalog or custom field behind a form key.
+func (e *Event) Field(key string) (privacy.Field, bool) {
+	if f, ok := privacy.Lookup(key); ok {
+		return f, true
+	}
+	for _, f := range e.CustomFields {
+		if f.Key == key {
+			return f, true
+		}
+	}
+	return privacy.Field{}, false
+}
+
+// DeclaredField is a form field with its tags as they hold for this event.
+type DeclaredField struct {
+	privacy.Field
+	Required bool `json:"required"`
+}
+
+// Form returns the event's form fields with their tags. Recipients are
+// those that apply to this event: partners only where it has partners, the
+// public only where it publishes a participant list.
+func (e *Event) Form() []DeclaredField {
+	out := make([]DeclaredField, 0, len(e.Fields))
+	for _, ff := range e.Fields {
+		f, ok := e.Field(ff.Key)
+		if !ok {
+			continue // cannot happen: forms are checked on every write
+		}
+		f.Recipients = slices.DeleteFunc(f.Recipients, func(r privacy.Recipient) bool {
+			return (r == privacy.Partners && len(e.Partners) == 0) || (r == privacy.Public && !e.PublicList)
+		})
+		out = append(out, DeclaredField{Field: f, Required: ff.Required})
+	}
+	return out
+}
+
+// RegistrationOpen reports whether registration is open at t.
+func (e *Event) RegistrationOpen(t time.Time) bool {
+	return !t.Before(e.RegistrationOpensAt) && t.Before(e.RegistrationClosesAt)
+}
+
+// Public is the view of an event anyone may read. It is a separate type so
+// that a staff-only setting added to Event cannot reach it by accident.
+type Public struct {
+	Slug                 string          `json:"slug"`
+	Kind                 Kind            `json:"kind"`
+	Title                privacy.Text    `json:"title"`
+	Venue                string          `json:"venue"`
+	StartsAt             time.Time       `json:"startsAt"`
+	EndsAt               time.Time       `json:"endsAt"`
+	RegistrationOpensAt  time.Time       `json:"registrationOpensAt"`
+	RegistrationClosesAt time.Time       `json:"registrationClosesAt"`
+	SeatsLeft            int             `json:"seatsLeft"`
+	SoldOut              bool            `json:"soldOut"`
+	Waitlist             bool            `json:"waitlist"`
+	Price                Price           `json:"price"`
+	Fields               []DeclaredField `json:"fields"`
+	Partners             []PublicPartner `json:"partners"`
+	Organiser            Organiser       `json:"organiser"`
+	PublicList           bool            `json:"publicList"`
+}
+
+// PublicPartner is a partner as participants see it.
+type PublicPartner struct {
+	Name string `json:"name"`
+}
+
+// Public returns the public view of the event.
+func (e *Event) Public() Public {
+	partners := make([]PublicPartner, len(e.Partners))
+	for i, p := range e.Partners {
+		partners[i] = PublicPartner{Name: p.Name}
+	}
+	return Public{
+		Slug: e.Slug, Kind: e.Kind, Title: e.Title, Venue: e.Venue,
+		StartsAt: e.StartsAt, EndsAt: e.EndsAt,
+		RegistrationOpensAt: e.RegistrationOpensAt, RegistrationClosesAt: e.RegistrationClosesAt,
+		SeatsLeft: e.SeatsLeft, SoldOut: e.SeatsLeft <= 0, Waitlist: e.Waitlist,
+		Price: e.Price, Fields: e.Form(), Partners: partners, Organiser: e.Organiser,
+		PublicList: e.PublicList,
+	}
+}

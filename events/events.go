@@ -1,0 +1,78 @@
+package events
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"time"
+
+	"github.com/pamelding/pamelding/mongodb"
+)
+
+// Service creates, changes and reads events.
+type Service struct {
+	store store
+	now   func() time.Time
+}
+
+// NewService returns the events service on the store; now is the clock.
+func NewService(db *mongodb.Store, now func() time.Time) *Service {
+	return &Service{store: store{c: db.Collection(mongodb.Events)}, now: now}
+}
+
+// Create checks the request and stores the new event. createdBy names the
+// staff token that asked.
+func (s *Service) Create(ctx context.Context, r CreateRequest, createdBy string) (*Event, error) {
+	now := s.now()
+	e, err := r.build(now)
+	if err != nil {
+		return nil, err
+	}
+	e.ID = rand.Text()
+	e.CreatedBy = createdBy
+	e.CreatedAt = now.UTC().Truncate(time.Millisecond)
+	e.UpdatedAt = e.CreatedAt
+	e.Version = 1
+	if err := s.store.insert(ctx, e); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Get returns the event with the slug.
+func (s *Service) Get(ctx context.Context, slug string) (*Event, error) {
+	return s.store.get(ctx, slug)
+}
+
+// List returns every event in date order.
+func (s *Service) List(ctx context.Context) ([]Event, error) {
+	return s.store.list(ctx)
+}
+
+// Patch applies the members p carries, checking the result by the rules of
+// a new event. A concurrent change is retried a few times on the fresh
+// version before ErrConflict is returned.
+func (s *Service) Patch(ctx context.Context, slug string, p PatchRequest) (*Event, error) {
+	for range 3 {
+		prev, err := s.store.get(ctx, slug)
+		if err != nil {
+			return nil, err
+		}
+		r := prev.request()
+		p.apply(&r)
+		next, err := r.build(prev.RegistrationOpensAt)
+		if err != nil {
+			return nil, err
+		}
+		next.UpdatedAt = s.now().UTC().Truncate(time.Millisecond)
+		err = s.store.replace(ctx, prev, next)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return next, nil
+	}
+	return nil, ErrConflict
+}

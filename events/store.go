@@ -1,0 +1,90 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/pamelding/pamelding/mongodb"
+)
+
+// store keeps events in the events collection.
+type store struct {
+	c *mongodb.Collection
+}
+
+func (s store) insert(ctx context.Context, e *Event) error {
+	err := s.c.InsertOne(ctx, e)
+	if errors.Is(err, mongodb.ErrDuplicate) {
+		return fmt.Errorf("insert event: %w", ErrSlugTaken)
+	}
+	if err != nil {
+		return fmt.Errorf("insert event: %w", err)
+	}
+	return nil
+}
+
+func (s store) get(ctx context.Context, slug string) (*Event, error) {
+	var e Event
+	err := s.c.FindOne(ctx, bson.M{"slug": slug}, &e)
+	if errors.Is(err, mongodb.ErrNotFound) {
+		return nil, fmt.Errorf("get event: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get event: %w", err)
+	}
+	return &e, nil
+}
+
+func (s store) list(ctx context.Context) ([]Event, error) {
+	var out []Event
+	if err := s.c.All(ctx, bson.M{}, &out, options.Find().SetSort(bson.D{{Key: "startsAt", Value: 1}, {Key: "slug", Value: 1}})); err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return out, nil
+}
+
+// replace writes next over the version of the event that was read, in one
+// conditional update. Seats are moved by seatDelta with $inc, never set, so
+// that registrations taking seats at the same moment are not overwritten;
+// the filter refuses a capacity below the seats already taken.
+func (s store) replace(ctx context.Context, prev, next *Event) error {
+	delta := next.Capacity - prev.Capacity
+	filter := bson.M{"_id": prev.ID, "version": prev.Version}
+	if delta < 0 {
+		filter["seatsLeft"] = bson.M{"$gte": -delta}
+	}
+	set := bson.M{
+		"kind": next.Kind, "title": next.Title, "venue": next.Venue,
+		"startsAt": next.StartsAt, "endsAt": next.EndsAt,
+		"registrationOpensAt": next.RegistrationOpensAt, "registrationClosesAt": next.RegistrationClosesAt,
+		"capacity": next.Capacity, "waitlist": next.Waitlist, "price": next.Price,
+		"fields": next.Fields, "customFields": next.CustomFields, "partners": next.Partners,
+		"organiser": next.Organiser, "publicList": next.PublicList, "notes": next.Notes,
+		"updatedAt": next.UpdatedAt,
+	}
+	var out Event
+	err := s.c.FindOneAndUpdate(ctx, filter, bson.M{
+		"$set": set,
+		"$inc": bson.M{"version": 1, "seatsLeft": delta},
+	}, &out)
+	if errors.Is(err, mongodb.ErrNotFound) {
+		// Either another change won, or the seats are taken.
+		cur, gerr := s.get(ctx, prev.Slug)
+		if gerr != nil {
+			return gerr
+		}
+		if cur.Version != prev.Version {
+			return fmt.Errorf("update event: %w", ErrConflict)
+		}
+		return fmt.Errorf("update event: %w", ErrCapacityBelowTaken)
+	}
+	if err != nil {
+		return fmt.Errorf("update event: %w", err)
+	}
+	*next = out
+	return nil
+}

@@ -1,0 +1,105 @@
+// Package web is pamelding's HTTP interface: the Fiber app, its routes,
+// authentication, problem documents and the participant pages. It is the
+// only package that imports Fiber.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/staff"
+)
+
+// Store is what the app asks of the database directly.
+type Store interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps is everything the handlers need.
+type Deps struct {
+	Log    *slog.Logger
+	Store  Store
+	Events *events.Service
+	Staff  *staff.Service
+}
+
+// bodyLimit is the largest body the server reads at all; JSON routes take
+// less (maxJSONBody).
+const bodyLimit = 1 << 20
+
+// New returns the app with every route of routes.go.
+func New(d Deps) *fiber.App {
+	app := fiber.New(fiber.Config{
+		AppName:               "pamelding",
+		BodyLimit:             bodyLimit,
+		ReadTimeout:           15 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		DisableStartupMessage: true,
+		ErrorHandler:          errorHandler(d.Log),
+		// Strict routing keeps one address per resource.
+		StrictRouting: true,
+		CaseSensitive: true,
+	})
+	app.Use(withRequestID, recoverPanics(d.Log), accessLog(d.Log))
+	routes(app, d)
+	app.Use(func(c *fiber.Ctx) error {
+		return problem(fiber.StatusNotFound, "not_found", "No such route.")
+	})
+	return app
+}
+
+const localRequestID = "requestId"
+
+// withRequestID gives every request an id of our own; one sent by the
+// client is not trusted (it would land in logs as given).
+func withRequestID(c *fiber.Ctx) error {
+	id := rand.Text()[:16]
+	c.Locals(localRequestID, id)
+	c.Set(fiber.HeaderXRequestID, id)
+	return c.Next()
+}
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(localRequestID).(string)
+	return id
+}
+
+// recoverPanics turns a panic into a 500. The panic's value is not logged:
+// it may hold whatever the handler was working on; the stack is.
+func recoverPanics(log *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.ErrorContext(c.UserContext(), "panic",
+					"requestId", requestID(c), "route", c.Route().Path, "stack", string(debug.Stack()))
+				err = problem(fiber.StatusInternalServerError, "internal", "internal error")
+			}
+		}()
+		return c.Next()
+	}
+}
+
+// accessLog logs each request by its route pattern, never its path or
+// query (a path can carry a slug, a query anything).
+func accessLog(log *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		status := c.Response().StatusCode()
+		if err != nil {
+			p, _ := toProblem(err)
+			status = p.Status
+		}
+		log.InfoContext(c.UserContext(), "request",
+			"requestId", requestID(c), "method", c.Method(), "route", c.Route().Path,
+			"status", status, "ms", time.Since(start).Milliseconds())
+		return err
+	}
+}

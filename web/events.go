@@ -1,0 +1,71 @@
+package web
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/staff"
+)
+
+type eventList struct {
+	Events []events.Public `json:"events"`
+}
+
+func handleListEvents(s *events.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		evs, err := s.List(c.UserContext())
+		if err != nil {
+			return err
+		}
+		out := eventList{Events: make([]events.Public, len(evs))}
+		for i := range evs {
+			out.Events[i] = evs[i].Public()
+		}
+		return c.JSON(out)
+	}
+}
+
+// handleCreateEvent answers with the staff view: the creator needs it all.
+// An organiser token scoped to some events may not create others.
+func handleCreateEvent(s *events.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		p := principal(c)
+		if p.Role != staff.Admin && len(p.Events) > 0 {
+			return staff.ErrForbidden
+		}
+		var req events.CreateRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		e, err := s.Create(c.UserContext(), req, p.Name)
+		if err != nil {
+			return err
+		}
+		c.Location("/api/v1/events/" + e.Slug)
+		return c.Status(fiber.StatusCreated).JSON(e)
+	}
+}
+
+func handleGetEvent(s *events.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		e, err := s.Get(c.UserContext(), c.Params("slug"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(e.Public())
+	}
+}
+
+func handlePatchEvent(s *events.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req events.PatchRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		e, err := s.Patch(c.UserContext(), c.Params("slug"), req)
+		if err != nil {
+			return err
+		}
+		return c.JSON(e)
+	}
+}

@@ -1,0 +1,132 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/staff"
+)
+
+// Problem is an RFC 9457 problem document. Code repeats the last segment
+// of Type for clients that switch on a word; Errors lists the fields at
+// fault.
+type Problem struct {
+	Type      string               `json:"type"`
+	Title     string               `json:"title"`
+	Status    int                  `json:"status"`
+	Detail    string               `json:"detail,omitempty"`
+	Code      string               `json:"code"`
+	Errors    []privacy.FieldError `json:"errors,omitempty"`
+	RequestID string               `json:"requestId,omitempty"`
+}
+
+// problemTypeBase prefixes problem codes into type URIs (RFC 4151 tag
+// URIs: they name the type without promising a page behind it).
+const problemTypeBase = "tag:pamelding.no,2026:problem:"
+
+// problemErr is an error that is already a client's problem.
+type problemErr struct {
+	status int
+	code   string
+	detail string
+	errs   []privacy.FieldError
+}
+
+func (e *problemErr) Error() string { return e.code + ": " + e.detail }
+
+func problem(status int, code, detail string, errs ...privacy.FieldError) error {
+	return &problemErr{status: status, code: code, detail: detail, errs: errs}
+}
+
+// domainErrors maps the domain's sentinel errors to HTTP, in one table.
+// Errors not listed are internal: the client reads "internal error" and
+// only the log has more.
+var domainErrors = []struct {
+	err    error
+	status int
+	code   string
+	detail string
+}{
+	{events.ErrNotFound, http.StatusNotFound, "not_found", "No event has that slug."},
+	{events.ErrSlugTaken, http.StatusConflict, "slug_taken", "An event already has that slug."},
+	{events.ErrConflict, http.StatusConflict, "conflict", "The event changed while this request was handled; read it again and retry."},
+	{events.ErrCapacityBelowTaken, http.StatusConflict, "capacity_below_taken", "More seats are taken than the new capacity."},
+	{staff.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "A valid bearer token is required."},
+	{staff.ErrForbidden, http.StatusForbidden, "forbidden", "This token may not do that."},
+	{mongodb.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "The store is not answering; try again shortly."},
+}
+
+// toProblem turns any error a handler returned into the problem to send,
+// and says whether it is internal (to be logged).
+func toProblem(err error) (Problem, bool) {
+	var pe *problemErr
+	if errors.As(err, &pe) {
+		return newProblem(pe.status, pe.code, pe.detail, pe.errs), false
+	}
+	var ferrs privacy.Errors
+	if errors.As(err, &ferrs) {
+		return newProblem(http.StatusUnprocessableEntity, "validation", "Some fields are missing or invalid.", ferrs), false
+	}
+	for _, d := range domainErrors {
+		if errors.Is(err, d.err) {
+			return newProblem(d.status, d.code, d.detail, nil), d.status >= 500
+		}
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) && fe.Code < 500 {
+		return newProblem(fe.Code, fiberCode(fe.Code), fe.Message, nil), false
+	}
+	return newProblem(http.StatusInternalServerError, "internal", "internal error", nil), true
+}
+
+func newProblem(status int, code, detail string, errs []privacy.FieldError) Problem {
+	return Problem{
+		Type: problemTypeBase + code, Title: http.StatusText(status), Status: status,
+		Detail: detail, Code: code, Errors: errs,
+	}
+}
+
+func fiberCode(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return "headers_too_large"
+	case http.StatusRequestTimeout:
+		return "timeout"
+	}
+	return "bad_request"
+}
+
+// errorHandler is the app's one error handler: every error becomes a
+// problem document; internal ones are logged with the request id and the
+// route, never with the request's content.
+func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		p, internal := toProblem(err)
+		p.RequestID = requestID(c)
+		if internal {
+			log.ErrorContext(c.UserContext(), "request failed",
+				"requestId", p.RequestID, "method", c.Method(), "route", c.Route().Path,
+				"status", p.Status, "err", err)
+		}
+		if p.Status == http.StatusServiceUnavailable {
+			c.Set(fiber.HeaderRetryAfter, "5")
+		}
+		c.Status(p.Status)
+		c.Set(fiber.HeaderContentType, "application/problem+json")
+		return c.JSON(p, "application/problem+json")
+	}
+}

@@ -1,0 +1,38 @@
+package web
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pamelding/pamelding/staff"
+)
+
+// tokenResponse shows a new token: the only time it is ever shown.
+type tokenResponse struct {
+	Token     string     `json:"token"`
+	ID        string     `json:"id"`
+	Role      staff.Role `json:"role"`
+	Name      string     `json:"name"`
+	Events    []string   `json:"events"`
+	Partner   string     `json:"partner,omitempty"`
+	CreatedAt time.Time  `json:"createdAt"`
+}
+
+func handleCreateToken(s *staff.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req staff.CreateRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		token, t, err := s.Create(c.UserContext(), req)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Status(fiber.StatusCreated).JSON(tokenResponse{
+			Token: token, ID: t.ID(), Role: t.Role, Name: t.Name,
+			Events: t.Events, Partner: t.Partner, CreatedAt: t.Created,
+		})
+	}
+}
