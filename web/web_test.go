@@ -1,0 +1,160 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/mongodb/mongotest"
+	"github.com/pamelding/pamelding/staff"
+	"github.com/pamelding/pamelding/web"
+)
+
+const adminToken = "test-admin-token-0123456789abcdefghijklmnop"
+
+type env struct {
+	app   *fiber.App
+	store *mongodb.Store
+	staff *staff.Service
+	logs  *bytes.Buffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	store := mongotest.Open(t)
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	ev := events.NewService(store, time.Now)
+	st := staff.NewService(store, ev, adminToken, time.Now)
+	return &env{app: web.New(web.Deps{Log: log, Store: store, Events: ev, Staff: st}), store: store, staff: st, logs: logs}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// do sends a request through the real Fiber app. body may be a string
+// (sent as is) or anything else (sent as JSON).
+func (e *env) do(t *testing.T, method, path, token string, body any, headers ...string) response {
+	t.Helper()
+	var r io.Reader
+	ctype := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r, ctype = strings.NewReader(b), "application/json"
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, ctype = bytes.NewReader(raw), "application/json"
+	}
+	req := httptest.NewRequest(method, path, r)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := e.app.Test(req, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (e *env) count(t *testing.T, coll string) int64 {
+	t.Helper()
+	n, err := e.store.Collection(coll).Count(context.Background(), bson.M{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (e *env) token(t *testing.T, req staff.CreateRequest) string {
+	t.Helper()
+	tok, _, err := e.staff.Create(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func eventBody(slug string) map[string]any {
+	return map[string]any{
+		"slug": slug, "kind": "conference",
+		"title":     map[string]string{"nb": "Janteloppet", "en": "Janteloppet"},
+		"venue":     "Kongsvinger",
+		"startsAt":  "2027-03-01T09:00:00+01:00",
+		"endsAt":    "2027-03-01T17:00:00+01:00",
+		"capacity":  300,
+		"price":     map[string]any{"amount": 150000, "currency": "NOK"},
+		"fields":    []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true}, {"key": "organisation"}, {"key": "dietary"}},
+		"partners":  []map[string]string{{"id": "acme", "name": "Acme AS"}},
+		"organiser": map[string]string{"name": "Janteloppet AS", "orgNumber": "923609016", "privacyEmail": "personvern@example.no"},
+		"notes":     "internal: VIP list in the shared drive",
+	}
+}
+
+type problemDoc struct {
+	Type   string `json:"type"`
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+	Errors []struct {
+		Field string `json:"field"`
+		Code  string `json:"code"`
+	} `json:"errors"`
+}
+
+func (p problemDoc) has(field, code string) bool {
+	for _, e := range p.Errors {
+		if e.Field == field && e.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+func mustProblem(t *testing.T, r response, status int) problemDoc {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want application/problem+json", ct)
+	}
+	var p problemDoc
+	r.json(t, &p)
+	if p.Status != status || p.Code == "" || !strings.HasSuffix(p.Type, p.Code) {
+		t.Fatalf("problem %+v", p)
+	}
+	return p
+}
