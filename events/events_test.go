@@ -22,8 +22,8 @@ func mustCreate(tb testing.TB, s *events.Service, slug string, capacity int) *ev
 	e, err := s.Create(context.Background(), events.CreateRequest{
 		Slug: slug, Kind: events.Race, Title: privacy.Text{NB: "Løp", EN: "Race"},
 		StartsAt: time.Now().Add(48 * time.Hour), EndsAt: time.Now().Add(50 * time.Hour),
-		Capacity: capacity,
-		Fields:   []events.FormFieldRequest{{Key: "name", Required: true}, {Key: "email", Required: true}},
+		Capacity:  capacity,
+		Fields:    []events.FormFieldRequest{{Key: "name", Required: true}, {Key: "email", Required: true}},
 		Organiser: events.OrganiserRequest{Name: "Klubben", PrivacyEmail: "personvern@example.no"},
 	}, "test")
 	if err != nil {
