@@ -1,0 +1,17 @@
+# syntax=docker/dockerfile:1
+# Build: a static binary (FerretDB's SQLite is pure Go, so no cgo).
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/pamelding ./cmd/pamelding
+
+# Run: no shell, no package manager, not root.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/pamelding /usr/local/bin/pamelding
+USER 65532:65532
+ENV PAMELDING_ADDR=:8080 PAMELDING_DATA_DIR=/var/lib/pamelding
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/pamelding"]
+CMD ["serve"]
