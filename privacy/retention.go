@@ -95,16 +95,7 @@ func (r *Retention) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
-	if s == "" {
-		*r = Retention{}
-		return nil
-	}
-	p, err := ParseRetention(s)
-	if err != nil {
-		return err
-	}
-	*r = p
-	return nil
+	return r.set(s)
 }
 
 // MarshalBSONValue stores the rule as its string.
@@ -119,6 +110,11 @@ func (r *Retention) UnmarshalBSONValue(t byte, b []byte) error {
 	if err := bson.UnmarshalValue(bson.Type(t), b, &s); err != nil {
 		return err
 	}
+	return r.set(s)
+}
+
+// set parses s into r; "" is no rule.
+func (r *Retention) set(s string) error {
 	if s == "" {
 		*r = Retention{}
 		return nil
