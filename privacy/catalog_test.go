@@ -2,6 +2,8 @@ package privacy_test
 
 import (
 	"slices"
+	"strings"
+	"time"
 	"testing"
 
 	"github.com/pamelding/pamelding/privacy"
@@ -151,4 +153,91 @@ func TestCustomField(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestValidationCheck(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		kind privacy.Kind
+		max  int
+		in   string
+		out  string
+		code string
+	}{
+		{privacy.KindText, 200, "  Kari Nordmann  ", "Kari Nordmann", ""},
+		{privacy.KindText, 200, "   ", "", ""},
+		{privacy.KindText, 5, "Kari N", "", "invalid"},
+		{privacy.KindText, 5, "Åsgård", "", "invalid"},
+		{privacy.KindText, 6, "Åsgård", "Åsgård", ""},
+		{privacy.KindText, 200, "line\nbreak", "", "invalid"},
+		{privacy.KindText, 200, "nul\x00", "", "invalid"},
+		{privacy.KindText, 200, "bidi\u202eevil", "", "invalid"},
+		{privacy.KindText, 200, "bad \xff utf8", "", "invalid"},
+		{privacy.KindMultiline, 200, "Storgata 1\r\n2211 Kongsvinger", "Storgata 1\n2211 Kongsvinger", ""},
+		{privacy.KindEmail, 254, "kari@example.no", "kari@example.no", ""},
+		{privacy.KindEmail, 254, "kari@", "", "invalid"},
+		{privacy.KindPhone, 16, "912 34 567", "+4791234567", ""},
+		{privacy.KindPhone, 16, "+4791234567", "+4791234567", ""},
+		{privacy.KindPhone, 16, "+46701234567", "+46701234567", ""},
+		{privacy.KindPhone, 16, "1234", "", "invalid"},
+		{privacy.KindPhone, 16, "01234567", "", "invalid"},
+		{privacy.KindPastDate, 10, "1990-05-17", "1990-05-17", ""},
+		{privacy.KindPastDate, 10, "2030-01-01", "", "invalid"},
+		{privacy.KindPastDate, 10, "17.05.1990", "", "invalid"},
+		{privacy.KindPastDate, 10, "1990-02-30", "", "invalid"},
+		{privacy.KindOrgNumber, 11, "923 609 016", "923609016", ""},
+		{privacy.KindOrgNumber, 9, "923609017", "", "invalid"},
+	} {
+		out, code := privacy.Validation{Kind: tc.kind, MaxLength: tc.max}.Check(tc.in, now)
+		if out != tc.out || code != tc.code {
+			t.Errorf("%s %q = %q, %q; want %q, %q", tc.kind, tc.in, out, code, tc.out, tc.code)
+		}
+	}
+}
+
+func TestSealing(t *testing.T) {
+	master := make([]byte, 32)
+	k, err := privacy.NewKeyring(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dek, wrapped := k.NewDataKey("reg1")
+	s, err := privacy.SealValue(dek, "reg1", "dietary", "nøtteallergi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(s.Data), "nøtt") {
+		t.Fatal("sealed value holds the plaintext")
+	}
+	dek2, err := k.UnwrapDataKey("reg1", wrapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := privacy.OpenValue(dek2, "reg1", "dietary", s); err != nil || v != "nøtteallergi" {
+		t.Fatalf("open = %q, %v", v, err)
+	}
+	t.Run("BoundToRegistration", func(t *testing.T) {
+		if _, err := k.UnwrapDataKey("reg2", wrapped); err == nil {
+			t.Error("a data key unwrapped for another registration")
+		}
+		if _, err := privacy.OpenValue(dek2, "reg2", "dietary", s); err == nil {
+			t.Error("a value opened for another registration")
+		}
+	})
+	t.Run("OtherMasterKey", func(t *testing.T) {
+		other := make([]byte, 32)
+		other[0] = 1
+		k2, _ := privacy.NewKeyring(other)
+		if _, err := k2.UnwrapDataKey("reg1", wrapped); err == nil {
+			t.Error("another master key unwrapped the data key")
+		}
+	})
+	t.Run("EmailKey", func(t *testing.T) {
+		if k.EmailKey(" Kari@Example.NO ") != k.EmailKey("kari@example.no") {
+			t.Error("normalised addresses differ")
+		}
+		if strings.Contains(k.EmailKey("kari@example.no"), "kari") {
+			t.Error("the key shows the address")
+		}
+	})
 }

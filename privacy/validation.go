@@ -2,6 +2,10 @@ package privacy
 
 import (
 	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 )
@@ -60,4 +64,72 @@ func init() {
 	RegisterValidation("orgnumber", func(fl validator.FieldLevel) bool {
 		return ValidOrgNumber(fl.Field().String())
 	})
+}
+
+// Check trims raw and checks it against the rule at time now. It returns
+// the value to store (normalised: phone numbers in E.164, line breaks as
+// \n) or "" and CodeInvalid. An empty result with no code means no value.
+func (v Validation) Check(raw string, now time.Time) (string, string) {
+	if !utf8.ValidString(raw) {
+		return "", CodeInvalid
+	}
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", ""
+	}
+	if v.Kind == KindMultiline {
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && !(v.Kind == KindMultiline && (r == '\n' || r == '\t')) {
+			return "", CodeInvalid
+		}
+		// Bidirectional overrides can disguise a value on screen.
+		if r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069' {
+			return "", CodeInvalid
+		}
+	}
+	max := v.MaxLength
+	if max <= 0 {
+		max = defaultMax
+	}
+	if utf8.RuneCountInString(s) > max {
+		return "", CodeInvalid
+	}
+	switch v.Kind {
+	case KindEmail:
+		if validate.Var(s, "email") != nil {
+			return "", CodeInvalid
+		}
+	case KindPhone:
+		p, ok := normalisePhone(s)
+		if !ok {
+			return "", CodeInvalid
+		}
+		s = p
+	case KindPastDate:
+		d, err := time.Parse(time.DateOnly, s)
+		if err != nil || !d.Before(now) || d.Year() < 1900 {
+			return "", CodeInvalid
+		}
+	case KindOrgNumber:
+		s = strings.ReplaceAll(s, " ", "")
+		if !ValidOrgNumber(s) {
+			return "", CodeInvalid
+		}
+	}
+	return s, ""
+}
+
+// normalisePhone accepts a Norwegian number of 8 digits (spaces allowed)
+// or an E.164 number, and returns it in E.164.
+func normalisePhone(s string) (string, bool) {
+	s = strings.NewReplacer(" ", "", "-", "").Replace(s)
+	if len(s) == 8 && strings.Trim(s, "0123456789") == "" && s[0] >= '2' {
+		return "+47" + s, true
+	}
+	if validate.Var(s, "e164") == nil {
+		return s, true
+	}
+	return "", false
 }
