@@ -3,8 +3,8 @@ package privacy_test
 import (
 	"slices"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/pamelding/pamelding/privacy"
 )
