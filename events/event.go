@@ -19,6 +19,8 @@ var (
 	ErrConflict = errors.New("event changed concurrently")
 	// ErrCapacityBelowTaken: the new capacity is below the seats taken.
 	ErrCapacityBelowTaken = errors.New("capacity below seats taken")
+	// ErrSoldOut: no seat is left.
+	ErrSoldOut = errors.New("sold out")
 )
 
 // Kind is what sort of event it is.
@@ -62,24 +64,27 @@ type Organiser struct {
 
 // Event is an event as stored and as staff see it.
 type Event struct {
-	ID                   string          `json:"id" bson:"_id"`
-	Slug                 string          `json:"slug" bson:"slug"`
-	Kind                 Kind            `json:"kind" bson:"kind"`
-	Title                privacy.Text    `json:"title" bson:"title"`
-	Venue                string          `json:"venue" bson:"venue"`
-	StartsAt             time.Time       `json:"startsAt" bson:"startsAt"`
-	EndsAt               time.Time       `json:"endsAt" bson:"endsAt"`
-	RegistrationOpensAt  time.Time       `json:"registrationOpensAt" bson:"registrationOpensAt"`
-	RegistrationClosesAt time.Time       `json:"registrationClosesAt" bson:"registrationClosesAt"`
-	Capacity             int             `json:"capacity" bson:"capacity"`
-	SeatsLeft            int             `json:"seatsLeft" bson:"seatsLeft"`
-	Waitlist             bool            `json:"waitlist" bson:"waitlist"`
-	Price                Price           `json:"price" bson:"price"`
-	Fields               []FormField     `json:"fields" bson:"fields"`
-	CustomFields         []privacy.Field `json:"customFields" bson:"customFields"`
-	Partners             []Partner       `json:"partners" bson:"partners"`
-	Organiser            Organiser       `json:"organiser" bson:"organiser"`
-	PublicList           bool            `json:"publicList" bson:"publicList"`
+	ID                   string       `json:"id" bson:"_id"`
+	Slug                 string       `json:"slug" bson:"slug"`
+	Kind                 Kind         `json:"kind" bson:"kind"`
+	Title                privacy.Text `json:"title" bson:"title"`
+	Venue                string       `json:"venue" bson:"venue"`
+	StartsAt             time.Time    `json:"startsAt" bson:"startsAt"`
+	EndsAt               time.Time    `json:"endsAt" bson:"endsAt"`
+	RegistrationOpensAt  time.Time    `json:"registrationOpensAt" bson:"registrationOpensAt"`
+	RegistrationClosesAt time.Time    `json:"registrationClosesAt" bson:"registrationClosesAt"`
+	Capacity             int          `json:"capacity" bson:"capacity"`
+	SeatsLeft            int          `json:"seatsLeft" bson:"seatsLeft"`
+	Waitlist             bool         `json:"waitlist" bson:"waitlist"`
+	// GuardianAge: participants younger than this need a guardian's
+	// consent (where the form asks for date_of_birth).
+	GuardianAge  int             `json:"guardianAge" bson:"guardianAge"`
+	Price        Price           `json:"price" bson:"price"`
+	Fields       []FormField     `json:"fields" bson:"fields"`
+	CustomFields []privacy.Field `json:"customFields" bson:"customFields"`
+	Partners     []Partner       `json:"partners" bson:"partners"`
+	Organiser    Organiser       `json:"organiser" bson:"organiser"`
+	PublicList   bool            `json:"publicList" bson:"publicList"`
 	// Notes are the organisers' own; never shown publicly.
 	Notes     string    `json:"notes" bson:"notes"`
 	CreatedBy string    `json:"createdBy" bson:"createdBy"`
@@ -126,6 +131,11 @@ func (e *Event) Form() []DeclaredField {
 	return out
 }
 
+// Asks reports whether the form asks for the field.
+func (e *Event) Asks(key string) bool {
+	return slices.ContainsFunc(e.Fields, func(f FormField) bool { return f.Key == key })
+}
+
 // RegistrationOpen reports whether registration is open at t.
 func (e *Event) RegistrationOpen(t time.Time) bool {
 	return !t.Before(e.RegistrationOpensAt) && t.Before(e.RegistrationClosesAt)
@@ -145,6 +155,7 @@ type Public struct {
 	SeatsLeft            int             `json:"seatsLeft"`
 	SoldOut              bool            `json:"soldOut"`
 	Waitlist             bool            `json:"waitlist"`
+	GuardianAge          int             `json:"guardianAge"`
 	Price                Price           `json:"price"`
 	Fields               []DeclaredField `json:"fields"`
 	Partners             []PublicPartner `json:"partners"`
@@ -167,7 +178,7 @@ func (e *Event) Public() Public {
 		Slug: e.Slug, Kind: e.Kind, Title: e.Title, Venue: e.Venue,
 		StartsAt: e.StartsAt, EndsAt: e.EndsAt,
 		RegistrationOpensAt: e.RegistrationOpensAt, RegistrationClosesAt: e.RegistrationClosesAt,
-		SeatsLeft: e.SeatsLeft, SoldOut: e.SeatsLeft <= 0, Waitlist: e.Waitlist,
+		SeatsLeft: e.SeatsLeft, SoldOut: e.SeatsLeft <= 0, Waitlist: e.Waitlist, GuardianAge: e.GuardianAge,
 		Price: e.Price, Fields: e.Form(), Partners: partners, Organiser: e.Organiser,
 		PublicList: e.PublicList,
 	}

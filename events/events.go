@@ -76,3 +76,20 @@ func (s *Service) Patch(ctx context.Context, slug string, p PatchRequest) (*Even
 	}
 	return nil, ErrConflict
 }
+
+// ClaimSeat takes a seat of the event; ErrSoldOut when none is left.
+func (s *Service) ClaimSeat(ctx context.Context, slug string) error {
+	return s.store.claimSeat(ctx, slug)
+}
+
+// ReleaseSeat gives a seat back.
+func (s *Service) ReleaseSeat(ctx context.Context, slug string) error {
+	return s.store.releaseSeat(ctx, slug)
+}
+
+// SetSeatsTaken corrects the seats left to the capacity minus taken, the
+// seats registrations hold. Only safe while nothing else takes seats (at
+// start-up of the embedded store), as it is a read-then-write.
+func (s *Service) SetSeatsTaken(ctx context.Context, e *Event, taken int) error {
+	return s.store.setSeatsTaken(ctx, e.Slug, e.Capacity, taken)
+}

@@ -23,6 +23,7 @@ type CreateRequest struct {
 	RegistrationClosesAt *time.Time                `json:"registrationClosesAt"`
 	Capacity             int                       `json:"capacity" validate:"required,min=1,max=1000000"`
 	Waitlist             bool                      `json:"waitlist"`
+	GuardianAge          int                       `json:"guardianAge" validate:"omitempty,min=1,max=25"`
 	Price                PriceRequest              `json:"price"`
 	Fields               []FormFieldRequest        `json:"fields" validate:"required,min=1,max=100,dive"`
 	CustomFields         []privacy.CustomFieldSpec `json:"customFields" validate:"max=50"`
@@ -70,6 +71,7 @@ type PatchRequest struct {
 	RegistrationClosesAt *time.Time                 `json:"registrationClosesAt"`
 	Capacity             *int                       `json:"capacity"`
 	Waitlist             *bool                      `json:"waitlist"`
+	GuardianAge          *int                       `json:"guardianAge"`
 	Price                *PriceRequest              `json:"price"`
 	Fields               *[]FormFieldRequest        `json:"fields"`
 	CustomFields         *[]privacy.CustomFieldSpec `json:"customFields"`
@@ -78,6 +80,10 @@ type PatchRequest struct {
 	PublicList           *bool                      `json:"publicList"`
 	Notes                *string                    `json:"notes"`
 }
+
+// DefaultGuardianAge is the age below which a guardian must consent, unless
+// the event sets another.
+const DefaultGuardianAge = 18
 
 var slugRE = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
 
@@ -97,7 +103,7 @@ func (r *CreateRequest) build(now time.Time) (*Event, error) {
 	e := &Event{
 		Slug: r.Slug, Kind: r.Kind, Title: r.Title, Venue: r.Venue,
 		StartsAt: r.StartsAt.UTC().Truncate(time.Millisecond), EndsAt: r.EndsAt.UTC().Truncate(time.Millisecond),
-		Capacity: r.Capacity, SeatsLeft: r.Capacity, Waitlist: r.Waitlist,
+		Capacity: r.Capacity, SeatsLeft: r.Capacity, Waitlist: r.Waitlist, GuardianAge: r.GuardianAge,
 		Price:      Price{Amount: r.Price.Amount, Currency: "NOK"},
 		Organiser:  Organiser(r.Organiser),
 		PublicList: r.PublicList, Notes: r.Notes,
@@ -153,6 +159,14 @@ func (r *CreateRequest) build(now time.Time) (*Event, error) {
 		}
 		e.Fields = append(e.Fields, FormField(ff))
 	}
+	if e.GuardianAge == 0 {
+		e.GuardianAge = DefaultGuardianAge
+	}
+	if seen["date_of_birth"] && !(seen["guardian_name"] && seen["guardian_email"]) {
+		// A minor could not sign up: the guardian's name and e-mail become
+		// required for them.
+		errs.Add("fields", "guardian_fields_required")
+	}
 	if len(r.Fields) > 0 && !emailRequired {
 		// The manage link and the one-registration-per-person rule need it.
 		errs.Add("fields", "email_required")
@@ -191,7 +205,7 @@ func (e *Event) request() CreateRequest {
 		Slug: e.Slug, Kind: e.Kind, Title: e.Title, Venue: e.Venue,
 		StartsAt: e.StartsAt, EndsAt: e.EndsAt,
 		RegistrationOpensAt: &e.RegistrationOpensAt, RegistrationClosesAt: &e.RegistrationClosesAt,
-		Capacity: e.Capacity, Waitlist: e.Waitlist,
+		Capacity: e.Capacity, Waitlist: e.Waitlist, GuardianAge: e.GuardianAge,
 		Price:      PriceRequest{Amount: e.Price.Amount, Currency: e.Price.Currency},
 		Organiser:  OrganiserRequest(e.Organiser),
 		PublicList: e.PublicList, Notes: e.Notes,
@@ -229,6 +243,7 @@ func (p *PatchRequest) apply(r *CreateRequest) {
 	}
 	set(&r.Capacity, p.Capacity)
 	set(&r.Waitlist, p.Waitlist)
+	set(&r.GuardianAge, p.GuardianAge)
 	set(&r.Price, p.Price)
 	set(&r.Fields, p.Fields)
 	set(&r.CustomFields, p.CustomFields)

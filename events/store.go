@@ -61,7 +61,7 @@ func (s store) replace(ctx context.Context, prev, next *Event) error {
 		"kind": next.Kind, "title": next.Title, "venue": next.Venue,
 		"startsAt": next.StartsAt, "endsAt": next.EndsAt,
 		"registrationOpensAt": next.RegistrationOpensAt, "registrationClosesAt": next.RegistrationClosesAt,
-		"capacity": next.Capacity, "waitlist": next.Waitlist, "price": next.Price,
+		"capacity": next.Capacity, "waitlist": next.Waitlist, "guardianAge": next.GuardianAge, "price": next.Price,
 		"fields": next.Fields, "customFields": next.CustomFields, "partners": next.Partners,
 		"organiser": next.Organiser, "publicList": next.PublicList, "notes": next.Notes,
 		"updatedAt": next.UpdatedAt,
@@ -86,5 +86,34 @@ func (s store) replace(ctx context.Context, prev, next *Event) error {
 		return fmt.Errorf("update event: %w", err)
 	}
 	*next = out
+	return nil
+}
+
+// claimSeat takes one seat in a single conditional update: it matches only
+// while a seat is left, so concurrent claims can never oversell.
+func (s store) claimSeat(ctx context.Context, slug string) error {
+	ok, err := s.c.UpdateOne(ctx, bson.M{"slug": slug, "seatsLeft": bson.M{"$gt": 0}}, bson.M{"$inc": bson.M{"seatsLeft": -1}})
+	if err != nil {
+		return fmt.Errorf("claim seat: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("claim seat: %w", ErrSoldOut)
+	}
+	return nil
+}
+
+func (s store) releaseSeat(ctx context.Context, slug string) error {
+	if _, err := s.c.UpdateOne(ctx, bson.M{"slug": slug}, bson.M{"$inc": bson.M{"seatsLeft": 1}}); err != nil {
+		return fmt.Errorf("release seat: %w", err)
+	}
+	return nil
+}
+
+// setSeatsTaken sets the seats left from a count of the seats held, if the
+// capacity is still the one the count was made for.
+func (s store) setSeatsTaken(ctx context.Context, slug string, capacity, taken int) error {
+	if _, err := s.c.UpdateOne(ctx, bson.M{"slug": slug, "capacity": capacity}, bson.M{"$set": bson.M{"seatsLeft": capacity - taken}}); err != nil {
+		return fmt.Errorf("set seats: %w", err)
+	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
@@ -120,12 +121,15 @@ func (c *Collection) UpdateMany(ctx context.Context, filter, update any) (int64,
 }
 
 // FindOneAndUpdate atomically updates the first document matching filter
-// and decodes it into out (as it is after the update); ErrNotFound when
-// none matched.
-func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update, out any) error {
+// (in sort order, when given) and decodes it into out as it is after the
+// update; ErrNotFound when none matched.
+func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update, out any, sort ...bson.E) error {
 	defer c.write()()
-	res := c.c.FindOneAndUpdate(ctx, filter, update,
-		options.FindOneAndUpdate().SetReturnDocument(options.After))
+	o := options.FindOneAndUpdate().SetReturnDocument(options.After)
+	if len(sort) > 0 {
+		o.SetSort(bson.D(sort))
+	}
+	res := c.c.FindOneAndUpdate(ctx, filter, update, o)
 	if err := res.Err(); err != nil {
 		return mapErr(err)
 	}

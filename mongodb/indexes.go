@@ -11,8 +11,10 @@ import (
 
 // Collection names, one place for all of them.
 const (
-	Events = "events"
-	Tokens = "tokens"
+	Events        = "events"
+	Tokens        = "tokens"
+	Registrations = "registrations"
+	Leases        = "leases"
 	// Seats is a scratch collection used by the lock test and the load
 	// command; no domain code writes it.
 	Seats = "seats"
@@ -35,6 +37,13 @@ var Indexes = []Index{
 	{Events, "slug_unique", bson.D{{Key: "slug", Value: 1}}, true, "an event's slug is its public address"},
 	{Events, "starts_at", bson.D{{Key: "startsAt", Value: 1}}, false, "event lists in date order"},
 	{Tokens, "role", bson.D{{Key: "role", Value: 1}}, false, "token listings by role"},
+	{Registrations, "one_per_person", bson.D{{Key: "event", Value: 1}, {Key: "activeKey", Value: 1}}, true,
+		"one live registration per person and event: activeKey is the e-mail's keyed hash while the registration is live, its id once cancelled, expired or erased"},
+	{Registrations, "manage_token", bson.D{{Key: "manageTokens", Value: 1}}, false, "participants authenticate with their manage token"},
+	{Registrations, "email_key", bson.D{{Key: "emailKey", Value: 1}}, false, "a person's registrations across events, for privacy requests"},
+	{Registrations, "event_status", bson.D{{Key: "event", Value: 1}, {Key: "status", Value: 1}, {Key: "createdAt", Value: 1}}, false, "organiser lists, the waiting list in order, seat counts"},
+	{Registrations, "outbox_due", bson.D{{Key: "outboxNextAt", Value: 1}}, false, "the mail worker finds registrations with mail due"},
+	{Registrations, "offer_expiry", bson.D{{Key: "status", Value: 1}, {Key: "offerExpiresAt", Value: 1}}, false, "the offer job finds offers that ran out"},
 }
 
 // ensureIndexes creates the indexes of the table that are missing. It asks

@@ -15,6 +15,8 @@ const (
 	ConsentHealth ConsentPurpose = "health"
 	// ConsentMarketing: news about coming events (opt-in).
 	ConsentMarketing ConsentPurpose = "marketing"
+	// ConsentGuardian: a guardian's consent to a minor's registration.
+	ConsentGuardian ConsentPurpose = "guardian"
 )
 
 // ConsentText is the exact text a participant is shown when asked for a
@@ -44,6 +46,13 @@ var consentTexts = map[ConsentPurpose]ConsentText{
 			EN: "I consent to the organiser processing what I state about food allergies and diet, which may be health data, to adapt the catering. It is shared only with those responsible for catering and deleted at the latest 30 days after the event. I can withdraw this consent at any time, and the information is then deleted at once.",
 		},
 	},
+	ConsentGuardian: {
+		Purpose: ConsentGuardian, Version: "2026-11-01",
+		Text: Text{
+			NB: "Jeg er foresatt for deltakeren og samtykker til påmeldingen og til at opplysningene i skjemaet behandles for dette arrangementet.",
+			EN: "I am the participant's guardian and consent to this registration and to the processing of the information in this form for this event.",
+		},
+	},
 	ConsentMarketing: {
 		Purpose: ConsentMarketing, Version: "2026-11-01",
 		Text: Text{
@@ -61,5 +70,5 @@ func ConsentTextFor(p ConsentPurpose) (ConsentText, bool) {
 
 // ConsentTexts returns every consent purpose's current text.
 func ConsentTexts() []ConsentText {
-	return []ConsentText{consentTexts[ConsentHealth], consentTexts[ConsentMarketing]}
+	return []ConsentText{consentTexts[ConsentHealth], consentTexts[ConsentMarketing], consentTexts[ConsentGuardian]}
 }

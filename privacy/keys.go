@@ -161,3 +161,18 @@ func (k *Keyring) EmailKey(email string) string {
 	m.Write([]byte(NormaliseEmail(email)))
 	return hex.EncodeToString(m.Sum(nil))
 }
+
+// SealSecret encrypts a short-lived secret (a manage token waiting in the
+// outbox to be mailed) under the master key, bound to context.
+func (k *Keyring) SealSecret(context, secret string) Sealed {
+	return seal(k.wrap, []byte(secret), []byte("secret:"+context))
+}
+
+// OpenSecret decrypts a secret sealed by SealSecret.
+func (k *Keyring) OpenSecret(context string, s Sealed) (string, error) {
+	b, err := k.wrap.Open(nil, s.Nonce, s.Data, []byte("secret:"+context))
+	if err != nil {
+		return "", errors.New("open secret: authentication failed")
+	}
+	return string(b), nil
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 )
 
@@ -23,10 +24,11 @@ type Store interface {
 
 // Deps is everything the handlers need.
 type Deps struct {
-	Log    *slog.Logger
-	Store  Store
-	Events *events.Service
-	Staff  *staff.Service
+	Log           *slog.Logger
+	Store         Store
+	Events        *events.Service
+	Staff         *staff.Service
+	Registrations *registration.Service
 }
 
 // bodyLimit is the largest body the server reads at all; JSON routes take

@@ -10,6 +10,7 @@ import (
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 )
 
@@ -57,6 +58,13 @@ var domainErrors = []struct {
 	{events.ErrSlugTaken, http.StatusConflict, "slug_taken", "An event already has that slug."},
 	{events.ErrConflict, http.StatusConflict, "conflict", "The event changed while this request was handled; read it again and retry."},
 	{events.ErrCapacityBelowTaken, http.StatusConflict, "capacity_below_taken", "More seats are taken than the new capacity."},
+	{events.ErrSoldOut, http.StatusConflict, "sold_out", "No seat is left."},
+	{registration.ErrNotFound, http.StatusNotFound, "not_found", "No such registration."},
+	{registration.ErrAlreadyRegistered, http.StatusConflict, "already_registered", "This e-mail address is already registered for the event. Use the link in your confirmation e-mail to see or change the registration."},
+	{registration.ErrRegistrationClosed, http.StatusConflict, "registration_closed", "Registration for this event is not open."},
+	{registration.ErrNotCancellable, http.StatusConflict, "not_cancellable", "The registration is already cancelled or expired."},
+	{registration.ErrNoOffer, http.StatusConflict, "no_offer", "There is no open offer of a seat."},
+	{registration.ErrInvalidManageToken, http.StatusUnauthorized, "unauthenticated", "A valid manage token is required."},
 	{staff.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "A valid bearer token is required."},
 	{staff.ErrForbidden, http.StatusForbidden, "forbidden", "This token may not do that."},
 	{mongodb.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "The store is not answering; try again shortly."},

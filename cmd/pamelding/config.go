@@ -6,11 +6,17 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	netmail "net/mail"
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/pamelding/pamelding/mail"
+	"github.com/pamelding/pamelding/privacy"
 )
 
 // setting is one environment variable pamelding reads.
@@ -32,6 +38,14 @@ type config struct {
 	AdminToken string
 	PublicURL  string
 	LogLevel   slog.Level
+	// EncryptionKey is the master key (32 bytes); nil: use the key file in
+	// the data directory (embedded mode only).
+	EncryptionKey     []byte
+	SMTPURL           string
+	SMTPFrom          string
+	DigitalConsentAge int
+	OfferTTL          time.Duration
+	JobInterval       time.Duration
 }
 
 // settings declares every variable with its default, in one table. A
@@ -49,6 +63,20 @@ var settings = []setting{
 		check: checkAdminToken, set: func(c *config, v string) { c.AdminToken = v }},
 	{name: "PAMELDING_PUBLIC_URL", def: "http://localhost:8080", help: "the service's public base URL, for links in e-mails and payment redirects",
 		check: checkPublicURL, set: func(c *config, v string) { c.PublicURL = strings.TrimRight(v, "/") }},
+	{name: "PAMELDING_ENCRYPTION_KEY", def: "", secret: true, help: "master key for health data: base64 of 32 random bytes (openssl rand -base64 32); required with MONGODB_URI, else kept in DATA_DIR/encryption.key",
+		check: func(v string) error { _, err := privacy.ParseMasterKey(v); return err },
+		set:   func(c *config, v string) { c.EncryptionKey, _ = privacy.ParseMasterKey(v) }},
+	{name: "SMTP_URL", def: "", secret: true, help: "smtp://user:pass@host:587 (STARTTLS) or smtps://...; unset: mail waits in the outbox",
+		check: func(v string) error { _, err := mail.Parse(v, "check@example.org"); return err },
+		set:   func(c *config, v string) { c.SMTPURL = v }},
+	{name: "SMTP_FROM", def: "", help: "From address of mail, e.g. Janteloppet <pamelding@example.no>",
+		check: checkAddress, set: func(c *config, v string) { c.SMTPFrom = v }},
+	{name: "PAMELDING_DIGITAL_CONSENT_AGE", def: "13", help: "age below which a child's consents need a guardian (GDPR art. 8; Norway 13)",
+		check: intBetween(13, 16), set: func(c *config, v string) { c.DigitalConsentAge, _ = strconv.Atoi(v) }},
+	{name: "PAMELDING_OFFER_TTL", def: "48h", help: "how long a seat offered from the waiting list is held",
+		check: durationBetween(time.Minute, 30*24*time.Hour), set: func(c *config, v string) { c.OfferTTL, _ = time.ParseDuration(v) }},
+	{name: "PAMELDING_JOB_INTERVAL", def: "10s", help: "how often background jobs (mail, offers) run",
+		check: durationBetween(10*time.Millisecond, time.Hour), set: func(c *config, v string) { c.JobInterval, _ = time.ParseDuration(v) }},
 	{name: "PAMELDING_LOG_LEVEL", def: "info", help: "debug, info, warn or error",
 		check: checkLogLevel, set: func(c *config, v string) { _ = c.LogLevel.UnmarshalText([]byte(v)) }},
 }
@@ -68,6 +96,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 			continue
 		}
 		s.set(&c, v)
+	}
+	if c.SMTPURL != "" && c.SMTPFrom == "" {
+		errs = append(errs, errors.New("SMTP_FROM: required when SMTP_URL is set"))
+	}
+	if c.MongoURI != "" && c.EncryptionKey == nil {
+		errs = append(errs, errors.New("PAMELDING_ENCRYPTION_KEY: required with MONGODB_URI (every instance must share it)"))
 	}
 	return c, errors.Join(errs...)
 }
@@ -102,7 +136,7 @@ func printConfig(w io.Writer, getenv func(string) string) {
 		case err != nil:
 			v = "(error: " + err.Error() + ")"
 		case s.secret && v != "":
-			v = mask(s.name, v)
+			v = mask(v)
 		case v == "":
 			v = "(unset)"
 		}
@@ -111,16 +145,15 @@ func printConfig(w io.Writer, getenv func(string) string) {
 	tw.Flush()
 }
 
-// mask hides a secret: a MongoDB URI keeps its hosts, without credentials.
-func mask(name, v string) string {
-	if name == "MONGODB_URI" {
-		if u, err := url.Parse(v); err == nil {
-			if u.User != nil {
-				u.User = url.UserPassword("***", "***")
-			}
-			u.RawQuery = ""
-			return u.Redacted()
+// mask hides a secret: a URL (MongoDB, SMTP) keeps its scheme and hosts,
+// without credentials or query; anything else is stars.
+func mask(v string) string {
+	if u, err := url.Parse(v); err == nil && u.Scheme != "" && u.Host != "" {
+		if u.User != nil {
+			u.User = url.UserPassword("***", "***")
 		}
+		u.RawQuery = ""
+		return u.Redacted()
 	}
 	return "***"
 }
@@ -177,4 +210,31 @@ func checkLogLevel(v string) error {
 		return errors.New("want debug, info, warn or error")
 	}
 	return nil
+}
+
+func checkAddress(v string) error {
+	if _, err := netmail.ParseAddress(v); err != nil {
+		return errors.New("want an e-mail address, e.g. Name <user@example.no>")
+	}
+	return nil
+}
+
+func intBetween(lo, hi int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want a whole number from %d to %d", lo, hi)
+		}
+		return nil
+	}
+}
+
+func durationBetween(lo, hi time.Duration) func(string) error {
+	return func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < lo || d > hi {
+			return fmt.Errorf("want a duration from %s to %s, e.g. 48h", lo, hi)
+		}
+		return nil
+	}
 }

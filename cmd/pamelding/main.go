@@ -14,11 +14,16 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mail"
 	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 	"github.com/pamelding/pamelding/web"
 )
@@ -63,10 +68,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 type app struct {
-	log    *slog.Logger
-	store  *mongodb.Store
-	events *events.Service
-	staff  *staff.Service
+	log           *slog.Logger
+	store         *mongodb.Store
+	events        *events.Service
+	staff         *staff.Service
+	registrations *registration.Service
 }
 
 // open reads the configuration and opens the store and the services.
@@ -82,9 +88,39 @@ func open(ctx context.Context, getenv func(string) string, stderr io.Writer, att
 	if err != nil {
 		return nil, cfg, err
 	}
+	keys, err := keyring(cfg, log)
+	if err != nil {
+		_ = store.Close(ctx)
+		return nil, cfg, err
+	}
 	now := time.Now
 	ev := events.NewService(store, now)
-	return &app{log: log, store: store, events: ev, staff: staff.NewService(store, ev, cfg.AdminToken, now)}, cfg, nil
+	return &app{
+		log: log, store: store, events: ev,
+		staff: staff.NewService(store, ev, cfg.AdminToken, now),
+		registrations: registration.NewService(store, ev, keys, log, now, registration.Config{
+			DigitalConsentAge: cfg.DigitalConsentAge, OfferTTL: cfg.OfferTTL,
+		}),
+	}, cfg, nil
+}
+
+// keyring is the master key of PAMELDING_ENCRYPTION_KEY, or in embedded
+// mode the key file in the data directory (created on first start).
+func keyring(cfg config, log *slog.Logger) (*privacy.Keyring, error) {
+	key := cfg.EncryptionKey
+	if key == nil {
+		path := filepath.Join(cfg.DataDir, "encryption.key")
+		var created bool
+		var err error
+		key, created, err = privacy.LoadOrCreateKeyFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("encryption key: %w", err)
+		}
+		if created {
+			log.Warn("PAMELDING_ENCRYPTION_KEY is not set: created a key file in the data directory; back it up, health data cannot be read without it", "file", path)
+		}
+	}
+	return privacy.NewKeyring(key)
 }
 
 func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
@@ -94,7 +130,35 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	defer a.store.Close(context.WithoutCancel(ctx))
 
-	srv := web.New(web.Deps{Log: a.log, Store: a.store, Events: a.events, Staff: a.staff})
+	if a.store.Embedded() {
+		// Only this process writes the embedded store, and it serves
+		// nothing yet: the one moment a seat count can be recounted.
+		if err := a.registrations.ReconcileSeats(ctx); err != nil {
+			return fmt.Errorf("reconcile seats: %w", err)
+		}
+	}
+	var sender registration.Sender
+	if cfg.SMTPURL != "" {
+		s, err := mail.Parse(cfg.SMTPURL, cfg.SMTPFrom)
+		if err != nil {
+			return fmt.Errorf("SMTP_URL: %w", err)
+		}
+		sender = s
+	}
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	var jobs sync.WaitGroup
+	runner := a.store.NewJobs(a.log, time.Now)
+	mailer := a.registrations.NewMailer(sender, cfg.PublicURL)
+	jobs.Go(func() { mailer.Run(jobsCtx, runner, cfg.JobInterval) })
+	jobs.Go(func() {
+		runner.Loop(jobsCtx, "offers", cfg.JobInterval, func(ctx context.Context) error {
+			_, err := a.registrations.ExpireOffers(ctx)
+			return err
+		})
+	})
+	defer func() { stopJobs(); jobs.Wait() }()
+
+	srv := web.New(web.Deps{Log: a.log, Store: a.store, Events: a.events, Staff: a.staff, Registrations: a.registrations})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

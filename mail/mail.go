@@ -1,0 +1,92 @@
+// Package mail sends e-mail over SMTP with wneessen/go-mail.
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/pamelding/pamelding/registration"
+)
+
+// Sender sends through one SMTP server.
+type Sender struct {
+	host string
+	from string
+	opts []gomail.Option
+}
+
+// Parse reads an SMTP URL: smtp://[user:pass@]host[:port] uses STARTTLS
+// (mandatory unless ?tls=opportunistic or ?tls=none, the last for a local
+// relay only); smtps:// uses implicit TLS.
+func Parse(raw, from string) (*Sender, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" {
+		return nil, errors.New("want smtp://[user:pass@]host[:port] or smtps://...")
+	}
+	opts := []gomail.Option{gomail.WithTimeout(15 * time.Second)}
+	port := 587
+	switch u.Scheme {
+	case "smtp":
+		switch u.Query().Get("tls") {
+		case "", "mandatory":
+			opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+		case "opportunistic":
+			opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
+		case "none":
+			opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+		default:
+			return nil, errors.New("tls must be mandatory, opportunistic or none")
+		}
+	case "smtps":
+		port = 465
+		opts = append(opts, gomail.WithSSL())
+	default:
+		return nil, errors.New("scheme must be smtp or smtps")
+	}
+	if p := u.Port(); p != "" {
+		port, err = strconv.Atoi(p)
+		if err != nil {
+			return nil, errors.New("bad port")
+		}
+	}
+	opts = append(opts, gomail.WithPort(port))
+	if u.User != nil {
+		pass, _ := u.User.Password()
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(u.User.Username()), gomail.WithPassword(pass))
+	}
+	if from == "" {
+		return nil, errors.New("a From address (SMTP_FROM) is required")
+	}
+	return &Sender{host: u.Hostname(), from: from, opts: opts}, nil
+}
+
+// Send delivers one plain-text message. Errors say what failed, not to
+// whom (an SMTP reply can quote the address).
+func (s *Sender) Send(ctx context.Context, m registration.Message) error {
+	msg := gomail.NewMsg()
+	if err := msg.From(s.from); err != nil {
+		return errors.New("smtp: bad From address")
+	}
+	if err := msg.To(m.To); err != nil {
+		return errors.New("smtp: bad recipient address")
+	}
+	msg.Subject(m.Subject)
+	msg.SetDate()
+	msg.SetMessageID()
+	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	c, err := gomail.NewClient(s.host, s.opts...)
+	if err != nil {
+		return fmt.Errorf("smtp: client: %w", err)
+	}
+	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		return errors.New("smtp: delivery failed")
+	}
+	return nil
+}

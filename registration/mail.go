@@ -1,0 +1,246 @@
+package registration
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"sort"
+	"text/template"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mongodb"
+)
+
+// Kinds of mail.
+const (
+	mailConfirmation = "confirmation"
+	mailOffer        = "offer"
+)
+
+// Message is one rendered e-mail.
+type Message struct {
+	To      string
+	Subject string
+	Text    string
+}
+
+// Sender delivers a message (SMTP in production).
+type Sender interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// ErrNoSender: no SMTP is configured; mail waits in the outbox.
+var ErrNoSender = errors.New("no mail sender configured")
+
+//go:embed mailtemplates/*.tmpl
+var mailFS embed.FS
+
+var mailTemplates = func() map[string]*template.Template {
+	m := map[string]*template.Template{}
+	for _, kind := range []string{mailConfirmation, mailOffer} {
+		for _, lang := range []string{"nb", "en"} {
+			name := kind + "." + lang + ".tmpl"
+			m[kind+"."+lang] = template.Must(template.ParseFS(mailFS, "mailtemplates/"+name))
+		}
+	}
+	return m
+}()
+
+// mailData is everything a template may use. It holds no field of the
+// registration but the status: the address is the envelope's, and health
+// data never goes into a mail.
+type mailData struct {
+	Title, When, Venue, StatusText, ManageLink, OfferExpires, Organiser, PrivacyEmail string
+}
+
+var statusText = map[string]map[Status]string{
+	"nb": {Confirmed: "bekreftet", PendingPayment: "venter på betaling", Waitlisted: "på venteliste", Offered: "plass tilbudt", Cancelled: "avmeldt", Expired: "utløpt"},
+	"en": {Confirmed: "confirmed", PendingPayment: "awaiting payment", Waitlisted: "on the waiting list", Offered: "seat offered", Cancelled: "cancelled", Expired: "expired"},
+}
+
+var oslo = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Oslo")
+	if err != nil {
+		return time.FixedZone("CET", 3600)
+	}
+	return l
+}()
+
+func render(kind, lang string, d mailData) (subject, body string, err error) {
+	t, ok := mailTemplates[kind+"."+lang]
+	if !ok {
+		return "", "", fmt.Errorf("no template %s.%s", kind, lang)
+	}
+	var sb, bb bytes.Buffer
+	if err := t.ExecuteTemplate(&sb, "subject", d); err != nil {
+		return "", "", err
+	}
+	if err := t.ExecuteTemplate(&bb, "body", d); err != nil {
+		return "", "", err
+	}
+	return sb.String(), bb.String(), nil
+}
+
+// Mailer sends what waits in registrations' outboxes. Several instances
+// may run: each registration's mail is leased before it is sent.
+type Mailer struct {
+	s         *Service
+	sender    Sender
+	publicURL string
+	// Lease is how long one instance owns a registration's outbox.
+	Lease time.Duration
+	// MaxAttempts before a mail is given up (and logged).
+	MaxAttempts int
+}
+
+// NewMailer returns a mailer; sender may be nil (mail then waits).
+func (s *Service) NewMailer(sender Sender, publicURL string) *Mailer {
+	return &Mailer{s: s, sender: sender, publicURL: publicURL, Lease: 2 * time.Minute, MaxAttempts: 12}
+}
+
+// backoff is the wait before attempt n+1: 30 s doubling, at most 6 h, so
+// 12 attempts span about a day.
+func backoff(attempts int) time.Duration {
+	d := 30 * time.Second << min(attempts, 10)
+	return min(d, 6*time.Hour)
+}
+
+// SendDue sends the mail that is due and returns how many were sent.
+func (m *Mailer) SendDue(ctx context.Context) (int, error) {
+	now := m.s.now().UTC().Truncate(time.Millisecond)
+	if m.sender == nil {
+		n, err := m.s.store.c.Count(ctx, bson.M{"outboxNextAt": bson.M{"$lte": now}})
+		if err == nil && n > 0 {
+			m.s.log.WarnContext(ctx, "mail waiting in the outbox: SMTP_URL is not set", "registrations", n)
+		}
+		return 0, err
+	}
+	var due []Registration
+	if err := m.s.store.c.All(ctx, bson.M{"outboxNextAt": bson.M{"$lte": now}}, &due,
+		options.Find().SetLimit(50).SetSort(bson.D{{Key: "outboxNextAt", Value: 1}})); err != nil {
+		return 0, fmt.Errorf("find mail due: %w", err)
+	}
+	sent := 0
+	for i := range due {
+		n, err := m.sendOutbox(ctx, &due[i], now)
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+// sendOutbox leases one registration's outbox (a conditional update on the
+// due time it was read with: of several instances, one wins), sends what
+// is unsent, and records each outcome.
+func (m *Mailer) sendOutbox(ctx context.Context, reg *Registration, now time.Time) (int, error) {
+	leased, err := m.s.store.c.UpdateOne(ctx,
+		bson.M{"_id": reg.ID, "outboxNextAt": reg.OutboxNextAt},
+		bson.M{"$set": bson.M{"outboxNextAt": now.Add(m.Lease)}})
+	if err != nil || !leased {
+		return 0, err
+	}
+	ev, err := m.s.events.Get(ctx, reg.Event)
+	if err != nil {
+		return 0, err
+	}
+	keys := make([]string, 0, len(reg.Outbox))
+	for k, mail := range reg.Outbox {
+		if mail.SentAt == nil && mail.Attempts < m.MaxAttempts {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return reg.Outbox[keys[i]].CreatedAt.Before(reg.Outbox[keys[j]].CreatedAt) })
+
+	sent := 0
+	var next *time.Time
+	for _, k := range keys {
+		mail := reg.Outbox[k]
+		err := m.sendOne(ctx, ev, reg, mail)
+		now := m.s.now().UTC().Truncate(time.Millisecond)
+		if err == nil {
+			sent++
+			if _, err := m.s.store.c.UpdateOne(ctx, bson.M{"_id": reg.ID},
+				bson.M{"$set": bson.M{"outbox." + k + ".sentAt": now}, "$unset": bson.M{"outbox." + k + ".token": ""}}); err != nil {
+				return sent, err
+			}
+			continue
+		}
+		attempts := mail.Attempts + 1
+		class := "send"
+		if errors.Is(err, errRender) {
+			class = "render"
+		}
+		m.s.log.WarnContext(ctx, "mail not sent", "registration", reg.ID, "kind", mail.Kind, "attempt", attempts, "class", class)
+		if attempts >= m.MaxAttempts {
+			m.s.log.ErrorContext(ctx, "mail given up", "registration", reg.ID, "kind", mail.Kind)
+		} else if at := now.Add(backoff(attempts)); next == nil || at.Before(*next) {
+			next = &at
+		}
+		if _, err := m.s.store.c.UpdateOne(ctx, bson.M{"_id": reg.ID},
+			bson.M{"$set": bson.M{"outbox." + k + ".attempts": attempts, "outbox." + k + ".lastError": class}}); err != nil {
+			return sent, err
+		}
+	}
+	// Release the lease: due again at the earliest retry, or not at all.
+	// Mail queued meanwhile set outboxNextAt to its own time, which the
+	// lease filter protects.
+	leaseEnd := now.Add(m.Lease)
+	update := bson.M{"$unset": bson.M{"outboxNextAt": ""}}
+	if next != nil {
+		update = bson.M{"$set": bson.M{"outboxNextAt": *next}}
+	}
+	if _, err := m.s.store.c.UpdateOne(ctx, bson.M{"_id": reg.ID, "outboxNextAt": leaseEnd}, update); err != nil {
+		return sent, err
+	}
+	return sent, nil
+}
+
+var errRender = errors.New("render mail")
+
+func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registration, mail Mail) error {
+	to := reg.Fields["email"]
+	if to == "" {
+		return fmt.Errorf("%w: no address", errRender)
+	}
+	d := mailData{
+		Title: ev.Title.NB, Venue: ev.Venue, Organiser: ev.Organiser.Name, PrivacyEmail: ev.Organiser.PrivacyEmail,
+		When:       ev.StartsAt.In(oslo).Format("02.01.2006 15:04"),
+		StatusText: statusText[reg.Lang][reg.Status],
+	}
+	if reg.Lang == "en" {
+		d.Title = ev.Title.EN
+		d.When = ev.StartsAt.In(oslo).Format("2 January 2006 15:04")
+	}
+	if reg.OfferExpiresAt != nil {
+		d.OfferExpires = reg.OfferExpiresAt.In(oslo).Format("02.01.2006 15:04")
+	}
+	if mail.Token != nil {
+		token, err := m.s.keys.OpenSecret("mail-token:"+mail.TokenHash, *mail.Token)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errRender, err)
+		}
+		d.ManageLink = m.publicURL + "/m/" + token
+	}
+	subject, body, err := render(mail.Kind, reg.Lang, d)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errRender, err)
+	}
+	return m.sender.Send(ctx, Message{To: to, Subject: subject, Text: body})
+}
+
+// Run sends due mail every interval until ctx ends, holding the "mailer"
+// job lease so one instance at a time scans (each outbox is leased too).
+func (m *Mailer) Run(ctx context.Context, jobs *mongodb.Jobs, interval time.Duration) {
+	jobs.Loop(ctx, "mailer", interval, func(ctx context.Context) error {
+		_, err := m.SendDue(ctx)
+		return err
+	})
+}

@@ -1,0 +1,138 @@
+// Package registration is sign-up and what follows it: validation against
+// the event's declared fields, consent, seats and the waiting list, minors,
+// manage tokens, confirmation mail, and the data-subject operations on a
+// registration.
+package registration
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/pamelding/pamelding/privacy"
+)
+
+// Errors of the registration domain.
+var (
+	ErrNotFound            = errors.New("registration not found")
+	ErrAlreadyRegistered   = errors.New("already registered")
+	ErrRegistrationClosed  = errors.New("registration closed")
+	ErrNotCancellable      = errors.New("registration cannot be cancelled")
+	ErrNoOffer             = errors.New("no open offer")
+	ErrInvalidManageToken  = errors.New("invalid manage token")
+	errHealthKeyDestroyed  = errors.New("health data key destroyed")
+	errUnknownConsentField = errors.New("unknown consent field")
+)
+
+// Status is where a registration stands.
+type Status string
+
+// The statuses.
+const (
+	Confirmed      Status = "confirmed"
+	PendingPayment Status = "pending_payment"
+	Waitlisted     Status = "waitlisted"
+	// Offered: a seat freed up and is held for this waitlisted registration
+	// until OfferExpiresAt.
+	Offered   Status = "offered"
+	Cancelled Status = "cancelled"
+	Expired   Status = "expired"
+)
+
+// Channel is how a registration or consent came in.
+type Channel string
+
+// The channels.
+const (
+	API Channel = "api"
+	Web Channel = "web"
+)
+
+// Consent records one consent asked for: given or refused, when, through
+// which channel, and exactly which text was shown (version and SHA-256).
+type Consent struct {
+	Purpose     privacy.ConsentPurpose `bson:"purpose" json:"purpose"`
+	Given       bool                   `bson:"given" json:"given"`
+	At          time.Time              `bson:"at" json:"at"`
+	TextVersion string                 `bson:"textVersion" json:"textVersion"`
+	TextSHA256  string                 `bson:"textSha256" json:"textSha256"`
+	Channel     Channel                `bson:"channel" json:"channel"`
+	// ByGuardian: given by the guardian of a minor.
+	ByGuardian bool `bson:"byGuardian,omitempty" json:"byGuardian,omitempty"`
+	// WithdrawnAt is set when a given consent was withdrawn.
+	WithdrawnAt *time.Time `bson:"withdrawnAt,omitempty" json:"withdrawnAt,omitempty"`
+}
+
+// Objections are the participant's objections (GDPR art. 21).
+type Objections struct {
+	PartnerSharing bool `bson:"partnerSharing" json:"partnerSharing"`
+	Marketing      bool `bson:"marketing" json:"marketing"`
+}
+
+// Mail is one message in a registration's outbox. Its content is rendered
+// when it is sent; the manage link it may carry is kept sealed only until
+// then.
+type Mail struct {
+	Kind      string     `bson:"kind"`
+	CreatedAt time.Time  `bson:"createdAt"`
+	Attempts  int        `bson:"attempts"`
+	SentAt    *time.Time `bson:"sentAt,omitempty"`
+	// Token is a manage token sealed until the mail is sent, then removed;
+	// TokenHash (its stored hash) is the sealing context.
+	Token     *privacy.Sealed `bson:"token,omitempty"`
+	TokenHash string          `bson:"tokenHash,omitempty"`
+	// LastError is the class of the last failure, never its text (an SMTP
+	// reply can quote the address).
+	LastError string `bson:"lastError,omitempty"`
+}
+
+// Registration is one person's registration for one event, as stored.
+type Registration struct {
+	ID     string `bson:"_id"`
+	Event  string `bson:"event"`
+	Status Status `bson:"status"`
+	// Seat: the registration holds one of the event's seats.
+	Seat bool `bson:"seat"`
+	// Fields holds the values in clear; health values are in Sealed.
+	Fields map[string]string         `bson:"fields"`
+	Sealed map[string]privacy.Sealed `bson:"sealed,omitempty"`
+	// DataKey is the wrapped key of Sealed; removing it destroys them.
+	DataKey *privacy.Sealed `bson:"dataKey,omitempty"`
+	// EmailKey is the keyed hash of the e-mail; ActiveKey equals it while
+	// the registration is live and the id after, so one person has one live
+	// registration per event (a unique index) and may sign up again after
+	// cancelling.
+	EmailKey   string     `bson:"emailKey"`
+	ActiveKey  string     `bson:"activeKey"`
+	Consents   []Consent  `bson:"consents"`
+	Objections Objections `bson:"objections"`
+	Restricted bool       `bson:"restricted"`
+	// ManageTokens are the SHA-256 hashes of the participant's manage
+	// tokens (one per mail that carried a link); the tokens are not kept.
+	ManageTokens   []string        `bson:"manageTokens"`
+	Lang           string          `bson:"lang"`
+	Channel        Channel         `bson:"channel"`
+	Outbox         map[string]Mail `bson:"outbox"`
+	OutboxNextAt   *time.Time      `bson:"outboxNextAt,omitempty"`
+	OfferExpiresAt *time.Time      `bson:"offerExpiresAt,omitempty"`
+	CreatedAt      time.Time       `bson:"createdAt"`
+	UpdatedAt      time.Time       `bson:"updatedAt"`
+}
+
+// LogValue shows only what identifies the registration, never its data.
+func (r *Registration) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", r.ID), slog.String("event", r.Event), slog.String("status", string(r.Status)))
+}
+
+// live statuses hold a person's one registration for the event.
+var live = []Status{Confirmed, PendingPayment, Waitlisted, Offered}
+
+// Consent returns the latest record of a consent purpose.
+func (r *Registration) Consent(p privacy.ConsentPurpose) (Consent, bool) {
+	for i := len(r.Consents) - 1; i >= 0; i-- {
+		if r.Consents[i].Purpose == p {
+			return r.Consents[i], true
+		}
+	}
+	return Consent{}, false
+}

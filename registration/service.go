@@ -1,0 +1,307 @@
+package registration
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/privacy"
+)
+
+// Config holds the registration settings.
+type Config struct {
+	// DigitalConsentAge: below it a child's consents need a guardian
+	// (GDPR art. 8; Norway 13 today, 15 proposed).
+	DigitalConsentAge int
+	// OfferTTL is how long a seat offered from the waiting list is held.
+	OfferTTL time.Duration
+}
+
+// Service runs sign-ups and the operations on registrations.
+type Service struct {
+	store  store
+	events *events.Service
+	keys   *privacy.Keyring
+	log    *slog.Logger
+	now    func() time.Time
+	cfg    Config
+}
+
+// NewService returns the registration service.
+func NewService(db *mongodb.Store, ev *events.Service, keys *privacy.Keyring, log *slog.Logger, now func() time.Time, cfg Config) *Service {
+	if cfg.DigitalConsentAge == 0 {
+		cfg.DigitalConsentAge = 13
+	}
+	if cfg.OfferTTL == 0 {
+		cfg.OfferTTL = 48 * time.Hour
+	}
+	return &Service{store: store{c: db.Collection(mongodb.Registrations)}, events: ev, keys: keys, log: log, now: now, cfg: cfg}
+}
+
+// manageTokenPrefix marks participants' manage tokens.
+const manageTokenPrefix = "pmr_"
+
+// Result is what a sign-up answers.
+type Result struct {
+	ID          string `json:"id"`
+	Status      Status `json:"status"`
+	ManageToken string `json:"manageToken"`
+}
+
+// Signup registers a participant. On any error nothing is stored and no
+// seat is held; once it returns a result, the registration and its
+// confirmation mail are in the store.
+func (s *Service) Signup(ctx context.Context, slug string, r SignupRequest, ch Channel) (*Result, error) {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	ev, err := s.events.Get(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	if !ev.RegistrationOpen(now) {
+		return nil, ErrRegistrationClosed
+	}
+	c, err := check(ev, &r, now, ch, s.cfg.DigitalConsentAge)
+	if err != nil {
+		return nil, err
+	}
+
+	reg, token, err := s.newRegistration(ev, c, r, ch, now)
+	if err != nil {
+		return nil, err
+	}
+	// A cheap read first, so a second sign-up does not hold a seat even
+	// for a moment; the unique index is what enforces the rule.
+	if taken, err := s.store.activeExists(ctx, ev.Slug, reg.ActiveKey); err != nil {
+		return nil, err
+	} else if taken {
+		return nil, ErrAlreadyRegistered
+	}
+
+	// Seat first, then the registration: a crash between the two leaves a
+	// seat unsold (counted again at start-up), never a seat sold twice.
+	switch err := s.events.ClaimSeat(ctx, ev.Slug); {
+	case err == nil:
+		reg.Seat = true
+		reg.Status = Confirmed
+		if ev.Price.Amount > 0 {
+			reg.Status = PendingPayment
+		}
+	case errors.Is(err, events.ErrSoldOut) && ev.Waitlist:
+		reg.Status = Waitlisted
+	default:
+		return nil, err
+	}
+	reg.Outbox = map[string]Mail{"confirmation": s.mailWithToken(mailConfirmation, now, token)}
+	reg.OutboxNextAt = &now
+
+	if err := s.store.insert(ctx, reg); err != nil {
+		if reg.Seat {
+			if rerr := s.events.ReleaseSeat(context.WithoutCancel(ctx), ev.Slug); rerr != nil {
+				s.log.ErrorContext(ctx, "release seat after failed insert", "event", ev.Slug, "err", rerr)
+			}
+		}
+		return nil, err
+	}
+	return &Result{ID: reg.ID, Status: reg.Status, ManageToken: token}, nil
+}
+
+// newRegistration builds the document: values in clear but for those that
+// need consent, which are sealed under a data key of their own.
+func (s *Service) newRegistration(ev *events.Event, c *checked, r SignupRequest, ch Channel, now time.Time) (*Registration, string, error) {
+	token := newToken(manageTokenPrefix)
+	lang := r.Lang
+	if lang == "" {
+		lang = "nb"
+	}
+	reg := &Registration{
+		ID: rand.Text(), Event: ev.Slug, Fields: map[string]string{},
+		EmailKey: s.keys.EmailKey(c.values["email"]), Consents: c.consents,
+		Objections:   Objections{PartnerSharing: r.Objections.PartnerSharing},
+		ManageTokens: []string{hashToken(token)}, Lang: lang, Channel: ch,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	reg.ActiveKey = reg.EmailKey
+	var dek []byte
+	for key, v := range c.values {
+		f, _ := ev.Field(key)
+		if !f.LegalBasis.NeedsConsent() {
+			reg.Fields[key] = v
+			continue
+		}
+		if dek == nil {
+			var wrapped privacy.Sealed
+			dek, wrapped = s.keys.NewDataKey(reg.ID)
+			reg.DataKey = &wrapped
+			reg.Sealed = map[string]privacy.Sealed{}
+		}
+		sealed, err := privacy.SealValue(dek, reg.ID, key, v)
+		if err != nil {
+			return nil, "", err
+		}
+		reg.Sealed[key] = sealed
+	}
+	return reg, token, nil
+}
+
+// ByToken returns the registration a manage token belongs to.
+func (s *Service) ByToken(ctx context.Context, token string) (*Registration, error) {
+	if !strings.HasPrefix(token, manageTokenPrefix) {
+		return nil, ErrInvalidManageToken
+	}
+	reg, err := s.store.byTokenHash(ctx, hashToken(token))
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrInvalidManageToken
+	}
+	return reg, err
+}
+
+// Get returns a registration of an event.
+func (s *Service) Get(ctx context.Context, slug, id string) (*Registration, error) {
+	reg, err := s.store.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if reg.Event != slug {
+		return nil, ErrNotFound
+	}
+	return reg, nil
+}
+
+// Value returns a field's value, opening sealed ones.
+func (s *Service) Value(reg *Registration, key string) (string, error) {
+	if v, ok := reg.Fields[key]; ok {
+		return v, nil
+	}
+	sealed, ok := reg.Sealed[key]
+	if !ok {
+		return "", nil
+	}
+	if reg.DataKey == nil {
+		return "", errHealthKeyDestroyed
+	}
+	dek, err := s.keys.UnwrapDataKey(reg.ID, *reg.DataKey)
+	if err != nil {
+		return "", err
+	}
+	return privacy.OpenValue(dek, reg.ID, key, sealed)
+}
+
+// Cancel cancels a live registration. A seat it held goes to the first
+// registration on the waiting list, or back to the event.
+func (s *Service) Cancel(ctx context.Context, reg *Registration) (*Registration, error) {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	out, heldSeat, err := s.store.cancel(ctx, reg.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	if heldSeat {
+		if err := s.passSeatOn(context.WithoutCancel(ctx), reg.Event); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// passSeatOn offers a freed seat to the first on the waiting list, or
+// gives it back to the event.
+func (s *Service) passSeatOn(ctx context.Context, slug string) error {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	token := newToken(manageTokenPrefix)
+	offered, err := s.store.offerNext(ctx, slug, now, now.Add(s.cfg.OfferTTL), s.mailWithToken(mailOffer, now, token))
+	if err != nil {
+		return err
+	}
+	if offered {
+		return nil
+	}
+	return s.events.ReleaseSeat(ctx, slug)
+}
+
+// AcceptOffer takes the seat offered from the waiting list.
+func (s *Service) AcceptOffer(ctx context.Context, reg *Registration) (*Registration, error) {
+	ev, err := s.events.Get(ctx, reg.Event)
+	if err != nil {
+		return nil, err
+	}
+	status := Confirmed
+	if ev.Price.Amount > 0 {
+		status = PendingPayment
+	}
+	return s.store.acceptOffer(ctx, reg.ID, status, s.now().UTC().Truncate(time.Millisecond))
+}
+
+// ExpireOffers ends offers whose time ran out and passes their seats on.
+// It returns how many ended.
+func (s *Service) ExpireOffers(ctx context.Context) (int, error) {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	due, err := s.store.offersDue(ctx, now, 100)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, reg := range due {
+		ok, err := s.store.expireOffer(ctx, reg.ID, now)
+		if err != nil {
+			return n, err
+		}
+		if !ok {
+			continue // accepted or cancelled meanwhile
+		}
+		n++
+		if err := s.passSeatOn(ctx, reg.Event); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// ReconcileSeats sets every event's seats left to its capacity minus the
+// seats its registrations hold. It repairs a seat left claimed by a crash
+// between claiming it and storing the registration, and is safe only
+// while no sign-up runs: the embedded store's start-up.
+func (s *Service) ReconcileSeats(ctx context.Context) error {
+	evs, err := s.events.List(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range evs {
+		taken, err := s.store.seatsHeld(ctx, evs[i].Slug)
+		if err != nil {
+			return err
+		}
+		if evs[i].Capacity-taken != evs[i].SeatsLeft {
+			s.log.WarnContext(ctx, "seat count repaired", "event", evs[i].Slug, "seatsLeft", evs[i].SeatsLeft, "counted", evs[i].Capacity-taken)
+			if err := s.events.SetSeatsTaken(ctx, &evs[i], taken); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mailWithToken is an outbox entry carrying a new manage token, sealed
+// until the mail is sent.
+func (s *Service) mailWithToken(kind string, now time.Time, token string) Mail {
+	h := hashToken(token)
+	sealed := s.keys.SealSecret("mail-token:"+h, token)
+	return Mail{Kind: kind, CreatedAt: now, Token: &sealed, TokenHash: h}
+}
+
+func newToken(prefix string) string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}

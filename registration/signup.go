@@ -1,0 +1,170 @@
+package registration
+
+import (
+	"time"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/privacy"
+)
+
+// SignupRequest is the body of POST /api/v1/events/{slug}/registrations.
+type SignupRequest struct {
+	Fields     map[string]string `json:"fields"`
+	Consents   ConsentsRequest   `json:"consents"`
+	Objections struct {
+		PartnerSharing bool `json:"partnerSharing"`
+	} `json:"objections"`
+	Payment struct {
+		Method string `json:"method"`
+	} `json:"payment"`
+	// Lang is the language of mails: nb (default) or en.
+	Lang string `json:"lang"`
+}
+
+// ConsentsRequest holds the consents as sent; absent is refused.
+type ConsentsRequest struct {
+	Health    bool `json:"health"`
+	Marketing bool `json:"marketing"`
+	Guardian  bool `json:"guardian"`
+}
+
+// Payment methods.
+const (
+	Card    = "card"
+	Invoice = "invoice"
+)
+
+// checked is a sign-up request that passed every rule.
+type checked struct {
+	values   map[string]string // every value, health included, normalised
+	consents []Consent
+	minor    bool
+}
+
+// check applies the event's form and the privacy rules to a request. It
+// collects every fault so the participant can mend them all at once.
+//
+// digitalConsentAge is the age below which a child cannot consent to
+// consent-based processing on their own (GDPR art. 8; Norway: 13).
+func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digitalConsentAge int) (*checked, error) {
+	var errs privacy.Errors
+	c := &checked{values: map[string]string{}}
+
+	// Data minimisation: only declared fields are taken.
+	for key := range r.Fields {
+		if !ev.Asks(key) {
+			errs.Add("fields."+key, privacy.CodeUndeclared)
+		}
+	}
+	consentFields := map[privacy.ConsentPurpose]bool{}
+	for _, df := range ev.Form() {
+		path := "fields." + df.Key
+		if df.LegalBasis.NeedsConsent() {
+			consentFields[df.ConsentPurpose] = true
+		}
+		v, code := df.Validation.Check(r.Fields[df.Key], now)
+		switch {
+		case code != "":
+			errs.Add(path, code)
+			continue
+		case v == "":
+			if df.Required {
+				errs.Add(path, privacy.CodeRequired)
+			}
+			continue
+		}
+		if df.LegalBasis.NeedsConsent() && !consentGiven(r.Consents, df.ConsentPurpose) {
+			// Not stored without the explicit consent asked in the same
+			// request.
+			errs.Add(path, privacy.CodeConsentRequired)
+			continue
+		}
+		c.values[df.Key] = v
+	}
+
+	// Minors: a guardian consents and is named.
+	age := -1
+	if dob, ok := c.values["date_of_birth"]; ok {
+		d, _ := time.Parse(time.DateOnly, dob)
+		age = ageOn(d, now)
+	}
+	c.minor = age >= 0 && age < ev.GuardianAge
+	childConsenting := age >= 0 && age < digitalConsentAge && (r.Consents.Health || r.Consents.Marketing)
+	if c.minor || childConsenting {
+		for _, k := range []string{"guardian_name", "guardian_email"} {
+			if c.values[k] == "" && !hasErr(errs, "fields."+k) {
+				errs.Add("fields."+k, privacy.CodeRequired)
+			}
+		}
+		if !r.Consents.Guardian {
+			errs.Add("consents.guardian", privacy.CodeConsentRequired)
+		}
+	}
+
+	if ev.Price.Amount > 0 {
+		switch r.Payment.Method {
+		case Card, Invoice:
+		case "":
+			errs.Add("payment.method", privacy.CodeRequired)
+		default:
+			errs.Add("payment.method", privacy.CodeInvalid)
+		}
+	} else if r.Payment.Method != "" {
+		errs.Add("payment.method", privacy.CodeInvalid)
+	}
+	switch r.Lang {
+	case "", "nb", "en":
+	default:
+		errs.Add("lang", privacy.CodeInvalid)
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+
+	// Every consent asked is recorded, given or refused, with its text.
+	record := func(p privacy.ConsentPurpose, given bool) {
+		t, _ := privacy.ConsentTextFor(p)
+		c.consents = append(c.consents, Consent{
+			Purpose: p, Given: given, At: now, TextVersion: t.Version, TextSHA256: t.SHA256(),
+			Channel: ch, ByGuardian: given && (c.minor || age >= 0 && age < digitalConsentAge),
+		})
+	}
+	if consentFields[privacy.ConsentHealth] {
+		record(privacy.ConsentHealth, r.Consents.Health)
+	}
+	record(privacy.ConsentMarketing, r.Consents.Marketing)
+	if c.minor {
+		record(privacy.ConsentGuardian, r.Consents.Guardian)
+	}
+	return c, nil
+}
+
+func consentGiven(c ConsentsRequest, p privacy.ConsentPurpose) bool {
+	switch p {
+	case privacy.ConsentHealth:
+		return c.Health
+	case privacy.ConsentMarketing:
+		return c.Marketing
+	case privacy.ConsentGuardian:
+		return c.Guardian
+	}
+	return false
+}
+
+func hasErr(errs privacy.Errors, field string) bool {
+	for _, e := range errs {
+		if e.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// ageOn is the age in whole years on the day t of someone born on dob.
+func ageOn(dob, t time.Time) int {
+	age := t.Year() - dob.Year()
+	if t.Month() < dob.Month() || (t.Month() == dob.Month() && t.Day() < dob.Day()) {
+		age--
+	}
+	return age
+}

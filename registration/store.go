@@ -1,0 +1,152 @@
+package registration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/pamelding/pamelding/mongodb"
+)
+
+// store keeps registrations. Every change is one conditional update of one
+// document that moves the registration forward from the statuses it may
+// come from.
+type store struct {
+	c *mongodb.Collection
+}
+
+func (s store) insert(ctx context.Context, r *Registration) error {
+	err := s.c.InsertOne(ctx, r)
+	if errors.Is(err, mongodb.ErrDuplicate) {
+		return fmt.Errorf("insert registration: %w", ErrAlreadyRegistered)
+	}
+	if err != nil {
+		return fmt.Errorf("insert registration: %w", err)
+	}
+	return nil
+}
+
+func (s store) activeExists(ctx context.Context, slug, activeKey string) (bool, error) {
+	var r struct {
+		ID string `bson:"_id"`
+	}
+	err := s.c.FindOne(ctx, bson.M{"event": slug, "activeKey": activeKey}, &r)
+	if errors.Is(err, mongodb.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("find registration: %w", err)
+	}
+	return true, nil
+}
+
+func (s store) get(ctx context.Context, id string) (*Registration, error) {
+	return s.one(ctx, bson.M{"_id": id})
+}
+
+func (s store) byTokenHash(ctx context.Context, hash string) (*Registration, error) {
+	return s.one(ctx, bson.M{"manageTokens": hash})
+}
+
+func (s store) one(ctx context.Context, filter bson.M) (*Registration, error) {
+	var r Registration
+	err := s.c.FindOne(ctx, filter, &r)
+	if errors.Is(err, mongodb.ErrNotFound) {
+		return nil, fmt.Errorf("get registration: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get registration: %w", err)
+	}
+	return &r, nil
+}
+
+// cancel moves a live registration to cancelled and says whether it held a
+// seat (which the caller passes on).
+func (s store) cancel(ctx context.Context, id string, now time.Time) (*Registration, bool, error) {
+	set := bson.M{"status": Cancelled, "seat": false, "activeKey": id, "updatedAt": now}
+	var out Registration
+	err := s.c.FindOneAndUpdate(ctx, bson.M{"_id": id, "seat": true, "status": bson.M{"$in": live}}, bson.M{"$set": set}, &out)
+	if err == nil {
+		return &out, true, nil
+	}
+	if !errors.Is(err, mongodb.ErrNotFound) {
+		return nil, false, fmt.Errorf("cancel registration: %w", err)
+	}
+	err = s.c.FindOneAndUpdate(ctx, bson.M{"_id": id, "seat": false, "status": bson.M{"$in": live}}, bson.M{"$set": set}, &out)
+	if errors.Is(err, mongodb.ErrNotFound) {
+		return nil, false, fmt.Errorf("cancel registration: %w", ErrNotCancellable)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("cancel registration: %w", err)
+	}
+	return &out, false, nil
+}
+
+// offerNext gives a freed seat to the first registration on the event's
+// waiting list and queues the offer mail; false when the list is empty.
+func (s store) offerNext(ctx context.Context, slug string, now, until time.Time, m Mail) (bool, error) {
+	var out Registration
+	err := s.c.FindOneAndUpdate(ctx,
+		bson.M{"event": slug, "status": Waitlisted},
+		bson.M{
+			"$set": bson.M{
+				"status": Offered, "seat": true, "offerExpiresAt": until, "updatedAt": now,
+				"outbox.offer-" + m.TokenHash[:8]: m, "outboxNextAt": now,
+			},
+			"$push": bson.M{"manageTokens": m.TokenHash},
+		},
+		&out, bson.E{Key: "createdAt", Value: 1})
+	if errors.Is(err, mongodb.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("offer seat: %w", err)
+	}
+	return true, nil
+}
+
+func (s store) acceptOffer(ctx context.Context, id string, status Status, now time.Time) (*Registration, error) {
+	var out Registration
+	err := s.c.FindOneAndUpdate(ctx,
+		bson.M{"_id": id, "status": Offered, "offerExpiresAt": bson.M{"$gt": now}},
+		bson.M{"$set": bson.M{"status": status, "updatedAt": now}, "$unset": bson.M{"offerExpiresAt": ""}},
+		&out)
+	if errors.Is(err, mongodb.ErrNotFound) {
+		return nil, fmt.Errorf("accept offer: %w", ErrNoOffer)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("accept offer: %w", err)
+	}
+	return &out, nil
+}
+
+func (s store) offersDue(ctx context.Context, now time.Time, limit int64) ([]Registration, error) {
+	var out []Registration
+	err := s.c.All(ctx, bson.M{"status": Offered, "offerExpiresAt": bson.M{"$lte": now}}, &out, options.Find().SetLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("find expired offers: %w", err)
+	}
+	return out, nil
+}
+
+func (s store) expireOffer(ctx context.Context, id string, now time.Time) (bool, error) {
+	ok, err := s.c.UpdateOne(ctx,
+		bson.M{"_id": id, "status": Offered, "offerExpiresAt": bson.M{"$lte": now}},
+		bson.M{"$set": bson.M{"status": Expired, "seat": false, "activeKey": id, "updatedAt": now}})
+	if err != nil {
+		return false, fmt.Errorf("expire offer: %w", err)
+	}
+	return ok, nil
+}
+
+func (s store) seatsHeld(ctx context.Context, slug string) (int, error) {
+	n, err := s.c.Count(ctx, bson.M{"event": slug, "seat": true})
+	if err != nil {
+		return 0, fmt.Errorf("count seats: %w", err)
+	}
+	return int(n), nil
+}

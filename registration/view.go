@@ -1,0 +1,179 @@
+package registration
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/privacy"
+)
+
+// FieldValue is one value a registration holds, with the tags that say
+// why it is held, who may see it and until when.
+type FieldValue struct {
+	events.DeclaredField
+	Value string `json:"value"`
+}
+
+// EventSummary names the event a registration is for.
+type EventSummary struct {
+	Slug     string       `json:"slug"`
+	Title    privacy.Text `json:"title"`
+	StartsAt time.Time    `json:"startsAt"`
+	EndsAt   time.Time    `json:"endsAt"`
+}
+
+// ParticipantView is what a participant reads about their registration.
+type ParticipantView struct {
+	ID             string        `json:"id"`
+	Status         Status        `json:"status"`
+	Event          EventSummary  `json:"event"`
+	Fields         []FieldValue  `json:"fields"`
+	Consents       []Consent     `json:"consents"`
+	Objections     Objections    `json:"objections"`
+	Restricted     bool          `json:"restricted"`
+	OfferExpiresAt *time.Time    `json:"offerExpiresAt,omitempty"`
+	CreatedAt      time.Time     `json:"createdAt"`
+	Channel        Channel       `json:"channel"`
+	ConsentTexts   []ConsentText `json:"consentTexts"`
+}
+
+// ConsentText is a consent text a participant was shown, for reference.
+type ConsentText = privacy.ConsentText
+
+// ParticipantView returns the participant's own view: every value held,
+// health data opened for them alone.
+func (s *Service) ParticipantView(ctx context.Context, reg *Registration) (*ParticipantView, error) {
+	ev, err := s.events.Get(ctx, reg.Event)
+	if err != nil {
+		return nil, err
+	}
+	v := &ParticipantView{
+		ID: reg.ID, Status: reg.Status,
+		Event:    EventSummary{Slug: ev.Slug, Title: ev.Title, StartsAt: ev.StartsAt, EndsAt: ev.EndsAt},
+		Fields:   []FieldValue{},
+		Consents: reg.Consents, Objections: reg.Objections, Restricted: reg.Restricted,
+		OfferExpiresAt: reg.OfferExpiresAt, CreatedAt: reg.CreatedAt, Channel: reg.Channel,
+	}
+	for _, df := range ev.Form() {
+		val, err := s.Value(reg, df.Key)
+		if err != nil {
+			return nil, err
+		}
+		if val != "" {
+			v.Fields = append(v.Fields, FieldValue{DeclaredField: df, Value: val})
+		}
+	}
+	for _, c := range reg.Consents {
+		if t, ok := privacy.ConsentTextFor(c.Purpose); ok && !slices.ContainsFunc(v.ConsentTexts, func(x ConsentText) bool { return x.Purpose == c.Purpose }) {
+			v.ConsentTexts = append(v.ConsentTexts, t)
+		}
+	}
+	return v, nil
+}
+
+// Audience is who reads an organiser list; it decides the columns (from
+// the catalog's recipients) and the rows.
+type Audience string
+
+// The audiences of lists.
+const (
+	// Organisers see every field but special-category (health) data.
+	Organisers Audience = "organiser"
+	// CateringStaff see the fields whose recipients include catering, for
+	// registrations with health consent that hold a seat.
+	CateringStaff Audience = "catering"
+	// FinanceStaff see the fields whose recipients include finance.
+	FinanceStaff Audience = "finance"
+)
+
+// Columns are the fields an audience sees of an event's registrations.
+func Columns(ev *events.Event, a Audience) []events.DeclaredField {
+	var cols []events.DeclaredField
+	for _, df := range ev.Form() {
+		var ok bool
+		switch a {
+		case Organisers:
+			ok = !df.Category.Special()
+		case CateringStaff:
+			ok = df.SharedWith(privacy.Catering)
+		case FinanceStaff:
+			ok = df.SharedWith(privacy.Finance)
+		}
+		if ok {
+			cols = append(cols, df)
+		}
+	}
+	return cols
+}
+
+// Row is one registration in a list.
+type Row struct {
+	ID         string            `json:"id"`
+	Status     Status            `json:"status"`
+	CreatedAt  time.Time         `json:"createdAt"`
+	Values     map[string]string `json:"fields"`
+	Restricted bool              `json:"restricted,omitempty"`
+}
+
+// ListQuery pages through a list.
+type ListQuery struct {
+	Offset int64
+	// Limit 0 means all (streamed exports).
+	Limit int64
+}
+
+// List yields an audience's rows of an event's registrations, oldest
+// first, streamed from a cursor.
+func (s *Service) List(ctx context.Context, ev *events.Event, a Audience, q ListQuery) (iter.Seq2[Row, error], error) {
+	cols := Columns(ev, a)
+	filter := bson.M{"event": ev.Slug}
+	if a == CateringStaff {
+		filter["seat"] = true
+		filter["consents"] = bson.M{"$elemMatch": bson.M{"purpose": privacy.ConsentHealth, "given": true, "withdrawnAt": nil}}
+	}
+	o := options.Find().SetSort(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}).SetSkip(q.Offset)
+	if q.Limit > 0 {
+		o.SetLimit(q.Limit)
+	}
+	cur, err := s.store.c.Find(ctx, filter, o)
+	if err != nil {
+		return nil, fmt.Errorf("list registrations: %w", err)
+	}
+	return func(yield func(Row, error) bool) {
+		defer cur.Close(context.WithoutCancel(ctx))
+		for cur.Next(ctx) {
+			var reg Registration
+			if err := cur.Decode(&reg); err != nil {
+				yield(Row{}, err)
+				return
+			}
+			row := Row{ID: reg.ID, Status: reg.Status, CreatedAt: reg.CreatedAt, Values: map[string]string{}, Restricted: reg.Restricted}
+			for _, c := range cols {
+				v, err := s.Value(&reg, c.Key)
+				if err != nil {
+					yield(Row{}, err)
+					return
+				}
+				row.Values[c.Key] = v
+			}
+			if !yield(row, nil) {
+				return
+			}
+		}
+		if err := cur.Err(); err != nil {
+			yield(Row{}, err)
+		}
+	}, nil
+}
+
+// Count counts an event's registrations.
+func (s *Service) Count(ctx context.Context, slug string) (int64, error) {
+	return s.store.c.Count(ctx, bson.M{"event": slug})
+}

@@ -1,0 +1,58 @@
+package web
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pamelding/pamelding/registration"
+)
+
+const localRegistration = "registration"
+
+// requireParticipant authenticates a manage token sent as the bearer token.
+func requireParticipant(s *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		reg, err := s.ByToken(c.UserContext(), bearer(c))
+		if err != nil {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="pamelding-participant"`)
+			return err
+		}
+		c.Locals(localRegistration, reg)
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Next()
+	}
+}
+
+func participant(c *fiber.Ctx) *registration.Registration {
+	reg, _ := c.Locals(localRegistration).(*registration.Registration)
+	return reg
+}
+
+func handleMe(s *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		v, err := s.ParticipantView(c.UserContext(), participant(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(v)
+	}
+}
+
+func handleMeCancel(s *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		out, err := s.Cancel(c.UserContext(), participant(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"id": out.ID, "status": out.Status})
+	}
+}
+
+func handleAcceptOffer(s *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		out, err := s.AcceptOffer(c.UserContext(), participant(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"id": out.ID, "status": out.Status})
+	}
+}
