@@ -102,11 +102,14 @@ type Registration struct {
 	// the registration is live and the id after, so one person has one live
 	// registration per event (a unique index) and may sign up again after
 	// cancelling.
-	EmailKey   string     `bson:"emailKey"`
-	ActiveKey  string     `bson:"activeKey"`
-	Consents   []Consent  `bson:"consents"`
-	Objections Objections `bson:"objections"`
-	Restricted bool       `bson:"restricted"`
+	EmailKey  string `bson:"emailKey"`
+	ActiveKey string `bson:"activeKey"`
+	// Consents is the record of every consent asked: given, refused or
+	// withdrawn. ConsentState is where each purpose stands now.
+	Consents     []Consent                       `bson:"consents"`
+	ConsentState map[privacy.ConsentPurpose]bool `bson:"consentState"`
+	Objections   Objections                      `bson:"objections"`
+	Restricted   bool                            `bson:"restricted"`
 	// ManageTokens are the SHA-256 hashes of the participant's manage
 	// tokens (one per mail that carried a link); the tokens are not kept.
 	ManageTokens   []string        `bson:"manageTokens"`

@@ -129,6 +129,10 @@ func (s *Service) newRegistration(ev *events.Event, c *checked, r SignupRequest,
 		CreatedAt: now, UpdatedAt: now,
 	}
 	reg.ActiveKey = reg.EmailKey
+	reg.ConsentState = map[privacy.ConsentPurpose]bool{}
+	for _, c := range c.consents {
+		reg.ConsentState[c.Purpose] = c.Given
+	}
 	var dek []byte
 	for key, v := range c.values {
 		f, _ := ev.Field(key)

@@ -101,15 +101,14 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 		}
 	}
 
-	if ev.Price.Amount > 0 {
-		switch r.Payment.Method {
-		case Card, Invoice:
-		case "":
+	// A free event ignores a valid method: forms may always send one.
+	switch r.Payment.Method {
+	case Card, Invoice:
+	case "":
+		if ev.Price.Amount > 0 {
 			errs.Add("payment.method", privacy.CodeRequired)
-		default:
-			errs.Add("payment.method", privacy.CodeInvalid)
 		}
-	} else if r.Payment.Method != "" {
+	default:
 		errs.Add("payment.method", privacy.CodeInvalid)
 	}
 	switch r.Lang {

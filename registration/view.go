@@ -136,7 +136,7 @@ func (s *Service) List(ctx context.Context, ev *events.Event, a Audience, q List
 	filter := bson.M{"event": ev.Slug}
 	if a == CateringStaff {
 		filter["seat"] = true
-		filter["consents"] = bson.M{"$elemMatch": bson.M{"purpose": privacy.ConsentHealth, "given": true, "withdrawnAt": nil}}
+		filter["consentState."+string(privacy.ConsentHealth)] = true
 	}
 	o := options.Find().SetSort(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}).SetSkip(q.Offset)
 	if q.Limit > 0 {

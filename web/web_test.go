@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/mongodb/mongotest"
+	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 	"github.com/pamelding/pamelding/web"
 )
@@ -28,7 +31,28 @@ type env struct {
 	app   *fiber.App
 	store *mongodb.Store
 	staff *staff.Service
+	regs  *registration.Service
+	keys  *privacy.Keyring
 	logs  *bytes.Buffer
+	// clock is the services' time; tests move it.
+	clock *clock
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 func newEnv(t *testing.T) *env {
@@ -36,9 +60,16 @@ func newEnv(t *testing.T) *env {
 	store := mongotest.Open(t)
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	ev := events.NewService(store, time.Now)
-	st := staff.NewService(store, ev, adminToken, time.Now)
-	return &env{app: web.New(web.Deps{Log: log, Store: store, Events: ev, Staff: st}), store: store, staff: st, logs: logs}
+	clk := &clock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+	keys, err := privacy.NewKeyring(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := events.NewService(store, clk.now)
+	st := staff.NewService(store, ev, adminToken, clk.now)
+	regs := registration.NewService(store, ev, keys, log, clk.now, registration.Config{})
+	app := web.New(web.Deps{Log: log, Store: store, Events: ev, Staff: st, Registrations: regs})
+	return &env{app: app, store: store, staff: st, regs: regs, keys: keys, logs: logs, clock: clk}
 }
 
 type response struct {

@@ -16,7 +16,10 @@ import (
 	"github.com/pamelding/pamelding/mongodb/mongotest"
 )
 
-const testAdminToken = "e2e-admin-token-0123456789abcdefghijklmnop"
+const (
+	testAdminToken = "e2e-admin-token-0123456789abcdefghijklmnop"
+	testKey        = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+)
 
 // syncBuffer collects a server's log while it runs.
 type syncBuffer struct {
@@ -218,6 +221,10 @@ func TestConfig(t *testing.T) {
 		{"AdminToken", "PAMELDING_ADMIN_TOKEN", "short-secret"},
 		{"PublicURL", "PAMELDING_PUBLIC_URL", "pamelding.example.no"},
 		{"LogLevel", "PAMELDING_LOG_LEVEL", "loud"},
+		{"EncryptionKey", "PAMELDING_ENCRYPTION_KEY", "c2hvcnQ="},
+		{"SMTPURL", "SMTP_URL", "http://mail"},
+		{"DigitalConsentAge", "PAMELDING_DIGITAL_CONSENT_AGE", "9"},
+		{"OfferTTL", "PAMELDING_OFFER_TTL", "forever"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{tc.key: tc.value, "PAMELDING_DATA_DIR": mongotest.ShortTempDir(t)}
@@ -232,15 +239,17 @@ func TestConfig(t *testing.T) {
 	}
 
 	t.Run("PrintMasksSecrets", func(t *testing.T) {
-		env := map[string]string{"PAMELDING_ADMIN_TOKEN": testAdminToken, "MONGODB_URI": "mongodb://app:hunter2@db:27017/?replicaSet=rs0"}
+		env := map[string]string{"PAMELDING_ADMIN_TOKEN": testAdminToken, "MONGODB_URI": "mongodb://app:hunter2@db:27017/?replicaSet=rs0",
+			"PAMELDING_ENCRYPTION_KEY": testKey, "SMTP_URL": "smtp://mailer:s3cret@smtp.example.no:587", "SMTP_FROM": "pamelding@example.no"}
 		var out bytes.Buffer
 		if err := run(context.Background(), []string{"pamelding", "config"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(out.String(), testAdminToken) || strings.Contains(out.String(), "hunter2") {
+		if strings.Contains(out.String(), testAdminToken) || strings.Contains(out.String(), "hunter2") ||
+			strings.Contains(out.String(), testKey) || strings.Contains(out.String(), "s3cret") {
 			t.Fatalf("secrets printed:\n%s", out.String())
 		}
-		for _, want := range []string{"PAMELDING_ADDR", ":8080", "db:27017", "MONGODB_DATABASE", "pamelding"} {
+		for _, want := range []string{"PAMELDING_ADDR", ":8080", "db:27017", "MONGODB_DATABASE", "pamelding", "smtp.example.no"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("config output lacks %q:\n%s", want, out.String())
 			}
