@@ -104,7 +104,10 @@ func TestSignupRefused(t *testing.T) {
 			{"key": "phone"}, {"key": "dietary"}, {"key": "invoice_org_number"},
 		}
 	})
-	e.mustEvent(t, "closed", func(b map[string]any) { b["registrationClosesAt"] = "2026-11-21T11:00:00Z"; b["registrationOpensAt"] = "2026-11-01T00:00:00Z" })
+	e.mustEvent(t, "closed", func(b map[string]any) {
+		b["registrationClosesAt"] = "2026-11-21T11:00:00Z"
+		b["registrationOpensAt"] = "2026-11-01T00:00:00Z"
+	})
 	e.mustEvent(t, "full", func(b map[string]any) { b["capacity"] = 1 })
 	e.mustSignup(t, "full", person("first@example.no"))
 	e.mustSignup(t, "paid", person("taken@example.no"))
