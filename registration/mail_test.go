@@ -1,0 +1,194 @@
+package registration_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mail"
+	"github.com/pamelding/pamelding/mail/mailtest"
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/mongodb/mongotest"
+	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/registration"
+)
+
+type fixture struct {
+	db   *mongodb.Store
+	ev   *events.Service
+	regs *registration.Service
+	logs *bytes.Buffer
+	smtp *mailtest.Server
+	now  time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{db: mongotest.Open(t), logs: &bytes.Buffer{}, smtp: mailtest.Start(t), now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+	clock := func() time.Time { return f.now }
+	keys, _ := privacy.NewKeyring(bytes.Repeat([]byte{1}, 32))
+	f.ev = events.NewService(f.db, clock)
+	f.regs = registration.NewService(f.db, f.ev, keys, slog.New(slog.NewJSONHandler(f.logs, nil)), clock, registration.Config{})
+	_, err := f.ev.Create(context.Background(), events.CreateRequest{
+		Slug: "gala", Kind: events.Conference, Title: privacy.Text{NB: "Gallamiddag", EN: "Gala dinner"},
+		StartsAt: f.now.Add(30 * 24 * time.Hour), EndsAt: f.now.Add(30*24*time.Hour + 4*time.Hour), Capacity: 100,
+		Fields:    []events.FormFieldRequest{{Key: "name", Required: true}, {Key: "email", Required: true}, {Key: "dietary"}},
+		Organiser: events.OrganiserRequest{Name: "Janteloppet AS", PrivacyEmail: "personvern@example.no"},
+	}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) sender(t *testing.T) *mail.Sender {
+	s, err := mail.Parse(f.smtp.URL(), "Janteloppet <pamelding@example.no>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConfirmationMail(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	res, err := f.regs.Signup(ctx, "gala", registration.SignupRequest{
+		Fields:   map[string]string{"name": "Kari Nordmann", "email": "kari@example.no", "dietary": "skalldyrallergi"},
+		Consents: registration.ConsentsRequest{Health: true},
+	}, registration.API)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.regs.NewMailer(f.sender(t), "https://pamelding.example.no")
+	n, err := m.SendDue(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("sent %d, %v", n, err)
+	}
+	got := f.smtp.Mail()
+	if len(got) != 1 || got[0].To[0] != "kari@example.no" {
+		t.Fatalf("received %+v", got)
+	}
+	body := got[0].Body()
+	if !strings.Contains(got[0].Header("Subject"), "Gallamiddag") || !strings.Contains(body, "bekreftet") {
+		t.Errorf("subject %q, body:\n%s", got[0].Header("Subject"), body)
+	}
+	if !strings.Contains(body, "https://pamelding.example.no/m/"+res.ManageToken) {
+		t.Errorf("no manage link in:\n%s", body)
+	}
+	if strings.Contains(got[0].Data, "skalldyr") || strings.Contains(body, "skalldyr") {
+		t.Error("the mail carries dietary data")
+	}
+
+	t.Run("SentOnce", func(t *testing.T) {
+		if n, _ := m.SendDue(ctx); n != 0 {
+			t.Errorf("sent again: %d", n)
+		}
+	})
+	t.Run("TokenNotKeptAfterSending", func(t *testing.T) {
+		var raw bson.Raw
+		if err := f.db.Collection(mongodb.Registrations).FindOne(ctx, bson.M{"_id": res.ID}, &raw); err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Outbox map[string]struct {
+				Token  any        `bson:"token"`
+				SentAt *time.Time `bson:"sentAt"`
+			} `bson:"outbox"`
+			OutboxNextAt *time.Time `bson:"outboxNextAt"`
+		}
+		_ = bson.Unmarshal(raw, &doc)
+		c := doc.Outbox["confirmation"]
+		if c.Token != nil || c.SentAt == nil || doc.OutboxNextAt != nil {
+			t.Errorf("after sending: %+v, next %v", c, doc.OutboxNextAt)
+		}
+	})
+	if strings.Contains(f.logs.String(), "kari@") || strings.Contains(f.logs.String(), res.ManageToken) {
+		t.Errorf("log has personal data:\n%s", f.logs)
+	}
+}
+
+func TestMailRetry(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, err := f.regs.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": "Ola", "email": "ola@example.no"}}, registration.API); err != nil {
+		t.Fatal(err)
+	}
+	f.smtp.FailNext(1)
+	m := f.regs.NewMailer(f.sender(t), "https://x.example")
+	if n, err := m.SendDue(ctx); err != nil || n != 0 {
+		t.Fatalf("first attempt sent %d, %v", n, err)
+	}
+	if n, _ := m.SendDue(ctx); n != 0 {
+		t.Fatal("retried before its backoff")
+	}
+	f.now = f.now.Add(time.Minute)
+	if n, err := m.SendDue(ctx); err != nil || n != 1 {
+		t.Fatalf("retry sent %d, %v", n, err)
+	}
+	if strings.Contains(f.logs.String(), "ola@") {
+		t.Error("the failure log names the address")
+	}
+	if !strings.Contains(f.logs.String(), `"msg":"mail not sent"`) {
+		t.Error("the failure is not logged")
+	}
+}
+
+// TestMailersShareOutbox: two mailers (as on two instances) sending at
+// once deliver every mail exactly once.
+func TestMailersShareOutbox(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	const n = 20
+	for i := range n {
+		if _, err := f.regs.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": "P", "email": fmt.Sprintf("p%d@example.no", i)}}, registration.API); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		m := f.regs.NewMailer(f.sender(t), "https://x.example")
+		wg.Go(func() {
+			for range 3 {
+				if _, err := m.SendDue(ctx); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got := f.smtp.Mail()
+	seen := map[string]int{}
+	for _, m := range got {
+		seen[m.To[0]]++
+	}
+	if len(got) != n || len(seen) != n {
+		t.Errorf("%d mails to %d addresses, want %d each once", len(got), len(seen), n)
+	}
+}
+
+func TestNoSender(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, err := f.regs.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": "Ola", "email": "ola@example.no"}}, registration.API); err != nil {
+		t.Fatal(err)
+	}
+	m := f.regs.NewMailer(nil, "https://x.example")
+	if n, err := m.SendDue(ctx); err != nil || n != 0 {
+		t.Fatalf("%d, %v", n, err)
+	}
+	if !strings.Contains(f.logs.String(), "SMTP_URL is not set") || strings.Contains(f.logs.String(), "ola@") {
+		t.Errorf("log:\n%s", f.logs)
+	}
+	// The mail waits and goes out once a sender is configured.
+	if n, err := f.regs.NewMailer(f.sender(t), "https://x.example").SendDue(ctx); err != nil || n != 1 {
+		t.Fatalf("later: %d, %v", n, err)
+	}
+}
