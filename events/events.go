@@ -2,7 +2,6 @@ package events
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"time"
 
@@ -28,7 +27,9 @@ func (s *Service) Create(ctx context.Context, r CreateRequest, createdBy string)
 	if err != nil {
 		return nil, err
 	}
-	e.ID = rand.Text()
+	// The slug is the primary key: the embedded store finds documents
+	// without a scan only by _id, and a sign-up reads and updates its event.
+	e.ID = e.Slug
 	e.CreatedBy = createdBy
 	e.CreatedAt = now.UTC().Truncate(time.Millisecond)
 	e.UpdatedAt = e.CreatedAt

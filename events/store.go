@@ -29,7 +29,7 @@ func (s store) insert(ctx context.Context, e *Event) error {
 
 func (s store) get(ctx context.Context, slug string) (*Event, error) {
 	var e Event
-	err := s.c.FindOne(ctx, bson.M{"slug": slug}, &e)
+	err := s.c.FindOne(ctx, bson.M{"_id": slug}, &e)
 	if errors.Is(err, mongodb.ErrNotFound) {
 		return nil, fmt.Errorf("get event: %w", ErrNotFound)
 	}
@@ -92,7 +92,7 @@ func (s store) replace(ctx context.Context, prev, next *Event) error {
 // claimSeat takes one seat in a single conditional update: it matches only
 // while a seat is left, so concurrent claims can never oversell.
 func (s store) claimSeat(ctx context.Context, slug string) error {
-	ok, err := s.c.UpdateOne(ctx, bson.M{"slug": slug, "seatsLeft": bson.M{"$gt": 0}}, bson.M{"$inc": bson.M{"seatsLeft": -1}})
+	ok, err := s.c.UpdateOne(ctx, bson.M{"_id": slug, "seatsLeft": bson.M{"$gt": 0}}, bson.M{"$inc": bson.M{"seatsLeft": -1}})
 	if err != nil {
 		return fmt.Errorf("claim seat: %w", err)
 	}
@@ -103,7 +103,7 @@ func (s store) claimSeat(ctx context.Context, slug string) error {
 }
 
 func (s store) releaseSeat(ctx context.Context, slug string) error {
-	if _, err := s.c.UpdateOne(ctx, bson.M{"slug": slug}, bson.M{"$inc": bson.M{"seatsLeft": 1}}); err != nil {
+	if _, err := s.c.UpdateOne(ctx, bson.M{"_id": slug}, bson.M{"$inc": bson.M{"seatsLeft": 1}}); err != nil {
 		return fmt.Errorf("release seat: %w", err)
 	}
 	return nil
@@ -112,7 +112,7 @@ func (s store) releaseSeat(ctx context.Context, slug string) error {
 // setSeatsTaken sets the seats left from a count of the seats held, if the
 // capacity is still the one the count was made for.
 func (s store) setSeatsTaken(ctx context.Context, slug string, capacity, taken int) error {
-	if _, err := s.c.UpdateOne(ctx, bson.M{"slug": slug, "capacity": capacity}, bson.M{"$set": bson.M{"seatsLeft": capacity - taken}}); err != nil {
+	if _, err := s.c.UpdateOne(ctx, bson.M{"_id": slug, "capacity": capacity}, bson.M{"$set": bson.M{"seatsLeft": capacity - taken}}); err != nil {
 		return fmt.Errorf("set seats: %w", err)
 	}
 	return nil

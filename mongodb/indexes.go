@@ -39,7 +39,6 @@ var Indexes = []Index{
 	{Tokens, "role", bson.D{{Key: "role", Value: 1}}, false, "token listings by role"},
 	{Registrations, "one_per_person", bson.D{{Key: "event", Value: 1}, {Key: "activeKey", Value: 1}}, true,
 		"one live registration per person and event: activeKey is the e-mail's keyed hash while the registration is live, its id once cancelled, expired or erased"},
-	{Registrations, "manage_token", bson.D{{Key: "manageTokens", Value: 1}}, false, "participants authenticate with their manage token"},
 	{Registrations, "email_key", bson.D{{Key: "emailKey", Value: 1}}, false, "a person's registrations across events, for privacy requests"},
 	{Registrations, "event_status", bson.D{{Key: "event", Value: 1}, {Key: "status", Value: 1}, {Key: "createdAt", Value: 1}}, false, "organiser lists, the waiting list in order, seat counts"},
 	{Registrations, "outbox_due", bson.D{{Key: "outboxNextAt", Value: 1}}, false, "the mail worker finds registrations with mail due"},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"text/template"
 	"time"
 
@@ -236,11 +237,49 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 	return m.sender.Send(ctx, Message{To: to, Subject: subject, Text: body})
 }
 
-// Run sends due mail every interval until ctx ends, holding the "mailer"
-// job lease so one instance at a time scans (each outbox is leased too).
-func (m *Mailer) Run(ctx context.Context, jobs *mongodb.Jobs, interval time.Duration) {
-	jobs.Loop(ctx, "mailer", interval, func(ctx context.Context) error {
-		_, err := m.SendDue(ctx)
-		return err
+// Run sends mail until ctx ends: at once for registrations this process
+// hints at, and in a sweep every interval for everything due (retries,
+// mail queued before a restart or by another instance). The sweep holds
+// the "mailer" job lease, so one instance at a time scans; each outbox is
+// leased too, so no mail goes out twice.
+func (m *Mailer) Run(ctx context.Context, jobs *mongodb.Jobs, sweep time.Duration) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		jobs.Loop(ctx, "mailer", sweep, func(ctx context.Context) error {
+			_, err := m.SendDue(ctx)
+			return err
+		})
 	})
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case id := <-m.s.mailDue:
+					if err := m.sendHinted(ctx, id); err != nil && ctx.Err() == nil {
+						m.s.log.ErrorContext(ctx, "mail", "registration", id, "err", err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// sendHinted sends a hinted registration's due mail, found by its id.
+func (m *Mailer) sendHinted(ctx context.Context, id string) error {
+	if m.sender == nil {
+		return nil
+	}
+	reg, err := m.s.store.get(ctx, id)
+	if err != nil {
+		return err
+	}
+	now := m.s.now().UTC().Truncate(time.Millisecond)
+	if reg.OutboxNextAt == nil || reg.OutboxNextAt.After(now) {
+		return nil
+	}
+	_, err = m.sendOutbox(ctx, reg, now)
+	return err
 }

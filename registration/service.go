@@ -3,12 +3,8 @@ package registration
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/pamelding/pamelding/events"
@@ -33,6 +29,9 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	cfg    Config
+	// mailDue hints the mailer at registrations with new mail, so it need
+	// not scan for them (a scan reads every document in embedded mode).
+	mailDue chan string
 }
 
 // NewService returns the registration service.
@@ -43,11 +42,9 @@ func NewService(db *mongodb.Store, ev *events.Service, keys *privacy.Keyring, lo
 	if cfg.OfferTTL == 0 {
 		cfg.OfferTTL = 48 * time.Hour
 	}
-	return &Service{store: store{c: db.Collection(mongodb.Registrations)}, events: ev, keys: keys, log: log, now: now, cfg: cfg}
+	return &Service{store: store{c: db.Collection(mongodb.Registrations)}, events: ev, keys: keys, log: log, now: now, cfg: cfg,
+		mailDue: make(chan string, 4096)}
 }
-
-// manageTokenPrefix marks participants' manage tokens.
-const manageTokenPrefix = "pmr_"
 
 // Result is what a sign-up answers.
 type Result struct {
@@ -77,13 +74,6 @@ func (s *Service) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	if err != nil {
 		return nil, err
 	}
-	// A cheap read first, so a second sign-up does not hold a seat even
-	// for a moment; the unique index is what enforces the rule.
-	if taken, err := s.store.activeExists(ctx, ev.Slug, reg.ActiveKey); err != nil {
-		return nil, err
-	} else if taken {
-		return nil, ErrAlreadyRegistered
-	}
 
 	// Seat first, then the registration: a crash between the two leaves a
 	// seat unsold (counted again at start-up), never a seat sold twice.
@@ -110,19 +100,21 @@ func (s *Service) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		}
 		return nil, err
 	}
+	s.notifyMail(reg.ID)
 	return &Result{ID: reg.ID, Status: reg.Status, ManageToken: token}, nil
 }
 
 // newRegistration builds the document: values in clear but for those that
 // need consent, which are sealed under a data key of their own.
 func (s *Service) newRegistration(ev *events.Event, c *checked, r SignupRequest, ch Channel, now time.Time) (*Registration, string, error) {
-	token := newToken(manageTokenPrefix)
+	id := rand.Text()
+	token := newManageToken(id)
 	lang := r.Lang
 	if lang == "" {
 		lang = "nb"
 	}
 	reg := &Registration{
-		ID: rand.Text(), Event: ev.Slug, Fields: map[string]string{},
+		ID: id, Event: ev.Slug, Fields: map[string]string{},
 		EmailKey: s.keys.EmailKey(c.values["email"]), Consents: c.consents,
 		Objections:   Objections{PartnerSharing: r.Objections.PartnerSharing},
 		ManageTokens: []string{hashToken(token)}, Lang: lang, Channel: ch,
@@ -157,14 +149,21 @@ func (s *Service) newRegistration(ev *events.Event, c *checked, r SignupRequest,
 
 // ByToken returns the registration a manage token belongs to.
 func (s *Service) ByToken(ctx context.Context, token string) (*Registration, error) {
-	if !strings.HasPrefix(token, manageTokenPrefix) {
+	id, ok := tokenID(token)
+	if !ok {
 		return nil, ErrInvalidManageToken
 	}
-	reg, err := s.store.byTokenHash(ctx, hashToken(token))
+	reg, err := s.store.get(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrInvalidManageToken
 	}
-	return reg, err
+	if err != nil {
+		return nil, err
+	}
+	if !reg.holds(token) {
+		return nil, ErrInvalidManageToken
+	}
+	return reg, nil
 }
 
 // Get returns a registration of an event.
@@ -218,15 +217,27 @@ func (s *Service) Cancel(ctx context.Context, reg *Registration) (*Registration,
 // gives it back to the event.
 func (s *Service) passSeatOn(ctx context.Context, slug string) error {
 	now := s.now().UTC().Truncate(time.Millisecond)
-	token := newToken(manageTokenPrefix)
-	offered, err := s.store.offerNext(ctx, slug, now, now.Add(s.cfg.OfferTTL), s.mailWithToken(mailOffer, now, token))
-	if err != nil {
-		return err
+	// The first on the list, read then taken by a conditional update; if
+	// another instance took that one meanwhile, the next.
+	for range 10 {
+		first, err := s.store.firstWaitlisted(ctx, slug)
+		if errors.Is(err, ErrNotFound) {
+			return s.events.ReleaseSeat(ctx, slug)
+		}
+		if err != nil {
+			return err
+		}
+		m := s.mailWithToken(mailOffer, now, newManageToken(first.ID))
+		offered, err := s.store.offer(ctx, first.ID, now, now.Add(s.cfg.OfferTTL), m)
+		if err != nil {
+			return err
+		}
+		if offered {
+			s.notifyMail(first.ID)
+			return nil
+		}
 	}
-	if offered {
-		return nil
-	}
-	return s.events.ReleaseSeat(ctx, slug)
+	return errors.New("offer seat: the waiting list kept changing")
 }
 
 // AcceptOffer takes the seat offered from the waiting list.
@@ -291,6 +302,16 @@ func (s *Service) ReconcileSeats(ctx context.Context) error {
 	return nil
 }
 
+// notifyMail tells this process's mailer that a registration has mail
+// due. When the hint queue is full the hint is dropped: the mailer's
+// periodic sweep finds the mail.
+func (s *Service) notifyMail(id string) {
+	select {
+	case s.mailDue <- id:
+	default:
+	}
+}
+
 // mailWithToken is an outbox entry carrying a new manage token, sealed
 // until the mail is sent.
 func (s *Service) mailWithToken(kind string, now time.Time, token string) Mail {
@@ -299,13 +320,3 @@ func (s *Service) mailWithToken(kind string, now time.Time, token string) Mail {
 	return Mail{Kind: kind, CreatedAt: now, Token: &sealed, TokenHash: h}
 }
 
-func newToken(prefix string) string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return prefix + base64.RawURLEncoding.EncodeToString(b)
-}
-
-func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}

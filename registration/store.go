@@ -30,31 +30,13 @@ func (s store) insert(ctx context.Context, r *Registration) error {
 	return nil
 }
 
-func (s store) activeExists(ctx context.Context, slug, activeKey string) (bool, error) {
-	var r struct {
-		ID string `bson:"_id"`
-	}
-	err := s.c.FindOne(ctx, bson.M{"event": slug, "activeKey": activeKey}, &r)
-	if errors.Is(err, mongodb.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("find registration: %w", err)
-	}
-	return true, nil
-}
-
 func (s store) get(ctx context.Context, id string) (*Registration, error) {
 	return s.one(ctx, bson.M{"_id": id})
 }
 
-func (s store) byTokenHash(ctx context.Context, hash string) (*Registration, error) {
-	return s.one(ctx, bson.M{"manageTokens": hash})
-}
-
-func (s store) one(ctx context.Context, filter bson.M) (*Registration, error) {
+func (s store) one(ctx context.Context, filter bson.M, opts ...options.Lister[options.FindOneOptions]) (*Registration, error) {
 	var r Registration
-	err := s.c.FindOne(ctx, filter, &r)
+	err := s.c.FindOne(ctx, filter, &r, opts...)
 	if errors.Is(err, mongodb.ErrNotFound) {
 		return nil, fmt.Errorf("get registration: %w", ErrNotFound)
 	}
@@ -86,27 +68,27 @@ func (s store) cancel(ctx context.Context, id string, now time.Time) (*Registrat
 	return &out, false, nil
 }
 
-// offerNext gives a freed seat to the first registration on the event's
-// waiting list and queues the offer mail; false when the list is empty.
-func (s store) offerNext(ctx context.Context, slug string, now, until time.Time, m Mail) (bool, error) {
-	var out Registration
-	err := s.c.FindOneAndUpdate(ctx,
-		bson.M{"event": slug, "status": Waitlisted},
+// firstWaitlisted is the registration longest on the event's waiting list.
+func (s store) firstWaitlisted(ctx context.Context, slug string) (*Registration, error) {
+	return s.one(ctx, bson.M{"event": slug, "status": Waitlisted}, options.FindOne().SetSort(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}))
+}
+
+// offer gives a freed seat to a waitlisted registration and queues the
+// offer mail with a new manage token; false if it is no longer waitlisted.
+func (s store) offer(ctx context.Context, id string, now, until time.Time, m Mail) (bool, error) {
+	ok, err := s.c.UpdateOne(ctx,
+		bson.M{"_id": id, "status": Waitlisted},
 		bson.M{
 			"$set": bson.M{
 				"status": Offered, "seat": true, "offerExpiresAt": until, "updatedAt": now,
 				"outbox.offer-" + m.TokenHash[:8]: m, "outboxNextAt": now,
 			},
 			"$push": bson.M{"manageTokens": m.TokenHash},
-		},
-		&out, bson.E{Key: "createdAt", Value: 1})
-	if errors.Is(err, mongodb.ErrNotFound) {
-		return false, nil
-	}
+		})
 	if err != nil {
 		return false, fmt.Errorf("offer seat: %w", err)
 	}
-	return true, nil
+	return ok, nil
 }
 
 func (s store) acceptOffer(ctx context.Context, id string, status Status, now time.Time) (*Registration, error) {

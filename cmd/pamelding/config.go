@@ -75,7 +75,7 @@ var settings = []setting{
 		check: intBetween(13, 16), set: func(c *config, v string) { c.DigitalConsentAge, _ = strconv.Atoi(v) }},
 	{name: "PAMELDING_OFFER_TTL", def: "48h", help: "how long a seat offered from the waiting list is held",
 		check: durationBetween(time.Minute, 30*24*time.Hour), set: func(c *config, v string) { c.OfferTTL, _ = time.ParseDuration(v) }},
-	{name: "PAMELDING_JOB_INTERVAL", def: "10s", help: "how often background jobs (mail, offers) run",
+	{name: "PAMELDING_JOB_INTERVAL", def: "1m", help: "how often background jobs sweep for due mail and ended offers (new mail goes out at once)",
 		check: durationBetween(10*time.Millisecond, time.Hour), set: func(c *config, v string) { c.JobInterval, _ = time.ParseDuration(v) }},
 	{name: "PAMELDING_LOG_LEVEL", def: "info", help: "debug, info, warn or error",
 		check: checkLogLevel, set: func(c *config, v string) { _ = c.LogLevel.UnmarshalText([]byte(v)) }},

@@ -3,6 +3,7 @@
 //	pamelding [serve]            run the HTTP service (the default)
 //	pamelding token create ...   create a staff token and print it once
 //	pamelding config             print the effective configuration, secrets masked
+//	pamelding loadtest ...       a rush of sign-ups at the real HTTP server
 package main
 
 import (
@@ -42,6 +43,8 @@ const usage = `usage:
   pamelding token create --role ROLE --name NAME [--event SLUG]... [--partner ID]
                                     create a staff token and print it once
   pamelding config                  print the configuration, secrets masked
+  pamelding loadtest [-seats N] [-clients M] [-url URL]
+                                    a rush of sign-ups at the real HTTP server
 `
 
 // run is the whole program; ctx ends it.
@@ -55,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, getenv, stderr)
 	case "token":
 		return tokenCmd(ctx, args[2:], getenv, stdout, stderr)
+	case "loadtest":
+		return loadtestCmd(ctx, args[2:], getenv, stdout, stderr)
 	case "config":
 		printConfig(stdout, getenv)
 		_, err := loadConfig(getenv)

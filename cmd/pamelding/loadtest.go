@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// loadResult is what a rush measured.
+type loadResult struct {
+	Seats, Requests, Clients int
+	Elapsed                  time.Duration
+	Created, Full, Other     int
+	P50, P99                 time.Duration
+	// SeatsHeld counts registrations holding seats in the store after the
+	// rush; Oversold is how many more than the seats there are.
+	SeatsHeld, Oversold int
+	// Missing counts 201 answers whose registration is not in the store.
+	Missing int
+}
+
+// loadtestCmd is "pamelding loadtest": a rush of sign-ups at the real HTTP
+// server. Without -url it starts the server itself on an empty data
+// directory; with -url it targets a running one (whose admin token is
+// PAMELDING_ADMIN_TOKEN).
+func loadtestCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	seats := fs.Int("seats", 16000, "seats of the event")
+	clients := fs.Int("clients", 64, "concurrent clients")
+	requests := fs.Int("requests", 0, "sign-ups to send (default: seats + 10%)")
+	target := fs.String("url", "", "base URL of a running server (default: start one)")
+	slug := fs.String("event", "", "event slug (default: rush-<time>)")
+	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *requests == 0 {
+		*requests = *seats + *seats/10
+	}
+	if *slug == "" {
+		*slug = fmt.Sprintf("rush-%d", time.Now().UnixNano())
+	}
+	admin := getenv("PAMELDING_ADMIN_TOKEN")
+	base := *target
+	if base == "" {
+		dir, err := os.MkdirTemp("", "pmdload")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		admin = "loadtest-admin-token-0123456789abcdefghij"
+		env := map[string]string{"PAMELDING_DATA_DIR": dir + "/data", "PAMELDING_ADDR": addr, "PAMELDING_ADMIN_TOKEN": admin, "PAMELDING_LOG_LEVEL": "error"}
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- serve(sctx, func(k string) string { return env[k] }, stderr) }()
+		defer func() { stop(); <-done }()
+		base = "http://" + addr
+		if err := waitHealthy(ctx, base, done); err != nil {
+			return err
+		}
+	}
+	res, err := rush(ctx, base, admin, *slug, *seats, *requests, *clients)
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "seats %d, sign-ups %d, clients %d\n", res.Seats, res.Requests, res.Clients)
+	fmt.Fprintf(stdout, "elapsed %.2fs, %.0f sign-ups/s, %.0f registrations/s\n", res.Elapsed.Seconds(),
+		float64(res.Requests)/res.Elapsed.Seconds(), float64(res.Created)/res.Elapsed.Seconds())
+	fmt.Fprintf(stdout, "latency p50 %s, p99 %s\n", res.P50.Round(time.Microsecond*100), res.P99.Round(time.Microsecond*100))
+	fmt.Fprintf(stdout, "answers: 201 %d, 409 %d, other %d\n", res.Created, res.Full, res.Other)
+	fmt.Fprintf(stdout, "seats held %d, oversold %d, 201s missing from the store %d\n", res.SeatsHeld, res.Oversold, res.Missing)
+	if res.Oversold > 0 || res.Missing > 0 || res.Other > 0 {
+		return errors.New("the rush broke a rule: see the figures above")
+	}
+	return nil
+}
+
+func waitHealthy(ctx context.Context, base string, done <-chan error) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			return fmt.Errorf("server stopped: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return errors.New("server not ready within 60 s")
+}
+
+func rush(ctx context.Context, base, admin, slug string, seats, requests, clients int) (*loadResult, error) {
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
+	now := time.Now().UTC()
+	ev := map[string]any{
+		"slug": slug, "kind": "race", "title": map[string]string{"nb": "Rush", "en": "Rush"},
+		"startsAt": now.Add(24 * time.Hour), "endsAt": now.Add(26 * time.Hour), "capacity": seats,
+		"fields":    []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true}},
+		"organiser": map[string]string{"name": "Load", "privacyEmail": "load@example.no"},
+	}
+	if st, b, err := call(ctx, client, "POST", base+"/api/v1/events", admin, ev); err != nil || st != 201 {
+		return nil, fmt.Errorf("create event: %d %s %v", st, b, err)
+	}
+
+	var next atomic.Int64
+	type outcome struct {
+		lat    []time.Duration
+		ids    []string
+		counts [3]int
+	}
+	outs := make([]outcome, clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range clients {
+		wg.Go(func() {
+			o := &outs[w]
+			for {
+				i := next.Add(1)
+				if i > int64(requests) {
+					return
+				}
+				body := map[string]any{"fields": map[string]string{"name": "Load Runner", "email": fmt.Sprintf("runner%d@load.example", i)}}
+				t0 := time.Now()
+				st, b, err := call(ctx, client, "POST", base+"/api/v1/events/"+slug+"/registrations", "", body)
+				o.lat = append(o.lat, time.Since(t0))
+				switch {
+				case err == nil && st == 201:
+					o.counts[0]++
+					var r struct{ ID string }
+					_ = json.Unmarshal(b, &r)
+					o.ids = append(o.ids, r.ID)
+				case err == nil && st == 409:
+					o.counts[1]++
+				default:
+					o.counts[2]++
+				}
+			}
+		})
+	}
+	wg.Wait()
+	res := &loadResult{Seats: seats, Requests: requests, Clients: clients, Elapsed: time.Since(start)}
+	var lat []time.Duration
+	created := map[string]bool{}
+	for _, o := range outs {
+		lat = append(lat, o.lat...)
+		for _, id := range o.ids {
+			created[id] = true
+		}
+		res.Created += o.counts[0]
+		res.Full += o.counts[1]
+		res.Other += o.counts[2]
+	}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		res.P50 = lat[len(lat)/2]
+		res.P99 = lat[len(lat)*99/100]
+	}
+
+	// What the store holds, read back through the organiser's list.
+	st, b, err := call(ctx, client, "GET", base+"/api/v1/events/"+slug+"/registrations?format=csv", admin, nil)
+	if err != nil || st != 200 {
+		return nil, fmt.Errorf("read back: %d %v", st, err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("read back: %w", err)
+	}
+	stored := map[string]bool{}
+	for _, rec := range recs[1:] {
+		stored[rec[0]] = true
+		if rec[1] == "confirmed" || rec[1] == "pending_payment" || rec[1] == "offered" {
+			res.SeatsHeld++
+		}
+	}
+	res.Oversold = max(0, res.SeatsHeld-seats)
+	for id := range created {
+		if !stored[id] {
+			res.Missing++
+		}
+	}
+	return res, nil
+}
+
+func call(ctx context.Context, c *http.Client, method, url, token string, body any) (int, []byte, error) {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}

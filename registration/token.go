@@ -1,0 +1,51 @@
+package registration
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+)
+
+// A manage token is "pmr_" + the registration id + "." + 256 random bits
+// (base64url). The id part lets the store find the registration by its
+// primary key (the embedded store searches nothing else without a full
+// scan); the random part is the secret, and only the SHA-256 of the whole
+// token is stored, compared in constant time.
+const manageTokenPrefix = "pmr_"
+
+func newManageToken(id string) string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return manageTokenPrefix + id + "." + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// tokenID returns the registration id a token names.
+func tokenID(token string) (string, bool) {
+	rest, ok := strings.CutPrefix(token, manageTokenPrefix)
+	if !ok {
+		return "", false
+	}
+	id, secret, ok := strings.Cut(rest, ".")
+	if !ok || id == "" || len(secret) != 43 {
+		return "", false
+	}
+	return id, true
+}
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// holds reports whether token is one of the registration's manage tokens.
+func (r *Registration) holds(token string) bool {
+	h := []byte(hashToken(token))
+	ok := 0
+	for _, stored := range r.ManageTokens {
+		ok |= subtle.ConstantTimeCompare(h, []byte(stored))
+	}
+	return ok == 1
+}
