@@ -30,7 +30,7 @@ type fixture struct {
 	now  time.Time
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{db: mongotest.Open(t), logs: &bytes.Buffer{}, smtp: mailtest.Start(t), now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
 	clock := func() time.Time { return f.now }
@@ -49,7 +49,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) sender(t *testing.T) *mail.Sender {
+func (f *fixture) sender(t testing.TB) *mail.Sender {
 	s, err := mail.Parse(f.smtp.URL(), "Janteloppet <pamelding@example.no>")
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 )
 
 // mustEvent creates an event from eventBody(slug), changed by change.
-func (e *env) mustEvent(t *testing.T, slug string, change func(map[string]any)) {
+func (e *env) mustEvent(t testing.TB, slug string, change func(map[string]any)) {
 	t.Helper()
 	b := eventBody(slug)
 	if change != nil {

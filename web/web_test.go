@@ -55,7 +55,7 @@ func (c *clock) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	store := mongotest.Open(t)
 	logs := &bytes.Buffer{}
@@ -78,7 +78,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T, v any) {
+func (r response) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
@@ -87,7 +87,7 @@ func (r response) json(t *testing.T, v any) {
 
 // do sends a request through the real Fiber app. body may be a string
 // (sent as is) or anything else (sent as JSON).
-func (e *env) do(t *testing.T, method, path, token string, body any, headers ...string) response {
+func (e *env) do(t testing.TB, method, path, token string, body any, headers ...string) response {
 	t.Helper()
 	var r io.Reader
 	ctype := ""
@@ -121,7 +121,7 @@ func (e *env) do(t *testing.T, method, path, token string, body any, headers ...
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
-func (e *env) count(t *testing.T, coll string) int64 {
+func (e *env) count(t testing.TB, coll string) int64 {
 	t.Helper()
 	n, err := e.store.Collection(coll).Count(context.Background(), bson.M{})
 	if err != nil {
