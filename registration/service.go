@@ -319,4 +319,3 @@ func (s *Service) mailWithToken(kind string, now time.Time, token string) Mail {
 	sealed := s.keys.SealSecret("mail-token:"+h, token)
 	return Mail{Kind: kind, CreatedAt: now, Token: &sealed, TokenHash: h}
 }
-
