@@ -373,6 +373,24 @@ func TestMinors(t *testing.T) {
 	if adult.Status != "confirmed" {
 		t.Errorf("adult: %s", adult.Status)
 	}
+	t.Run("ChildBelowDigitalConsentAge", func(t *testing.T) {
+		// The event lets 10-year-olds sign up alone, but at 11 a child
+		// cannot consent to marketing without a guardian (age 13).
+		e.mustEvent(t, "kids", func(b map[string]any) {
+			delete(b, "price")
+			b["guardianAge"] = 10
+			b["fields"] = []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true},
+				{"key": "date_of_birth", "required": true}, {"key": "guardian_name"}, {"key": "guardian_email"}}
+		})
+		child := map[string]any{"name": "Emma", "email": "emma11@example.no", "date_of_birth": "2015-06-01"}
+		p := mustProblem(t, e.do(t, "POST", "/api/v1/events/kids/registrations", "", map[string]any{"fields": child, "consents": map[string]any{"marketing": true}}), 422)
+		if !p.has("consents.guardian", "consent_required") {
+			t.Errorf("errors %+v", p.Errors)
+		}
+		if s := e.mustSignup(t, "kids", map[string]any{"fields": child}); s.Status != "confirmed" {
+			t.Errorf("without a consent: %s", s.Status)
+		}
+	})
 	t.Run("EventNeedsGuardianFields", func(t *testing.T) {
 		b := eventBody("bad")
 		b["fields"] = []map[string]any{{"key": "email", "required": true}, {"key": "date_of_birth"}}

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/mongodb/mongotest"
 )
 
@@ -199,7 +202,23 @@ func TestRestart(t *testing.T) {
 	if st, b := s.call(t, "POST", "/api/v1/events", testAdminToken, event("persisted")); st != 201 {
 		t.Fatalf("create: %d %s", st, b)
 	}
+	for _, email := range []string{"a@example.no", "b@example.no"} {
+		if st, b := s.call(t, "POST", "/api/v1/events/persisted/registrations", "", map[string]any{"fields": map[string]string{"name": "N", "email": email}}); st != 201 {
+			t.Fatalf("sign-up: %d %s", st, b)
+		}
+	}
 	s.stop()
+
+	// A crash between claiming a seat and storing its registration leaves
+	// the seat claimed: simulate three, then restart.
+	db, err := mongodb.Open(context.Background(), mongodb.Options{DataDir: env["PAMELDING_DATA_DIR"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Collection(mongodb.Events).UpdateOne(context.Background(), bson.M{"_id": "persisted"}, bson.M{"$inc": bson.M{"seatsLeft": -3}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close(context.Background())
 
 	s = startServer(t, env)
 	st, b := s.call(t, "GET", "/api/v1/events/persisted", "", nil)
@@ -208,6 +227,12 @@ func TestRestart(t *testing.T) {
 	}
 	if st, _ := s.call(t, "POST", "/api/v1/events", testAdminToken, event("persisted")); st != 409 {
 		t.Errorf("the unique slug index did not survive the restart: %d", st)
+	}
+	if !strings.Contains(string(b), `"seatsLeft":498`) {
+		t.Errorf("seats not recounted at start-up (want 500 - 2 registrations): %s", b)
+	}
+	if st, _ := s.call(t, "POST", "/api/v1/events/persisted/registrations", "", map[string]any{"fields": map[string]string{"name": "N", "email": "A@example.no"}}); st != 409 {
+		t.Errorf("the one-per-person index did not survive the restart: %d", st)
 	}
 }
 
