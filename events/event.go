@@ -78,8 +78,18 @@ type Event struct {
 	Waitlist             bool         `json:"waitlist" bson:"waitlist"`
 	// GuardianAge: participants younger than this need a guardian's
 	// consent (where the form asks for date_of_birth).
-	GuardianAge  int             `json:"guardianAge" bson:"guardianAge"`
-	Price        Price           `json:"price" bson:"price"`
+	GuardianAge int   `json:"guardianAge" bson:"guardianAge"`
+	Price       Price `json:"price" bson:"price"`
+	// VATRate is the VAT percentage included in the price (25, 15, 12 or
+	// 0: courses and many events are exempt).
+	VATRate int `json:"vatRate" bson:"vatRate"`
+	// RefundDeadline: a cancellation before it is refunded.
+	RefundDeadline time.Time `json:"refundDeadline" bson:"refundDeadline"`
+	// PrefillEmail sends the participant's e-mail to the payment processor
+	// to prefill its page; the e-mail then lists it as a recipient.
+	PrefillEmail bool `json:"prefillEmail" bson:"prefillEmail"`
+	// CancelledAt is set when the organiser cancelled the event.
+	CancelledAt  *time.Time      `json:"cancelledAt,omitempty" bson:"cancelledAt,omitempty"`
 	Fields       []FormField     `json:"fields" bson:"fields"`
 	CustomFields []privacy.Field `json:"customFields" bson:"customFields"`
 	Partners     []Partner       `json:"partners" bson:"partners"`
@@ -126,6 +136,9 @@ func (e *Event) Form() []DeclaredField {
 		f.Recipients = slices.DeleteFunc(f.Recipients, func(r privacy.Recipient) bool {
 			return (r == privacy.Partners && len(e.Partners) == 0) || (r == privacy.Public && !e.PublicList)
 		})
+		if ff.Key == "email" && e.PrefillEmail && e.Price.Amount > 0 {
+			f.Recipients = append(f.Recipients, privacy.PaymentProcessor)
+		}
 		out = append(out, DeclaredField{Field: f, Required: ff.Required})
 	}
 	return out
@@ -138,7 +151,7 @@ func (e *Event) Asks(key string) bool {
 
 // RegistrationOpen reports whether registration is open at t.
 func (e *Event) RegistrationOpen(t time.Time) bool {
-	return !t.Before(e.RegistrationOpensAt) && t.Before(e.RegistrationClosesAt)
+	return e.CancelledAt == nil && !t.Before(e.RegistrationOpensAt) && t.Before(e.RegistrationClosesAt)
 }
 
 // Public is the view of an event anyone may read. It is a separate type so
@@ -157,6 +170,9 @@ type Public struct {
 	Waitlist             bool            `json:"waitlist"`
 	GuardianAge          int             `json:"guardianAge"`
 	Price                Price           `json:"price"`
+	VATRate              int             `json:"vatRate"`
+	RefundDeadline       time.Time       `json:"refundDeadline"`
+	Cancelled            bool            `json:"cancelled"`
 	Fields               []DeclaredField `json:"fields"`
 	Partners             []PublicPartner `json:"partners"`
 	Organiser            Organiser       `json:"organiser"`
@@ -179,7 +195,8 @@ func (e *Event) Public() Public {
 		StartsAt: e.StartsAt, EndsAt: e.EndsAt,
 		RegistrationOpensAt: e.RegistrationOpensAt, RegistrationClosesAt: e.RegistrationClosesAt,
 		SeatsLeft: e.SeatsLeft, SoldOut: e.SeatsLeft <= 0, Waitlist: e.Waitlist, GuardianAge: e.GuardianAge,
-		Price: e.Price, Fields: e.Form(), Partners: partners, Organiser: e.Organiser,
+		Price: e.Price, VATRate: e.VATRate, RefundDeadline: e.RefundDeadline, Cancelled: e.CancelledAt != nil,
+		Fields: e.Form(), Partners: partners, Organiser: e.Organiser,
 		PublicList: e.PublicList,
 	}
 }

@@ -94,3 +94,13 @@ func (s *Service) ReleaseSeat(ctx context.Context, slug string) error {
 func (s *Service) SetSeatsTaken(ctx context.Context, e *Event, taken int) error {
 	return s.store.setSeatsTaken(ctx, e.Slug, e.Capacity, taken)
 }
+
+// Cancel marks the event cancelled: registration closes. Refunds and
+// credit notes are the payments package's. It reports false when the
+// event was already cancelled.
+func (s *Service) Cancel(ctx context.Context, slug string) (bool, error) {
+	if _, err := s.store.get(ctx, slug); err != nil {
+		return false, err
+	}
+	return s.store.cancel(ctx, slug, s.now().UTC().Truncate(time.Millisecond))
+}

@@ -25,6 +25,9 @@ type CreateRequest struct {
 	Waitlist             bool                      `json:"waitlist"`
 	GuardianAge          int                       `json:"guardianAge" validate:"omitempty,min=1,max=25"`
 	Price                PriceRequest              `json:"price"`
+	VATRate              int                       `json:"vatRate" validate:"oneof=0 12 15 25"`
+	RefundDeadline       *time.Time                `json:"refundDeadline"`
+	PrefillEmail         bool                      `json:"prefillEmail"`
 	Fields               []FormFieldRequest        `json:"fields" validate:"required,min=1,max=100,dive"`
 	CustomFields         []privacy.CustomFieldSpec `json:"customFields" validate:"max=50"`
 	Partners             []PartnerRequest          `json:"partners" validate:"max=100,dive"`
@@ -73,6 +76,9 @@ type PatchRequest struct {
 	Waitlist             *bool                      `json:"waitlist"`
 	GuardianAge          *int                       `json:"guardianAge"`
 	Price                *PriceRequest              `json:"price"`
+	VATRate              *int                       `json:"vatRate"`
+	RefundDeadline       *time.Time                 `json:"refundDeadline"`
+	PrefillEmail         *bool                      `json:"prefillEmail"`
 	Fields               *[]FormFieldRequest        `json:"fields"`
 	CustomFields         *[]privacy.CustomFieldSpec `json:"customFields"`
 	Partners             *[]PartnerRequest          `json:"partners"`
@@ -112,6 +118,11 @@ func (r *CreateRequest) build(now time.Time) (*Event, error) {
 	e.RegistrationOpensAt = now.UTC().Truncate(time.Millisecond)
 	if r.RegistrationOpensAt != nil {
 		e.RegistrationOpensAt = r.RegistrationOpensAt.UTC().Truncate(time.Millisecond)
+	}
+	e.VATRate, e.PrefillEmail = r.VATRate, r.PrefillEmail
+	e.RefundDeadline = e.StartsAt
+	if r.RefundDeadline != nil {
+		e.RefundDeadline = r.RefundDeadline.UTC().Truncate(time.Millisecond)
 	}
 	e.RegistrationClosesAt = e.StartsAt
 	if r.RegistrationClosesAt != nil {
@@ -206,7 +217,8 @@ func (e *Event) request() CreateRequest {
 		StartsAt: e.StartsAt, EndsAt: e.EndsAt,
 		RegistrationOpensAt: &e.RegistrationOpensAt, RegistrationClosesAt: &e.RegistrationClosesAt,
 		Capacity: e.Capacity, Waitlist: e.Waitlist, GuardianAge: e.GuardianAge,
-		Price:      PriceRequest{Amount: e.Price.Amount, Currency: e.Price.Currency},
+		Price:   PriceRequest{Amount: e.Price.Amount, Currency: e.Price.Currency},
+		VATRate: e.VATRate, RefundDeadline: &e.RefundDeadline,
 		Organiser:  OrganiserRequest(e.Organiser),
 		PublicList: e.PublicList, Notes: e.Notes,
 	}
@@ -245,6 +257,11 @@ func (p *PatchRequest) apply(r *CreateRequest) {
 	set(&r.Waitlist, p.Waitlist)
 	set(&r.GuardianAge, p.GuardianAge)
 	set(&r.Price, p.Price)
+	set(&r.VATRate, p.VATRate)
+	set(&r.PrefillEmail, p.PrefillEmail)
+	if p.RefundDeadline != nil {
+		r.RefundDeadline = p.RefundDeadline
+	}
 	set(&r.Fields, p.Fields)
 	set(&r.CustomFields, p.CustomFields)
 	set(&r.Partners, p.Partners)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -62,6 +63,7 @@ func (s store) replace(ctx context.Context, prev, next *Event) error {
 		"startsAt": next.StartsAt, "endsAt": next.EndsAt,
 		"registrationOpensAt": next.RegistrationOpensAt, "registrationClosesAt": next.RegistrationClosesAt,
 		"capacity": next.Capacity, "waitlist": next.Waitlist, "guardianAge": next.GuardianAge, "price": next.Price,
+		"vatRate": next.VATRate, "refundDeadline": next.RefundDeadline, "prefillEmail": next.PrefillEmail,
 		"fields": next.Fields, "customFields": next.CustomFields, "partners": next.Partners,
 		"organiser": next.Organiser, "publicList": next.PublicList, "notes": next.Notes,
 		"updatedAt": next.UpdatedAt,
@@ -116,4 +118,14 @@ func (s store) setSeatsTaken(ctx context.Context, slug string, capacity, taken i
 		return fmt.Errorf("set seats: %w", err)
 	}
 	return nil
+}
+
+// cancel marks the event cancelled, once.
+func (s store) cancel(ctx context.Context, slug string, at time.Time) (bool, error) {
+	ok, err := s.c.UpdateOne(ctx, bson.M{"_id": slug, "cancelledAt": bson.M{"$exists": false}},
+		bson.M{"$set": bson.M{"cancelledAt": at, "updatedAt": at}, "$inc": bson.M{"version": 1}})
+	if err != nil {
+		return false, fmt.Errorf("cancel event: %w", err)
+	}
+	return ok, nil
 }

@@ -15,6 +15,10 @@ const (
 	Tokens        = "tokens"
 	Registrations = "registrations"
 	Leases        = "leases"
+	Invoices      = "invoices"
+	Counters      = "counters"
+	StripeEvents  = "stripe_events"
+	BankEntries   = "bank_entries"
 	// Seats is a scratch collection used by the lock test and the load
 	// command; no domain code writes it.
 	Seats = "seats"
@@ -42,6 +46,9 @@ var Indexes = []Index{
 	{Registrations, "email_key", bson.D{{Key: "emailKey", Value: 1}}, false, "a person's registrations across events, for privacy requests"},
 	{Registrations, "event_status", bson.D{{Key: "event", Value: 1}, {Key: "status", Value: 1}, {Key: "createdAt", Value: 1}}, false, "organiser lists, the waiting list in order, seat counts"},
 	{Registrations, "outbox_due", bson.D{{Key: "outboxNextAt", Value: 1}}, false, "the mail worker finds registrations with mail due"},
+	{Invoices, "registration", bson.D{{Key: "registration", Value: 1}, {Key: "kind", Value: 1}}, false, "a registration's invoice and credit note"},
+	{Invoices, "event", bson.D{{Key: "event", Value: 1}}, false, "reconciliation by event"},
+	{BankEntries, "matched", bson.D{{Key: "matched", Value: 1}}, false, "unmatched bank entries for finance"},
 	{Registrations, "offer_expiry", bson.D{{Key: "status", Value: 1}, {Key: "offerExpiresAt", Value: 1}}, false, "the offer job finds offers that ran out"},
 }
 

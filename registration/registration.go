@@ -5,10 +5,12 @@
 package registration
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"time"
 
+	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/privacy"
 )
 
@@ -118,8 +120,10 @@ type Registration struct {
 	Outbox         map[string]Mail `bson:"outbox"`
 	OutboxNextAt   *time.Time      `bson:"outboxNextAt,omitempty"`
 	OfferExpiresAt *time.Time      `bson:"offerExpiresAt,omitempty"`
-	CreatedAt      time.Time       `bson:"createdAt"`
-	UpdatedAt      time.Time       `bson:"updatedAt"`
+	// Payment is set for paid events; package payments moves it on.
+	Payment   *Payment  `bson:"payment,omitempty"`
+	CreatedAt time.Time `bson:"createdAt"`
+	UpdatedAt time.Time `bson:"updatedAt"`
 }
 
 // LogValue shows only what identifies the registration, never its data.
@@ -138,4 +142,70 @@ func (r *Registration) Consent(p privacy.ConsentPurpose) (Consent, bool) {
 		}
 	}
 	return Consent{}, false
+}
+
+// PaymentStatus is where a registration's payment stands.
+type PaymentStatus string
+
+// The payment statuses.
+const (
+	// PaymentPending: waiting for the card payment on Stripe's page.
+	PaymentPending PaymentStatus = "pending"
+	PaymentPaid    PaymentStatus = "paid"
+	// PaymentInvoicing: the invoice is to be issued (at once, or by the
+	// sweep if issuing failed).
+	PaymentInvoicing     PaymentStatus = "invoicing"
+	PaymentInvoiced      PaymentStatus = "invoiced"
+	PaymentPartiallyPaid PaymentStatus = "partially_paid"
+	PaymentOverpaid      PaymentStatus = "overpaid"
+	PaymentRefunded      PaymentStatus = "refunded"
+	PaymentCredited      PaymentStatus = "credited"
+	PaymentExpired       PaymentStatus = "expired"
+	// PaymentNotDue: cancelled before anything was paid.
+	PaymentNotDue PaymentStatus = "not_due"
+)
+
+// Payment is the money side of a registration. No card data: the card is
+// entered on Stripe's page; only Stripe's ids are kept.
+type Payment struct {
+	Method   string        `bson:"method" json:"method"`
+	Status   PaymentStatus `bson:"status" json:"status"`
+	Amount   int64         `bson:"amount" json:"amount"` // due, in øre
+	Currency string        `bson:"currency" json:"currency"`
+
+	SessionID        string     `bson:"sessionId,omitempty" json:"sessionId,omitempty"`
+	CheckoutURL      string     `bson:"checkoutUrl,omitempty" json:"checkoutUrl,omitempty"`
+	SessionExpiresAt *time.Time `bson:"sessionExpiresAt,omitempty" json:"sessionExpiresAt,omitempty"`
+	PaymentIntentID  string     `bson:"paymentIntentId,omitempty" json:"paymentIntentId,omitempty"`
+
+	PaidAmount int64      `bson:"paidAmount" json:"paidAmount"`
+	PaidAt     *time.Time `bson:"paidAt,omitempty" json:"paidAt,omitempty"`
+
+	InvoiceNumber int64  `bson:"invoiceNumber,omitempty" json:"invoiceNumber,omitempty"`
+	KID           string `bson:"kid,omitempty" json:"kid,omitempty"`
+	CreditNote    int64  `bson:"creditNote,omitempty" json:"creditNote,omitempty"`
+
+	RefundID       string     `bson:"refundId,omitempty" json:"refundId,omitempty"`
+	RefundedAmount int64      `bson:"refundedAmount" json:"refundedAmount"`
+	RefundedAt     *time.Time `bson:"refundedAt,omitempty" json:"refundedAt,omitempty"`
+}
+
+// CheckoutSession is a payment page at the processor.
+type CheckoutSession struct {
+	ID        string
+	URL       string
+	ExpiresAt time.Time
+}
+
+// Checkout opens a payment page for a registration before it is stored
+// (package payments satisfies it with Stripe Checkout), so a card sign-up
+// stays one seat claim and one insert.
+type Checkout interface {
+	Start(ctx context.Context, reg *Registration, ev *events.Event) (*CheckoutSession, error)
+}
+
+// Invoicer issues the invoice of a registration that chose to pay by
+// invoice, after it is stored.
+type Invoicer interface {
+	IssueInvoice(ctx context.Context, id string) error
 }

@@ -23,12 +23,14 @@ type Config struct {
 
 // Service runs sign-ups and the operations on registrations.
 type Service struct {
-	store  store
-	events *events.Service
-	keys   *privacy.Keyring
-	log    *slog.Logger
-	now    func() time.Time
-	cfg    Config
+	store    store
+	events   *events.Service
+	keys     *privacy.Keyring
+	log      *slog.Logger
+	now      func() time.Time
+	cfg      Config
+	checkout Checkout
+	invoicer Invoicer
 	// mailDue hints the mailer at registrations with new mail, so it need
 	// not scan for them (a scan reads every document in embedded mode).
 	mailDue chan string
@@ -46,11 +48,25 @@ func NewService(db *mongodb.Store, ev *events.Service, keys *privacy.Keyring, lo
 		mailDue: make(chan string, 4096)}
 }
 
+// UsePayments connects the payment processor and the invoicer (package
+// payments). Either may be nil: that method is then refused (422).
+func (s *Service) UsePayments(c Checkout, i Invoicer) {
+	s.checkout, s.invoicer = c, i
+}
+
+// ErrPaymentUnavailable: the payment processor did not answer; nothing
+// was kept.
+var ErrPaymentUnavailable = errors.New("payment processor unavailable")
+
 // Result is what a sign-up answers.
 type Result struct {
 	ID          string `json:"id"`
 	Status      Status `json:"status"`
 	ManageToken string `json:"manageToken"`
+	// CheckoutURL is Stripe's payment page, for card payments.
+	CheckoutURL string `json:"checkoutUrl,omitempty"`
+	// PaymentStatus, for paid events.
+	PaymentStatus PaymentStatus `json:"paymentStatus,omitempty"`
 }
 
 // Signup registers a participant. On any error nothing is stored and no
@@ -65,7 +81,7 @@ func (s *Service) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	if !ev.RegistrationOpen(now) {
 		return nil, ErrRegistrationClosed
 	}
-	c, err := check(ev, &r, now, ch, s.cfg.DigitalConsentAge)
+	c, err := check(ev, &r, now, ch, s.cfg.DigitalConsentAge, map[string]bool{Card: s.checkout != nil, Invoice: s.invoicer != nil})
 	if err != nil {
 		return nil, err
 	}
@@ -81,13 +97,29 @@ func (s *Service) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	case err == nil:
 		reg.Seat = true
 		reg.Status = Confirmed
-		if ev.Price.Amount > 0 {
-			reg.Status = PendingPayment
-		}
 	case errors.Is(err, events.ErrSoldOut) && ev.Waitlist:
 		reg.Status = Waitlisted
 	default:
 		return nil, err
+	}
+	if ev.Price.Amount > 0 {
+		reg.Payment = &Payment{Method: r.Payment.Method, Amount: ev.Price.Amount, Currency: ev.Price.Currency}
+		switch {
+		case reg.Status == Waitlisted:
+			reg.Payment.Status = PaymentNotDue
+		case r.Payment.Method == Invoice:
+			// Organisations pay by invoice: the seat is theirs now.
+			reg.Payment.Status = PaymentInvoicing
+		default:
+			reg.Status = PendingPayment
+			reg.Payment.Status = PaymentPending
+			if err := s.startCheckout(ctx, reg, ev); err != nil {
+				if rerr := s.events.ReleaseSeat(context.WithoutCancel(ctx), ev.Slug); rerr != nil {
+					s.log.ErrorContext(ctx, "release seat after failed checkout", "event", ev.Slug, "err", rerr)
+				}
+				return nil, err
+			}
+		}
 	}
 	reg.Outbox = map[string]Mail{"confirmation": s.mailWithToken(mailConfirmation, now, token)}
 	reg.OutboxNextAt = &now
@@ -101,7 +133,36 @@ func (s *Service) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		return nil, err
 	}
 	s.notifyMail(reg.ID)
-	return &Result{ID: reg.ID, Status: reg.Status, ManageToken: token}, nil
+	res := &Result{ID: reg.ID, Status: reg.Status, ManageToken: token}
+	if p := reg.Payment; p != nil {
+		res.CheckoutURL, res.PaymentStatus = p.CheckoutURL, p.Status
+		if p.Status == PaymentInvoicing && s.invoicer != nil {
+			// Issued now if it can be; else the invoice sweep issues it.
+			if err := s.invoicer.IssueInvoice(context.WithoutCancel(ctx), reg.ID); err != nil {
+				s.log.ErrorContext(ctx, "issue invoice", "registration", reg.ID, "err", err)
+			} else {
+				res.PaymentStatus = PaymentInvoiced
+			}
+		}
+	}
+	return res, nil
+}
+
+// startCheckout opens the processor's payment page for a registration not
+// yet stored; its session is stored with it.
+func (s *Service) startCheckout(ctx context.Context, reg *Registration, ev *events.Event) error {
+	if s.checkout == nil {
+		return ErrPaymentUnavailable
+	}
+	cs, err := s.checkout.Start(ctx, reg, ev)
+	if err != nil {
+		s.log.ErrorContext(ctx, "start checkout", "registration", reg.ID, "err", err)
+		return ErrPaymentUnavailable
+	}
+	reg.Payment.SessionID, reg.Payment.CheckoutURL = cs.ID, cs.URL
+	exp := cs.ExpiresAt.UTC().Truncate(time.Millisecond)
+	reg.Payment.SessionExpiresAt = &exp
+	return nil
 }
 
 // newRegistration builds the document: values in clear but for those that
@@ -206,17 +267,23 @@ func (s *Service) Cancel(ctx context.Context, reg *Registration) (*Registration,
 		return nil, err
 	}
 	if heldSeat {
-		if err := s.passSeatOn(context.WithoutCancel(ctx), reg.Event); err != nil {
+		if err := s.PassSeatOn(context.WithoutCancel(ctx), reg.Event); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// passSeatOn offers a freed seat to the first on the waiting list, or
+// PassSeatOn offers a freed seat to the first on the waiting list, or
 // gives it back to the event.
-func (s *Service) passSeatOn(ctx context.Context, slug string) error {
+func (s *Service) PassSeatOn(ctx context.Context, slug string) error {
 	now := s.now().UTC().Truncate(time.Millisecond)
+	if ev, err := s.events.Get(ctx, slug); err != nil {
+		return err
+	} else if ev.CancelledAt != nil || !now.Before(ev.StartsAt) {
+		// Nobody is offered a seat of a cancelled or started event.
+		return s.events.ReleaseSeat(ctx, slug)
+	}
 	// The first on the list, read then taken by a conditional update; if
 	// another instance took that one meanwhile, the next.
 	for range 10 {
@@ -271,7 +338,7 @@ func (s *Service) ExpireOffers(ctx context.Context) (int, error) {
 			continue // accepted or cancelled meanwhile
 		}
 		n++
-		if err := s.passSeatOn(ctx, reg.Event); err != nil {
+		if err := s.PassSeatOn(ctx, reg.Event); err != nil {
 			return n, err
 		}
 	}

@@ -46,7 +46,7 @@ type checked struct {
 //
 // digitalConsentAge is the age below which a child cannot consent to
 // consent-based processing on their own (GDPR art. 8; Norway: 13).
-func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digitalConsentAge int) (*checked, error) {
+func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digitalConsentAge int, methods map[string]bool) (*checked, error) {
 	var errs privacy.Errors
 	c := &checked{values: map[string]string{}}
 
@@ -103,7 +103,23 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 
 	// A free event ignores a valid method: forms may always send one.
 	switch r.Payment.Method {
-	case Card, Invoice:
+	case Invoice:
+		// An invoice needs its buyer: the form must ask for it.
+		if ev.Price.Amount > 0 {
+			if !methods[Invoice] || !ev.Asks("invoice_org_number") || !ev.Asks("invoice_address") {
+				errs.Add("payment.method", privacy.CodeInvalid)
+				break
+			}
+			for _, k := range []string{"invoice_org_number", "invoice_address"} {
+				if c.values[k] == "" && !hasErr(errs, "fields."+k) {
+					errs.Add("fields."+k, privacy.CodeRequired)
+				}
+			}
+		}
+	case Card:
+		if ev.Price.Amount > 0 && !methods[Card] {
+			errs.Add("payment.method", privacy.CodeInvalid)
+		}
 	case "":
 		if ev.Price.Amount > 0 {
 			errs.Add("payment.method", privacy.CodeRequired)

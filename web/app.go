@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 )
@@ -29,11 +30,12 @@ type Deps struct {
 	Events        *events.Service
 	Staff         *staff.Service
 	Registrations *registration.Service
+	Payments      *payments.Service
 }
 
-// bodyLimit is the largest body the server reads at all; JSON routes take
-// less (maxJSONBody).
-const bodyLimit = 1 << 20
+// bodyLimit is the largest body the server reads at all (a bank
+// statement); JSON routes and webhooks take far less (maxJSONBody).
+const bodyLimit = payments.MaxStatement + 64<<10
 
 // New returns the app with every route of routes.go.
 func New(d Deps) *fiber.App {

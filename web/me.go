@@ -37,16 +37,6 @@ func handleMe(s *registration.Service) fiber.Handler {
 	}
 }
 
-func handleMeCancel(s *registration.Service) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		out, err := s.Cancel(c.UserContext(), participant(c))
-		if err != nil {
-			return err
-		}
-		return c.JSON(fiber.Map{"id": out.ID, "status": out.Status})
-	}
-}
-
 func handleAcceptOffer(s *registration.Service) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		out, err := s.AcceptOffer(c.UserContext(), participant(c))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
@@ -65,6 +66,11 @@ var domainErrors = []struct {
 	{registration.ErrNotCancellable, http.StatusConflict, "not_cancellable", "The registration is already cancelled or expired."},
 	{registration.ErrNoOffer, http.StatusConflict, "no_offer", "There is no open offer of a seat."},
 	{registration.ErrInvalidManageToken, http.StatusUnauthorized, "unauthenticated", "A valid manage token is required."},
+	{registration.ErrPaymentUnavailable, http.StatusServiceUnavailable, "payment_unavailable", "The payment provider did not answer; nothing was kept. Try again shortly."},
+	{payments.ErrBadSignature, http.StatusBadRequest, "bad_signature", "The webhook signature is missing, wrong or too old."},
+	{payments.ErrBadPayload, http.StatusBadRequest, "bad_payload", "The webhook payload could not be read."},
+	{payments.ErrInvoiceNotFound, http.StatusNotFound, "not_found", "No invoice has that number."},
+	{payments.ErrBadStatement, http.StatusUnprocessableEntity, "bad_statement", "The file is not a camt.053 or camt.054 statement this service can read."},
 	{staff.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "A valid bearer token is required."},
 	{staff.ErrForbidden, http.StatusForbidden, "forbidden", "This token may not do that."},
 	{mongodb.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "The store is not answering; try again shortly."},

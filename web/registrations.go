@@ -137,17 +137,3 @@ func SafeCell(v string) string {
 	}
 	return v
 }
-
-func handleOrganiserCancel(s *registration.Service) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		reg, err := s.Get(c.UserContext(), c.Params("slug"), c.Params("id"))
-		if err != nil {
-			return err
-		}
-		out, err := s.Cancel(c.UserContext(), reg)
-		if err != nil {
-			return err
-		}
-		return c.JSON(fiber.Map{"id": out.ID, "status": out.Status})
-	}
-}

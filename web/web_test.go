@@ -19,19 +19,25 @@ import (
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/mongodb/mongotest"
+	"github.com/pamelding/pamelding/payments"
+	"github.com/pamelding/pamelding/payments/stripetest"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 	"github.com/pamelding/pamelding/web"
 )
 
-const adminToken = "test-admin-token-0123456789abcdefghijklmnop"
+const (
+	adminToken    = "test-admin-token-0123456789abcdefghijklmnop"
+	webhookSecret = "whsec_test_secret"
+)
 
 type env struct {
 	app   *fiber.App
 	store *mongodb.Store
 	staff *staff.Service
 	regs  *registration.Service
+	pay   *payments.Service
 	keys  *privacy.Keyring
 	logs  *bytes.Buffer
 	// clock is the services' time; tests move it.
@@ -68,8 +74,13 @@ func newEnv(t testing.TB) *env {
 	ev := events.NewService(store, clk.now)
 	st := staff.NewService(store, ev, adminToken, clk.now)
 	regs := registration.NewService(store, ev, keys, log, clk.now, registration.Config{})
-	app := web.New(web.Deps{Log: log, Store: store, Events: ev, Staff: st, Registrations: regs})
-	return &env{app: app, store: store, staff: st, regs: regs, keys: keys, logs: logs, clock: clk}
+	pay := payments.NewService(store, ev, regs, log, clk.now, payments.Config{
+		StripeKey: "sk_test_123", StripeAPIBase: stripetest.URL(t), WebhookSecret: webhookSecret,
+		PublicURL: "https://pamelding.example.no",
+		Seller:    payments.Seller{Name: "Janteloppet AS", OrgNumber: "923609016", VATRegistered: true, Address: "Storgata 1, 2211 Kongsvinger", BankAccount: "1234.56.78903"},
+	})
+	app := web.New(web.Deps{Log: log, Store: store, Events: ev, Staff: st, Registrations: regs, Payments: pay})
+	return &env{app: app, store: store, staff: st, regs: regs, pay: pay, keys: keys, logs: logs, clock: clk}
 }
 
 type response struct {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pamelding/pamelding/mail"
+	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/privacy"
 )
 
@@ -46,6 +47,12 @@ type config struct {
 	DigitalConsentAge int
 	OfferTTL          time.Duration
 	JobInterval       time.Duration
+	StripeKey         string
+	StripeAPIBase     string
+	StripeWebhook     string
+	PaymentHold       time.Duration
+	Seller            payments.Seller
+	InvoiceDueDays    int
 }
 
 // settings declares every variable with its default, in one table. A
@@ -77,6 +84,32 @@ var settings = []setting{
 		check: durationBetween(time.Minute, 30*24*time.Hour), set: func(c *config, v string) { c.OfferTTL, _ = time.ParseDuration(v) }},
 	{name: "PAMELDING_JOB_INTERVAL", def: "1m", help: "how often background jobs sweep for due mail and ended offers (new mail goes out at once)",
 		check: durationBetween(10*time.Millisecond, time.Hour), set: func(c *config, v string) { c.JobInterval, _ = time.ParseDuration(v) }},
+	{name: "STRIPE_SECRET_KEY", def: "", secret: true, help: "Stripe secret key (sk_live_... or sk_test_...); unset: card payment is not offered",
+		check: checkStripeKey, set: func(c *config, v string) { c.StripeKey = v }},
+	{name: "STRIPE_API_BASE", def: "", help: "Stripe API base URL; set only to use stripe-mock, e.g. http://localhost:12111",
+		check: checkHTTPURL, set: func(c *config, v string) { c.StripeAPIBase = strings.TrimRight(v, "/") }},
+	{name: "STRIPE_WEBHOOK_SECRET", def: "", secret: true, help: "signing secret of the webhook endpoint (whsec_...); create the endpoint with API version 2023-10-16",
+		check: func(v string) error { return prefixed(v, "whsec_") }, set: func(c *config, v string) { c.StripeWebhook = v }},
+	{name: "PAMELDING_PAYMENT_HOLD", def: "30m", help: "how long a card sign-up holds its seat while the participant pays (Stripe's minimum: 30m)",
+		check: durationBetween(30*time.Minute, 24*time.Hour), set: func(c *config, v string) { c.PaymentHold, _ = time.ParseDuration(v) }},
+	{name: "PAMELDING_SELLER_NAME", def: "", help: "the invoicing seller's name; with PAMELDING_SELLER_ORG_NUMBER it turns on payment by invoice",
+		set: func(c *config, v string) { c.Seller.Name = v }},
+	{name: "PAMELDING_SELLER_ORG_NUMBER", def: "", help: "the seller's organisation number (9 digits, MOD11); its invoice series is gapless",
+		check: func(v string) error {
+			return boolErr(privacy.ValidOrgNumber(v), "want 9 digits with a valid MOD11 check digit")
+		},
+		set: func(c *config, v string) { c.Seller.OrgNumber = v }},
+	{name: "PAMELDING_SELLER_VAT_REGISTERED", def: "false", help: "true: invoices show \"MVA\" after the org number",
+		check: checkBool, set: func(c *config, v string) { c.Seller.VATRegistered, _ = strconv.ParseBool(v) }},
+	{name: "PAMELDING_SELLER_ADDRESS", def: "", help: "the seller's address on invoices",
+		set: func(c *config, v string) { c.Seller.Address = v }},
+	{name: "PAMELDING_SELLER_BANK_ACCOUNT", def: "", help: "the account invoices are paid to (11 digits)",
+		check: func(v string) error {
+			return boolErr(len(strings.ReplaceAll(v, ".", "")) == 11, "want an 11-digit account number")
+		},
+		set: func(c *config, v string) { c.Seller.BankAccount = v }},
+	{name: "PAMELDING_INVOICE_DUE_DAYS", def: "14", help: "days from issue to due date",
+		check: intBetween(1, 90), set: func(c *config, v string) { c.InvoiceDueDays, _ = strconv.Atoi(v) }},
 	{name: "PAMELDING_LOG_LEVEL", def: "info", help: "debug, info, warn or error",
 		check: checkLogLevel, set: func(c *config, v string) { _ = c.LogLevel.UnmarshalText([]byte(v)) }},
 }
@@ -99,6 +132,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.SMTPURL != "" && c.SMTPFrom == "" {
 		errs = append(errs, errors.New("SMTP_FROM: required when SMTP_URL is set"))
+	}
+	if (c.Seller.OrgNumber == "") != (c.Seller.Name == "") {
+		errs = append(errs, errors.New("PAMELDING_SELLER_NAME and PAMELDING_SELLER_ORG_NUMBER: set both or neither"))
+	}
+	if c.StripeKey != "" && c.StripeWebhook == "" {
+		errs = append(errs, errors.New("STRIPE_WEBHOOK_SECRET: required with STRIPE_SECRET_KEY (payments are confirmed by webhooks)"))
 	}
 	if c.MongoURI != "" && c.EncryptionKey == nil {
 		errs = append(errs, errors.New("PAMELDING_ENCRYPTION_KEY: required with MONGODB_URI (every instance must share it)"))
@@ -237,4 +276,38 @@ func durationBetween(lo, hi time.Duration) func(string) error {
 		}
 		return nil
 	}
+}
+
+func checkStripeKey(v string) error {
+	if !strings.HasPrefix(v, "sk_") && !strings.HasPrefix(v, "rk_") {
+		return errors.New("want a secret key (sk_...) or restricted key (rk_...)")
+	}
+	return nil
+}
+
+func checkHTTPURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an http(s) URL")
+	}
+	return nil
+}
+
+func prefixed(v, prefix string) error {
+	if !strings.HasPrefix(v, prefix) {
+		return fmt.Errorf("want %s...", prefix)
+	}
+	return nil
+}
+
+func checkBool(v string) error {
+	_, err := strconv.ParseBool(v)
+	return boolErr(err == nil, "want true or false")
+}
+
+func boolErr(ok bool, msg string) error {
+	if ok {
+		return nil
+	}
+	return errors.New(msg)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/mail"
 	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
@@ -78,6 +79,7 @@ type app struct {
 	events        *events.Service
 	staff         *staff.Service
 	registrations *registration.Service
+	payments      *payments.Service
 }
 
 // open reads the configuration and opens the store and the services.
@@ -100,12 +102,17 @@ func open(ctx context.Context, getenv func(string) string, stderr io.Writer, att
 	}
 	now := time.Now
 	ev := events.NewService(store, now)
+	regs := registration.NewService(store, ev, keys, log, now, registration.Config{
+		DigitalConsentAge: cfg.DigitalConsentAge, OfferTTL: cfg.OfferTTL,
+	})
+	pay := payments.NewService(store, ev, regs, log, now, payments.Config{
+		StripeKey: cfg.StripeKey, StripeAPIBase: cfg.StripeAPIBase, WebhookSecret: cfg.StripeWebhook,
+		Hold: cfg.PaymentHold, PublicURL: cfg.PublicURL, Seller: cfg.Seller, InvoiceDueDays: cfg.InvoiceDueDays,
+	})
 	return &app{
 		log: log, store: store, events: ev,
-		staff: staff.NewService(store, ev, cfg.AdminToken, now),
-		registrations: registration.NewService(store, ev, keys, log, now, registration.Config{
-			DigitalConsentAge: cfg.DigitalConsentAge, OfferTTL: cfg.OfferTTL,
-		}),
+		staff:         staff.NewService(store, ev, cfg.AdminToken, now),
+		registrations: regs, payments: pay,
 	}, cfg, nil
 }
 
@@ -161,9 +168,21 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			return err
 		})
 	})
+	jobs.Go(func() {
+		runner.Loop(jobsCtx, "payment-holds", cfg.JobInterval, func(ctx context.Context) error {
+			_, err := a.payments.ReleaseHolds(ctx)
+			return err
+		})
+	})
+	jobs.Go(func() {
+		runner.Loop(jobsCtx, "invoices", cfg.JobInterval, func(ctx context.Context) error {
+			_, err := a.payments.IssuePending(ctx)
+			return err
+		})
+	})
 	defer func() { stopJobs(); jobs.Wait() }()
 
-	srv := web.New(web.Deps{Log: a.log, Store: a.store, Events: a.events, Staff: a.staff, Registrations: a.registrations})
+	srv := web.New(web.Deps{Log: a.log, Store: a.store, Events: a.events, Staff: a.staff, Registrations: a.registrations, Payments: a.payments})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -1,0 +1,172 @@
+// Package payments is the money side: Stripe Checkout for cards, Stripe's
+// signed webhooks, holds that never hear back, refunds, invoices with KID,
+// bank statements (camt.053/054) and the reconciliation report. No card
+// data ever reaches this service: the card is entered on Stripe's page.
+package payments
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/client"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/registration"
+)
+
+// Errors of the payments domain.
+var (
+	ErrBadSignature    = errors.New("bad webhook signature")
+	ErrBadPayload      = errors.New("bad webhook payload")
+	ErrInvoiceNotFound = errors.New("invoice not found")
+	ErrBadStatement    = errors.New("bad bank statement")
+)
+
+// Seller is who issues invoices (bokføringsforskriften § 5-1-1: name, org
+// number, "MVA" when VAT-registered).
+type Seller struct {
+	Name          string
+	OrgNumber     string
+	VATRegistered bool
+	Address       string
+	BankAccount   string
+}
+
+// Config holds the payment settings.
+type Config struct {
+	// StripeKey is the secret API key; StripeAPIBase points elsewhere than
+	// api.stripe.com (stripe-mock in tests).
+	StripeKey     string
+	StripeAPIBase string
+	// WebhookSecret verifies webhook signatures (whsec_...).
+	WebhookSecret string
+	// Hold is how long a card sign-up holds its seat (Stripe's minimum
+	// session lifetime is 30 minutes).
+	Hold time.Duration
+	// PublicURL is where Stripe sends the participant back.
+	PublicURL string
+	Seller    Seller
+	// InvoiceDueDays: the due date is this many days after issue.
+	InvoiceDueDays int
+}
+
+// Service runs payments.
+type Service struct {
+	stripe *client.API
+	cfg    Config
+	regs   *mongodb.Collection
+	store  store
+	events *events.Service
+	rs     *registration.Service
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// NewService returns the payments service.
+func NewService(db *mongodb.Store, ev *events.Service, rs *registration.Service, log *slog.Logger, now func() time.Time, cfg Config) *Service {
+	if cfg.Hold < 30*time.Minute {
+		cfg.Hold = 30 * time.Minute
+	}
+	if cfg.InvoiceDueDays == 0 {
+		cfg.InvoiceDueDays = 14
+	}
+	backendCfg := &stripe.BackendConfig{
+		HTTPClient:        &http.Client{Timeout: 20 * time.Second},
+		MaxNetworkRetries: stripe.Int64(2),
+		// Stripe's own logger would print request errors to stderr.
+		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelNull},
+	}
+	if cfg.StripeAPIBase != "" {
+		backendCfg.URL = stripe.String(cfg.StripeAPIBase)
+	}
+	backends := &stripe.Backends{
+		API:     stripe.GetBackendWithConfig(stripe.APIBackend, backendCfg),
+		Connect: stripe.GetBackendWithConfig(stripe.ConnectBackend, backendCfg),
+		Uploads: stripe.GetBackendWithConfig(stripe.UploadsBackend, backendCfg),
+	}
+	s := &Service{
+		stripe: client.New(cfg.StripeKey, backends), cfg: cfg,
+		regs: db.Collection(mongodb.Registrations), store: newStore(db),
+		events: ev, rs: rs, log: log, now: now,
+	}
+	var checkout registration.Checkout
+	if cfg.StripeKey != "" {
+		checkout = s
+	}
+	var invoicer registration.Invoicer
+	if cfg.Seller.OrgNumber != "" {
+		invoicer = s
+	}
+	rs.UsePayments(checkout, invoicer)
+	return s
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// Start opens a Stripe Checkout Session for a registration about to be
+// stored: one line (the event, its price in øre, NOK), the registration id
+// as client reference, an idempotency key from it (Stripe replays the
+// first answer per key), and an expiry at the end of the seat's hold.
+// Nothing personal goes to Stripe unless PrefillEmail is on.
+func (s *Service) Start(ctx context.Context, reg *registration.Registration, ev *events.Event) (*registration.CheckoutSession, error) {
+	expires := s.now().Add(s.cfg.Hold)
+	params := &stripe.CheckoutSessionParams{
+		Mode:              stripe.String(string(stripe.CheckoutSessionModePayment)),
+		ClientReferenceID: stripe.String(reg.ID),
+		LineItems: []*stripe.CheckoutSessionLineItemParams{{
+			Quantity: stripe.Int64(1),
+			PriceData: &stripe.CheckoutSessionLineItemPriceDataParams{
+				Currency:    stripe.String("nok"),
+				UnitAmount:  stripe.Int64(ev.Price.Amount),
+				ProductData: &stripe.CheckoutSessionLineItemPriceDataProductDataParams{Name: stripe.String(title(ev, reg.Lang))},
+			},
+		}},
+		PaymentIntentData: &stripe.CheckoutSessionPaymentIntentDataParams{
+			Metadata: map[string]string{"registration": reg.ID, "event": ev.Slug},
+		},
+		ExpiresAt:  stripe.Int64(expires.Unix()),
+		SuccessURL: stripe.String(s.cfg.PublicURL + "/e/" + ev.Slug + "/paid"),
+		CancelURL:  stripe.String(s.cfg.PublicURL + "/e/" + ev.Slug),
+		Locale:     stripe.String(locale(reg.Lang)),
+	}
+	params.AddMetadata("registration", reg.ID)
+	params.AddMetadata("event", ev.Slug)
+	if ev.PrefillEmail { // shown to participants: email lists payment_processor
+		params.CustomerEmail = stripe.String(reg.Fields["email"])
+	}
+	params.SetIdempotencyKey("checkout-" + reg.ID)
+	params.Context = ctx
+	cs, err := s.stripe.CheckoutSessions.New(params)
+	if err != nil {
+		return nil, stripeErr("create checkout session", err)
+	}
+	return &registration.CheckoutSession{ID: cs.ID, URL: cs.URL, ExpiresAt: expires}, nil
+}
+
+func locale(lang string) string {
+	if lang == "en" {
+		return "en"
+	}
+	return "nb"
+}
+
+func title(ev *events.Event, lang string) string {
+	if lang == "en" {
+		return ev.Title.EN
+	}
+	return ev.Title.NB
+}
+
+// stripeErr keeps Stripe's error type and code, not its message.
+func stripeErr(op string, err error) error {
+	var se *stripe.Error
+	if errors.As(err, &se) {
+		return errors.New(op + ": stripe " + string(se.Type) + " " + string(se.Code))
+	}
+	return errors.New(op + ": stripe unreachable")
+}

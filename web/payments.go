@@ -1,0 +1,263 @@
+package web
+
+import (
+	"bytes"
+	"encoding/csv"
+	"mime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/pamelding/pamelding/payments"
+	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/registration"
+	"github.com/pamelding/pamelding/staff"
+)
+
+// handleStripeWebhook reads the raw body (at most 64 KiB), leaves the
+// signature check to stripe-go, and answers 2xx fast: 400 on a bad or old
+// signature, 200 for an event handled now or before.
+func handleStripeWebhook(p *payments.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		body := c.Body()
+		if len(body) > payments.MaxWebhookBody {
+			return problem(fiber.StatusRequestEntityTooLarge, "too_large", "The body is larger than 64 KiB.")
+		}
+		if err := p.HandleWebhook(c.UserContext(), bytes.Clone(body), c.Get("Stripe-Signature")); err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"received": true})
+	}
+}
+
+func handleMeCancelPaid(p *payments.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		out, err := p.Cancel(c.UserContext(), participant(c), false)
+		if err != nil {
+			return err
+		}
+		return c.JSON(out)
+	}
+}
+
+func handleOrganiserCancelPaid(rs *registration.Service, p *payments.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		reg, err := rs.Get(c.UserContext(), c.Params("slug"), c.Params("id"))
+		if err != nil {
+			return err
+		}
+		out, err := p.Cancel(c.UserContext(), reg, false)
+		if err != nil {
+			return err
+		}
+		return c.JSON(out)
+	}
+}
+
+func handleCancelEvent(p *payments.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		out, err := p.CancelEvent(c.UserContext(), c.Params("slug"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(out)
+	}
+}
+
+// financeEvent is the event a finance request is about: a token scoped to
+// events must name one of them.
+func financeEvent(c *fiber.Ctx) (string, error) {
+	ev := c.Query("event")
+	p := principal(c)
+	if ev == "" && p.Role != staff.Admin && len(p.Events) > 0 {
+		return "", problem(fiber.StatusBadRequest, "bad_query", "This token is limited to some events: name one with ?event=.")
+	}
+	if ev != "" && !p.CanEvent(ev) {
+		return "", staff.ErrForbidden
+	}
+	return ev, nil
+}
+
+type invoiceList struct {
+	Invoices []payments.Invoice `json:"invoices"`
+}
+
+func handleListInvoices(p *payments.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ev, err := financeEvent(c)
+		if err != nil {
+			return err
+		}
+		invs, err := p.Invoices(c.UserContext(), payments.InvoiceQuery{Event: ev, Status: c.Query("status")})
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.JSON(invoiceList{Invoices: invs})
+	}
+}
+
+// handleGetInvoice answers JSON, or the PDF with ?format=pdf or
+// Accept: application/pdf.
+func handleGetInvoice(p *payments.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		n, err := strconv.ParseInt(c.Params("number"), 10, 64)
+		if err != nil || n < 1 {
+			return payments.ErrInvoiceNotFound
+		}
+		inv, err := p.Invoice(c.UserContext(), n)
+		if err != nil {
+			return err
+		}
+		if !principal(c).CanEvent(inv.Event) {
+			return staff.ErrForbidden
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		if c.Query("format") == "pdf" || strings.HasPrefix(c.Get(fiber.HeaderAccept), "application/pdf") {
+			b, err := inv.PDF()
+			if err != nil {
+				return err
+			}
+			c.Set(fiber.HeaderContentType, "application/pdf")
+			c.Set(fiber.HeaderContentDisposition, `attachment; filename="faktura-`+strconv.FormatInt(n, 10)+`.pdf"`)
+			return c.Send(b)
+		}
+		return c.JSON(inv)
+	}
+}
+
+// handleImportStatement takes a camt.053 or camt.054 file (XML, at most
+// 10 MiB).
+func handleImportStatement(p *payments.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		mt, _, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+		if mt != "application/xml" && mt != "text/xml" {
+			return problem(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "Send the camt.053 or camt.054 file as application/xml.")
+		}
+		res, err := p.ImportStatement(c.UserContext(), bytes.NewReader(c.Body()))
+		if err != nil {
+			return err
+		}
+		return c.JSON(res)
+	}
+}
+
+type unmatchedList struct {
+	Entries []payments.BankEntry `json:"entries"`
+}
+
+func handleUnmatched(p *payments.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		es, err := p.UnmatchedEntries(c.UserContext())
+		if err != nil {
+			return err
+		}
+		return c.JSON(unmatchedList{Entries: es})
+	}
+}
+
+// handleReconciliation answers JSON, CSV (?format=csv or Accept: text/csv)
+// or XLSX (?format=xlsx).
+func handleReconciliation(p *payments.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ev, err := financeEvent(c)
+		if err != nil {
+			return err
+		}
+		q := payments.ReportQuery{Event: ev}
+		for _, b := range []struct {
+			name string
+			dst  **time.Time
+		}{{"from", &q.From}, {"to", &q.To}} {
+			if v := c.Query(b.name); v != "" {
+				t, err := time.Parse(time.DateOnly, v)
+				if err != nil {
+					return problem(fiber.StatusBadRequest, "bad_query", "from and to are dates (YYYY-MM-DD).",
+						privacy.FieldError{Field: b.name, Code: privacy.CodeInvalid})
+				}
+				*b.dst = &t
+			}
+		}
+		rep, err := p.Reconciliation(c.UserContext(), q)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		name := "reconciliation"
+		if ev != "" {
+			name += "-" + ev
+		}
+		switch {
+		case c.Query("format") == "xlsx":
+			b, err := reportXLSX(rep)
+			if err != nil {
+				return err
+			}
+			c.Set(fiber.HeaderContentType, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+			c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`.xlsx"`)
+			return c.Send(b)
+		case c.Query("format") == "csv" || strings.HasPrefix(c.Get(fiber.HeaderAccept), "text/csv"):
+			c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+			c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`.csv"`)
+			w := csv.NewWriter(c)
+			_ = w.Write(payments.ReportColumns)
+			for _, r := range rep.Rows {
+				rec := r.Record()
+				for i := range rec {
+					rec[i] = SafeCell(rec[i])
+				}
+				_ = w.Write(rec)
+			}
+			t := rep.Totals
+			_ = w.Write([]string{"TOTAL", "", "", "", "", "", "", payments.Kroner(t.Due), payments.Kroner(t.Paid), payments.Kroner(t.Refunded)})
+			w.Flush()
+			return w.Error()
+		}
+		return c.JSON(rep)
+	}
+}
+
+func reportXLSX(rep *payments.Report) ([]byte, error) {
+	f := excelize.NewFile()
+	defer f.Close()
+	const sheet = "Avstemming"
+	if err := f.SetSheetName("Sheet1", sheet); err != nil {
+		return nil, err
+	}
+	sw, err := f.NewStreamWriter(sheet)
+	if err != nil {
+		return nil, err
+	}
+	row := func(n int, vals []string) error {
+		cells := make([]any, len(vals))
+		for i, v := range vals {
+			cells[i] = v
+		}
+		cell, _ := excelize.CoordinatesToCellName(1, n)
+		return sw.SetRow(cell, cells)
+	}
+	if err := row(1, payments.ReportColumns); err != nil {
+		return nil, err
+	}
+	for i, r := range rep.Rows {
+		// Strings, not formulas: a cell is never evaluated.
+		if err := row(i+2, r.Record()); err != nil {
+			return nil, err
+		}
+	}
+	t := rep.Totals
+	if err := row(len(rep.Rows)+2, []string{"TOTAL", "", "", "", "", "", "", payments.Kroner(t.Due), payments.Kroner(t.Paid), payments.Kroner(t.Refunded)}); err != nil {
+		return nil, err
+	}
+	if err := sw.Flush(); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
