@@ -140,7 +140,7 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 		if inv, ok := invoices[p.InvoiceNumber]; ok && p.InvoiceNumber != 0 {
 			due := inv.DueDate
 			row.DueDate = &due
-			if live && inv.Status == InvoiceOpen && now.After(inv.DueDate.Add(24*time.Hour)) {
+			if live && (inv.Status == InvoiceOpen || inv.Status == InvoicePartiallyPaid) && now.After(inv.DueDate.Add(24*time.Hour)) {
 				row.Anomalies = append(row.Anomalies, AnomalyOverdueInvoice)
 			}
 			if inv.Status == InvoiceCredited && inv.PaidAmount > 0 {
@@ -172,6 +172,13 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 var ReportColumns = []string{"registration", "event", "name", "organisation", "status", "method", "payment_status",
 	"amount_due", "amount_paid", "amount_refunded", "currency", "stripe_session", "stripe_payment_intent", "stripe_refund",
 	"invoice_number", "kid", "credit_note", "registered_at", "paid_at", "due_date", "anomalies"}
+
+// TotalsRecord is the totals as a last CSV or XLSX row.
+func (t Totals) Record() []string {
+	rec := make([]string, len(ReportColumns))
+	rec[0], rec[7], rec[8], rec[9] = "TOTAL", Kroner(t.Due), Kroner(t.Paid), Kroner(t.Refunded)
+	return rec
+}
 
 // Record is a row as strings for CSV and XLSX; amounts in kroner with two
 // decimals.

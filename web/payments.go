@@ -211,8 +211,7 @@ func handleReconciliation(p *payments.Service) fiber.Handler {
 				}
 				_ = w.Write(rec)
 			}
-			t := rep.Totals
-			_ = w.Write([]string{"TOTAL", "", "", "", "", "", "", payments.Kroner(t.Due), payments.Kroner(t.Paid), payments.Kroner(t.Refunded)})
+			_ = w.Write(rep.Totals.Record())
 			w.Flush()
 			return w.Error()
 		}
@@ -248,8 +247,7 @@ func reportXLSX(rep *payments.Report) ([]byte, error) {
 			return nil, err
 		}
 	}
-	t := rep.Totals
-	if err := row(len(rep.Rows)+2, []string{"TOTAL", "", "", "", "", "", "", payments.Kroner(t.Due), payments.Kroner(t.Paid), payments.Kroner(t.Refunded)}); err != nil {
+	if err := row(len(rep.Rows)+2, rep.Totals.Record()); err != nil {
 		return nil, err
 	}
 	if err := sw.Flush(); err != nil {

@@ -272,7 +272,9 @@ func TestWaitingList(t *testing.T) {
 	e := newEnv(t)
 	e.mustEvent(t, "small", func(b map[string]any) { b["capacity"] = 1; b["waitlist"] = true; delete(b, "price") })
 	first := e.mustSignup(t, "small", person("first@example.no"))
+	e.clock.add(time.Second) // the waiting list is in sign-up order
 	w1 := e.mustSignup(t, "small", person("w1@example.no"))
+	e.clock.add(time.Second)
 	w2 := e.mustSignup(t, "small", person("w2@example.no"))
 	if first.Status != "confirmed" || w1.Status != "waitlisted" || w2.Status != "waitlisted" {
 		t.Fatalf("statuses %s %s %s", first.Status, w1.Status, w2.Status)

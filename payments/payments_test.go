@@ -1,0 +1,179 @@
+package payments_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/mongodb/mongotest"
+	"github.com/pamelding/pamelding/payments"
+	"github.com/pamelding/pamelding/payments/stripetest"
+	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/registration"
+)
+
+func TestKID(t *testing.T) {
+	if got := payments.KIDMod10(1234); got != "12344" {
+		t.Errorf("MOD10 of 1234 = %s, want 12344", got)
+	}
+	if got, ok := payments.KIDMod11(1234); !ok || got != "12343" {
+		t.Errorf("MOD11 of 1234 = %s, want 12343", got)
+	}
+	for kid, ok := range map[string]bool{"12344": true, "12343": true, "12345": false, "18": true, "1": false, "12a4": false} {
+		if payments.ValidKID(kid) != ok {
+			t.Errorf("ValidKID(%q) = %v", kid, !ok)
+		}
+	}
+	for _, n := range []int64{1, 9, 10, 99, 1000, 123456789} {
+		if !payments.ValidKID(payments.KIDMod10(n)) {
+			t.Errorf("KID of %d does not validate", n)
+		}
+	}
+}
+
+func TestKroner(t *testing.T) {
+	for øre, want := range map[int64]string{150000: "1500.00", 5: "0.05", 0: "0.00", -150050: "-1500.50"} {
+		if got := payments.Kroner(øre); got != want {
+			t.Errorf("Kroner(%d) = %s", øre, got)
+		}
+	}
+}
+
+type fixture struct {
+	db   *mongodb.Store
+	ev   *events.Service
+	regs *registration.Service
+	pay  *payments.Service
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	db := mongotest.Open(t)
+	now := time.Now
+	keys, _ := privacy.NewKeyring(bytes.Repeat([]byte{3}, 32))
+	log := slog.New(slog.DiscardHandler)
+	ev := events.NewService(db, now)
+	regs := registration.NewService(db, ev, keys, log, now, registration.Config{})
+	pay := payments.NewService(db, ev, regs, log, now, payments.Config{
+		StripeKey: "sk_test_123", StripeAPIBase: stripetest.URL(t), WebhookSecret: "whsec_x", PublicURL: "https://x.example",
+		Seller: payments.Seller{Name: "Kurs AS", OrgNumber: "923609016"},
+	})
+	_, err := ev.Create(context.Background(), events.CreateRequest{
+		Slug: "kurs", Kind: events.Course, Title: privacy.Text{NB: "Kurs", EN: "Course"},
+		StartsAt: time.Now().Add(72 * time.Hour), EndsAt: time.Now().Add(75 * time.Hour), Capacity: 500,
+		Price: events.PriceRequest{Amount: 99900}, VATRate: 0,
+		Fields: []events.FormFieldRequest{{Key: "name", Required: true}, {Key: "email", Required: true},
+			{Key: "invoice_org_number"}, {Key: "invoice_address"}},
+		Organiser: events.OrganiserRequest{Name: "Kurs AS", PrivacyEmail: "p@example.no"},
+	}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{db: db, ev: ev, regs: regs, pay: pay}
+}
+
+func (f *fixture) invoiceSignup(t testing.TB, i int) *registration.Result {
+	res, err := f.regs.Signup(context.Background(), "kurs", registration.SignupRequest{
+		Fields: map[string]string{"name": "N", "email": fmt.Sprintf("b%d@example.no", i), "invoice_org_number": "974760673", "invoice_address": "Gate 1"},
+		Payment: struct {
+			Method string `json:"method"`
+		}{Method: registration.Invoice},
+	}, registration.API)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestInvoiceSeriesConcurrent: 50 invoices issued at once get exactly the
+// numbers 1 to 50.
+func TestInvoiceSeriesConcurrent(t *testing.T) {
+	f := newFixture(t)
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			if res := f.invoiceSignup(t, i); res.PaymentStatus != registration.PaymentInvoiced {
+				t.Errorf("payment status %s", res.PaymentStatus)
+			}
+		})
+	}
+	wg.Wait()
+	invs, err := f.pay.Invoices(context.Background(), payments.InvoiceQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var numbers []int64
+	regs := map[string]bool{}
+	for _, inv := range invs {
+		numbers = append(numbers, inv.Number)
+		regs[inv.Registration] = true
+	}
+	slices.Sort(numbers)
+	want := make([]int64, 50)
+	for i := range want {
+		want[i] = int64(i + 1)
+	}
+	if !slices.Equal(numbers, want) || len(regs) != 50 {
+		t.Errorf("numbers %v for %d registrations, want 1..50 for 50", numbers, len(regs))
+	}
+}
+
+// TestInvoiceSeriesRecovers: a number taken by an issuer that died before
+// storing its invoice is stored by the next issuer: no gap.
+func TestInvoiceSeriesRecovers(t *testing.T) {
+	f := newFixture(t)
+	f.invoiceSignup(t, 1)
+	orphan := payments.Invoice{ID: "923609016-2", Kind: payments.KindInvoice, Number: 2, KID: payments.KIDMod10(2),
+		Registration: "lost", Event: "kurs", Status: payments.InvoiceOpen, Payments: []payments.BankPayment{}}
+	ctx := context.Background()
+	if _, err := f.db.Collection(mongodb.Counters).UpdateOne(ctx, bson.M{"_id": "invoices:923609016"},
+		bson.M{"$set": bson.M{"next": 3, "pending": orphan}}); err != nil {
+		t.Fatal(err)
+	}
+	f.invoiceSignup(t, 3)
+	invs, _ := f.pay.Invoices(ctx, payments.InvoiceQuery{})
+	if len(invs) != 3 || invs[1].Number != 2 || invs[2].Number != 3 {
+		t.Errorf("invoices %+v", invs)
+	}
+}
+
+func TestIssuePending(t *testing.T) {
+	f := newFixture(t)
+	res := f.invoiceSignup(t, 1)
+	ctx := context.Background()
+	// As if issuing had failed at sign-up.
+	if _, err := f.db.Collection(mongodb.Registrations).UpdateOne(ctx, bson.M{"_id": res.ID},
+		bson.M{"$set": bson.M{"payment.status": registration.PaymentInvoicing}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.pay.IssuePending(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("%d, %v", n, err)
+	}
+	invs, _ := f.pay.Invoices(ctx, payments.InvoiceQuery{})
+	if len(invs) != 1 {
+		t.Errorf("%d invoices: the sweep issued a second one for the same registration", len(invs))
+	}
+}
+
+func TestInvoicePDF(t *testing.T) {
+	f := newFixture(t)
+	f.invoiceSignup(t, 1)
+	inv, err := f.pay.Invoice(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := inv.PDF()
+	if err != nil || !bytes.HasPrefix(b, []byte("%PDF-")) || len(b) < 1000 {
+		t.Fatalf("pdf %d bytes, %v", len(b), err)
+	}
+}

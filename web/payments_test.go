@@ -1,0 +1,551 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v76/webhook"
+	"github.com/xuri/excelize/v2"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/registration"
+	"github.com/pamelding/pamelding/staff"
+)
+
+type regDoc struct {
+	Status  string                `bson:"status"`
+	Seat    bool                  `bson:"seat"`
+	Payment *registration.Payment `bson:"payment"`
+}
+
+func (e *env) reg(t testing.TB, id string) regDoc {
+	t.Helper()
+	var d regDoc
+	if err := e.store.Collection(mongodb.Registrations).FindOne(context.Background(), bson.M{"_id": id}, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// stripeEvent builds an event as Stripe sends it, with the API version
+// stripe-go v76 expects unless another is given.
+func stripeEvent(id, typ string, object map[string]any, version ...string) []byte {
+	v := "2023-10-16"
+	if len(version) > 0 {
+		v = version[0]
+	}
+	b, _ := json.Marshal(map[string]any{
+		"id": id, "object": "event", "api_version": v, "created": time.Now().Unix(), "type": typ,
+		"livemode": false, "pending_webhooks": 1, "data": map[string]any{"object": object},
+	})
+	return b
+}
+
+func (e *env) webhook(t testing.TB, payload []byte, at time.Time, secret string) response {
+	t.Helper()
+	return e.webhookAs(t, payload, payload, at, secret)
+}
+
+// webhookAs signs one payload and sends another (the same, unless the
+// test tampers with it in transit).
+func (e *env) webhookAs(t testing.TB, signed, sent []byte, at time.Time, secret string) response {
+	t.Helper()
+	sp := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: signed, Secret: secret, Timestamp: at})
+	return e.do(t, "POST", "/api/v1/payments/stripe/webhook", "", string(sent), "Stripe-Signature", sp.Header)
+}
+
+func session(id, ref string, amount int64, paid bool) map[string]any {
+	ps := "unpaid"
+	if paid {
+		ps = "paid"
+	}
+	return map[string]any{"id": id, "object": "checkout.session", "client_reference_id": ref, "amount_total": amount,
+		"currency": "nok", "payment_status": ps, "status": "complete", "payment_intent": "pi_" + ref}
+}
+
+func TestCardPayment(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "gala", func(b map[string]any) { b["capacity"] = 5 })
+	s := e.mustSignup(t, "gala", person("kari@example.no"))
+	r := e.do(t, "POST", "/api/v1/events/gala/registrations", "", person("ola@example.no"))
+	var withURL struct {
+		CheckoutURL string `json:"checkoutUrl"`
+	}
+	r.json(t, &withURL)
+	if !strings.HasPrefix(withURL.CheckoutURL, "https://checkout.stripe.com/") {
+		t.Fatalf("no checkout URL: %s", r.body)
+	}
+	d := e.reg(t, s.ID)
+	if d.Status != "pending_payment" || d.Payment.Status != "pending" || !strings.HasPrefix(d.Payment.SessionID, "cs_") || d.Payment.Amount != 150000 {
+		t.Fatalf("after sign-up %+v %+v", d, d.Payment)
+	}
+	sid := d.Payment.SessionID
+	now := time.Now()
+
+	completed := stripeEvent("evt_1", "checkout.session.completed", session(sid, s.ID, 150000, true))
+	for _, tc := range []struct {
+		name         string
+		signed, sent []byte
+		at           time.Time
+		secret       string
+	}{
+		{"Tampered", completed, bytes.Replace(completed, []byte("150000"), []byte("1"), 1), now, webhookSecret},
+		{"WrongSecret", completed, completed, now, "whsec_other"},
+		{"TooOld", completed, completed, now.Add(-time.Hour), webhookSecret},
+		{"OtherAPIVersion", stripeEvent("evt_1", "checkout.session.completed", session(sid, s.ID, 150000, true), "2020-08-27"), nil, now, webhookSecret},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.sent == nil {
+				tc.sent = tc.signed
+			}
+			mustProblem(t, e.webhookAs(t, tc.signed, tc.sent, tc.at, tc.secret), 400)
+			if d := e.reg(t, s.ID); d.Status != "pending_payment" {
+				t.Errorf("status %s after a refused webhook", d.Status)
+			}
+		})
+	}
+	t.Run("NoSignature", func(t *testing.T) {
+		mustProblem(t, e.do(t, "POST", "/api/v1/payments/stripe/webhook", "", string(stripeEvent("evt_1", "checkout.session.completed", session(sid, s.ID, 150000, true)))), 400)
+	})
+
+	if r := e.webhook(t, completed, now, webhookSecret); r.status != 200 {
+		t.Fatalf("webhook: %d %s", r.status, r.body)
+	}
+	d = e.reg(t, s.ID)
+	if d.Status != "confirmed" || d.Payment.Status != "paid" || d.Payment.PaidAmount != 150000 || d.Payment.PaymentIntentID != "pi_"+s.ID || d.Payment.PaidAt == nil {
+		t.Fatalf("after payment %+v %+v", d, d.Payment)
+	}
+
+	t.Run("Replayed", func(t *testing.T) {
+		if r := e.webhook(t, completed, now, webhookSecret); r.status != 200 {
+			t.Fatalf("replay: %d", r.status)
+		}
+		n, _ := e.store.Collection(mongodb.StripeEvents).Count(context.Background(), bson.M{})
+		if n != 1 {
+			t.Errorf("%d events recorded", n)
+		}
+	})
+	t.Run("ExpiredAfterPaidChangesNothing", func(t *testing.T) {
+		exp := stripeEvent("evt_2", "checkout.session.expired", map[string]any{"id": sid, "object": "checkout.session", "client_reference_id": s.ID, "status": "expired"})
+		if r := e.webhook(t, exp, now, webhookSecret); r.status != 200 {
+			t.Fatal(r.status)
+		}
+		if d := e.reg(t, s.ID); d.Status != "confirmed" || !d.Seat {
+			t.Errorf("an out-of-order expiry undid the payment: %+v", d)
+		}
+	})
+	t.Run("Refunded", func(t *testing.T) {
+		ch := map[string]any{"id": "ch_1", "object": "charge", "amount": 150000, "amount_refunded": 50000, "refunded": false,
+			"payment_intent": "pi_" + s.ID, "metadata": map[string]string{"registration": s.ID}}
+		if r := e.webhook(t, stripeEvent("evt_3", "charge.refunded", ch), now, webhookSecret); r.status != 200 {
+			t.Fatal(r.status)
+		}
+		if d := e.reg(t, s.ID); d.Payment.RefundedAmount != 50000 || d.Payment.Status != "paid" {
+			t.Errorf("partial refund: %+v", d.Payment)
+		}
+		// An older delivery arriving late does not lower it.
+		ch["amount_refunded"] = 20000
+		e.webhook(t, stripeEvent("evt_4", "charge.refunded", ch), now, webhookSecret)
+		if d := e.reg(t, s.ID); d.Payment.RefundedAmount != 50000 {
+			t.Errorf("refund went backwards: %d", d.Payment.RefundedAmount)
+		}
+	})
+	t.Run("NoCardDataStored", func(t *testing.T) {
+		var raw bson.Raw
+		_ = e.store.Collection(mongodb.Registrations).FindOne(context.Background(), bson.M{"_id": s.ID}, &raw)
+		for _, bad := range []string{"last4", "exp_month", "exp_year", "cvc", "fingerprint", "brand"} {
+			if strings.Contains(string(raw), bad) {
+				t.Errorf("the registration holds %q", bad)
+			}
+		}
+	})
+}
+
+func TestHoldExpires(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "gala", func(b map[string]any) { b["capacity"] = 2; b["waitlist"] = true })
+	a := e.mustSignup(t, "gala", person("a@example.no"))
+	b := e.mustSignup(t, "gala", person("b@example.no"))
+	w := e.mustSignup(t, "gala", person("w@example.no"))
+	if w.Status != "waitlisted" {
+		t.Fatalf("third: %s", w.Status)
+	}
+
+	t.Run("WebhookExpired", func(t *testing.T) {
+		sid := e.reg(t, a.ID).Payment.SessionID
+		exp := stripeEvent("evt_x", "checkout.session.expired", map[string]any{"id": sid, "object": "checkout.session", "client_reference_id": a.ID, "status": "expired"})
+		if r := e.webhook(t, exp, time.Now(), webhookSecret); r.status != 200 {
+			t.Fatal(r.status)
+		}
+		if d := e.reg(t, a.ID); d.Status != "expired" || d.Seat || d.Payment.Status != "expired" {
+			t.Errorf("after expiry %+v", d)
+		}
+		if d := e.reg(t, w.ID); d.Status != "offered" {
+			t.Errorf("the freed seat was not offered: %s", d.Status)
+		}
+		t.Run("PaidLate", func(t *testing.T) {
+			late := stripeEvent("evt_y", "checkout.session.completed", session(sid, a.ID, 150000, true))
+			if r := e.webhook(t, late, time.Now(), webhookSecret); r.status != 200 {
+				t.Fatal(r.status)
+			}
+			d := e.reg(t, a.ID)
+			if d.Status != "expired" || d.Payment.Status != "paid" || d.Payment.PaidAmount != 150000 {
+				t.Errorf("a late payment must be recorded, not confirm a seat given away: %+v %+v", d, d.Payment)
+			}
+		})
+	})
+	t.Run("JobAsksStripe", func(t *testing.T) {
+		// No webhook ever comes for b: once the hold is over, the job asks
+		// Stripe (stripe-mock answers "open"), expires the session there
+		// and releases the seat.
+		if n, err := e.pay.ReleaseHolds(context.Background()); err != nil || n != 0 {
+			t.Fatalf("before the hold ended: %d, %v", n, err)
+		}
+		e.clock.add(32 * time.Minute)
+		n, err := e.pay.ReleaseHolds(context.Background())
+		if err != nil || n != 1 {
+			t.Fatalf("released %d, %v", n, err)
+		}
+		if d := e.reg(t, b.ID); d.Status != "expired" || d.Seat {
+			t.Errorf("after the job %+v", d)
+		}
+		if left := e.seatsLeft(t, "gala"); left != 1 {
+			t.Errorf("seats left %d, want 1", left)
+		}
+	})
+	t.Run("OrphanPayment", func(t *testing.T) {
+		orphan := stripeEvent("evt_o", "checkout.session.completed", session("cs_unknown", "NOSUCHREGISTRATION", 99900, true))
+		if r := e.webhook(t, orphan, time.Now(), webhookSecret); r.status != 200 {
+			t.Fatal(r.status)
+		}
+		r := e.do(t, "GET", "/api/v1/finance/reconciliation", adminToken, nil)
+		if !strings.Contains(string(r.body), "stripe_payment_without_registration") || !strings.Contains(string(r.body), "paid_but_cancelled") {
+			t.Errorf("report lacks the anomalies: %s", r.body)
+		}
+	})
+}
+
+func TestRefunds(t *testing.T) {
+	e := newEnv(t)
+	pay := func(slug, id string) {
+		sid := e.reg(t, id).Payment.SessionID
+		if r := e.webhook(t, stripeEvent("evt_"+id, "checkout.session.completed", session(sid, id, 150000, true)), time.Now(), webhookSecret); r.status != 200 {
+			t.Fatal(r.status)
+		}
+	}
+	e.mustEvent(t, "gala", func(b map[string]any) { b["refundDeadline"] = "2027-02-01T00:00:00Z" })
+	early := e.mustSignup(t, "gala", person("early@example.no"))
+	late := e.mustSignup(t, "gala", person("late@example.no"))
+	pay("gala", early.ID)
+	pay("gala", late.ID)
+
+	r := e.do(t, "DELETE", "/api/v1/me/registration", early.ManageToken, nil)
+	if r.status != 200 || !strings.Contains(string(r.body), `"refund":"re_`) {
+		t.Fatalf("cancel before the deadline: %d %s", r.status, r.body)
+	}
+	if d := e.reg(t, early.ID); d.Status != "cancelled" || d.Payment.RefundID == "" || d.Payment.Status != "refunded" {
+		t.Errorf("refund not recorded: %+v", d.Payment)
+	}
+
+	e.clock.add(80 * 24 * time.Hour) // past 1 February 2027
+	r = e.do(t, "DELETE", "/api/v1/me/registration", late.ManageToken, nil)
+	if r.status != 200 || strings.Contains(string(r.body), `"refund"`) {
+		t.Fatalf("cancel after the deadline: %d %s", r.status, r.body)
+	}
+	if d := e.reg(t, late.ID); d.Status != "cancelled" || d.Seat || d.Payment.Status != "paid" {
+		t.Errorf("after the deadline the seat is freed without refund: %+v %+v", d, d.Payment)
+	}
+}
+
+// invoiceEvent is a paid event whose form offers payment by invoice.
+func (e *env) invoiceEvent(t testing.TB, slug string) {
+	e.mustEvent(t, slug, func(b map[string]any) {
+		b["vatRate"] = 25
+		b["fields"] = []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true}, {"key": "organisation"},
+			{"key": "invoice_org_number"}, {"key": "invoice_address"}, {"key": "invoice_reference"}}
+	})
+}
+
+func invoiceBuyer(email string) map[string]any {
+	return map[string]any{
+		"fields": map[string]any{"name": "Kari Nordmann", "email": email, "organisation": "Acme AS",
+			"invoice_org_number": "974760673", "invoice_address": "Postboks 1\n0101 Oslo", "invoice_reference": "PO-77"},
+		"payment": map[string]any{"method": "invoice"},
+	}
+}
+
+func TestInvoices(t *testing.T) {
+	e := newEnv(t)
+	e.invoiceEvent(t, "seminar")
+	e.mustEvent(t, "noinvoice", nil)
+
+	t.Run("Refused", func(t *testing.T) {
+		b := invoiceBuyer("x@example.no")
+		delete(b["fields"].(map[string]any), "invoice_address")
+		p := mustProblem(t, e.do(t, "POST", "/api/v1/events/seminar/registrations", "", b), 422)
+		if !p.has("fields.invoice_address", "required") {
+			t.Errorf("errors %+v", p.Errors)
+		}
+		p = mustProblem(t, e.do(t, "POST", "/api/v1/events/noinvoice/registrations", "", map[string]any{
+			"fields": map[string]any{"name": "X", "email": "x@example.no"}, "payment": map[string]any{"method": "invoice"}}), 422)
+		if !p.has("payment.method", "invalid") {
+			t.Errorf("a form without invoice fields took an invoice: %+v", p.Errors)
+		}
+	})
+
+	r := e.do(t, "POST", "/api/v1/events/seminar/registrations", "", invoiceBuyer("kari@example.no"))
+	var s struct{ ID, Status, PaymentStatus string }
+	r.json(t, &s)
+	if r.status != 201 || s.Status != "confirmed" || s.PaymentStatus != "invoiced" {
+		t.Fatalf("invoice sign-up: %d %s", r.status, r.body)
+	}
+	d := e.reg(t, s.ID)
+	if d.Payment.InvoiceNumber != 1 || d.Payment.KID != "18" {
+		t.Fatalf("payment %+v", d.Payment)
+	}
+	finance := e.token(t, staff.CreateRequest{Role: staff.Finance, Name: "regnskap"})
+	r = e.do(t, "GET", "/api/v1/finance/invoices/1", finance, nil)
+	var inv struct {
+		Number                 int64
+		KID                    string
+		Total, VAT, Net        int64
+		Seller, Buyer          map[string]any
+		IssueDate, DueDate     time.Time
+		DeliveryDate           time.Time
+		Lines                  []map[string]any
+		Status, Kind, Currency string
+	}
+	r.json(t, &inv)
+	if inv.Total != 150000 || inv.VAT != 30000 || inv.Net != 120000 || inv.KID != "18" || inv.Kind != "invoice" || inv.Currency != "NOK" {
+		t.Errorf("invoice amounts %+v", inv)
+	}
+	if inv.Seller["orgNumber"] != "923609016" || inv.Seller["vatRegistered"] != true || inv.Buyer["orgNumber"] != "974760673" || inv.Buyer["reference"] != "PO-77" {
+		t.Errorf("parties %+v %+v", inv.Seller, inv.Buyer)
+	}
+	if inv.DueDate.Sub(inv.IssueDate) != 14*24*time.Hour || inv.DeliveryDate.IsZero() || len(inv.Lines) != 1 {
+		t.Errorf("dates %v %v %v", inv.IssueDate, inv.DueDate, inv.DeliveryDate)
+	}
+	t.Run("PDF", func(t *testing.T) {
+		r := e.do(t, "GET", "/api/v1/finance/invoices/1?format=pdf", finance, nil)
+		if r.status != 200 || r.header.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(r.body, []byte("%PDF-")) {
+			t.Fatalf("pdf: %d %s", r.status, r.header.Get("Content-Type"))
+		}
+	})
+	t.Run("Forbidden", func(t *testing.T) {
+		organiser := e.token(t, staff.CreateRequest{Role: staff.Organiser, Name: "o"})
+		mustProblem(t, e.do(t, "GET", "/api/v1/finance/invoices/1", organiser, nil), 403)
+		mustProblem(t, e.do(t, "GET", "/api/v1/finance/invoices", "", nil), 401)
+		mustProblem(t, e.do(t, "GET", "/api/v1/finance/invoices/999", finance, nil), 404)
+	})
+	t.Run("CancelIssuesCreditNote", func(t *testing.T) {
+		r := e.do(t, "POST", "/api/v1/events/seminar/registrations", "", invoiceBuyer("ola@example.no"))
+		var s2 signup
+		r.json(t, &s2)
+		r = e.do(t, "DELETE", "/api/v1/me/registration", s2.ManageToken, nil)
+		if r.status != 200 || !strings.Contains(string(r.body), `"creditNote":3`) {
+			t.Fatalf("cancel: %d %s", r.status, r.body)
+		}
+		var list struct {
+			Invoices []struct {
+				Number, Credits, Total int64
+				Kind, Status           string
+			}
+		}
+		e.do(t, "GET", "/api/v1/finance/invoices", finance, nil).json(t, &list)
+		if len(list.Invoices) != 3 || list.Invoices[2].Kind != "credit_note" || list.Invoices[2].Credits != 2 || list.Invoices[2].Total != -150000 || list.Invoices[1].Status != "credited" {
+			t.Errorf("invoices %+v", list.Invoices)
+		}
+	})
+}
+
+// TestBankStatement: invoice → bank file → paid, over HTTP, and the
+// report shows card and invoice payments together.
+func TestBankStatement(t *testing.T) {
+	e := newEnv(t)
+	e.invoiceEvent(t, "seminar")
+	var kids []string
+	for i := range 4 {
+		e.clock.add(time.Second) // report rows in sign-up order
+		r := e.do(t, "POST", "/api/v1/events/seminar/registrations", "", invoiceBuyer(fmt.Sprintf("buyer%d@example.no", i)))
+		var s struct{ ID string }
+		r.json(t, &s)
+		kids = append(kids, e.reg(t, s.ID).Payment.KID)
+	}
+	if strings.Join(kids, ",") != "18,26,34,42" {
+		t.Fatalf("KIDs %v", kids)
+	}
+	e.clock.add(time.Second)
+	card := e.mustSignup(t, "seminar", person("card@example.no"))
+	sid := e.reg(t, card.ID).Payment.SessionID
+	e.webhook(t, stripeEvent("evt_c", "checkout.session.completed", session(sid, card.ID, 150000, true)), time.Now(), webhookSecret)
+
+	finance := e.token(t, staff.CreateRequest{Role: staff.Finance, Name: "regnskap"})
+	post := func(file string) response {
+		b, err := os.ReadFile("testdata/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.do(t, "POST", "/api/v1/finance/bank-statements", finance, string(b), "Content-Type", "application/xml")
+	}
+	r := post("camt054.xml")
+	var res struct {
+		Entries, Matched, Duplicates, Ignored int
+		Unmatched                             []struct {
+			KID    string
+			Amount int64
+		}
+	}
+	r.json(t, &res)
+	if r.status != 200 || res.Entries != 4 || res.Matched != 3 || len(res.Unmatched) != 1 || res.Unmatched[0].KID != "99999999" || res.Ignored != 1 {
+		t.Fatalf("import: %d %s", r.status, r.body)
+	}
+	var list struct {
+		Invoices []struct {
+			Number, PaidAmount int64
+			Status             string
+		}
+	}
+	e.do(t, "GET", "/api/v1/finance/invoices", finance, nil).json(t, &list)
+	want := []string{"paid", "partially_paid", "overpaid", "open"}
+	for i, inv := range list.Invoices {
+		if inv.Status != want[i] {
+			t.Errorf("invoice %d: %s (paid %d), want %s", inv.Number, inv.Status, inv.PaidAmount, want[i])
+		}
+	}
+
+	t.Run("SameFileAgain", func(t *testing.T) {
+		r := post("camt054.xml")
+		r.json(t, &res)
+		if res.Duplicates != 4 || res.Matched != 0 {
+			t.Errorf("re-import: %s", r.body)
+		}
+		var again struct{ Invoices []struct{ PaidAmount int64 } }
+		e.do(t, "GET", "/api/v1/finance/invoices", finance, nil).json(t, &again)
+		if again.Invoices[0].PaidAmount != 150000 {
+			t.Errorf("paid twice: %d", again.Invoices[0].PaidAmount)
+		}
+	})
+	t.Run("Camt053", func(t *testing.T) {
+		r := post("camt053.xml")
+		r.json(t, &res)
+		if r.status != 200 || res.Matched != 1 {
+			t.Fatalf("camt.053: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("Refused", func(t *testing.T) {
+		before := e.count(t, mongodb.BankEntries)
+		mustProblem(t, e.do(t, "POST", "/api/v1/finance/bank-statements", finance, `<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><Document>&x;</Document>`, "Content-Type", "application/xml"), 422)
+		mustProblem(t, e.do(t, "POST", "/api/v1/finance/bank-statements", finance, `<Document><nope/></Document>`, "Content-Type", "application/xml"), 422)
+		mustProblem(t, e.do(t, "POST", "/api/v1/finance/bank-statements", finance, `{}`), 415)
+		if after := e.count(t, mongodb.BankEntries); after != before {
+			t.Errorf("a refused file wrote %d entries", after-before)
+		}
+	})
+	t.Run("Unmatched", func(t *testing.T) {
+		r := e.do(t, "GET", "/api/v1/finance/bank-statements/unmatched", finance, nil)
+		if !strings.Contains(string(r.body), `"kid":"99999999"`) {
+			t.Errorf("unmatched: %s", r.body)
+		}
+	})
+
+	t.Run("Reconciliation", func(t *testing.T) {
+		r := e.do(t, "GET", "/api/v1/finance/reconciliation?event=seminar", finance, nil)
+		var rep struct {
+			Rows []struct {
+				Method, PaymentStatus, KID string
+				InvoiceNumber              int64
+				AmountPaid                 int64
+				StripeSession              string   `json:"stripeSession"`
+				Anomalies                  []string `json:"anomalies"`
+			}
+			Totals struct {
+				Rows      int
+				Due, Paid int64
+			}
+		}
+		r.json(t, &rep)
+		if rep.Totals.Rows != 5 || rep.Totals.Due != 5*150000 {
+			t.Fatalf("report %s", r.body)
+		}
+		if rep.Rows[4].Method != "card" || rep.Rows[4].PaymentStatus != "paid" || rep.Rows[4].StripeSession == "" {
+			t.Errorf("card row %+v", rep.Rows[4])
+		}
+		if rep.Rows[0].Method != "invoice" || rep.Rows[0].KID != "18" || rep.Rows[0].PaymentStatus != "paid" {
+			t.Errorf("invoice row %+v", rep.Rows[0])
+		}
+		if !strings.Contains(strings.Join(rep.Rows[1].Anomalies, ","), "amount_mismatch") {
+			t.Errorf("partial payment not flagged: %+v", rep.Rows[1])
+		}
+		for _, bad := range []string{"@example.no", "email", "phone", "dietary"} {
+			if strings.Contains(string(r.body), bad) {
+				t.Errorf("finance report holds %q", bad)
+			}
+		}
+
+		csvR := e.do(t, "GET", "/api/v1/finance/reconciliation?event=seminar&format=csv", finance, nil)
+		recs, err := csv.NewReader(bytes.NewReader(csvR.body)).ReadAll()
+		if err != nil || len(recs) != 7 || recs[0][0] != "registration" || recs[6][0] != "TOTAL" {
+			t.Fatalf("csv: %v %d rows", err, len(recs))
+		}
+		x := e.do(t, "GET", "/api/v1/finance/reconciliation?event=seminar&format=xlsx", finance, nil)
+		f, err := excelize.OpenReader(bytes.NewReader(x.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := f.GetRows("Avstemming")
+		if len(rows) != 7 || rows[1][0] == "" {
+			t.Errorf("xlsx rows %d", len(rows))
+		}
+		mustProblem(t, e.do(t, "GET", "/api/v1/finance/reconciliation?from=yesterday", finance, nil), 400)
+	})
+	t.Run("OverdueFlagged", func(t *testing.T) {
+		e.clock.add(20 * 24 * time.Hour)
+		r := e.do(t, "GET", "/api/v1/finance/reconciliation?event=seminar", finance, nil)
+		if !strings.Contains(string(r.body), "overdue_invoice") {
+			t.Errorf("no overdue flag: %s", r.body)
+		}
+	})
+}
+
+func TestCancelEvent(t *testing.T) {
+	e := newEnv(t)
+	e.invoiceEvent(t, "seminar")
+	inv := e.do(t, "POST", "/api/v1/events/seminar/registrations", "", invoiceBuyer("a@example.no"))
+	var invS signup
+	inv.json(t, &invS)
+	card := e.mustSignup(t, "seminar", person("b@example.no"))
+	sid := e.reg(t, card.ID).Payment.SessionID
+	e.webhook(t, stripeEvent("evt_c", "checkout.session.completed", session(sid, card.ID, 150000, true)), time.Now(), webhookSecret)
+	pending := e.mustSignup(t, "seminar", person("c@example.no"))
+
+	r := e.do(t, "POST", "/api/v1/events/seminar/cancel", adminToken, nil)
+	var out struct{ Cancelled, Refunds, CreditNotes int }
+	r.json(t, &out)
+	if r.status != 200 || out.Cancelled != 3 || out.Refunds != 1 || out.CreditNotes != 1 {
+		t.Fatalf("cancel event: %d %s", r.status, r.body)
+	}
+	for id, want := range map[string]string{invS.ID: "credited", card.ID: "refunded", pending.ID: "not_due"} {
+		if d := e.reg(t, id); d.Status != "cancelled" || d.Payment.Status != registration.PaymentStatus(want) {
+			t.Errorf("%s: %s %s, want cancelled %s", id, d.Status, d.Payment.Status, want)
+		}
+	}
+	p := mustProblem(t, e.do(t, "POST", "/api/v1/events/seminar/registrations", "", person("late@example.no")), 409)
+	if p.Code != "registration_closed" {
+		t.Errorf("sign-up to a cancelled event: %s", p.Code)
+	}
+	if r := e.do(t, "GET", "/api/v1/events/seminar", "", nil); !strings.Contains(string(r.body), `"cancelled":true`) {
+		t.Error("public view does not say cancelled")
+	}
+	_ = io.Discard
+	_ = httptest.NewRequest
+}
