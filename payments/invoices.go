@@ -207,7 +207,11 @@ func (s *Service) IssuePending(ctx context.Context) (int, error) {
 func (s *Service) newInvoice(reg *registration.Registration, ev *events.Event) Invoice {
 	now := s.clock()
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	net, vat := vatOf(ev.Price.Amount, ev.VATRate)
+	rate := ev.VATRate
+	if !s.cfg.Seller.VATRegistered {
+		rate = 0 // a seller not registered for VAT may not charge it
+	}
+	net, vat := vatOf(ev.Price.Amount, rate)
 	buyerName := reg.Fields["organisation"]
 	if buyerName == "" {
 		buyerName = reg.Fields["name"]
@@ -220,7 +224,7 @@ func (s *Service) newInvoice(reg *registration.Registration, ev *events.Event) I
 			Address: reg.Fields["invoice_address"], Reference: reg.Fields["invoice_reference"]},
 		Lines: []Line{{
 			Description: "Deltakeravgift / registration fee: " + ev.Title.NB + " (" + reg.Fields["name"] + ")",
-			Quantity:    1, UnitGross: ev.Price.Amount, VATRate: ev.VATRate, Net: net, VAT: vat, Gross: ev.Price.Amount,
+			Quantity:    1, UnitGross: ev.Price.Amount, VATRate: rate, Net: net, VAT: vat, Gross: ev.Price.Amount,
 		}},
 		Currency: ev.Price.Currency, Net: net, VAT: vat, Total: ev.Price.Amount,
 		IssueDate: day, DeliveryDate: ev.StartsAt, DueDate: day.AddDate(0, 0, s.cfg.InvoiceDueDays),
