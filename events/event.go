@@ -89,7 +89,10 @@ type Event struct {
 	// to prefill its page; the e-mail then lists it as a recipient.
 	PrefillEmail bool `json:"prefillEmail" bson:"prefillEmail"`
 	// CancelledAt is set when the organiser cancelled the event.
-	CancelledAt  *time.Time      `json:"cancelledAt,omitempty" bson:"cancelledAt,omitempty"`
+	CancelledAt *time.Time `json:"cancelledAt,omitempty" bson:"cancelledAt,omitempty"`
+	// Purged counts registrations deleted by retention: all that is left
+	// of them.
+	Purged       int             `json:"registrationsPurged" bson:"purged"`
 	Fields       []FormField     `json:"fields" bson:"fields"`
 	CustomFields []privacy.Field `json:"customFields" bson:"customFields"`
 	Partners     []Partner       `json:"partners" bson:"partners"`

@@ -104,3 +104,9 @@ func (s *Service) Cancel(ctx context.Context, slug string) (bool, error) {
 	}
 	return s.store.cancel(ctx, slug, s.now().UTC().Truncate(time.Millisecond))
 }
+
+// CountPurged adds n registrations deleted by retention to the event's
+// count.
+func (s *Service) CountPurged(ctx context.Context, slug string, n int) error {
+	return s.store.countPurged(ctx, slug, n)
+}

@@ -129,3 +129,10 @@ func (s store) cancel(ctx context.Context, slug string, at time.Time) (bool, err
 	}
 	return ok, nil
 }
+
+func (s store) countPurged(ctx context.Context, slug string, n int) error {
+	if _, err := s.c.UpdateOne(ctx, bson.M{"_id": slug}, bson.M{"$inc": bson.M{"purged": n}}); err != nil {
+		return fmt.Errorf("count purged: %w", err)
+	}
+	return nil
+}

@@ -19,6 +19,12 @@ const (
 	Counters      = "counters"
 	StripeEvents  = "stripe_events"
 	BankEntries   = "bank_entries"
+	// Disclosures log every partner export; DisclosureChunks list the
+	// registrations each one disclosed, 5,000 to a document.
+	Disclosures      = "disclosures"
+	DisclosureChunks = "disclosure_chunks"
+	PrivacyRequests  = "privacy_requests"
+	PurgeReceipts    = "purge_receipts"
 	// Seats is a scratch collection used by the lock test and the load
 	// command; no domain code writes it.
 	Seats = "seats"
@@ -49,6 +55,9 @@ var Indexes = []Index{
 	{Invoices, "registration", bson.D{{Key: "registration", Value: 1}, {Key: "kind", Value: 1}}, false, "a registration's invoice and credit note"},
 	{Invoices, "event", bson.D{{Key: "event", Value: 1}}, false, "reconciliation by event"},
 	{BankEntries, "matched", bson.D{{Key: "matched", Value: 1}}, false, "unmatched bank entries for finance"},
+	{Disclosures, "event", bson.D{{Key: "event", Value: 1}, {Key: "at", Value: 1}}, false, "an event's disclosure log"},
+	{DisclosureChunks, "registrations", bson.D{{Key: "registrations", Value: 1}}, false, "the disclosures of one registration, for its access report"},
+	{PrivacyRequests, "open", bson.D{{Key: "closedAt", Value: 1}, {Key: "deadline", Value: 1}}, false, "open requests by deadline"},
 	{Registrations, "offer_expiry", bson.D{{Key: "status", Value: 1}, {Key: "offerExpiresAt", Value: 1}}, false, "the offer job finds offers that ran out"},
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -125,4 +126,46 @@ func (r *Retention) set(s string) error {
 	}
 	*r = p
 	return nil
+}
+
+// Anchors are the moments retention periods count from for one
+// registration.
+type Anchors struct {
+	EventEnd time.Time
+	// FiscalYearEnd: the end of the fiscal (calendar) year of the invoice
+	// or payment; zero when there is none.
+	FiscalYearEnd time.Time
+}
+
+// EndOfFiscalYear is the last moment of t's calendar year, in Norway's
+// time: the Norwegian fiscal year is the calendar year.
+func EndOfFiscalYear(t time.Time) time.Time {
+	oslo, err := time.LoadLocation("Europe/Oslo")
+	if err != nil {
+		oslo = time.UTC
+	}
+	y := t.In(oslo).Year()
+	return time.Date(y+1, 1, 1, 0, 0, 0, 0, oslo).Add(-time.Millisecond).UTC()
+}
+
+// DeleteAt is when a value under this rule is deleted. ok is false for
+// rules with no date of their own (with_registration, until_withdrawn),
+// or when the anchor is not known yet.
+func (r Retention) DeleteAt(a Anchors) (time.Time, bool) {
+	var base time.Time
+	switch r.Anchor {
+	case EventEnd:
+		base = a.EventEnd
+	case FiscalYearEnd:
+		base = a.FiscalYearEnd
+		if base.IsZero() {
+			base = EndOfFiscalYear(a.EventEnd)
+		}
+	default:
+		return time.Time{}, false
+	}
+	if base.IsZero() {
+		return time.Time{}, false
+	}
+	return base.AddDate(r.Years, r.Months, r.Days), true
 }

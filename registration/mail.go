@@ -158,6 +158,11 @@ func (m *Mailer) sendOutbox(ctx context.Context, reg *Registration, now time.Tim
 			keys = append(keys, k)
 		}
 	}
+	if reg.Restricted {
+		// Restricted processing (art. 18): no mail until lifted. The
+		// lease is released below with nothing due.
+		keys = nil
+	}
 	sort.Slice(keys, func(i, j int) bool { return reg.Outbox[keys[i]].CreatedAt.Before(reg.Outbox[keys[j]].CreatedAt) })
 
 	sent := 0

@@ -121,9 +121,11 @@ type Registration struct {
 	OutboxNextAt   *time.Time      `bson:"outboxNextAt,omitempty"`
 	OfferExpiresAt *time.Time      `bson:"offerExpiresAt,omitempty"`
 	// Payment is set for paid events; package payments moves it on.
-	Payment   *Payment  `bson:"payment,omitempty"`
-	CreatedAt time.Time `bson:"createdAt"`
-	UpdatedAt time.Time `bson:"updatedAt"`
+	Payment *Payment `bson:"payment,omitempty"`
+	// ErasedAt is set when the participant's data was erased (art. 17).
+	ErasedAt  *time.Time `bson:"erasedAt,omitempty"`
+	CreatedAt time.Time  `bson:"createdAt"`
+	UpdatedAt time.Time  `bson:"updatedAt"`
 }
 
 // LogValue shows only what identifies the registration, never its data.

@@ -23,14 +23,18 @@ type Config struct {
 
 // Service runs sign-ups and the operations on registrations.
 type Service struct {
-	store    store
-	events   *events.Service
-	keys     *privacy.Keyring
-	log      *slog.Logger
-	now      func() time.Time
-	cfg      Config
-	checkout Checkout
-	invoicer Invoicer
+	store       store
+	disclosures *mongodb.Collection
+	chunks      *mongodb.Collection
+	requests    *mongodb.Collection
+	purges      *mongodb.Collection
+	events      *events.Service
+	keys        *privacy.Keyring
+	log         *slog.Logger
+	now         func() time.Time
+	cfg         Config
+	checkout    Checkout
+	invoicer    Invoicer
 	// mailDue hints the mailer at registrations with new mail, so it need
 	// not scan for them (a scan reads every document in embedded mode).
 	mailDue chan string
@@ -45,6 +49,8 @@ func NewService(db *mongodb.Store, ev *events.Service, keys *privacy.Keyring, lo
 		cfg.OfferTTL = 48 * time.Hour
 	}
 	return &Service{store: store{c: db.Collection(mongodb.Registrations)}, events: ev, keys: keys, log: log, now: now, cfg: cfg,
+		disclosures: db.Collection(mongodb.Disclosures), chunks: db.Collection(mongodb.DisclosureChunks),
+		requests: db.Collection(mongodb.PrivacyRequests), purges: db.Collection(mongodb.PurgeReceipts),
 		mailDue: make(chan string, 4096)}
 }
 

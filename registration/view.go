@@ -19,6 +19,10 @@ import (
 type FieldValue struct {
 	events.DeclaredField
 	Value string `json:"value"`
+	// DeleteAt is when the value is deleted; nil when it goes with the
+	// registration or on withdrawal of consent (DeleteRule says which).
+	DeleteAt   *time.Time `json:"deleteAt,omitempty"`
+	DeleteRule string     `json:"deleteRule"`
 }
 
 // EventSummary names the event a registration is for.
@@ -29,51 +33,105 @@ type EventSummary struct {
 	EndsAt   time.Time    `json:"endsAt"`
 }
 
-// ParticipantView is what a participant reads about their registration.
-type ParticipantView struct {
-	ID             string        `json:"id"`
-	Status         Status        `json:"status"`
-	Event          EventSummary  `json:"event"`
-	Fields         []FieldValue  `json:"fields"`
-	Consents       []Consent     `json:"consents"`
-	Objections     Objections    `json:"objections"`
-	Restricted     bool          `json:"restricted"`
-	OfferExpiresAt *time.Time    `json:"offerExpiresAt,omitempty"`
-	CreatedAt      time.Time     `json:"createdAt"`
-	Channel        Channel       `json:"channel"`
-	ConsentTexts   []ConsentText `json:"consentTexts"`
+// Controller is who answers for the data (GDPR art. 4(7)).
+type Controller struct {
+	Name         string `json:"name"`
+	OrgNumber    string `json:"orgNumber,omitempty"`
+	PrivacyEmail string `json:"privacyEmail"`
+}
+
+// DisclosureView is one time the participant's data went to a recipient.
+type DisclosureView struct {
+	To     string    `json:"to"`
+	At     time.Time `json:"at"`
+	Fields []string  `json:"fields"`
+}
+
+// AccessReport is what a participant may know about their registration
+// (GDPR art. 15): every value held with its purposes, legal basis,
+// recipients and deletion date; consents with the texts shown; every
+// disclosure; where the data came from.
+type AccessReport struct {
+	ID             string           `json:"id"`
+	Status         Status           `json:"status"`
+	Event          EventSummary     `json:"event"`
+	Controller     Controller       `json:"controller"`
+	Source         string           `json:"source"`
+	Fields         []FieldValue     `json:"fields"`
+	Consents       []Consent        `json:"consents"`
+	ConsentTexts   []ConsentText    `json:"consentTexts"`
+	Objections     Objections       `json:"objections"`
+	Restricted     bool             `json:"restricted"`
+	Disclosures    []DisclosureView `json:"disclosures"`
+	Payment        *Payment         `json:"payment,omitempty"`
+	OfferExpiresAt *time.Time       `json:"offerExpiresAt,omitempty"`
+	CreatedAt      time.Time        `json:"createdAt"`
+	Channel        Channel          `json:"channel"`
 }
 
 // ConsentText is a consent text a participant was shown, for reference.
 type ConsentText = privacy.ConsentText
 
-// ParticipantView returns the participant's own view: every value held,
+// anchors are the moments the registration's retention counts from.
+func anchors(reg *Registration, ev *events.Event) privacy.Anchors {
+	a := privacy.Anchors{EventEnd: ev.EndsAt}
+	if p := reg.Payment; p != nil && (p.PaidAt != nil || p.InvoiceNumber != 0) {
+		at := reg.CreatedAt
+		if p.PaidAt != nil {
+			at = *p.PaidAt
+		}
+		a.FiscalYearEnd = privacy.EndOfFiscalYear(at)
+	}
+	return a
+}
+
+// AccessReport returns the participant's own report: every value held,
 // health data opened for them alone.
-func (s *Service) ParticipantView(ctx context.Context, reg *Registration) (*ParticipantView, error) {
+func (s *Service) AccessReport(ctx context.Context, reg *Registration) (*AccessReport, error) {
 	ev, err := s.events.Get(ctx, reg.Event)
 	if err != nil {
 		return nil, err
 	}
-	v := &ParticipantView{
+	v := &AccessReport{
 		ID: reg.ID, Status: reg.Status,
-		Event:    EventSummary{Slug: ev.Slug, Title: ev.Title, StartsAt: ev.StartsAt, EndsAt: ev.EndsAt},
+		Event:      EventSummary{Slug: ev.Slug, Title: ev.Title, StartsAt: ev.StartsAt, EndsAt: ev.EndsAt},
+		Controller: Controller(ev.Organiser),
+		Source: fmt.Sprintf("Given by you when you registered on %s (%s).",
+			reg.CreatedAt.Format(time.DateOnly), map[Channel]string{API: "through the registration API", Web: "on the registration page"}[reg.Channel]),
 		Fields:   []FieldValue{},
 		Consents: reg.Consents, Objections: reg.Objections, Restricted: reg.Restricted,
+		Disclosures: []DisclosureView{}, Payment: reg.Payment,
 		OfferExpiresAt: reg.OfferExpiresAt, CreatedAt: reg.CreatedAt, Channel: reg.Channel,
 	}
+	a := anchors(reg, ev)
 	for _, df := range ev.Form() {
 		val, err := s.Value(reg, df.Key)
 		if err != nil {
 			return nil, err
 		}
-		if val != "" {
-			v.Fields = append(v.Fields, FieldValue{DeclaredField: df, Value: val})
+		if val == "" {
+			continue
 		}
+		fv := FieldValue{DeclaredField: df, Value: val, DeleteRule: df.Retention.String()}
+		if at, ok := df.Retention.DeleteAt(a); ok {
+			fv.DeleteAt = &at
+		}
+		if df.LegalBasis.NeedsConsent() {
+			fv.DeleteRule += ", or at once when you withdraw your consent"
+		}
+		v.Fields = append(v.Fields, fv)
 	}
 	for _, c := range reg.Consents {
 		if t, ok := privacy.ConsentTextFor(c.Purpose); ok && !slices.ContainsFunc(v.ConsentTexts, func(x ConsentText) bool { return x.Purpose == c.Purpose }) {
 			v.ConsentTexts = append(v.ConsentTexts, t)
 		}
+	}
+	ds, err := s.disclosuresOf(ctx, reg.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		v.Disclosures = append(v.Disclosures, DisclosureView{To: d.PartnerName, At: d.At, Fields: d.Fields})
 	}
 	return v, nil
 }

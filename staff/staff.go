@@ -40,10 +40,13 @@ const (
 	Finance   Role = "finance"
 	Catering  Role = "catering"
 	Partner   Role = "partner"
+	// Privacy: the organisation's privacy contact, answering data-subject
+	// requests that arrive by e-mail.
+	Privacy Role = "privacy"
 )
 
 // Roles lists every role.
-var Roles = []Role{Admin, Organiser, Finance, Catering, Partner}
+var Roles = []Role{Admin, Organiser, Finance, Catering, Partner, Privacy}
 
 // tokenPrefix marks pamelding tokens so secret scanners can find leaked ones.
 const tokenPrefix = "pmd_"
@@ -97,7 +100,7 @@ func (p Principal) CanEvent(slug string) bool {
 // CreateRequest is the body of POST /api/v1/tokens and the token create
 // command's flags.
 type CreateRequest struct {
-	Role    Role     `json:"role" validate:"required,oneof=admin organiser finance catering partner"`
+	Role    Role     `json:"role" validate:"required,oneof=admin organiser finance catering partner privacy"`
 	Name    string   `json:"name" validate:"required,max=100"`
 	Events  []string `json:"events" validate:"max=100,dive,required,max=64"`
 	Partner string   `json:"partner" validate:"max=64"`

@@ -31,6 +31,15 @@ type Deps struct {
 	Staff         *staff.Service
 	Registrations *registration.Service
 	Payments      *payments.Service
+	Config        Config
+}
+
+// Config is what the pages and generated documents need to know.
+type Config struct {
+	PublicURL         string
+	DigitalConsentAge int
+	// CardPayments: Stripe is configured.
+	CardPayments bool
 }
 
 // bodyLimit is the largest body the server reads at all (a bank

@@ -29,7 +29,7 @@ func participant(c *fiber.Ctx) *registration.Registration {
 
 func handleMe(s *registration.Service) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		v, err := s.ParticipantView(c.UserContext(), participant(c))
+		v, err := s.AccessReport(c.UserContext(), participant(c))
 		if err != nil {
 			return err
 		}

@@ -59,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, getenv, stderr)
 	case "token":
 		return tokenCmd(ctx, args[2:], getenv, stdout, stderr)
+	case "retention":
+		return retentionCmd(ctx, args[2:], getenv, stdout, stderr)
 	case "loadtest":
 		return loadtestCmd(ctx, args[2:], getenv, stdout, stderr)
 	case "config":
@@ -180,9 +182,19 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			return err
 		})
 	})
+	jobs.Go(func() {
+		runner.Loop(jobsCtx, "retention", time.Hour, func(ctx context.Context) error {
+			rec, err := a.registrations.RunRetention(ctx, false)
+			if err == nil && (rec.RegistrationsDeleted > 0 || len(rec.Values) > 0) {
+				a.log.InfoContext(ctx, "retention run", "receipt", rec.ID, "registrationsDeleted", rec.RegistrationsDeleted, "rules", len(rec.Values))
+			}
+			return err
+		})
+	})
 	defer func() { stopJobs(); jobs.Wait() }()
 
-	srv := web.New(web.Deps{Log: a.log, Store: a.store, Events: a.events, Staff: a.staff, Registrations: a.registrations, Payments: a.payments})
+	srv := web.New(web.Deps{Log: a.log, Store: a.store, Events: a.events, Staff: a.staff, Registrations: a.registrations, Payments: a.payments,
+		Config: web.Config{PublicURL: cfg.PublicURL, DigitalConsentAge: cfg.DigitalConsentAge, CardPayments: cfg.StripeKey != ""}})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -1,0 +1,217 @@
+package registration
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/privacy"
+)
+
+// PurgeCount says how many values one rule removed for one event.
+type PurgeCount struct {
+	Event string `bson:"event" json:"event"`
+	Field string `bson:"field" json:"field"`
+	Rule  string `bson:"rule" json:"rule"`
+	Count int    `bson:"count" json:"count"`
+}
+
+// PurgeReceipt records a retention run: when, by which rules, how many.
+// It holds no personal data.
+type PurgeReceipt struct {
+	ID                   string       `bson:"_id" json:"id"`
+	At                   time.Time    `bson:"at" json:"at"`
+	DryRun               bool         `bson:"dryRun" json:"dryRun"`
+	Values               []PurgeCount `bson:"values" json:"values"`
+	RegistrationsDeleted int          `bson:"registrationsDeleted" json:"registrationsDeleted"`
+}
+
+// bookkeeping is how long payment records are kept: five years after the
+// end of the fiscal year (bokføringsloven § 13).
+var bookkeeping = privacy.MustRetention("fiscal_year_end+5y")
+
+// due works out what retention removes from one registration at now:
+// the values whose rule has run out, and whether the registration itself
+// goes (nothing dated is left, the event is over, and no payment record
+// must be kept).
+func due(reg *Registration, ev *events.Event, now time.Time) (values []string, rules map[string]string, deleteAll bool) {
+	a := anchors(reg, ev)
+	rules = map[string]string{}
+	remaining := 0
+	consider := func(key string) {
+		f, ok := ev.Field(key)
+		if !ok {
+			// A field the form no longer declares: nothing allows keeping it.
+			values, rules[key] = append(values, key), "undeclared"
+			return
+		}
+		at, ok := f.Retention.DeleteAt(a)
+		if !ok {
+			if f.Retention.Anchor != privacy.WithRegistration {
+				remaining++
+			}
+			return
+		}
+		if !now.Before(at) {
+			values, rules[key] = append(values, key), f.Retention.String()
+			return
+		}
+		remaining++
+	}
+	for key := range reg.Fields {
+		consider(key)
+	}
+	for key := range reg.Sealed {
+		consider(key)
+	}
+	sort.Strings(values)
+	if remaining > 0 || now.Before(ev.EndsAt) {
+		return values, rules, false
+	}
+	if p := reg.Payment; p != nil && (p.PaidAmount > 0 || p.InvoiceNumber != 0) {
+		if at, _ := bookkeeping.DeleteAt(a); now.Before(at) {
+			return values, rules, false
+		}
+	}
+	return values, rules, true
+}
+
+// RunRetention applies every field's retention rule: values whose time has
+// come are removed, and a registration with nothing dated left (and no
+// payment record to keep) is deleted, leaving only counts. dryRun counts
+// without removing. Every run writes a purge receipt.
+func (s *Service) RunRetention(ctx context.Context, dryRun bool) (*PurgeReceipt, error) {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	rec := &PurgeReceipt{ID: rand.Text(), At: now, DryRun: dryRun, Values: []PurgeCount{}}
+	evs, err := s.events.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range evs {
+		ev := &evs[i]
+		counts := map[[2]string]int{}
+		var regs []Registration
+		if err := s.store.c.All(ctx, bson.M{"event": ev.Slug}, &regs); err != nil {
+			return nil, fmt.Errorf("retention: %w", err)
+		}
+		deleted := 0
+		for j := range regs {
+			reg := &regs[j]
+			values, rules, deleteAll := due(reg, ev, now)
+			for _, v := range values {
+				counts[[2]string{v, rules[v]}]++
+			}
+			if dryRun || (len(values) == 0 && !deleteAll) {
+				if deleteAll {
+					deleted++
+				}
+				continue
+			}
+			if deleteAll {
+				ok, err := s.store.c.DeleteOne(ctx, bson.M{"_id": reg.ID, "updatedAt": reg.UpdatedAt})
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					deleted++
+				}
+				continue
+			}
+			unset := bson.M{}
+			for _, v := range values {
+				unset["fields."+v] = ""
+				unset["sealed."+v] = ""
+			}
+			// Only if unchanged since read: a rectification meanwhile is
+			// looked at again next run.
+			if _, err := s.store.c.UpdateOne(ctx, bson.M{"_id": reg.ID, "updatedAt": reg.UpdatedAt},
+				bson.M{"$unset": unset, "$set": bson.M{"updatedAt": now}}); err != nil {
+				return nil, err
+			}
+		}
+		for k, n := range counts {
+			rec.Values = append(rec.Values, PurgeCount{Event: ev.Slug, Field: k[0], Rule: k[1], Count: n})
+		}
+		rec.RegistrationsDeleted += deleted
+		if deleted > 0 && !dryRun {
+			if err := s.events.CountPurged(ctx, ev.Slug, deleted); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sort.Slice(rec.Values, func(i, j int) bool {
+		a, b := rec.Values[i], rec.Values[j]
+		return a.Event < b.Event || (a.Event == b.Event && a.Field < b.Field)
+	})
+	if err := s.purges.InsertOne(ctx, rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// FieldRetention is what remains of one field of an event, and when it goes.
+type FieldRetention struct {
+	Field string `json:"field"`
+	Rule  string `json:"rule"`
+	// Held counts registrations holding a value.
+	Held int `json:"held"`
+	// First and Last are the earliest and latest deletion dates; nil when
+	// the rule has no date (with the registration, until withdrawn).
+	First *time.Time `json:"firstDeletion,omitempty"`
+	Last  *time.Time `json:"lastDeletion,omitempty"`
+}
+
+// EventRetention is what personal data of an event remains.
+type EventRetention struct {
+	Event         string           `json:"event"`
+	EndsAt        time.Time        `json:"endsAt"`
+	Registrations int              `json:"registrations"`
+	Purged        int              `json:"registrationsPurged"`
+	Fields        []FieldRetention `json:"fields"`
+}
+
+// RetentionOverview shows, per event, what personal data remains and when
+// it goes.
+func (s *Service) RetentionOverview(ctx context.Context) ([]EventRetention, error) {
+	evs, err := s.events.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []EventRetention{}
+	for i := range evs {
+		ev := &evs[i]
+		var regs []Registration
+		if err := s.store.c.All(ctx, bson.M{"event": ev.Slug}, &regs); err != nil {
+			return nil, err
+		}
+		er := EventRetention{Event: ev.Slug, EndsAt: ev.EndsAt, Registrations: len(regs), Purged: ev.Purged, Fields: []FieldRetention{}}
+		for _, ff := range ev.Fields {
+			f, _ := ev.Field(ff.Key)
+			fr := FieldRetention{Field: ff.Key, Rule: f.Retention.String()}
+			for j := range regs {
+				_, inClear := regs[j].Fields[ff.Key]
+				_, sealed := regs[j].Sealed[ff.Key]
+				if !inClear && !sealed {
+					continue
+				}
+				fr.Held++
+				if at, ok := f.Retention.DeleteAt(anchors(&regs[j], ev)); ok {
+					if fr.First == nil || at.Before(*fr.First) {
+						fr.First = &at
+					}
+					if fr.Last == nil || at.After(*fr.Last) {
+						fr.Last = &at
+					}
+				}
+			}
+			er.Fields = append(er.Fields, fr)
+		}
+		out = append(out, er)
+	}
+	return out, nil
+}

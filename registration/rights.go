@@ -1,0 +1,360 @@
+package registration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/privacy"
+)
+
+// Errors of the data-subject operations.
+var (
+	ErrErased         = errors.New("registration erased")
+	ErrUnknownPurpose = errors.New("unknown consent purpose")
+)
+
+// Portability is the participant's data in a structured, commonly used,
+// machine-readable format (GDPR art. 20). Its schema is
+// api/portability.schema.json; SchemaVersion changes when it does.
+type Portability struct {
+	Schema        string            `json:"$schema"`
+	SchemaVersion int               `json:"schemaVersion"`
+	ExportedAt    time.Time         `json:"exportedAt"`
+	Registration  string            `json:"registration"`
+	Event         EventSummary      `json:"event"`
+	Status        Status            `json:"status"`
+	RegisteredAt  time.Time         `json:"registeredAt"`
+	Fields        map[string]string `json:"fields"`
+	Consents      []Consent         `json:"consents"`
+	Objections    Objections        `json:"objections"`
+	Restricted    bool              `json:"restricted"`
+	Payment       *Payment          `json:"payment,omitempty"`
+}
+
+// Export returns the data the participant provided, for portability.
+func (s *Service) Export(ctx context.Context, reg *Registration) (*Portability, error) {
+	ev, err := s.events.Get(ctx, reg.Event)
+	if err != nil {
+		return nil, err
+	}
+	p := &Portability{
+		Schema: "https://pamelding.no/schemas/portability-v1.json", SchemaVersion: 1,
+		ExportedAt: s.now().UTC().Truncate(time.Second), Registration: reg.ID,
+		Event:  EventSummary{Slug: ev.Slug, Title: ev.Title, StartsAt: ev.StartsAt, EndsAt: ev.EndsAt},
+		Status: reg.Status, RegisteredAt: reg.CreatedAt, Fields: map[string]string{},
+		Consents: reg.Consents, Objections: reg.Objections, Restricted: reg.Restricted, Payment: reg.Payment,
+	}
+	for _, ff := range ev.Fields {
+		v, err := s.Value(reg, ff.Key)
+		if err != nil {
+			return nil, err
+		}
+		if v != "" {
+			p.Fields[ff.Key] = v
+		}
+	}
+	return p, nil
+}
+
+// RectifyRequest is the body of PATCH /api/v1/me: the values to change; an
+// empty string removes an optional value.
+type RectifyRequest struct {
+	Fields map[string]string `json:"fields"`
+}
+
+// Rectify changes values (GDPR art. 16) by the rules of sign-up: declared
+// fields only, each value checked, consent-based values only while their
+// consent stands. One conditional update; an e-mail change that makes a
+// second registration of the same person for the event is refused.
+func (s *Service) Rectify(ctx context.Context, reg *Registration, r RectifyRequest) (*Registration, error) {
+	ev, err := s.events.Get(ctx, reg.Event)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	var errs privacy.Errors
+	set, unset := bson.M{}, bson.M{}
+	var dek []byte
+	for key, raw := range r.Fields {
+		path := "fields." + key
+		df, ok := declared(ev, key)
+		if !ok {
+			errs.Add(path, privacy.CodeUndeclared)
+			continue
+		}
+		v, code := df.Validation.Check(raw, now)
+		if code != "" {
+			errs.Add(path, code)
+			continue
+		}
+		if v == "" {
+			if df.Required {
+				errs.Add(path, privacy.CodeRequired)
+				continue
+			}
+			unset["fields."+key] = ""
+			unset["sealed."+key] = ""
+			continue
+		}
+		if !df.LegalBasis.NeedsConsent() {
+			set["fields."+key] = v
+			if key == "email" {
+				set["emailKey"] = s.keys.EmailKey(v)
+				if isLive(reg.Status) {
+					set["activeKey"] = s.keys.EmailKey(v)
+				}
+			}
+			continue
+		}
+		if !reg.ConsentState[df.ConsentPurpose] {
+			errs.Add(path, privacy.CodeConsentRequired)
+			continue
+		}
+		if dek == nil {
+			if reg.DataKey != nil {
+				if dek, err = s.keys.UnwrapDataKey(reg.ID, *reg.DataKey); err != nil {
+					return nil, err
+				}
+			} else {
+				var wrapped privacy.Sealed
+				dek, wrapped = s.keys.NewDataKey(reg.ID)
+				set["dataKey"] = wrapped
+			}
+		}
+		sealed, err := privacy.SealValue(dek, reg.ID, key, v)
+		if err != nil {
+			return nil, err
+		}
+		set["sealed."+key] = sealed
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	if len(set)+len(unset) == 0 {
+		return reg, nil
+	}
+	set["updatedAt"] = now
+	update := bson.M{"$set": set}
+	if len(unset) > 0 {
+		update["$unset"] = unset
+	}
+	var out Registration
+	err = s.store.c.FindOneAndUpdate(ctx, bson.M{"_id": reg.ID, "erasedAt": bson.M{"$exists": false}}, update, &out)
+	switch {
+	case errors.Is(err, mongodb.ErrDuplicate):
+		return nil, ErrAlreadyRegistered
+	case errors.Is(err, mongodb.ErrNotFound):
+		return nil, ErrErased
+	case err != nil:
+		return nil, fmt.Errorf("rectify: %w", err)
+	}
+	return &out, nil
+}
+
+func declared(ev *events.Event, key string) (events.DeclaredField, bool) {
+	for _, df := range ev.Form() {
+		if df.Key == key {
+			return df, true
+		}
+	}
+	return events.DeclaredField{}, false
+}
+
+func isLive(st Status) bool {
+	for _, l := range live {
+		if st == l {
+			return true
+		}
+	}
+	return false
+}
+
+// WithdrawConsent withdraws a consent as easily as it was given (GDPR art.
+// 7(3)). Withdrawing health deletes the values it covered at once and
+// destroys the data key they were sealed with; marketing stops marketing.
+func (s *Service) WithdrawConsent(ctx context.Context, reg *Registration, purpose privacy.ConsentPurpose) (*Registration, error) {
+	t, ok := privacy.ConsentTextFor(purpose)
+	if !ok {
+		return nil, ErrUnknownPurpose
+	}
+	ev, err := s.events.Get(ctx, reg.Event)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	unset := bson.M{}
+	others := 0 // sealed values under other consents
+	for _, df := range ev.Form() {
+		switch {
+		case df.ConsentPurpose == purpose:
+			unset["sealed."+df.Key] = ""
+			unset["fields."+df.Key] = ""
+		case df.LegalBasis.NeedsConsent() && reg.Sealed[df.Key].Data != nil:
+			others++
+		}
+	}
+	if others == 0 && reg.DataKey != nil {
+		// Nothing else is sealed under the data key: destroy it, so no
+		// copy of the values (a backup, a replica) is readable again.
+		for k := range unset {
+			if strings.HasPrefix(k, "sealed.") {
+				delete(unset, k)
+			}
+		}
+		unset["sealed"] = ""
+		unset["dataKey"] = ""
+	}
+	update := bson.M{
+		"$set": bson.M{"consentState." + string(purpose): false, "updatedAt": now},
+		"$push": bson.M{"consents": Consent{
+			Purpose: purpose, Given: false, At: now, TextVersion: t.Version, TextSHA256: t.SHA256(), Channel: reg.Channel, WithdrawnAt: &now,
+		}},
+	}
+	if len(unset) > 0 {
+		update["$unset"] = unset
+	}
+	return s.update(ctx, reg.ID, update)
+}
+
+// ObjectionsRequest is the body of POST /api/v1/me/objections; members
+// left out stay as they are.
+type ObjectionsRequest struct {
+	PartnerSharing *bool `json:"partnerSharing"`
+	Marketing      *bool `json:"marketing"`
+}
+
+// Object records objections (GDPR art. 21): to partner sharing (the next
+// partner export leaves the registration out) and to marketing.
+func (s *Service) Object(ctx context.Context, reg *Registration, r ObjectionsRequest) (*Registration, error) {
+	set := bson.M{"updatedAt": s.now().UTC().Truncate(time.Millisecond)}
+	if r.PartnerSharing != nil {
+		set["objections.partnerSharing"] = *r.PartnerSharing
+	}
+	if r.Marketing != nil {
+		set["objections.marketing"] = *r.Marketing
+		if *r.Marketing {
+			set["consentState."+string(privacy.ConsentMarketing)] = false
+		}
+	}
+	return s.update(ctx, reg.ID, bson.M{"$set": set})
+}
+
+// Restrict sets or lifts a restriction of processing (GDPR art. 18): a
+// restricted registration is left out of every export and mail until it
+// is lifted; it is stored, and its seat kept.
+func (s *Service) Restrict(ctx context.Context, reg *Registration, on bool) (*Registration, error) {
+	return s.update(ctx, reg.ID, bson.M{"$set": bson.M{"restricted": on, "updatedAt": s.now().UTC().Truncate(time.Millisecond)}})
+}
+
+func (s *Service) update(ctx context.Context, id string, update bson.M) (*Registration, error) {
+	var out Registration
+	err := s.store.c.FindOneAndUpdate(ctx, bson.M{"_id": id, "erasedAt": bson.M{"$exists": false}}, update, &out)
+	if errors.Is(err, mongodb.ErrNotFound) {
+		return nil, ErrErased
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Kept is data erasure left in place, and why.
+type Kept struct {
+	What  string     `json:"what"`
+	Why   string     `json:"why"`
+	Basis string     `json:"legalBasis"`
+	Until *time.Time `json:"until,omitempty"`
+}
+
+// ErasureReceipt answers an erasure: what was removed and what was kept.
+type ErasureReceipt struct {
+	Registration string   `json:"registration"`
+	Removed      []string `json:"removed"`
+	Kept         []Kept   `json:"kept"`
+	SeatReleased bool     `json:"seatReleased"`
+}
+
+// Erase erases a registration (GDPR art. 17): every personal value is
+// removed but those kept under a legal obligation (the buyer's invoice
+// fields of an invoiced registration, art. 17(3)(b)), the manage tokens
+// are revoked, pending mail dropped, and the seat released if the event
+// has not happened. Payment amounts and ids stay as bookkeeping records;
+// invoices and credit notes keep their buyer data until their retention
+// ends. Disclosure records stay: they hold no personal data.
+func (s *Service) Erase(ctx context.Context, reg *Registration) (*ErasureReceipt, error) {
+	ev, err := s.events.Get(ctx, reg.Event)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	invoiced := reg.Payment != nil && reg.Payment.InvoiceNumber != 0
+	keepFields := map[string]bool{}
+	rec := &ErasureReceipt{Registration: reg.ID, Removed: []string{}, Kept: []Kept{}}
+	a := anchors(reg, ev)
+	for key := range reg.Fields {
+		f, ok := ev.Field(key)
+		if ok && f.LegalBasis == privacy.LegalObligation && invoiced {
+			keepFields[key] = true
+			until, _ := f.Retention.DeleteAt(a)
+			rec.Kept = append(rec.Kept, Kept{What: "field " + key, Why: "on an issued invoice: bookkeeping act (bokføringsloven) § 13", Basis: "legal_obligation", Until: &until})
+			continue
+		}
+		rec.Removed = append(rec.Removed, key)
+	}
+	for key := range reg.Sealed {
+		rec.Removed = append(rec.Removed, key)
+	}
+	if reg.Payment != nil && (reg.Payment.PaidAmount > 0 || invoiced) {
+		until := privacy.MustRetention("fiscal_year_end+5y")
+		at, _ := until.DeleteAt(a)
+		rec.Kept = append(rec.Kept, Kept{What: "payment record (amounts, dates, Stripe ids, invoice and credit note numbers, KID)", Why: "bookkeeping act (bokføringsloven) § 13", Basis: "legal_obligation", Until: &at})
+	}
+	if invoiced {
+		at, _ := privacy.MustRetention("fiscal_year_end+5y").DeleteAt(a)
+		rec.Kept = append(rec.Kept, Kept{What: fmt.Sprintf("invoice %d and any credit note (buyer name, organisation, org number, address, reference; amounts)", reg.Payment.InvoiceNumber),
+			Why: "bookkeeping act (bokføringsloven) § 13 and bookkeeping regulation § 5-1-1", Basis: "legal_obligation", Until: &at})
+	}
+	rec.Kept = append(rec.Kept, Kept{What: "the registration's id, event, status and dates, without personal data", Why: "to count seats and keep the disclosure log true", Basis: "legitimate_interest"})
+
+	fields := bson.M{}
+	for k := range keepFields {
+		fields[k] = reg.Fields[k]
+	}
+	set := bson.M{
+		"fields": fields, "erasedAt": now, "updatedAt": now,
+		"emailKey": "erased:" + reg.ID, "activeKey": reg.ID, "manageTokens": []string{},
+		"outbox": bson.M{}, "consentState": bson.M{}, "consents": []Consent{}, "objections": Objections{},
+	}
+	releaseSeat := reg.Seat && now.Before(ev.StartsAt)
+	if isLive(reg.Status) {
+		set["status"] = Cancelled
+	}
+	if releaseSeat {
+		set["seat"] = false
+	}
+	var out Registration
+	err = s.store.c.FindOneAndUpdate(ctx,
+		bson.M{"_id": reg.ID, "erasedAt": bson.M{"$exists": false}},
+		bson.M{"$set": set, "$unset": bson.M{"sealed": "", "dataKey": "", "outboxNextAt": "", "offerExpiresAt": ""}},
+		&out)
+	if errors.Is(err, mongodb.ErrNotFound) {
+		return nil, ErrErased
+	}
+	if err != nil {
+		return nil, err
+	}
+	if releaseSeat {
+		if err := s.PassSeatOn(context.WithoutCancel(ctx), reg.Event); err != nil {
+			return nil, err
+		}
+		rec.SeatReleased = true
+	}
+	return rec, nil
+}

@@ -1,0 +1,497 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/payments"
+	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/registration"
+	"github.com/pamelding/pamelding/staff"
+)
+
+// handlePartnerExport streams the partner-safe attendee list: CSV by
+// default (RFC 4180, formulas defused), JSON with Accept:
+// application/json, XLSX with ?format=xlsx. A partner token gets its own
+// partner's list; organisers name the partner with ?partner=.
+func handlePartnerExport(ev *events.Service, rs *registration.Service, log *slog.Logger) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		e, err := ev.Get(c.UserContext(), c.Params("slug"))
+		if err != nil {
+			return err
+		}
+		p := principal(c)
+		partner := c.Query("partner")
+		if p.Role == staff.Partner {
+			if partner != "" && partner != p.Partner {
+				return staff.ErrForbidden
+			}
+			partner = p.Partner
+		}
+		if !slices.ContainsFunc(e.Partners, func(x events.Partner) bool { return x.ID == partner }) {
+			if p.Role == staff.Partner {
+				return staff.ErrForbidden
+			}
+			return problem(fiber.StatusBadRequest, "bad_query", "Name one of the event's partners with ?partner=.",
+				privacy.FieldError{Field: "partner", Code: privacy.CodeInvalid})
+		}
+		format := "csv"
+		switch {
+		case c.Query("format") == "xlsx":
+			format = "xlsx"
+		case c.Query("format") == "json" || strings.HasPrefix(c.Get(fiber.HeaderAccept), "application/json"):
+			format = "json"
+		case c.Query("format") != "" && c.Query("format") != "csv":
+			return problem(fiber.StatusBadRequest, "bad_query", "format is csv, json or xlsx.")
+		}
+		cols := registration.PartnerColumns(e)
+		ctx := context.WithoutCancel(c.UserContext())
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		name := e.Slug + "-" + partner
+		switch format {
+		case "csv":
+			c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+			c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`.csv"`)
+		case "json":
+			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+		case "xlsx":
+			c.Set(fiber.HeaderContentType, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+			c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`.xlsx"`)
+		}
+		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+			var err error
+			switch format {
+			case "csv":
+				err = exportCSV(ctx, rs, e, partner, p.ID, cols, w)
+			case "json":
+				err = exportJSON(ctx, rs, e, partner, p.ID, cols, w)
+			case "xlsx":
+				err = exportXLSX(ctx, rs, e, partner, p.ID, cols, w)
+			}
+			if err != nil {
+				log.ErrorContext(ctx, "partner export broke off", "event", e.Slug, "format", format, "err", err)
+			}
+		})
+		return nil
+	}
+}
+
+func exportCSV(ctx context.Context, rs *registration.Service, e *events.Event, partner, token string, cols []string, w *bufio.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(cols); err != nil {
+		return err
+	}
+	rec := make([]string, len(cols))
+	n := 0
+	_, err := rs.PartnerExport(ctx, e, partner, token, "csv", func(values []string) error {
+		for i, v := range values {
+			rec[i] = SafeCell(v)
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+		if n++; n%1000 == 0 {
+			cw.Flush()
+			if err := cw.Error(); err != nil {
+				return err
+			}
+			return w.Flush()
+		}
+		return nil
+	})
+	cw.Flush()
+	if err == nil {
+		err = cw.Error()
+	}
+	return err
+}
+
+func exportJSON(ctx context.Context, rs *registration.Service, e *events.Event, partner, token string, cols []string, w *bufio.Writer) error {
+	if _, err := w.WriteString("["); err != nil {
+		return err
+	}
+	n := 0
+	enc := json.NewEncoder(w)
+	row := make(map[string]string, len(cols))
+	_, err := rs.PartnerExport(ctx, e, partner, token, "json", func(values []string) error {
+		if n > 0 {
+			if err := w.WriteByte(','); err != nil {
+				return err
+			}
+		}
+		for i, c := range cols {
+			row[c] = values[i]
+		}
+		n++
+		return enc.Encode(row)
+	})
+	if err != nil {
+		return err
+	}
+	_, err = w.WriteString("]\n")
+	return err
+}
+
+func exportXLSX(ctx context.Context, rs *registration.Service, e *events.Event, partner, token string, cols []string, w *bufio.Writer) error {
+	f := excelize.NewFile()
+	defer f.Close()
+	sheet := "Deltakere"
+	if err := f.SetSheetName("Sheet1", sheet); err != nil {
+		return err
+	}
+	sw, err := f.NewStreamWriter(sheet)
+	if err != nil {
+		return err
+	}
+	cells := make([]any, len(cols))
+	for i, c := range cols {
+		cells[i] = c
+	}
+	if err := sw.SetRow("A1", cells); err != nil {
+		return err
+	}
+	n := 1
+	if _, err := rs.PartnerExport(ctx, e, partner, token, "xlsx", func(values []string) error {
+		n++
+		for i, v := range values {
+			cells[i] = v // a string cell: never evaluated as a formula
+		}
+		cell, _ := excelize.CoordinatesToCellName(1, n)
+		return sw.SetRow(cell, cells)
+	}); err != nil {
+		return err
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	return f.Write(w)
+}
+
+type disclosureList struct {
+	Disclosures []registration.Disclosure `json:"disclosures"`
+}
+
+func handleDisclosures(rs *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ds, err := rs.Disclosures(c.UserContext(), c.Params("slug"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(disclosureList{Disclosures: ds})
+	}
+}
+
+func handleMeExport(rs *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		p, err := rs.Export(c.UserContext(), participant(c))
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="pamelding-`+p.Registration+`.json"`)
+		return c.JSON(p)
+	}
+}
+
+func handleRectify(rs *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req registration.RectifyRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		out, err := rs.Rectify(c.UserContext(), participant(c), req)
+		if err != nil {
+			return err
+		}
+		r, err := rs.AccessReport(c.UserContext(), out)
+		if err != nil {
+			return err
+		}
+		return c.JSON(r)
+	}
+}
+
+func handleWithdraw(rs *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		out, err := rs.WithdrawConsent(c.UserContext(), participant(c), privacy.ConsentPurpose(c.Params("purpose")))
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"consentState": out.ConsentState})
+	}
+}
+
+func handleObject(rs *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req registration.ObjectionsRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		out, err := rs.Object(c.UserContext(), participant(c), req)
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"objections": out.Objections})
+	}
+}
+
+type restrictionRequest struct {
+	Restricted *bool `json:"restricted"`
+}
+
+func handleRestrict(rs *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		req := restrictionRequest{}
+		if len(c.Body()) > 0 {
+			if err := decodeJSON(c, &req); err != nil {
+				return err
+			}
+		}
+		on := req.Restricted == nil || *req.Restricted
+		out, err := rs.Restrict(c.UserContext(), participant(c), on)
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"restricted": out.Restricted})
+	}
+}
+
+// erase cancels a live registration (settling its money) and erases it.
+func erase(ctx context.Context, rs *registration.Service, pay *payments.Service, reg *registration.Registration) (*registration.ErasureReceipt, error) {
+	if _, err := pay.Cancel(ctx, reg, false); err != nil && !errors.Is(err, registration.ErrNotCancellable) {
+		return nil, err
+	}
+	fresh, err := rs.Get(ctx, reg.Event, reg.ID)
+	if err != nil {
+		return nil, err
+	}
+	return rs.Erase(ctx, fresh)
+}
+
+func handleErase(rs *registration.Service, pay *payments.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		rec, err := erase(c.UserContext(), rs, pay, participant(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(rec)
+	}
+}
+
+// handlePrivacyNotice generates the event's privacy notice from its
+// declared fields: HTML by default, Markdown with ?format=md or Accept:
+// text/markdown; ?lang=nb|en.
+func handlePrivacyNotice(ev *events.Service, publicURL string, digitalConsentAge int, cardPayments bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		e, err := ev.Get(c.UserContext(), c.Params("slug"))
+		if err != nil {
+			return err
+		}
+		lang := c.Query("lang", "nb")
+		if lang != "nb" && lang != "en" {
+			return problem(fiber.StatusBadRequest, "bad_query", "lang is nb or en.", privacy.FieldError{Field: "lang", Code: privacy.CodeInvalid})
+		}
+		in := privacy.NoticeInput{
+			Lang: lang, ControllerName: e.Organiser.Name, ControllerOrgNumber: e.Organiser.OrgNumber, PrivacyEmail: e.Organiser.PrivacyEmail,
+			EventTitle: e.Title.NB, EventStart: e.StartsAt, EventEnd: e.EndsAt, PublicList: e.PublicList,
+			CardPayments: cardPayments && e.Price.Amount > 0, GuardianAge: e.GuardianAge, DigitalConsentAge: digitalConsentAge,
+			ManageURL: publicURL + "/me", SupervisoryAuthority: "Datatilsynet", SupervisoryAuthorityURL: "https://www.datatilsynet.no",
+		}
+		if lang == "en" {
+			in.EventTitle = e.Title.EN
+			in.SupervisoryAuthority = "Datatilsynet (the Norwegian Data Protection Authority)"
+		}
+		for _, df := range e.Form() {
+			in.Fields = append(in.Fields, privacy.NoticeField{Field: df.Field, Required: df.Required})
+		}
+		for _, p := range e.Partners {
+			in.Partners = append(in.Partners, p.Name)
+		}
+		secs := privacy.Notice(in)
+		if c.Query("format") == "md" || strings.HasPrefix(c.Get(fiber.HeaderAccept), "text/markdown") {
+			c.Set(fiber.HeaderContentType, "text/markdown; charset=utf-8")
+			return c.SendString(privacy.Markdown(secs))
+		}
+		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+		return c.SendString(privacy.HTML(secs, lang))
+	}
+}
+
+// handleRecords generates the art. 30 record from the catalog and the
+// events: JSON, or Markdown with ?format=md.
+func handleRecords(ev *events.Service, cardPayments bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		evs, err := ev.List(c.UserContext())
+		if err != nil {
+			return err
+		}
+		var in []privacy.RecordsEvent
+		for i := range evs {
+			e := &evs[i]
+			re := privacy.RecordsEvent{Slug: e.Slug, Title: e.Title.EN, ControllerName: e.Organiser.Name,
+				ControllerOrgNumber: e.Organiser.OrgNumber, PrivacyEmail: e.Organiser.PrivacyEmail, CardPayments: cardPayments && e.Price.Amount > 0}
+			for _, df := range e.Form() {
+				re.Fields = append(re.Fields, privacy.NoticeField{Field: df.Field, Required: df.Required})
+			}
+			for _, p := range e.Partners {
+				re.Partners = append(re.Partners, p.Name)
+			}
+			in = append(in, re)
+		}
+		rec := privacy.BuildRecords(time.Now(), in)
+		if c.Query("format") == "md" || strings.HasPrefix(c.Get(fiber.HeaderAccept), "text/markdown") {
+			c.Set(fiber.HeaderContentType, "text/markdown; charset=utf-8")
+			return c.SendString(privacy.Markdown(rec.Sections()))
+		}
+		return c.JSON(rec)
+	}
+}
+
+type retentionOverview struct {
+	Events []registration.EventRetention `json:"events"`
+}
+
+func handleRetention(rs *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		out, err := rs.RetentionOverview(c.UserContext())
+		if err != nil {
+			return err
+		}
+		return c.JSON(retentionOverview{Events: out})
+	}
+}
+
+type requestList struct {
+	Requests []registration.RequestView `json:"requests"`
+}
+
+func handleCreateRequest(rs *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req registration.NewRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		v, err := rs.CreateRequest(c.UserContext(), req, principal(c).ID)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Status(fiber.StatusCreated).JSON(v)
+	}
+}
+
+func handleListRequests(rs *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		vs, err := rs.Requests(c.UserContext(), c.Query("all") == "true")
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.JSON(requestList{Requests: vs})
+	}
+}
+
+func handleGetRequest(rs *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		v, err := rs.GetRequest(c.UserContext(), c.Params("id"))
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.JSON(v)
+	}
+}
+
+// actionRequest is the body of POST /api/v1/privacy/requests/{id}/actions:
+// the operation a participant could do themselves, done for them.
+type actionRequest struct {
+	Action       string                          `json:"action"`
+	Registration string                          `json:"registration"`
+	Fields       map[string]string               `json:"fields"`
+	Purpose      string                          `json:"purpose"`
+	Objections   *registration.ObjectionsRequest `json:"objections"`
+}
+
+func handleRequestAction(rs *registration.Service, pay *payments.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req actionRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		ctx := c.UserContext()
+		reg, err := rs.SubjectRegistration(ctx, c.Params("id"), req.Registration)
+		if err != nil {
+			return err
+		}
+		var out any
+		switch req.Action {
+		case "access":
+			out, err = rs.AccessReport(ctx, reg)
+		case "export":
+			out, err = rs.Export(ctx, reg)
+		case "rectify":
+			var r *registration.Registration
+			if r, err = rs.Rectify(ctx, reg, registration.RectifyRequest{Fields: req.Fields}); err == nil {
+				out, err = rs.AccessReport(ctx, r)
+			}
+		case "erase":
+			out, err = erase(ctx, rs, pay, reg)
+		case "restrict", "unrestrict":
+			var r *registration.Registration
+			if r, err = rs.Restrict(ctx, reg, req.Action == "restrict"); err == nil {
+				out = fiber.Map{"restricted": r.Restricted}
+			}
+		case "object":
+			if req.Objections == nil {
+				return privacy.Errors{{Field: "objections", Code: privacy.CodeRequired}}
+			}
+			var r *registration.Registration
+			if r, err = rs.Object(ctx, reg, *req.Objections); err == nil {
+				out = fiber.Map{"objections": r.Objections}
+			}
+		case "withdraw":
+			var r *registration.Registration
+			if r, err = rs.WithdrawConsent(ctx, reg, privacy.ConsentPurpose(req.Purpose)); err == nil {
+				out = fiber.Map{"consentState": r.ConsentState}
+			}
+		default:
+			return privacy.Errors{{Field: "action", Code: privacy.CodeInvalid}}
+		}
+		if err != nil {
+			return err
+		}
+		if err := rs.RecordAction(ctx, c.Params("id"), req.Action, reg.ID, principal(c).ID); err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.JSON(out)
+	}
+}
+
+type closeRequest struct {
+	Outcome string `json:"outcome"`
+}
+
+func handleCloseRequest(rs *registration.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req closeRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		v, err := rs.CloseRequest(c.UserContext(), c.Params("id"), req.Outcome)
+		if err != nil {
+			return err
+		}
+		return c.JSON(v)
+	}
+}
