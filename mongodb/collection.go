@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -43,6 +44,11 @@ func mapErr(err error) error {
 		return errors.Join(ErrUnavailable, err)
 	}
 	var se mongo.ServerError
+	if errors.As(err, &se) && strings.Contains(err.Error(), "UNIQUE constraint failed") {
+		// FerretDB v1 reports an update that breaks a unique index (other
+		// than _id) as InternalError with SQLite's message.
+		return ErrDuplicate
+	}
 	if errors.As(err, &se) {
 		// Server messages can quote documents; keep only the codes so an
 		// error that reaches a log carries no personal data.

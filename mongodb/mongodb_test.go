@@ -83,6 +83,19 @@ func TestErrors(t *testing.T) {
 			t.Errorf("%d documents with the slug, want 1", n)
 		}
 	})
+	t.Run("ErrDuplicateOnUpdate", func(t *testing.T) {
+		if err := c.InsertOne(ctx, bson.M{"_id": "c", "slug": "other"}); err != nil {
+			t.Fatal(err)
+		}
+		var out bson.M
+		err := c.FindOneAndUpdate(ctx, bson.M{"_id": "c"}, bson.M{"$set": bson.M{"slug": "same"}}, &out)
+		if !errors.Is(err, mongodb.ErrDuplicate) {
+			t.Fatalf("findAndModify: err = %v, want ErrDuplicate", err)
+		}
+		if _, err := c.UpdateOne(ctx, bson.M{"_id": "c"}, bson.M{"$set": bson.M{"slug": "same"}}); !errors.Is(err, mongodb.ErrDuplicate) {
+			t.Fatalf("update: err = %v, want ErrDuplicate", err)
+		}
+	})
 	t.Run("ErrNotFound", func(t *testing.T) {
 		var out bson.M
 		if err := c.FindOne(ctx, bson.M{"_id": "nope"}, &out); !errors.Is(err, mongodb.ErrNotFound) {

@@ -275,7 +275,12 @@ func erase(ctx context.Context, rs *registration.Service, pay *payments.Service,
 	if err != nil {
 		return nil, err
 	}
-	return rs.Erase(ctx, fresh)
+	rec, err := rs.Erase(ctx, fresh)
+	if err != nil {
+		return nil, err
+	}
+	rec.SeatReleased = rec.SeatReleased || (reg.Seat && !fresh.Seat)
+	return rec, nil
 }
 
 func handleErase(rs *registration.Service, pay *payments.Service) fiber.Handler {

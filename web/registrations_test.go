@@ -34,7 +34,7 @@ type signup struct {
 	ManageToken string `json:"manageToken"`
 }
 
-func (e *env) mustSignup(t *testing.T, slug string, body map[string]any) signup {
+func (e *env) mustSignup(t testing.TB, slug string, body map[string]any) signup {
 	t.Helper()
 	r := e.do(t, "POST", "/api/v1/events/"+slug+"/registrations", "", body)
 	if r.status != 201 {

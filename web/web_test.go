@@ -142,7 +142,7 @@ func (e *env) count(t testing.TB, coll string) int64 {
 	return n
 }
 
-func (e *env) token(t *testing.T, req staff.CreateRequest) string {
+func (e *env) token(t testing.TB, req staff.CreateRequest) string {
 	t.Helper()
 	tok, _, err := e.staff.Create(context.Background(), req)
 	if err != nil {
@@ -186,7 +186,7 @@ func (p problemDoc) has(field, code string) bool {
 	return false
 }
 
-func mustProblem(t *testing.T, r response, status int) problemDoc {
+func mustProblem(t testing.TB, r response, status int) problemDoc {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)

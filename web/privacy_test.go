@@ -1,0 +1,603 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/staff"
+)
+
+// allFields is a form with every built-in field, and a value for each
+// that must never reach a partner but name and organisation.
+var allFields = map[string]string{
+	"name": "Kari Nordmann", "email": "kari@example.no", "phone": "91234567", "organisation": "Acme AS",
+	"title": "Daglig leder", "dietary": "nøtteallergi", "date_of_birth": "1980-02-03", "club": "Kongsvinger IL",
+	"guardian_name": "Guro Verge", "guardian_email": "guro@example.no", "emergency_contact": "Per 99887766",
+	"invoice_org_number": "974760673", "invoice_address": "Postboks 9, 0101 Oslo", "invoice_reference": "REF-123",
+}
+
+func (e *env) everyFieldEvent(t testing.TB, slug string) {
+	e.mustEvent(t, slug, func(b map[string]any) {
+		delete(b, "price")
+		var fs []map[string]any
+		for _, f := range privacy.Catalog() {
+			fs = append(fs, map[string]any{"key": f.Key, "required": f.Key == "name" || f.Key == "email"})
+		}
+		b["fields"] = fs
+		b["partners"] = []map[string]string{{"id": "acme", "name": "Acme AS"}, {"id": "bank", "name": "Sparebanken"}}
+	})
+}
+
+func (e *env) signupWith(t testing.TB, slug, email string, extra map[string]string, objectPartners bool) signup {
+	f := map[string]any{}
+	for k, v := range allFields {
+		f[k] = v
+	}
+	f["email"] = email
+	for k, v := range extra {
+		f[k] = v
+	}
+	return e.mustSignup(t, slug, map[string]any{"fields": f, "consents": map[string]any{"health": true},
+		"objections": map[string]any{"partnerSharing": objectPartners}})
+}
+
+func (e *env) partnerCSV(t testing.TB, slug, token, query string) [][]string {
+	t.Helper()
+	r := e.do(t, "GET", "/api/v1/events/"+slug+"/partner-export"+query, token, nil)
+	if r.status != 200 {
+		t.Fatalf("export: %d %s", r.status, r.body)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+	if err != nil {
+		t.Fatalf("csv: %v\n%s", err, r.body)
+	}
+	return recs
+}
+
+func TestPartnerExport(t *testing.T) {
+	e := newEnv(t)
+	e.everyFieldEvent(t, "konf")
+	e.mustEvent(t, "other", nil)
+	kari := e.signupWith(t, "konf", "kari@example.no", map[string]string{"organisation": "=HYPERLINK(\"http://x\")"}, false)
+	e.clock.add(time.Second)
+	objector := e.signupWith(t, "konf", "objector@example.no", map[string]string{"name": "Olav Objector"}, true)
+	e.clock.add(time.Second)
+	restricted := e.signupWith(t, "konf", "restricted@example.no", map[string]string{"name": "Rita Restricted"}, false)
+	e.do(t, "POST", "/api/v1/me/restriction", restricted.ManageToken, map[string]any{"restricted": true})
+	e.clock.add(time.Second)
+	cancelled := e.signupWith(t, "konf", "cancelled@example.no", map[string]string{"name": "Carl Cancelled"}, false)
+	e.do(t, "DELETE", "/api/v1/me/registration", cancelled.ManageToken, nil)
+
+	acme := e.token(t, staff.CreateRequest{Role: staff.Partner, Name: "acme", Events: []string{"konf"}, Partner: "acme"})
+	bank := e.token(t, staff.CreateRequest{Role: staff.Partner, Name: "bank", Events: []string{"konf"}, Partner: "bank"})
+
+	recs := e.partnerCSV(t, "konf", acme, "")
+	if strings.Join(recs[0], ",") != "name,organisation" {
+		t.Fatalf("header %v, want exactly name,organisation", recs[0])
+	}
+	if len(recs) != 2 || recs[1][0] != "Kari Nordmann" || recs[1][1] != `'=HYPERLINK("http://x")` {
+		t.Fatalf("rows %v: want Kari only, formula defused", recs)
+	}
+
+	t.Run("NothingElseInAnyFormat", func(t *testing.T) {
+		var bodies []string
+		for _, q := range []string{"", "?format=xlsx"} {
+			r := e.do(t, "GET", "/api/v1/events/konf/partner-export"+q, acme, nil)
+			bodies = append(bodies, string(r.body))
+			if q == "?format=xlsx" {
+				f, err := excelize.OpenReader(bytes.NewReader(r.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, _ := f.GetRows("Deltakere")
+				var cells []string
+				for _, row := range rows {
+					cells = append(cells, strings.Join(row, "\t"))
+				}
+				bodies = append(bodies, strings.Join(cells, "\n"))
+				if strings.Join(rows[0], ",") != "name,organisation" || len(rows) != 2 {
+					t.Errorf("xlsx rows %v", rows)
+				}
+			}
+		}
+		r := e.do(t, "GET", "/api/v1/events/konf/partner-export", acme, nil, "Accept", "application/json")
+		var rows []map[string]string
+		if err := json.Unmarshal(r.body, &rows); err != nil || len(rows) != 1 || len(rows[0]) != 2 || rows[0]["name"] != "Kari Nordmann" {
+			t.Fatalf("json: %v %s", err, r.body)
+		}
+		bodies = append(bodies, string(r.body))
+		for _, b := range bodies {
+			for k, v := range allFields {
+				if k == "name" || k == "organisation" {
+					continue
+				}
+				if strings.Contains(b, v) {
+					t.Errorf("a partner export holds %s (%q)", k, v)
+				}
+			}
+			for _, who := range []string{"Olav Objector", "Rita Restricted", "Carl Cancelled"} {
+				if strings.Contains(b, who) {
+					t.Errorf("a partner export holds %s", who)
+				}
+			}
+		}
+	})
+	t.Run("Disclosures", func(t *testing.T) {
+		r := e.do(t, "GET", "/api/v1/events/konf/disclosures", adminToken, nil)
+		var log struct {
+			Disclosures []struct {
+				Partner, Format string
+				Fields          []string
+				Count           int
+				Complete        bool
+			}
+		}
+		r.json(t, &log)
+		if len(log.Disclosures) != 4 || log.Disclosures[0].Partner != "acme" || strings.Join(log.Disclosures[0].Fields, ",") != "name,organisation" ||
+			log.Disclosures[0].Count != 1 || !log.Disclosures[0].Complete {
+			t.Fatalf("disclosure log %s", r.body)
+		}
+		var me struct {
+			Disclosures []struct {
+				To     string
+				Fields []string
+			}
+		}
+		e.do(t, "GET", "/api/v1/me", kari.ManageToken, nil).json(t, &me)
+		if len(me.Disclosures) != 4 || me.Disclosures[0].To != "Acme AS" {
+			t.Errorf("Kari's access report lists %+v", me.Disclosures)
+		}
+		e.do(t, "GET", "/api/v1/me", objector.ManageToken, nil).json(t, &me)
+		if len(me.Disclosures) != 0 {
+			t.Errorf("the objector's report lists disclosures: %+v", me.Disclosures)
+		}
+	})
+	t.Run("Forbidden", func(t *testing.T) {
+		mustProblem(t, e.do(t, "GET", "/api/v1/events/other/partner-export", acme, nil), 403)
+		mustProblem(t, e.do(t, "GET", "/api/v1/events/konf/partner-export?partner=acme", bank, nil), 403)
+		mustProblem(t, e.do(t, "GET", "/api/v1/events/konf/partner-export", "", nil), 401)
+		mustProblem(t, e.do(t, "GET", "/api/v1/events/konf/partner-export", kari.ManageToken, nil), 401)
+		mustProblem(t, e.do(t, "GET", "/api/v1/events/konf/partner-export", adminToken, nil), 400)
+		if recs := e.partnerCSV(t, "konf", adminToken, "?partner=bank"); len(recs) != 2 {
+			t.Errorf("organiser export for bank: %v", recs)
+		}
+	})
+	t.Run("ObjectionAndRestrictionApplyToTheNextExport", func(t *testing.T) {
+		e.do(t, "POST", "/api/v1/me/objections", objector.ManageToken, map[string]any{"partnerSharing": false})
+		e.do(t, "POST", "/api/v1/me/restriction", restricted.ManageToken, map[string]any{"restricted": false})
+		if recs := e.partnerCSV(t, "konf", acme, ""); len(recs) != 4 {
+			t.Fatalf("after lifting: %v", recs)
+		}
+		e.do(t, "POST", "/api/v1/me/objections", kari.ManageToken, map[string]any{"partnerSharing": true})
+		e.do(t, "POST", "/api/v1/me/restriction", objector.ManageToken, nil)
+		recs := e.partnerCSV(t, "konf", acme, "")
+		if len(recs) != 2 || recs[1][0] != "Rita Restricted" {
+			t.Errorf("after objecting and restricting: %v", recs)
+		}
+	})
+	t.Run("ErasureAfterExport", func(t *testing.T) {
+		r := e.do(t, "DELETE", "/api/v1/me", kari.ManageToken, nil)
+		if r.status != 200 {
+			t.Fatalf("erase: %d %s", r.status, r.body)
+		}
+		var raw bson.Raw
+		if err := e.store.Collection(mongodb.Registrations).FindOne(context.Background(), bson.M{"_id": kari.ID}, &raw); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range allFields {
+			if strings.Contains(string(raw), v) {
+				t.Errorf("erased registration still holds %s", k)
+			}
+		}
+		n, _ := e.store.Collection(mongodb.DisclosureChunks).Count(context.Background(), bson.M{"registrations": kari.ID})
+		if n == 0 {
+			t.Error("the disclosure record went with the erasure")
+		}
+		mustProblem(t, e.do(t, "GET", "/api/v1/me", kari.ManageToken, nil), 401)
+	})
+}
+
+func TestParticipantRights(t *testing.T) {
+	e := newEnv(t)
+	e.everyFieldEvent(t, "konf")
+	kari := e.signupWith(t, "konf", "kari@example.no", nil, false)
+	ola := e.signupWith(t, "konf", "ola@example.no", nil, false)
+
+	t.Run("AccessReport", func(t *testing.T) {
+		var rep struct {
+			Source     string
+			Controller struct{ Name, PrivacyEmail string }
+			Fields     []struct {
+				Key, Value, DeleteRule string
+				LegalBasis             string   `json:"legalBasis"`
+				Purposes               []string `json:"purposes"`
+				Recipients             []string `json:"recipients"`
+				DeleteAt               *time.Time
+			}
+		}
+		e.do(t, "GET", "/api/v1/me", kari.ManageToken, nil).json(t, &rep)
+		if rep.Source == "" || rep.Controller.PrivacyEmail != "personvern@example.no" || len(rep.Fields) != len(allFields) {
+			t.Fatalf("report: %+v", rep)
+		}
+		for _, f := range rep.Fields {
+			if f.LegalBasis == "" || len(f.Purposes) == 0 || f.Recipients == nil || f.DeleteRule == "" {
+				t.Errorf("field %s lacks tags: %+v", f.Key, f)
+			}
+			if f.Key == "emergency_contact" && (f.DeleteAt == nil || !f.DeleteAt.Equal(time.Date(2027, 3, 8, 16, 0, 0, 0, time.UTC))) {
+				t.Errorf("emergency_contact deleted at %v, want the event's end + 7 days", f.DeleteAt)
+			}
+		}
+	})
+	t.Run("Portability", func(t *testing.T) {
+		r := e.do(t, "GET", "/api/v1/me/export", kari.ManageToken, nil)
+		var p struct {
+			SchemaVersion int
+			Fields        map[string]string
+			Consents      []map[string]any
+		}
+		r.json(t, &p)
+		if p.SchemaVersion != 1 || p.Fields["dietary"] != "nøtteallergi" || p.Fields["club"] != "Kongsvinger IL" || len(p.Consents) == 0 {
+			t.Errorf("export %s", r.body)
+		}
+	})
+	t.Run("Rectify", func(t *testing.T) {
+		r := e.do(t, "PATCH", "/api/v1/me", kari.ManageToken, map[string]any{"fields": map[string]any{"phone": "40000000", "title": ""}})
+		if r.status != 200 || !strings.Contains(string(r.body), "+4740000000") || strings.Contains(string(r.body), "Daglig leder") {
+			t.Fatalf("rectify: %d %s", r.status, r.body)
+		}
+		before := e.do(t, "GET", "/api/v1/me", kari.ManageToken, nil).body
+		for _, tc := range []struct {
+			body   map[string]any
+			status int
+			field  string
+			code   string
+		}{
+			{map[string]any{"fields": map[string]any{"phone": "12"}}, 422, "fields.phone", "invalid"},
+			{map[string]any{"fields": map[string]any{"shoe": "44"}}, 422, "fields.shoe", "undeclared"},
+			{map[string]any{"fields": map[string]any{"name": ""}}, 422, "fields.name", "required"},
+			{map[string]any{"fields": map[string]any{"email": "ola@example.no"}}, 409, "", ""},
+			{map[string]any{"status": "confirmed"}, 422, "status", "unknown"},
+		} {
+			p := mustProblem(t, e.do(t, "PATCH", "/api/v1/me", kari.ManageToken, tc.body), tc.status)
+			if tc.field != "" && !p.has(tc.field, tc.code) {
+				t.Errorf("errors %+v, want {%s %s}", p.Errors, tc.field, tc.code)
+			}
+		}
+		if after := e.do(t, "GET", "/api/v1/me", kari.ManageToken, nil).body; !bytes.Equal(before, after) {
+			t.Error("a refused rectification changed something")
+		}
+	})
+	t.Run("WithdrawHealth", func(t *testing.T) {
+		catering := e.token(t, staff.CreateRequest{Role: staff.Catering, Name: "kjøkken", Events: []string{"konf"}})
+		if r := e.do(t, "GET", "/api/v1/events/konf/registrations", catering, nil); !strings.Contains(string(r.body), "nøtteallergi") {
+			t.Fatalf("catering list before: %s", r.body)
+		}
+		r := e.do(t, "POST", "/api/v1/me/consents/health/withdraw", kari.ManageToken, nil)
+		if r.status != 200 {
+			t.Fatalf("withdraw: %d %s", r.status, r.body)
+		}
+		var raw bson.M
+		if err := e.store.Collection(mongodb.Registrations).FindOne(context.Background(), bson.M{"_id": kari.ID}, &raw); err != nil {
+			t.Fatal(err)
+		}
+		if raw["sealed"] != nil || raw["dataKey"] != nil {
+			t.Errorf("after withdrawal the store holds sealed %v, key %v", raw["sealed"], raw["dataKey"])
+		}
+		list := e.do(t, "GET", "/api/v1/events/konf/registrations", catering, nil)
+		var page struct{ Registrations []map[string]any }
+		list.json(t, &page)
+		if len(page.Registrations) != 1 { // Ola's only
+			t.Errorf("catering list after withdrawal: %s", list.body)
+		}
+		if me := e.do(t, "GET", "/api/v1/me", kari.ManageToken, nil); strings.Contains(string(me.body), "nøtteallergi") {
+			t.Error("dietary still in the access report")
+		}
+		p := mustProblem(t, e.do(t, "PATCH", "/api/v1/me", kari.ManageToken, map[string]any{"fields": map[string]any{"dietary": "laktose"}}), 422)
+		if !p.has("fields.dietary", "consent_required") {
+			t.Errorf("dietary accepted again without consent: %+v", p.Errors)
+		}
+		mustProblem(t, e.do(t, "POST", "/api/v1/me/consents/profiling/withdraw", kari.ManageToken, nil), 404)
+	})
+	t.Run("WithdrawMarketing", func(t *testing.T) {
+		r := e.do(t, "POST", "/api/v1/me/consents/marketing/withdraw", ola.ManageToken, nil)
+		if r.status != 200 || !strings.Contains(string(r.body), `"marketing":false`) {
+			t.Errorf("withdraw marketing: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("Erase", func(t *testing.T) {
+		left := e.seatsLeft(t, "konf")
+		r := e.do(t, "DELETE", "/api/v1/me", ola.ManageToken, nil)
+		var rec struct {
+			Removed      []string
+			Kept         []struct{ What, Why, LegalBasis string }
+			SeatReleased bool
+		}
+		r.json(t, &rec)
+		if r.status != 200 || !rec.SeatReleased || len(rec.Removed) != len(allFields) {
+			t.Fatalf("erase: %d %s", r.status, r.body)
+		}
+		if e.seatsLeft(t, "konf") != left+1 {
+			t.Error("the seat was not released")
+		}
+		mustProblem(t, e.do(t, "GET", "/api/v1/me", ola.ManageToken, nil), 401)
+	})
+}
+
+func TestEraseKeepsInvoiceData(t *testing.T) {
+	e := newEnv(t)
+	e.invoiceEvent(t, "seminar")
+	r := e.do(t, "POST", "/api/v1/events/seminar/registrations", "", invoiceBuyer("kari@example.no"))
+	var s signup
+	r.json(t, &s)
+	r = e.do(t, "DELETE", "/api/v1/me", s.ManageToken, nil)
+	var rec struct {
+		Removed []string
+		Kept    []struct {
+			What, Why, LegalBasis string
+			Until                 *time.Time
+		}
+	}
+	r.json(t, &rec)
+	if r.status != 200 {
+		t.Fatalf("erase: %d %s", r.status, r.body)
+	}
+	kept := map[string]bool{}
+	for _, k := range rec.Kept {
+		kept[k.What] = true
+		if k.LegalBasis == "legal_obligation" && (k.Until == nil || k.Until.Year() != 2031) {
+			t.Errorf("%s kept until %v, want the end of 2031 (fiscal year 2026 + 5)", k.What, k.Until)
+		}
+	}
+	if !kept["field invoice_org_number"] || !kept["field invoice_address"] || !strings.Contains(strings.Join(rec.Removed, ","), "email") {
+		t.Errorf("receipt %s", r.body)
+	}
+	var raw struct {
+		Fields map[string]any `bson:"fields"`
+	}
+	_ = e.store.Collection(mongodb.Registrations).FindOne(context.Background(), bson.M{"_id": s.ID}, &raw)
+	fields := raw.Fields
+	if fields["email"] != nil || fields["name"] != nil || fields["invoice_org_number"] != "974760673" {
+		t.Errorf("after erasure: %v", fields)
+	}
+	// The credit note answered the cancelled invoice.
+	if d := e.reg(t, s.ID); d.Payment.Status != "credited" {
+		t.Errorf("payment %s", d.Payment.Status)
+	}
+}
+
+func TestPrivacyRequests(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "a", func(b map[string]any) { delete(b, "price") })
+	e.mustEvent(t, "b", func(b map[string]any) { delete(b, "price") })
+	ra := e.mustSignup(t, "a", person("Kari@Example.no"))
+	rb := e.mustSignup(t, "b", person("kari@example.no"))
+	other := e.mustSignup(t, "b", person("ola@example.no"))
+	pc := e.token(t, staff.CreateRequest{Role: staff.Privacy, Name: "personvernombud"})
+	organiser := e.token(t, staff.CreateRequest{Role: staff.Organiser, Name: "o"})
+
+	mustProblem(t, e.do(t, "POST", "/api/v1/privacy/requests", organiser, map[string]any{"type": "erasure", "email": "kari@example.no", "receivedAt": "2026-11-20"}), 403)
+	p := mustProblem(t, e.do(t, "POST", "/api/v1/privacy/requests", pc, map[string]any{"type": "forget", "email": "x", "receivedAt": "yesterday"}), 422)
+	if !p.has("type", "invalid") || !p.has("email", "invalid") || !p.has("receivedAt", "invalid") {
+		t.Errorf("errors %+v", p.Errors)
+	}
+
+	r := e.do(t, "POST", "/api/v1/privacy/requests", pc, map[string]any{"type": "erasure", "email": " KARI@example.no", "receivedAt": "2026-11-20", "notes": "by e-mail"})
+	var req struct {
+		ID            string
+		Deadline      time.Time
+		Overdue       bool
+		Email         string
+		Registrations []struct{ ID, Event string }
+	}
+	r.json(t, &req)
+	if r.status != 201 || !req.Deadline.Equal(time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC)) || req.Overdue || len(req.Registrations) != 2 {
+		t.Fatalf("request: %d %s", r.status, r.body)
+	}
+	var raw bson.Raw
+	_ = e.store.Collection(mongodb.PrivacyRequests).FindOne(context.Background(), bson.M{"_id": req.ID}, &raw)
+	if strings.Contains(strings.ToLower(string(raw)), "kari@example.no") {
+		t.Error("the request stores the address in clear")
+	}
+
+	act := func(body map[string]any) response {
+		return e.do(t, "POST", "/api/v1/privacy/requests/"+req.ID+"/actions", pc, body)
+	}
+	if r := act(map[string]any{"action": "access", "registration": ra.ID}); r.status != 200 || !strings.Contains(string(r.body), `"fields"`) {
+		t.Fatalf("access: %d %s", r.status, r.body)
+	}
+	mustProblem(t, act(map[string]any{"action": "erase", "registration": other.ID}), 404)
+	mustProblem(t, act(map[string]any{"action": "shred", "registration": ra.ID}), 422)
+	for _, id := range []string{ra.ID, rb.ID} {
+		if r := act(map[string]any{"action": "erase", "registration": id}); r.status != 200 {
+			t.Fatalf("erase: %d %s", r.status, r.body)
+		}
+	}
+	mustProblem(t, e.do(t, "GET", "/api/v1/me", rb.ManageToken, nil), 401)
+	if r := e.do(t, "GET", "/api/v1/me", other.ManageToken, nil); r.status != 200 {
+		t.Error("another person's registration was touched")
+	}
+
+	e.clock.add(40 * 24 * time.Hour)
+	var list struct {
+		Requests []struct {
+			ID      string
+			Overdue bool
+			Actions []map[string]any
+		}
+	}
+	e.do(t, "GET", "/api/v1/privacy/requests", pc, nil).json(t, &list)
+	if len(list.Requests) != 1 || !list.Requests[0].Overdue || len(list.Requests[0].Actions) != 3 {
+		t.Errorf("open requests %+v", list.Requests)
+	}
+	if r := e.do(t, "POST", "/api/v1/privacy/requests/"+req.ID+"/close", pc, map[string]any{"outcome": "Both registrations erased; answered by e-mail."}); r.status != 200 {
+		t.Fatalf("close: %d %s", r.status, r.body)
+	}
+	e.do(t, "GET", "/api/v1/privacy/requests", pc, nil).json(t, &list)
+	if len(list.Requests) != 0 {
+		t.Errorf("closed request still listed as open")
+	}
+	mustProblem(t, act(map[string]any{"action": "access", "registration": ra.ID}), 409)
+}
+
+// TestRetention moves the clock past each rule: exactly what is due goes.
+func TestRetention(t *testing.T) {
+	e := newEnv(t)
+	e.everyFieldEvent(t, "konf") // ends 2027-03-01 16:00 UTC
+	s := e.signupWith(t, "konf", "kari@example.no", nil, false)
+	e.invoiceEvent(t, "seminar")
+	r := e.do(t, "POST", "/api/v1/events/seminar/registrations", "", invoiceBuyer("buyer@example.no"))
+	var inv signup
+	r.json(t, &inv)
+
+	fields := func(id string) []string {
+		var raw struct {
+			Fields map[string]string `bson:"fields"`
+			Sealed map[string]bson.M `bson:"sealed"`
+		}
+		if err := e.store.Collection(mongodb.Registrations).FindOne(context.Background(), bson.M{"_id": id}, &raw); err != nil {
+			return nil
+		}
+		var keys []string
+		for k := range raw.Fields {
+			keys = append(keys, k)
+		}
+		for k := range raw.Sealed {
+			keys = append(keys, k)
+		}
+		return keys
+	}
+	run := func() {
+		t.Helper()
+		if _, err := e.regs.RunRetention(context.Background(), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	has := func(keys []string, k string) bool {
+		return strings.Contains(","+strings.Join(keys, ",")+",", ","+k+",")
+	}
+
+	run()
+	if n := len(fields(s.ID)); n != len(allFields) {
+		t.Fatalf("before the event: %d fields left", n)
+	}
+	t.Run("DryRun", func(t *testing.T) {
+		e.clock.add(110 * 24 * time.Hour) // 2027-03-11: past event end + 7 days
+		rec, err := e.regs.RunRetention(context.Background(), true)
+		if err != nil || len(rec.Values) == 0 || len(fields(s.ID)) != len(allFields) {
+			t.Fatalf("dry run removed something or counted nothing: %+v %v", rec, err)
+		}
+	})
+	run()
+	if k := fields(s.ID); has(k, "emergency_contact") || !has(k, "dietary") || !has(k, "phone") || !has(k, "name") {
+		t.Fatalf("7 days after: %v", k)
+	}
+	e.clock.add(30 * 24 * time.Hour) // past event end + 30 days
+	run()
+	if k := fields(s.ID); has(k, "dietary") || has(k, "phone") || !has(k, "email") || !has(k, "invoice_org_number") {
+		t.Fatalf("30 days after: %v", k)
+	}
+	var ov struct {
+		Events []struct {
+			Event  string
+			Fields []struct {
+				Field string
+				Held  int
+			}
+		}
+	}
+	e.do(t, "GET", "/api/v1/privacy/retention", adminToken, nil).json(t, &ov)
+	if len(ov.Events) != 2 {
+		t.Fatalf("overview %+v", ov)
+	}
+	e.clock.add(330 * 24 * time.Hour) // past event end + 1 year
+	run()
+	if k := fields(s.ID); has(k, "email") || has(k, "name") || !has(k, "invoice_org_number") {
+		t.Fatalf("a year after: %v", k)
+	}
+	if k := fields(inv.ID); !has(k, "invoice_org_number") || has(k, "email") {
+		t.Fatalf("invoiced registration a year after: %v", k)
+	}
+	e.clock.add(6 * 365 * 24 * time.Hour) // past the end of fiscal 2027 + 5 years
+	run()
+	if k := fields(s.ID); k != nil {
+		t.Errorf("registration not deleted: %v", k)
+	}
+	if k := fields(inv.ID); k != nil {
+		t.Errorf("invoiced registration not deleted after its bookkeeping period: %v", k)
+	}
+	var receipts []struct {
+		RegistrationsDeleted int `bson:"registrationsDeleted"`
+	}
+	_ = e.store.Collection(mongodb.PurgeReceipts).All(context.Background(), bson.M{}, &receipts)
+	if len(receipts) != 6 || receipts[5].RegistrationsDeleted != 2 {
+		t.Errorf("receipts %+v", receipts)
+	}
+	var raw []bson.Raw
+	_ = e.store.Collection(mongodb.PurgeReceipts).All(context.Background(), bson.M{}, &raw)
+	for _, rc := range raw {
+		if strings.Contains(string(rc), "Kari") || strings.Contains(string(rc), "@example.no") {
+			t.Error("a purge receipt holds personal data")
+		}
+	}
+	if r := e.do(t, "GET", "/api/v1/events/konf", "", nil); r.status != 200 {
+		t.Fatal(r.status)
+	}
+}
+
+func TestGeneratedDocuments(t *testing.T) {
+	e := newEnv(t)
+	e.everyFieldEvent(t, "konf")
+	for _, tc := range []struct {
+		query, ctype string
+		want         []string
+	}{
+		{"?lang=nb", "text/html", []string{"<h1>Personvernerklæring for Janteloppet</h1>", "Acme AS, Sparebanken", "7 dager etter arrangementet",
+			"5 år etter utløpet av regnskapsåret", "uttrykkelig samtykke (GDPR art. 9(2)(a))", "personvern@example.no", "Datatilsynet", "under 18 år"}},
+		{"?lang=en&format=md", "text/markdown", []string{"# Privacy notice for Janteloppet", "| Data | Purpose |", "30 days after the event", "name and organisation"}},
+	} {
+		r := e.do(t, "GET", "/api/v1/events/konf/privacy-notice"+tc.query, "", nil)
+		if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), tc.ctype) {
+			t.Fatalf("%s: %d %s", tc.query, r.status, r.header.Get("Content-Type"))
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(string(r.body), w) {
+				t.Errorf("%s lacks %q", tc.query, w)
+			}
+		}
+	}
+	mustProblem(t, e.do(t, "GET", "/api/v1/events/konf/privacy-notice?lang=de", "", nil), 400)
+
+	r := e.do(t, "GET", "/api/v1/privacy/records", adminToken, nil)
+	var rec struct {
+		Activities []struct {
+			Event        string
+			DataSubjects []string
+			Categories   []struct {
+				Category    string
+				SpecialData bool `json:"specialCategory"`
+			}
+			Retention []map[string]string
+		}
+	}
+	r.json(t, &rec)
+	if len(rec.Activities) != 1 || len(rec.Activities[0].Retention) != len(allFields) || len(rec.Activities[0].DataSubjects) != 3 {
+		t.Fatalf("records %s", r.body)
+	}
+	md := e.do(t, "GET", "/api/v1/privacy/records?format=md", adminToken, nil)
+	if !strings.Contains(string(md.body), "# Record of processing activities (GDPR art. 30)") {
+		t.Errorf("records md: %s", md.body)
+	}
+	mustProblem(t, e.do(t, "GET", "/api/v1/privacy/records", "", nil), 401)
+	_ = fmt.Sprint
+}
