@@ -3,13 +3,16 @@ package mongodb_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/mongodb/mongotest"
@@ -146,4 +149,39 @@ func TestEmbeddedDataDir(t *testing.T) {
 			t.Error("a document written through the attached client is not in the server's store")
 		}
 	})
+}
+
+// TestInsertionOrder guards what InsertionOrder relies on: the embedded
+// store returns documents unsorted in the order they were inserted, also
+// past the first batch and with a filter.
+func TestInsertionOrder(t *testing.T) {
+	ctx := context.Background()
+	s := mongotest.Open(t)
+	c := s.Collection(mongodb.Registrations)
+	ids := make([]string, 0, 600)
+	for i := range 600 {
+		// Ids in an order unlike insertion: the store must not sort by _id.
+		id := fmt.Sprintf("%03d-%d", (i*7919)%1000, i)
+		ids = append(ids, id)
+		if err := c.InsertOne(ctx, bson.M{"_id": id, "event": "e", "n": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cur, err := c.Find(ctx, bson.M{"event": "e"}, options.Find().SetSort(c.InsertionOrder(bson.D{{Key: "n", Value: 1}})).SetBatchSize(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for cur.Next(ctx) {
+		var d struct {
+			ID string `bson:"_id"`
+		}
+		if err := cur.Decode(&d); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, d.ID)
+	}
+	if !slices.Equal(got, ids) {
+		t.Fatalf("order differs from insertion order (first %v)", got[:5])
+	}
 }

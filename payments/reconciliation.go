@@ -103,7 +103,7 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 		filter["createdAt"] = created
 	}
 	var regs []registration.Registration
-	if err := s.regs.All(ctx, filter, &regs, options.Find().SetSort(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}})); err != nil {
+	if err := s.regs.All(ctx, filter, &regs, options.Find().SetSort(s.regs.InsertionOrder(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}))); err != nil {
 		return nil, err
 	}
 	invoices := map[int64]Invoice{}

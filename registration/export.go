@@ -82,7 +82,8 @@ func (s *Service) PartnerExport(ctx context.Context, ev *events.Event, partnerID
 	cur, err := s.store.c.Find(ctx, bson.M{
 		"event": ev.Slug, "status": Confirmed,
 		"restricted": bson.M{"$ne": true}, "objections.partnerSharing": bson.M{"$ne": true},
-	}, options.Find().SetProjection(projection).SetSort(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}).SetBatchSize(1000))
+	}, options.Find().SetProjection(projection).SetBatchSize(1000).
+		SetSort(s.store.c.InsertionOrder(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}})))
 	if err != nil {
 		return nil, fmt.Errorf("partner export: %w", err)
 	}

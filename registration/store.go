@@ -70,7 +70,7 @@ func (s store) cancel(ctx context.Context, id string, now time.Time) (*Registrat
 
 // firstWaitlisted is the registration longest on the event's waiting list.
 func (s store) firstWaitlisted(ctx context.Context, slug string) (*Registration, error) {
-	return s.one(ctx, bson.M{"event": slug, "status": Waitlisted}, options.FindOne().SetSort(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}))
+	return s.one(ctx, bson.M{"event": slug, "status": Waitlisted}, options.FindOne().SetSort(s.c.InsertionOrder(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}})))
 }
 
 // offer gives a freed seat to a waitlisted registration and queues the

@@ -194,9 +194,10 @@ func (s *Service) List(ctx context.Context, ev *events.Event, a Audience, q List
 	filter := bson.M{"event": ev.Slug}
 	if a == CateringStaff {
 		filter["seat"] = true
+		filter["restricted"] = bson.M{"$ne": true}
 		filter["consentState."+string(privacy.ConsentHealth)] = true
 	}
-	o := options.Find().SetSort(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}).SetSkip(q.Offset)
+	o := options.Find().SetSort(s.store.c.InsertionOrder(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}})).SetSkip(q.Offset)
 	if q.Limit > 0 {
 		o.SetLimit(q.Limit)
 	}
@@ -214,6 +215,10 @@ func (s *Service) List(ctx context.Context, ev *events.Event, a Audience, q List
 			}
 			row := Row{ID: reg.ID, Status: reg.Status, CreatedAt: reg.CreatedAt, Values: map[string]string{}, Restricted: reg.Restricted}
 			for _, c := range cols {
+				if reg.Restricted {
+					// Art. 18: stored, not processed; the row says it is there.
+					break
+				}
 				v, err := s.Value(&reg, c.Key)
 				if err != nil {
 					yield(Row{}, err)
