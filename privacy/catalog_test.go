@@ -241,3 +241,33 @@ func TestSealing(t *testing.T) {
 		}
 	})
 }
+
+func TestRetentionText(t *testing.T) {
+	for rule, want := range map[string][2]string{
+		"event_end+1y":       {"1 år etter arrangementet", "1 year after the event"},
+		"event_end+30d":      {"30 dager etter arrangementet", "30 days after the event"},
+		"event_end+1m":       {"1 måned etter arrangementet", "1 month after the event"},
+		"fiscal_year_end+5y": {"5 år etter utløpet av regnskapsåret (bokføringsloven § 13)", "5 years after the end of the fiscal year (Bookkeeping Act § 13)"},
+		"with_registration":  {"sammen med påmeldingen", "with the registration"},
+	} {
+		r := privacy.MustRetention(rule)
+		if nb, en := privacy.RetentionText(r, "nb"), privacy.RetentionText(r, "en"); nb != want[0] || en != want[1] {
+			t.Errorf("%s: %q / %q", rule, nb, en)
+		}
+	}
+}
+
+func TestDeleteAt(t *testing.T) {
+	end := time.Date(2027, 3, 1, 16, 0, 0, 0, time.UTC)
+	a := privacy.Anchors{EventEnd: end, FiscalYearEnd: privacy.EndOfFiscalYear(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))}
+	if at, ok := privacy.MustRetention("event_end+30d").DeleteAt(a); !ok || !at.Equal(end.AddDate(0, 0, 30)) {
+		t.Errorf("event_end+30d: %v", at)
+	}
+	// The end of fiscal 2026 in Oslo is 2026-12-31 23:00 UTC; + 5 years.
+	if at, ok := privacy.MustRetention("fiscal_year_end+5y").DeleteAt(a); !ok || at.Year() != 2031 || at.Month() != 12 || at.Day() != 31 {
+		t.Errorf("fiscal_year_end+5y: %v", at)
+	}
+	if _, ok := privacy.MustRetention("with_registration").DeleteAt(a); ok {
+		t.Error("with_registration has a date")
+	}
+}

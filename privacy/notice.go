@@ -113,6 +113,10 @@ func RetentionText(r Retention, lang string) string {
 		EventEnd: "after the event", FiscalYearEnd: "after the end of the fiscal year (Bookkeeping Act § 13)",
 		WithRegistration: "with the registration", UntilWithdrawn: "when consent is withdrawn",
 	}
+	if n == 1 {
+		unitEN = strings.TrimSuffix(unitEN, "s")
+		unitNB = map[string]string{"år": "år", "måneder": "måned", "dager": "dag"}[unitNB]
+	}
 	if lang == "en" {
 		if n == 0 {
 			return en[r.Anchor]

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/xuri/excelize/v2"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -600,4 +601,34 @@ func TestGeneratedDocuments(t *testing.T) {
 	}
 	mustProblem(t, e.do(t, "GET", "/api/v1/privacy/records", "", nil), 401)
 	_ = fmt.Sprint
+}
+
+// TestPortabilitySchema validates GET /api/v1/me/export against the
+// documented schema, so the two cannot drift.
+func TestPortabilitySchema(t *testing.T) {
+	e := newEnv(t)
+	e.everyFieldEvent(t, "konf")
+	s := e.signupWith(t, "konf", "kari@example.no", nil, false)
+	r := e.do(t, "GET", "/api/v1/me/export", s.ManageToken, nil)
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	sch, err := c.Compile("../api/portability.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(doc); err != nil {
+		t.Fatalf("the export does not match api/portability.schema.json: %v", err)
+	}
+	e.invoiceEvent(t, "seminar")
+	r = e.do(t, "POST", "/api/v1/events/seminar/registrations", "", invoiceBuyer("buyer@example.no"))
+	var inv signup
+	r.json(t, &inv)
+	doc, _ = jsonschema.UnmarshalJSON(bytes.NewReader(e.do(t, "GET", "/api/v1/me/export", inv.ManageToken, nil).body))
+	if err := sch.Validate(doc); err != nil {
+		t.Fatalf("an invoiced registration's export: %v", err)
+	}
 }
