@@ -12,6 +12,7 @@ import (
 
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 )
 
@@ -296,4 +297,48 @@ func (s *Service) Invoices(ctx context.Context, q InvoiceQuery) ([]Invoice, erro
 	out := []Invoice{}
 	err := s.store.invoices.All(ctx, filter, &out, options.Find().SetSort(bson.D{{Key: "number", Value: 1}}))
 	return out, err
+}
+
+// PurgeInvoices deletes invoices and credit notes, and bank entries, whose
+// bookkeeping period has ended: the end of the fifth year after the
+// fiscal year they belong to (bokføringsloven § 13). It returns how many
+// documents went.
+func (s *Service) PurgeInvoices(ctx context.Context, dryRun bool) (int, error) {
+	now := s.clock()
+	var invs []Invoice
+	if err := s.store.invoices.All(ctx, bson.M{}, &invs, options.Find().SetProjection(bson.M{"_id": 1, "issueDate": 1})); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, inv := range invs {
+		if at, _ := bookkeepingEnd(inv.IssueDate); now.Before(at) {
+			continue
+		}
+		n++
+		if !dryRun {
+			if _, err := s.store.invoices.DeleteOne(ctx, bson.M{"_id": inv.ID}); err != nil {
+				return n, err
+			}
+		}
+	}
+	var entries []BankEntry
+	if err := s.store.bankEntries.All(ctx, bson.M{}, &entries, options.Find().SetProjection(bson.M{"_id": 1, "date": 1})); err != nil {
+		return n, err
+	}
+	for _, be := range entries {
+		if at, _ := bookkeepingEnd(be.Date); now.Before(at) {
+			continue
+		}
+		n++
+		if !dryRun {
+			if _, err := s.store.bankEntries.DeleteOne(ctx, bson.M{"_id": be.ID}); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
+func bookkeepingEnd(t time.Time) (time.Time, bool) {
+	return privacy.MustRetention("fiscal_year_end+5y").DeleteAt(privacy.Anchors{FiscalYearEnd: privacy.EndOfFiscalYear(t)})
 }

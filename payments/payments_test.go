@@ -177,3 +177,26 @@ func TestInvoicePDF(t *testing.T) {
 		t.Fatalf("pdf %d bytes, %v", len(b), err)
 	}
 }
+
+func TestPurgeInvoices(t *testing.T) {
+	f := newFixture(t)
+	f.invoiceSignup(t, 1)
+	ctx := context.Background()
+	if n, err := f.pay.PurgeInvoices(ctx, false); err != nil || n != 0 {
+		t.Fatalf("purged %d, %v", n, err)
+	}
+	// Issued in 2026 (or whenever now is): due at the end of its year + 5.
+	if _, err := f.db.Collection(mongodb.Invoices).UpdateOne(ctx, bson.M{"number": 1},
+		bson.M{"$set": bson.M{"issueDate": time.Now().AddDate(-7, 0, 0)}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.pay.PurgeInvoices(ctx, true); err != nil || n != 1 {
+		t.Fatalf("dry run counted %d, %v", n, err)
+	}
+	if n, err := f.pay.PurgeInvoices(ctx, false); err != nil || n != 1 {
+		t.Fatalf("purged %d, %v", n, err)
+	}
+	if invs, _ := f.pay.Invoices(ctx, payments.InvoiceQuery{}); len(invs) != 0 {
+		t.Errorf("%d invoices left", len(invs))
+	}
+}

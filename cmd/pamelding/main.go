@@ -185,8 +185,12 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	jobs.Go(func() {
 		runner.Loop(jobsCtx, "retention", time.Hour, func(ctx context.Context) error {
 			rec, err := a.registrations.RunRetention(ctx, false)
-			if err == nil && (rec.RegistrationsDeleted > 0 || len(rec.Values) > 0) {
-				a.log.InfoContext(ctx, "retention run", "receipt", rec.ID, "registrationsDeleted", rec.RegistrationsDeleted, "rules", len(rec.Values))
+			if err != nil {
+				return err
+			}
+			docs, err := a.payments.PurgeInvoices(ctx, false)
+			if rec.RegistrationsDeleted > 0 || len(rec.Values) > 0 || docs > 0 {
+				a.log.InfoContext(ctx, "retention run", "receipt", rec.ID, "registrationsDeleted", rec.RegistrationsDeleted, "rules", len(rec.Values), "bookkeepingDocumentsDeleted", docs)
 			}
 			return err
 		})

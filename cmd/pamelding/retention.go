@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"github.com/pamelding/pamelding/registration"
 )
 
 // retentionCmd is "pamelding retention run [--dry-run]": the hourly
@@ -32,7 +34,14 @@ func retentionCmd(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
+	docs, err := a.payments.PurgeInvoices(ctx, *dry)
+	if err != nil {
+		return err
+	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(rec)
+	return enc.Encode(struct {
+		*registration.PurgeReceipt
+		BookkeepingDocuments int `json:"bookkeepingDocumentsDeleted"`
+	}{rec, docs})
 }
