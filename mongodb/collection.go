@@ -175,6 +175,16 @@ func (c *Collection) DeleteOne(ctx context.Context, filter any) (bool, error) {
 	return res.DeletedCount > 0, nil
 }
 
+// DeleteMany deletes every document matching filter and says how many.
+func (c *Collection) DeleteMany(ctx context.Context, filter any) (int64, error) {
+	defer c.write()()
+	res, err := c.c.DeleteMany(ctx, filter)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return res.DeletedCount, nil
+}
+
 // FindOne decodes the first document matching filter into out;
 // ErrNotFound when none does.
 func (c *Collection) FindOne(ctx context.Context, filter, out any, opts ...options.Lister[options.FindOneOptions]) error {

@@ -25,6 +25,8 @@ const (
 	DisclosureChunks = "disclosure_chunks"
 	PrivacyRequests  = "privacy_requests"
 	PurgeReceipts    = "purge_receipts"
+	// WebState holds the pages' CSRF tokens and sessions, keyed by hash.
+	WebState = "web_state"
 	// Seats is a scratch collection used by the lock test and the load
 	// command; no domain code writes it.
 	Seats = "seats"
@@ -58,6 +60,7 @@ var Indexes = []Index{
 	{Disclosures, "event", bson.D{{Key: "event", Value: 1}, {Key: "at", Value: 1}}, false, "an event's disclosure log"},
 	{DisclosureChunks, "registrations", bson.D{{Key: "registrations", Value: 1}}, false, "the disclosures of one registration, for its access report"},
 	{PrivacyRequests, "open", bson.D{{Key: "closedAt", Value: 1}, {Key: "deadline", Value: 1}}, false, "open requests by deadline"},
+	{WebState, "expires", bson.D{{Key: "expiresAt", Value: 1}}, false, "expired CSRF tokens and sessions are swept"},
 	{Registrations, "offer_expiry", bson.D{{Key: "status", Value: 1}, {Key: "offerExpiresAt", Value: 1}}, false, "the offer job finds offers that ran out"},
 }
 

@@ -392,3 +392,18 @@ func (s *Service) mailWithToken(kind string, now time.Time, token string) Mail {
 	sealed := s.keys.SealSecret("mail-token:"+h, token)
 	return Mail{Kind: kind, CreatedAt: now, Token: &sealed, TokenHash: h}
 }
+
+// ByID returns a registration by its id.
+func (s *Service) ByID(ctx context.Context, id string) (*Registration, error) {
+	return s.store.get(ctx, id)
+}
+
+// Event returns the event of a registration.
+func (s *Service) Event(ctx context.Context, slug string) (*events.Event, error) {
+	return s.events.Get(ctx, slug)
+}
+
+// PaymentMethods says which payment methods are offered.
+func (s *Service) PaymentMethods() map[string]bool {
+	return map[string]bool{Card: s.checkout != nil, Invoice: s.invoicer != nil}
+}

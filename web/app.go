@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
@@ -31,7 +32,9 @@ type Deps struct {
 	Staff         *staff.Service
 	Registrations *registration.Service
 	Payments      *payments.Service
-	Config        Config
+	// StateCollection keeps the pages' CSRF tokens and sessions.
+	StateCollection *mongodb.Collection
+	Config          Config
 }
 
 // Config is what the pages and generated documents need to know.
@@ -59,9 +62,10 @@ func New(d Deps) *fiber.App {
 		// Strict routing keeps one address per resource.
 		StrictRouting: true,
 		CaseSensitive: true,
+		Views:         viewEngine(),
 	})
-	app.Use(withRequestID, recoverPanics(d.Log), accessLog(d.Log))
-	routes(app, d)
+	app.Use(withRequestID, recoverPanics(d.Log), accessLog(d.Log), baseHeaders)
+	routes(app, d, newPageState(d))
 	app.Use(func(c *fiber.Ctx) error {
 		return problem(fiber.StatusNotFound, "not_found", "No such route.")
 	})
@@ -115,4 +119,11 @@ func accessLog(log *slog.Logger) fiber.Handler {
 			"status", status, "ms", time.Since(start).Milliseconds())
 		return err
 	}
+}
+
+// baseHeaders go on every response, API and pages alike.
+func baseHeaders(c *fiber.Ctx) error {
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Referrer-Policy", "no-referrer")
+	return c.Next()
 }

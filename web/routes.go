@@ -7,11 +7,30 @@ import (
 )
 
 // routes is the map of the whole API: one line per route.
-func routes(app *fiber.App, d Deps) {
+func routes(app *fiber.App, d Deps, ps *pageState) {
 	staffOnly := func(roles ...staff.Role) fiber.Handler { return requireStaff(d.Staff, roles...) }
 	me := requireParticipant(d.Registrations)
 
 	app.Get("/healthz", handleHealthz())
+	app.Use("/assets", assetsHandler())
+
+	// Participant pages: server-rendered, no JavaScript, CSRF on every form.
+	methods := d.Registrations.PaymentMethods
+	page := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{pageHeaders, ps.csrf, h} }
+	app.Get("/e/:slug", page(handleEventPage(d.Events, methods))...)
+	app.Post("/e/:slug", page(handleEventSubmit(d.Events, d.Registrations, ps, methods))...)
+	app.Get("/e/:slug/paid", page(handlePaidPage())...)
+	app.Get("/m/:token", page(handleManageLink(d.Registrations, ps))...)
+	app.Get("/me", page(handleMePage(d.Registrations, ps))...)
+	app.Post("/me/fields", page(handleMeFields(d.Registrations, ps))...)
+	app.Post("/me/consents/:purpose/withdraw", page(handleMeWithdraw(d.Registrations, ps))...)
+	app.Post("/me/objections", page(handleMeObject(d.Registrations, ps))...)
+	app.Post("/me/restriction", page(handleMeRestrict(d.Registrations, ps))...)
+	app.Get("/me/export.json", page(handleMeExportFile(d.Registrations, ps))...)
+	app.Post("/me/cancel", page(handleMeCancelPage(d.Registrations, d.Payments, ps))...)
+	app.Get("/me/delete", page(handleMeDeletePage(d.Registrations, ps))...)
+	app.Post("/me/delete", page(handleMeDelete(d.Registrations, d.Payments, ps))...)
+	app.Post("/me/logout", page(handleMeLogout(ps))...)
 	app.Get("/readyz", handleReadyz(d.Store))
 
 	v1 := app.Group("/api/v1")

@@ -80,7 +80,8 @@ func newEnv(t testing.TB) *env {
 		Seller:    payments.Seller{Name: "Janteloppet AS", OrgNumber: "923609016", VATRegistered: true, Address: "Storgata 1, 2211 Kongsvinger", BankAccount: "1234.56.78903"},
 	})
 	app := web.New(web.Deps{Log: log, Store: store, Events: ev, Staff: st, Registrations: regs, Payments: pay,
-		Config: web.Config{PublicURL: "https://pamelding.example.no", DigitalConsentAge: 13, CardPayments: true}})
+		StateCollection: store.Collection(mongodb.WebState),
+		Config:          web.Config{PublicURL: "https://pamelding.example.no", DigitalConsentAge: 13, CardPayments: true}})
 	return &env{app: app, store: store, staff: st, regs: regs, pay: pay, keys: keys, logs: logs, clock: clk}
 }
 

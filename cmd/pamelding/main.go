@@ -198,7 +198,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	defer func() { stopJobs(); jobs.Wait() }()
 
 	srv := web.New(web.Deps{Log: a.log, Store: a.store, Events: a.events, Staff: a.staff, Registrations: a.registrations, Payments: a.payments,
-		Config: web.Config{PublicURL: cfg.PublicURL, DigitalConsentAge: cfg.DigitalConsentAge, CardPayments: cfg.StripeKey != ""}})
+		StateCollection: a.store.Collection(mongodb.WebState),
+		Config:          web.Config{PublicURL: cfg.PublicURL, DigitalConsentAge: cfg.DigitalConsentAge, CardPayments: cfg.StripeKey != ""}})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"github.com/gofiber/fiber/v2"
+	"golang.org/x/text/language"
+)
+
+// The pages speak Norwegian bokmål unless the browser prefers English or
+// the visitor chose it (?lang=en on links and forms).
+var (
+	supported = []language.Tag{language.MustParse("nb"), language.English}
+	matcher   = language.NewMatcher(supported)
+)
+
+// pageLang is the language of a page request.
+func pageLang(c *fiber.Ctx) string {
+	switch c.Query("lang", c.FormValue("lang")) {
+	case "nb":
+		return "nb"
+	case "en":
+		return "en"
+	}
+	tags, _, err := language.ParseAcceptLanguage(c.Get(fiber.HeaderAcceptLanguage))
+	if err != nil || len(tags) == 0 {
+		return "nb"
+	}
+	// Norwegian in any written form (no, nn, nb) reads bokmål.
+	for _, t := range tags {
+		if b, _ := t.Base(); b.String() == "no" || b.String() == "nn" || b.String() == "nb" {
+			return "nb"
+		}
+		if b, _ := t.Base(); b.String() == "en" {
+			return "en"
+		}
+	}
+	_, i, _ := matcher.Match(tags...)
+	if i == 1 {
+		return "en"
+	}
+	return "nb"
+}
+
+// msgs are the pages' words. Field labels, purposes and consent texts come
+// from the catalog.
+var msgs = map[string]map[string]string{
+	"nb": {
+		"lang.other": "English", "lang.other.code": "en",
+		"register": "Påmelding", "when": "Tid", "where": "Sted", "price": "Pris", "free": "Gratis",
+		"seats.left": "ledige plasser", "soldout": "Utsolgt", "closed": "Påmeldingen er ikke åpen.", "cancelled": "Arrangementet er avlyst.",
+		"required": "påkrevd", "why": "Hvorfor vi spør", "submit": "Meld meg på", "submit.waitlist": "Sett meg på ventelisten",
+		"health.legend": "Matallergier og diett (helseopplysninger)", "health.consent": "Jeg samtykker (versjon %s):",
+		"partners.legend":  "Deling med partnere",
+		"partners.text":    "Navn og organisasjon på bekreftede deltakere deles med arrangementets partnere: %s. Ikke noe mer.",
+		"partners.object":  "Jeg vil ikke at navnet mitt deles med partnerne",
+		"marketing.legend": "Nyheter", "guardian.legend": "Foresatt",
+		"payment.legend": "Betaling", "payment.card": "Kort (på Stripes betalingsside; vi ser aldri kortet ditt)", "payment.invoice": "Faktura til organisasjonen",
+		"notice.link":  "Personvernerklæring for arrangementet",
+		"errors.title": "Noe må rettes før du kan melde deg på",
+		"err.required": "Fyll ut dette feltet.", "err.invalid": "Verdien er ikke gyldig.",
+		"err.consent_required":   "Kryss av for samtykket for å gi oss disse opplysningene, eller la feltet stå tomt.",
+		"err.undeclared":         "Dette feltet hører ikke til skjemaet.",
+		"err.already_registered": "Denne e-postadressen er allerede påmeldt. Bruk lenken i bekreftelsen du fikk på e-post.",
+		"err.sold_out":           "Arrangementet ble utsolgt mens du fylte ut skjemaet.",
+		"err.unavailable":        "Vi får ikke kontakt med betalingstjenesten akkurat nå. Ingenting er lagret; prøv igjen om litt.",
+		"done.title":             "Du er påmeldt", "done.waitlist": "Du står på ventelisten", "done.status": "Status",
+		"done.mail": "Vi har sendt en bekreftelse med en personlig lenke til e-postadressen din.",
+		"done.me":   "Se og endre opplysningene dine", "paid.title": "Takk for betalingen",
+		"paid.text": "Betalingen behandles. Du får en bekreftelse på e-post når den er registrert.",
+		"me.title":  "Mine data", "me.event": "Arrangement", "me.value": "Opplysning", "me.purpose": "Formål", "me.basis": "Rettslig grunnlag",
+		"me.recipients": "Mottakere", "me.deleted": "Slettes", "me.nobody": "ingen utenom arrangøren", "me.consents": "Samtykker",
+		"me.given": "gitt", "me.refused": "ikke gitt", "me.withdrawn": "trukket", "me.withdraw": "Trekk samtykket",
+		"me.disclosures": "Utleveringer", "me.nodisclosures": "Ingen opplysninger om deg er utlevert.",
+		"me.correct": "Rett opplysninger", "me.save": "Lagre", "me.object": "Protester mot deling med partnere",
+		"me.unobject": "Trekk protesten", "me.restrict": "Begrens behandlingen", "me.unrestrict": "Opphev begrensningen",
+		"me.restricted": "Behandlingen er begrenset: du er tatt ut av lister og e-post.",
+		"me.export":     "Last ned dataene mine (JSON)", "me.cancel": "Meld meg av", "me.delete": "Slett alt om meg",
+		"me.logout": "Logg ut", "me.saved": "Endringen er lagret.", "me.source": "Kilde",
+		"me.expired":   "Lenken er ugyldig eller utløpt. Bruk lenken i den siste e-posten fra oss.",
+		"delete.title": "Slette alt om deg?", "delete.removed": "Dette slettes", "delete.kept": "Dette beholder vi, og hvorfor",
+		"delete.confirm": "Ja, slett alt", "delete.back": "Avbryt", "delete.done": "Opplysningene dine er slettet.",
+		"delete.kept.bookkeeping": "Faktura og betalingsopplysninger (beløp, datoer, fakturanummer) må vi ta vare på etter bokføringsloven § 13 til utløpet av femte år etter regnskapsåret.",
+		"delete.kept.none":        "Vi beholder bare at det fantes en påmelding (uten personopplysninger), for å telle plasser.",
+		"cancel.done":             "Du er meldt av.", "continue": "Fortsett",
+		"csrf": "Skjemaet var utløpt. Last siden på nytt og prøv igjen.",
+	},
+	"en": {
+		"lang.other": "Norsk", "lang.other.code": "nb",
+		"register": "Registration", "when": "When", "where": "Where", "price": "Price", "free": "Free",
+		"seats.left": "seats left", "soldout": "Sold out", "closed": "Registration is not open.", "cancelled": "The event is cancelled.",
+		"required": "required", "why": "Why we ask", "submit": "Register", "submit.waitlist": "Put me on the waiting list",
+		"health.legend": "Food allergies and diet (health data)", "health.consent": "I consent (version %s):",
+		"partners.legend":  "Sharing with partners",
+		"partners.text":    "The name and organisation of confirmed participants are shared with the event's partners: %s. Nothing more.",
+		"partners.object":  "Do not share my name with the partners",
+		"marketing.legend": "News", "guardian.legend": "Guardian",
+		"payment.legend": "Payment", "payment.card": "Card (on Stripe's payment page; we never see your card)", "payment.invoice": "Invoice to the organisation",
+		"notice.link":  "The event's privacy notice",
+		"errors.title": "Please correct the following before registering",
+		"err.required": "Please fill in this field.", "err.invalid": "This value is not valid.",
+		"err.consent_required":   "Tick the consent to give us this information, or leave the field empty.",
+		"err.undeclared":         "This field is not part of the form.",
+		"err.already_registered": "This e-mail address is already registered. Use the link in the confirmation you received by e-mail.",
+		"err.sold_out":           "The event sold out while you were filling in the form.",
+		"err.unavailable":        "We cannot reach the payment service right now. Nothing was kept; please try again shortly.",
+		"done.title":             "You are registered", "done.waitlist": "You are on the waiting list", "done.status": "Status",
+		"done.mail": "We have e-mailed you a confirmation with a personal link.",
+		"done.me":   "See and change your data", "paid.title": "Thank you for paying",
+		"paid.text": "The payment is being processed. You will get a confirmation by e-mail once it is recorded.",
+		"me.title":  "My data", "me.event": "Event", "me.value": "Data", "me.purpose": "Purpose", "me.basis": "Legal basis",
+		"me.recipients": "Recipients", "me.deleted": "Deleted", "me.nobody": "nobody but the organiser", "me.consents": "Consents",
+		"me.given": "given", "me.refused": "not given", "me.withdrawn": "withdrawn", "me.withdraw": "Withdraw consent",
+		"me.disclosures": "Disclosures", "me.nodisclosures": "No data about you has been disclosed.",
+		"me.correct": "Correct your data", "me.save": "Save", "me.object": "Object to sharing with partners",
+		"me.unobject": "Withdraw the objection", "me.restrict": "Restrict processing", "me.unrestrict": "Lift the restriction",
+		"me.restricted": "Processing is restricted: you are left out of lists and e-mail.",
+		"me.export":     "Download my data (JSON)", "me.cancel": "Cancel my registration", "me.delete": "Delete everything about me",
+		"me.logout": "Log out", "me.saved": "Your change is saved.", "me.source": "Source",
+		"me.expired":   "The link is invalid or expired. Use the link in our latest e-mail.",
+		"delete.title": "Delete everything about you?", "delete.removed": "What is deleted", "delete.kept": "What we keep, and why",
+		"delete.confirm": "Yes, delete everything", "delete.back": "Cancel", "delete.done": "Your data has been deleted.",
+		"delete.kept.bookkeeping": "Invoices and payment records (amounts, dates, invoice numbers) must be kept under the Norwegian Bookkeeping Act § 13 until the end of the fifth year after the fiscal year.",
+		"delete.kept.none":        "We keep only that a registration existed (without personal data), to count seats.",
+		"cancel.done":             "Your registration is cancelled.", "continue": "Continue",
+		"csrf": "The form had expired. Reload the page and try again.",
+	},
+}
+
+// T is the template function that translates a key.
+func t(lang, key string) string {
+	if m, ok := msgs[lang][key]; ok {
+		return m
+	}
+	return key
+}

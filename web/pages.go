@@ -1,0 +1,674 @@
+package web
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/csrf"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/session"
+	"github.com/gofiber/template/html/v2"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/payments"
+	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/registration"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+func viewEngine() *html.Engine {
+	sub, _ := fs.Sub(templateFS, "templates")
+	e := html.NewFileSystem(http.FS(sub), ".html")
+	e.AddFunc("t", t)
+	return e
+}
+
+// contentSecurityPolicy allows the pages' own stylesheet and nothing else:
+// no scripts at all, no inline styles, no third-party anything; forms
+// post to this service, which may send the browser on to Stripe.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; " +
+	"form-action 'self' https://checkout.stripe.com; frame-ancestors 'none'; base-uri 'none'"
+
+// pageHeaders are the security headers of every page.
+func pageHeaders(c *fiber.Ctx) error {
+	c.Set("Content-Security-Policy", contentSecurityPolicy)
+	c.Set("Referrer-Policy", "no-referrer")
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Next()
+}
+
+// pageState holds the pages' CSRF protection and sessions; both keep their
+// state in the store, so any instance can serve any request.
+type pageState struct {
+	csrf     fiber.Handler
+	sessions *session.Store
+	store    *stateStore
+}
+
+const sessionCookie = "pamelding_session"
+
+func newPageState(d Deps) *pageState {
+	st := &stateStore{c: d.StateCollection, now: time.Now}
+	secure := strings.HasPrefix(d.Config.PublicURL, "https://")
+	ps := &pageState{store: st}
+	ps.sessions = session.New(session.Config{
+		Storage: st, Expiration: 2 * time.Hour, KeyLookup: "cookie:" + sessionCookie,
+		CookieHTTPOnly: true, CookieSameSite: "Strict", CookieSecure: secure, CookieSessionOnly: true,
+	})
+	ps.csrf = csrf.New(csrf.Config{
+		KeyLookup: "form:_csrf", CookieName: "pamelding_csrf", CookieHTTPOnly: true,
+		CookieSameSite: "Strict", CookieSecure: secure, CookieSessionOnly: true,
+		Expiration: 2 * time.Hour, ContextKey: "csrf", Storage: st,
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			lang := pageLang(c)
+			return render(c.Status(fiber.StatusForbidden), "message", lang, fiber.Map{
+				"Title": t(lang, "csrf"), "Paragraphs": []string{},
+			})
+		},
+	})
+	return ps
+}
+
+// render renders a page in the layout with the fields every page has.
+func render(c *fiber.Ctx, name, lang string, data fiber.Map) error {
+	data["Lang"] = lang
+	if _, ok := data["SwitchURL"]; !ok {
+		q := c.Queries()
+		q["lang"] = t(lang, "lang.other.code")
+		v := url.Values{}
+		for k, val := range q {
+			v.Set(k, val)
+		}
+		data["SwitchURL"] = c.Path() + "?" + v.Encode()
+	}
+	if _, ok := data["CSRF"]; !ok {
+		data["CSRF"], _ = c.Locals("csrf").(string)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Render(name, data, "layout")
+}
+
+// formField is one input of a form.
+type formField struct {
+	Lang, ID, Name, Label, Why, Type, Autocomplete, Value, Error string
+	Required, Multiline                                          bool
+	MaxLength                                                    int
+}
+
+var inputType = map[privacy.Kind]string{
+	privacy.KindEmail: "email", privacy.KindPhone: "tel", privacy.KindPastDate: "date",
+}
+
+var autocomplete = map[string]string{
+	"name": "name", "email": "email", "phone": "tel", "organisation": "organization",
+	"title": "organization-title", "date_of_birth": "bday",
+}
+
+func newFormField(lang string, df events.DeclaredField, value, errCode string) formField {
+	label, why := df.Label.NB, []string{}
+	if lang == "en" {
+		label = df.Label.EN
+	}
+	for _, p := range df.Purposes {
+		if lang == "en" {
+			why = append(why, privacy.Purposes[p].EN)
+		} else {
+			why = append(why, privacy.Purposes[p].NB)
+		}
+	}
+	f := formField{
+		Lang: lang, ID: "f-" + df.Key, Name: "f_" + df.Key, Label: label, Why: strings.Join(why, "; "),
+		Type: "text", Autocomplete: autocomplete[df.Key], Value: value, Required: df.Required,
+		Multiline: df.Validation.Kind == privacy.KindMultiline, MaxLength: df.Validation.MaxLength,
+	}
+	if ty, ok := inputType[df.Validation.Kind]; ok {
+		f.Type = ty
+	}
+	if df.Validation.Kind == privacy.KindPastDate || df.Validation.Kind == privacy.KindPhone {
+		f.MaxLength = 20
+	}
+	if errCode != "" {
+		f.Error = t(lang, "err."+errCode)
+	}
+	return f
+}
+
+type pageError struct{ ID, Text string }
+
+func money(p events.Price, lang string) string {
+	if p.Amount == 0 {
+		return t(lang, "free")
+	}
+	return fmt.Sprintf("%s %s", strings.Replace(payments.Kroner(p.Amount), ".", ",", 1), p.Currency)
+}
+
+var oslo = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Oslo")
+	if err != nil {
+		return time.FixedZone("CET", 3600)
+	}
+	return l
+}()
+
+// eventForm renders the event page with its form; in holds what was sent
+// (kept on error), errs the problems.
+func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string, ferrs privacy.Errors, general string, methods map[string]bool) error {
+	now := time.Now()
+	title := e.Title.NB
+	if lang == "en" {
+		title = e.Title.EN
+	}
+	byField := map[string]string{}
+	for _, fe := range ferrs {
+		byField[fe.Field] = fe.Code
+	}
+	data := fiber.Map{
+		"Title": title, "Slug": e.Slug, "Venue": e.Venue, "Price": money(e.Price, lang),
+		"When":      e.StartsAt.In(oslo).Format("02.01.2006 15:04") + "–" + e.EndsAt.In(oslo).Format("15:04"),
+		"SeatsLeft": e.SeatsLeft, "SoldOut": e.SeatsLeft <= 0,
+		"NoticeURL": "/api/v1/events/" + e.Slug + "/privacy-notice?lang=" + lang,
+	}
+	switch {
+	case e.CancelledAt != nil:
+		data["Closed"] = t(lang, "cancelled")
+	case !e.RegistrationOpen(now):
+		data["Closed"] = t(lang, "closed")
+	case e.SeatsLeft <= 0 && !e.Waitlist:
+		data["Closed"] = t(lang, "soldout")
+	}
+	var fields, healthFields, guardianFields []formField
+	var errs []pageError
+	if general != "" {
+		errs = append(errs, pageError{Text: general})
+	}
+	for _, df := range e.Form() {
+		code := byField["fields."+df.Key]
+		f := newFormField(lang, df, in["f_"+df.Key], code)
+		if code != "" {
+			errs = append(errs, pageError{ID: f.ID, Text: f.Label + ": " + f.Error})
+		}
+		switch {
+		case df.LegalBasis.NeedsConsent():
+			healthFields = append(healthFields, f)
+		case df.Category == privacy.Guardian:
+			guardianFields = append(guardianFields, f)
+		default:
+			fields = append(fields, f)
+		}
+	}
+	data["Fields"] = fields
+	consent := func(p privacy.ConsentPurpose) privacy.ConsentText {
+		ct, _ := privacy.ConsentTextFor(p)
+		return ct
+	}
+	text := func(ct privacy.ConsentText) string {
+		if lang == "en" {
+			return ct.Text.EN
+		}
+		return ct.Text.NB
+	}
+	if len(healthFields) > 0 {
+		ct := consent(privacy.ConsentHealth)
+		data["Health"] = fiber.Map{"Fields": healthFields, "Checked": in["consent_health"] == "true",
+			"Consent": fmt.Sprintf(t(lang, "health.consent"), ct.Version), "Text": text(ct)}
+	}
+	if len(guardianFields) > 0 {
+		g := fiber.Map{"Fields": guardianFields, "Checked": in["consent_guardian"] == "true", "Text": text(consent(privacy.ConsentGuardian))}
+		if code := byField["consents.guardian"]; code != "" {
+			g["Error"] = t(lang, "err."+code)
+			errs = append(errs, pageError{ID: "consent-guardian", Text: t(lang, "guardian.legend") + ": " + t(lang, "err."+code)})
+		}
+		data["Guardian"] = g
+	}
+	if len(e.Partners) > 0 {
+		var names []string
+		for _, p := range e.Partners {
+			names = append(names, p.Name)
+		}
+		data["Partners"] = fmt.Sprintf(t(lang, "partners.text"), strings.Join(names, ", "))
+		data["ObjectPartners"] = in["object_partners"] == "true"
+	}
+	data["MarketingText"] = text(consent(privacy.ConsentMarketing))
+	data["Marketing"] = in["consent_marketing"] == "true"
+	if e.Price.Amount > 0 {
+		var ms []fiber.Map
+		for _, m := range []string{registration.Card, registration.Invoice} {
+			if methods[m] && (m != registration.Invoice || (e.Asks("invoice_org_number") && e.Asks("invoice_address"))) {
+				ms = append(ms, fiber.Map{"Value": m, "Label": t(lang, "payment."+m), "Checked": in["payment_method"] == m || (in["payment_method"] == "" && m == registration.Card)})
+			}
+		}
+		data["Methods"] = ms
+		if code := byField["payment.method"]; code != "" {
+			data["MethodError"] = t(lang, "err."+code)
+			errs = append(errs, pageError{ID: "method-card", Text: t(lang, "payment.legend") + ": " + t(lang, "err."+code)})
+		}
+	}
+	data["Errors"] = errs
+	return render(c, "event", lang, data)
+}
+
+func handleEventPage(ev *events.Service, methods func() map[string]bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		e, err := ev.Get(c.UserContext(), c.Params("slug"))
+		if err != nil {
+			return pageError404(c, err)
+		}
+		return eventForm(c, e, pageLang(c), map[string]string{}, nil, "", methods())
+	}
+}
+
+func pageError404(c *fiber.Ctx, err error) error {
+	if errors.Is(err, events.ErrNotFound) {
+		lang := pageLang(c)
+		return render(c.Status(fiber.StatusNotFound), "message", lang, fiber.Map{"Title": "404", "Paragraphs": []string{}})
+	}
+	return err
+}
+
+// handleEventSubmit registers from the form. Errors come back beside their
+// fields with what was typed kept; a card payment goes on to Stripe.
+func handleEventSubmit(ev *events.Service, rs *registration.Service, ps *pageState, methods func() map[string]bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang := pageLang(c)
+		e, err := ev.Get(c.UserContext(), c.Params("slug"))
+		if err != nil {
+			return pageError404(c, err)
+		}
+		in := map[string]string{}
+		req := registration.SignupRequest{Fields: map[string]string{}, Lang: lang}
+		for _, ff := range e.Fields {
+			v := c.FormValue("f_" + ff.Key)
+			in["f_"+ff.Key] = v
+			req.Fields[ff.Key] = v
+		}
+		for _, k := range []string{"consent_health", "consent_marketing", "consent_guardian", "object_partners", "payment_method"} {
+			in[k] = c.FormValue(k)
+		}
+		req.Consents = registration.ConsentsRequest{Health: in["consent_health"] == "true", Marketing: in["consent_marketing"] == "true", Guardian: in["consent_guardian"] == "true"}
+		req.Objections.PartnerSharing = in["object_partners"] == "true"
+		if e.Price.Amount > 0 {
+			req.Payment.Method = in["payment_method"]
+		}
+		res, err := rs.Signup(c.UserContext(), e.Slug, req, registration.Web)
+		if err != nil {
+			var ferrs privacy.Errors
+			if errors.As(err, &ferrs) {
+				return eventForm(c.Status(fiber.StatusUnprocessableEntity), e, lang, in, ferrs, "", methods())
+			}
+			p, internal := toProblem(err)
+			if internal {
+				return err
+			}
+			general := t(lang, "err."+p.Code)
+			if general == "err."+p.Code {
+				general = p.Detail
+			}
+			if fresh, gerr := ev.Get(c.UserContext(), e.Slug); gerr == nil {
+				e = fresh
+			}
+			return eventForm(c.Status(p.Status), e, lang, in, nil, general, methods())
+		}
+		if res.CheckoutURL != "" {
+			return c.Redirect(res.CheckoutURL, fiber.StatusSeeOther)
+		}
+		if err := ps.login(c, res.ID); err != nil {
+			return err
+		}
+		title := t(lang, "done.title")
+		if res.Status == registration.Waitlisted {
+			title = t(lang, "done.waitlist")
+		}
+		return render(c, "message", lang, fiber.Map{
+			"Title":      title,
+			"Paragraphs": []string{t(lang, "done.status") + ": " + statusWord(lang, res.Status), t(lang, "done.mail")},
+			"Link":       "/me?lang=" + lang, "LinkText": t(lang, "done.me"),
+		})
+	}
+}
+
+func statusWord(lang string, st registration.Status) string {
+	words := map[string]map[registration.Status]string{
+		"nb": {registration.Confirmed: "bekreftet", registration.PendingPayment: "venter på betaling", registration.Waitlisted: "på venteliste",
+			registration.Offered: "plass tilbudt", registration.Cancelled: "avmeldt", registration.Expired: "utløpt"},
+		"en": {registration.Confirmed: "confirmed", registration.PendingPayment: "awaiting payment", registration.Waitlisted: "on the waiting list",
+			registration.Offered: "seat offered", registration.Cancelled: "cancelled", registration.Expired: "expired"},
+	}
+	return words[lang][st]
+}
+
+func handlePaidPage() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang := pageLang(c)
+		return render(c, "message", lang, fiber.Map{"Title": t(lang, "paid.title"), "Paragraphs": []string{t(lang, "paid.text")}})
+	}
+}
+
+// login starts a fresh session for a registration (a new session id, so a
+// planted one is worthless).
+func (ps *pageState) login(c *fiber.Ctx, regID string) error {
+	sess, err := ps.sessions.Get(c)
+	if err != nil {
+		return err
+	}
+	if err := sess.Regenerate(); err != nil {
+		return err
+	}
+	sess.Set("registration", regID)
+	return sess.Save()
+}
+
+// handleManageLink exchanges the e-mailed manage link for a session and
+// sends the browser on to /me. The token is in this one request's path
+// only: logs name the route, not the path; Referrer-Policy is no-referrer;
+// the page that carries it replaces itself at once (a same-site
+// navigation, so the SameSite=Strict session cookie goes along).
+func handleManageLink(rs *registration.Service, ps *pageState) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang := pageLang(c)
+		reg, err := rs.ByToken(c.UserContext(), c.Params("token"))
+		if err != nil {
+			if errors.Is(err, registration.ErrInvalidManageToken) {
+				return render(c.Status(fiber.StatusNotFound), "message", lang, fiber.Map{"Title": t(lang, "me.title"), "Paragraphs": []string{t(lang, "me.expired")}, "SwitchURL": ""})
+			}
+			return err
+		}
+		if err := ps.login(c, reg.ID); err != nil {
+			return err
+		}
+		return render(c, "message", reg.Lang, fiber.Map{
+			"Title": t(reg.Lang, "me.title"), "Paragraphs": []string{}, "Refresh": "/me",
+			"Link": "/me", "LinkText": t(reg.Lang, "continue"), "SwitchURL": "",
+		})
+	}
+}
+
+// current is the registration of the page session, or nil.
+func (ps *pageState) current(c *fiber.Ctx, rs *registration.Service) (*registration.Registration, error) {
+	sess, err := ps.sessions.Get(c)
+	if err != nil {
+		return nil, err
+	}
+	id, _ := sess.Get("registration").(string)
+	if id == "" {
+		return nil, nil
+	}
+	reg, err := rs.ByID(c.UserContext(), id)
+	if errors.Is(err, registration.ErrNotFound) || (err == nil && reg.ErasedAt != nil) {
+		_ = sess.Destroy()
+		return nil, nil
+	}
+	return reg, err
+}
+
+// withParticipant runs a /me page for the session's registration, or says
+// the link expired.
+func withParticipant(rs *registration.Service, ps *pageState, h func(c *fiber.Ctx, reg *registration.Registration, lang string) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang := pageLang(c)
+		reg, err := ps.current(c, rs)
+		if err != nil {
+			return err
+		}
+		if reg == nil {
+			return render(c.Status(fiber.StatusUnauthorized), "message", lang, fiber.Map{"Title": t(lang, "me.title"), "Paragraphs": []string{t(lang, "me.expired")}})
+		}
+		if c.Query("lang") == "" && c.FormValue("lang") == "" {
+			lang = reg.Lang
+		}
+		return h(c, reg, lang)
+	}
+}
+
+func mePage(c *fiber.Ctx, rs *registration.Service, reg *registration.Registration, lang, flash string, ferrs privacy.Errors, in map[string]string) error {
+	rep, err := rs.AccessReport(c.UserContext(), reg)
+	if err != nil {
+		return err
+	}
+	ev, err := rs.Event(c.UserContext(), reg.Event)
+	if err != nil {
+		return err
+	}
+	var rows []fiber.Map
+	values := map[string]string{}
+	for _, f := range rep.Fields {
+		values[f.Key] = f.Value
+		label := f.Label.NB
+		if lang == "en" {
+			label = f.Label.EN
+		}
+		var purposes, recips []string
+		for _, p := range f.Purposes {
+			if lang == "en" {
+				purposes = append(purposes, privacy.Purposes[p].EN)
+			} else {
+				purposes = append(purposes, privacy.Purposes[p].NB)
+			}
+		}
+		for _, r := range f.Recipients {
+			recips = append(recips, string(r))
+		}
+		if len(recips) == 0 {
+			recips = []string{t(lang, "me.nobody")}
+		}
+		deleted := privacy.RetentionText(f.Retention, lang)
+		if f.DeleteAt != nil {
+			deleted = f.DeleteAt.In(oslo).Format("02.01.2006") + " (" + deleted + ")"
+		}
+		rows = append(rows, fiber.Map{"Label": label, "Value": f.Value, "Purposes": strings.Join(purposes, "; "),
+			"Basis": privacy.BasisText(f.LegalBasis, lang), "Recipients": strings.Join(recips, ", "), "Deleted": deleted})
+	}
+	var consents []fiber.Map
+	for _, p := range []privacy.ConsentPurpose{privacy.ConsentHealth, privacy.ConsentMarketing, privacy.ConsentGuardian} {
+		c, ok := reg.Consent(p)
+		if !ok {
+			continue
+		}
+		state := t(lang, "me.refused")
+		if c.WithdrawnAt != nil {
+			state = t(lang, "me.withdrawn")
+		} else if c.Given {
+			state = t(lang, "me.given")
+		}
+		consents = append(consents, fiber.Map{"Key": string(p), "Purpose": string(p), "State": state,
+			"At": c.At.In(oslo).Format("02.01.2006 15:04"), "Version": c.TextVersion,
+			"CanWithdraw": reg.ConsentState[p] && p != privacy.ConsentGuardian})
+	}
+	byField := map[string]string{}
+	var errs []pageError
+	for _, fe := range ferrs {
+		byField[fe.Field] = fe.Code
+	}
+	var fields []formField
+	for _, df := range ev.Form() {
+		if df.LegalBasis.NeedsConsent() {
+			continue
+		}
+		v := values[df.Key]
+		if in != nil {
+			v = in["f_"+df.Key]
+		}
+		f := newFormField(lang, df, v, byField["fields."+df.Key])
+		if f.Error != "" {
+			errs = append(errs, pageError{ID: f.ID, Text: f.Label + ": " + f.Error})
+		}
+		fields = append(fields, f)
+	}
+	title := ev.Title.NB
+	if lang == "en" {
+		title = ev.Title.EN
+	}
+	return render(c, "me", lang, fiber.Map{
+		"Title": t(lang, "me.title"), "Report": rep, "Rows": rows, "Consents": consents, "Fields": fields, "Errors": errs,
+		"EventTitle": title, "Status": statusWord(lang, reg.Status), "Flash": flash,
+		"CanCancel": reg.Status == registration.Confirmed || reg.Status == registration.PendingPayment || reg.Status == registration.Waitlisted || reg.Status == registration.Offered,
+	})
+}
+
+func handleMePage(rs *registration.Service, ps *pageState) fiber.Handler {
+	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		flash := ""
+		if m := c.Query("m"); m == "saved" || m == "cancel.done" {
+			key := "me.saved"
+			if m == "cancel.done" {
+				key = m
+			}
+			flash = t(lang, key)
+		}
+		return mePage(c, rs, reg, lang, flash, nil, nil)
+	})
+}
+
+func backToMe(c *fiber.Ctx, lang, msg string) error {
+	return c.Redirect("/me?lang="+lang+"&m="+msg, fiber.StatusSeeOther)
+}
+
+func handleMeFields(rs *registration.Service, ps *pageState) fiber.Handler {
+	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		ev, err := rs.Event(c.UserContext(), reg.Event)
+		if err != nil {
+			return err
+		}
+		req := registration.RectifyRequest{Fields: map[string]string{}}
+		in := map[string]string{}
+		for _, df := range ev.Form() {
+			if df.LegalBasis.NeedsConsent() {
+				continue
+			}
+			v := c.FormValue("f_" + df.Key)
+			in["f_"+df.Key] = v
+			req.Fields[df.Key] = v
+		}
+		_, err = rs.Rectify(c.UserContext(), reg, req)
+		var ferrs privacy.Errors
+		switch {
+		case errors.As(err, &ferrs):
+			return mePage(c.Status(fiber.StatusUnprocessableEntity), rs, reg, lang, "", ferrs, in)
+		case errors.Is(err, registration.ErrAlreadyRegistered):
+			return mePage(c.Status(fiber.StatusConflict), rs, reg, lang, "", privacy.Errors{{Field: "fields.email", Code: "already_registered"}}, in)
+		case err != nil:
+			return err
+		}
+		return backToMe(c, lang, "saved")
+	})
+}
+
+func handleMeWithdraw(rs *registration.Service, ps *pageState) fiber.Handler {
+	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		if _, err := rs.WithdrawConsent(c.UserContext(), reg, privacy.ConsentPurpose(c.Params("purpose"))); err != nil {
+			return err
+		}
+		return backToMe(c, lang, "saved")
+	})
+}
+
+func handleMeObject(rs *registration.Service, ps *pageState) fiber.Handler {
+	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		v := c.FormValue("partner_sharing") == "true"
+		if _, err := rs.Object(c.UserContext(), reg, registration.ObjectionsRequest{PartnerSharing: &v}); err != nil {
+			return err
+		}
+		return backToMe(c, lang, "saved")
+	})
+}
+
+func handleMeRestrict(rs *registration.Service, ps *pageState) fiber.Handler {
+	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		if _, err := rs.Restrict(c.UserContext(), reg, c.FormValue("restricted") == "true"); err != nil {
+			return err
+		}
+		return backToMe(c, lang, "saved")
+	})
+}
+
+func handleMeExportFile(rs *registration.Service, ps *pageState) fiber.Handler {
+	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		p, err := rs.Export(c.UserContext(), reg)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="pamelding-`+p.Registration+`.json"`)
+		return c.JSON(p)
+	})
+}
+
+func handleMeCancelPage(rs *registration.Service, pay *payments.Service, ps *pageState) fiber.Handler {
+	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		if _, err := pay.Cancel(c.UserContext(), reg, false); err != nil && !errors.Is(err, registration.ErrNotCancellable) {
+			return err
+		}
+		return backToMe(c, lang, "cancel.done")
+	})
+}
+
+// handleMeDeletePage says what deleting will remove and what must be kept
+// for bookkeeping, and why, before anything is deleted.
+func handleMeDeletePage(rs *registration.Service, ps *pageState) fiber.Handler {
+	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		rep, err := rs.AccessReport(c.UserContext(), reg)
+		if err != nil {
+			return err
+		}
+		invoiced := reg.Payment != nil && reg.Payment.InvoiceNumber != 0
+		var removed []string
+		for _, f := range rep.Fields {
+			if invoiced && f.LegalBasis == privacy.LegalObligation {
+				continue
+			}
+			if lang == "en" {
+				removed = append(removed, f.Label.EN)
+			} else {
+				removed = append(removed, f.Label.NB)
+			}
+		}
+		kept := []string{t(lang, "delete.kept.none")}
+		if reg.Payment != nil && (reg.Payment.PaidAmount > 0 || invoiced) {
+			kept = append([]string{t(lang, "delete.kept.bookkeeping")}, kept...)
+		}
+		return render(c, "delete", lang, fiber.Map{"Title": t(lang, "delete.title"), "Removed": removed, "Kept": kept})
+	})
+}
+
+func handleMeDelete(rs *registration.Service, pay *payments.Service, ps *pageState) fiber.Handler {
+	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		rec, err := erase(c.UserContext(), rs, pay, reg)
+		if err != nil {
+			return err
+		}
+		if sess, err := ps.sessions.Get(c); err == nil {
+			_ = sess.Destroy()
+		}
+		paras := []string{}
+		for _, k := range rec.Kept {
+			paras = append(paras, k.What+": "+k.Why)
+		}
+		return render(c, "message", lang, fiber.Map{"Title": t(lang, "delete.done"), "Paragraphs": paras})
+	})
+}
+
+func handleMeLogout(ps *pageState) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if sess, err := ps.sessions.Get(c); err == nil {
+			_ = sess.Destroy()
+		}
+		return c.Redirect("/", fiber.StatusSeeOther)
+	}
+}
+
+func assetsHandler() fiber.Handler {
+	sub, _ := fs.Sub(assetFS, "assets")
+	return filesystem.New(filesystem.Config{Root: http.FS(sub), MaxAge: 3600})
+}
