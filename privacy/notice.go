@@ -141,6 +141,14 @@ var recipientText = map[string]map[Recipient]string{
 	"en": {Partners: "partners", Catering: "catering", Finance: "finance", PaymentProcessor: "payment processor (Stripe)", Public: "public participant list"},
 }
 
+// RecipientText says a recipient in words.
+func RecipientText(r Recipient, lang string) string {
+	if lang != "en" {
+		lang = "nb"
+	}
+	return recipientText[lang][r]
+}
+
 // BasisText says a legal basis in words with its article.
 func BasisText(b LegalBasis, lang string) string {
 	if lang != "en" {

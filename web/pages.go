@@ -224,7 +224,7 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 	if len(healthFields) > 0 {
 		ct := consent(privacy.ConsentHealth)
 		data["Health"] = fiber.Map{"Fields": healthFields, "Checked": in["consent_health"] == "true",
-			"Consent": fmt.Sprintf(t(lang, "health.consent"), ct.Version), "Text": text(ct)}
+			"Text": text(ct) + " " + fmt.Sprintf(t(lang, "health.consent"), ct.Version)}
 	}
 	if len(guardianFields) > 0 {
 		g := fiber.Map{"Fields": guardianFields, "Checked": in["consent_guardian"] == "true", "Text": text(consent(privacy.ConsentGuardian))}
@@ -459,7 +459,7 @@ func mePage(c *fiber.Ctx, rs *registration.Service, reg *registration.Registrati
 			}
 		}
 		for _, r := range f.Recipients {
-			recips = append(recips, string(r))
+			recips = append(recips, privacy.RecipientText(r, lang))
 		}
 		if len(recips) == 0 {
 			recips = []string{t(lang, "me.nobody")}
@@ -483,7 +483,7 @@ func mePage(c *fiber.Ctx, rs *registration.Service, reg *registration.Registrati
 		} else if c.Given {
 			state = t(lang, "me.given")
 		}
-		consents = append(consents, fiber.Map{"Key": string(p), "Purpose": string(p), "State": state,
+		consents = append(consents, fiber.Map{"Key": string(p), "Purpose": t(lang, "consent."+string(p)), "State": state,
 			"At": c.At.In(oslo).Format("02.01.2006 15:04"), "Version": c.TextVersion,
 			"CanWithdraw": reg.ConsentState[p] && p != privacy.ConsentGuardian})
 	}
@@ -514,6 +514,7 @@ func mePage(c *fiber.Ctx, rs *registration.Service, reg *registration.Registrati
 	return render(c, "me", lang, fiber.Map{
 		"Title": t(lang, "me.title"), "Report": rep, "Rows": rows, "Consents": consents, "Fields": fields, "Errors": errs,
 		"EventTitle": title, "Status": statusWord(lang, reg.Status), "Flash": flash,
+		"Source":    fmt.Sprintf(t(lang, "me.source.text"), reg.CreatedAt.In(oslo).Format("02.01.2006"), t(lang, "channel."+string(reg.Channel))),
 		"CanCancel": reg.Status == registration.Confirmed || reg.Status == registration.PendingPayment || reg.Status == registration.Waitlisted || reg.Status == registration.Offered,
 	})
 }

@@ -1,0 +1,368 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/pamelding/pamelding/mongodb"
+)
+
+// chromium finds Debian's Chromium; the README's test command installs it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	t.Fatal("Chromium is not installed: run `make test` (it installs Debian's chromium) or `apt-get install chromium`")
+	return ""
+}
+
+// axeSource is axe-core from npm; the README's test command installs it.
+func axeSource(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../node_modules/axe-core/axe.min.js")
+	if err != nil {
+		t.Fatalf("axe-core is not installed: run `make test` (it runs npm ci) (%v)", err)
+	}
+	return string(b)
+}
+
+type browserEnv struct {
+	*env
+	base      string
+	ctx       context.Context
+	artifacts string
+	axe       string
+	mu        sync.Mutex
+	// outside lists requests the browser tried to send beyond loopback;
+	// all are refused.
+	outside []string
+}
+
+func newBrowser(t *testing.T) *browserEnv {
+	t.Helper()
+	e := newEnv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = e.app.Listener(ln) }()
+	t.Cleanup(func() { _ = e.app.Shutdown() })
+
+	// The profile is removed after Chromium has quit, ignoring what its
+	// last helper processes may still be writing.
+	profile, err := os.MkdirTemp("", "pmd-chromium")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium(t)), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(profile), chromedp.WindowSize(1000, 1400),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+		time.Sleep(100 * time.Millisecond)
+		_ = os.RemoveAll(profile)
+	})
+
+	b := &browserEnv{env: e, base: "http://" + ln.Addr().String(), ctx: ctx, axe: axeSource(t)}
+	b.artifacts = os.Getenv("PAMELDING_TEST_ARTIFACTS")
+	if b.artifacts == "" {
+		b.artifacts = t.TempDir()
+	}
+	// Every request passes through here: loopback goes on, anything else
+	// is refused and remembered (the Stripe redirect among them).
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if p, ok := ev.(*fetch.EventRequestPaused); ok {
+			go func() {
+				c := chromedp.FromContext(ctx)
+				ectx := cdp.WithExecutor(ctx, c.Target)
+				u, _ := url.Parse(p.Request.URL)
+				if u != nil && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost") {
+					_ = fetch.ContinueRequest(p.RequestID).Do(ectx)
+					return
+				}
+				b.mu.Lock()
+				b.outside = append(b.outside, p.Request.URL)
+				b.mu.Unlock()
+				_ = fetch.FailRequest(p.RequestID, network.ErrorReasonBlockedByClient).Do(ectx)
+			}()
+		}
+	})
+	if err := chromedp.Run(ctx, fetch.Enable()); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return b
+}
+
+func (b *browserEnv) run(t *testing.T, actions ...chromedp.Action) {
+	t.Helper()
+	if err := chromedp.Run(b.ctx, actions...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// shot saves a screenshot of the page as it is and says where.
+func (b *browserEnv) shot(t *testing.T, name string) {
+	t.Helper()
+	var png []byte
+	b.run(t, chromedp.FullScreenshot(&png, 100))
+	p := filepath.Join(b.artifacts, name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", p)
+}
+
+// axeCheck runs axe-core in the page: no serious or critical violations.
+func (b *browserEnv) axeCheck(t *testing.T, page string) {
+	t.Helper()
+	var out string
+	b.run(t,
+		chromedp.Evaluate(b.axe, nil),
+		chromedp.Evaluate(`axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(
+			r.violations.filter(v => v.impact === "serious" || v.impact === "critical").map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(" "))}))))`,
+			&out, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
+	)
+	var violations []map[string]any
+	if err := json.Unmarshal([]byte(out), &violations); err != nil {
+		t.Fatalf("axe on %s: %v (%s)", page, err, out)
+	}
+	if len(violations) > 0 {
+		t.Errorf("axe on %s: %d serious or critical violations: %s", page, len(violations), out)
+	}
+}
+
+func (b *browserEnv) text(t *testing.T, sel string) string {
+	t.Helper()
+	var s string
+	b.run(t, chromedp.Text(sel, &s, chromedp.ByQuery))
+	return s
+}
+
+func TestBrowserRegistration(t *testing.T) {
+	b := newBrowser(t)
+	b.mustEvent(t, "free", func(m map[string]any) {
+		delete(m, "price")
+		m["fields"] = []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true},
+			{"key": "organisation"}, {"key": "dietary"}}
+	})
+
+	b.run(t, chromedp.Navigate(b.base+"/e/free?lang=nb"), chromedp.WaitVisible("#f-name", chromedp.ByID))
+	b.shot(t, "1-form")
+	b.axeCheck(t, "the form")
+	if !strings.Contains(b.text(t, "label[for=consent-health]"), "versjon 2026-11-01") {
+		t.Error("the health consent does not show the version of its text")
+	}
+	var checked bool
+	b.run(t, chromedp.Evaluate(`document.getElementById("consent-health").checked || document.getElementById("consent-marketing").checked`, &checked))
+	if checked {
+		t.Error("a consent box is ticked by default")
+	}
+
+	t.Run("HealthWithoutConsent", func(t *testing.T) {
+		b.run(t,
+			chromedp.SendKeys("#f-name", "Kari Nordmann", chromedp.ByID),
+			chromedp.SendKeys("#f-email", "kari@example.no", chromedp.ByID),
+			chromedp.SendKeys("#f-dietary", "nøtteallergi", chromedp.ByID),
+			chromedp.Click("button[type=submit]", chromedp.ByQuery),
+			chromedp.WaitVisible("#f-dietary-error", chromedp.ByID),
+		)
+		b.shot(t, "2-error")
+		if msg := b.text(t, "#f-dietary-error"); !strings.Contains(msg, "samtykket") {
+			t.Errorf("error beside the field: %q", msg)
+		}
+		var name, diet, href string
+		b.run(t, chromedp.Value("#f-name", &name, chromedp.ByID), chromedp.Value("#f-dietary", &diet, chromedp.ByID),
+			chromedp.AttributeValue("#error-summary a", "href", &href, nil, chromedp.ByQuery))
+		if name != "Kari Nordmann" || diet != "nøtteallergi" {
+			t.Errorf("input not kept: %q, %q", name, diet)
+		}
+		if href != "#f-dietary" {
+			t.Errorf("the error summary links to %q", href)
+		}
+		b.axeCheck(t, "the error state")
+		if n := b.count(t, mongodb.Registrations); n != 0 {
+			t.Errorf("%d registrations stored after an error", n)
+		}
+	})
+
+	t.Run("Confirmation", func(t *testing.T) {
+		b.run(t, chromedp.Click("#consent-health", chromedp.ByID))
+		b.shot(t, "3a-ticked")
+		b.run(t, chromedp.Click("button[type=submit]", chromedp.ByQuery), chromedp.WaitNotPresent("#f-name", chromedp.ByID))
+		b.shot(t, "3-confirmation")
+		if h := b.text(t, "main h1"); h != "Du er påmeldt" {
+			t.Fatalf("heading %q", h)
+		}
+		var doc struct {
+			Channel  string `bson:"channel"`
+			Consents []struct {
+				Purpose, Channel string
+				Given            bool
+			} `bson:"consents"`
+		}
+		_ = b.store.Collection(mongodb.Registrations).FindOne(context.Background(), bson.M{}, &doc)
+		if doc.Channel != "web" || len(doc.Consents) == 0 || doc.Consents[0].Channel != "web" || !doc.Consents[0].Given {
+			t.Errorf("registration %+v", doc)
+		}
+	})
+
+	t.Run("English", func(t *testing.T) {
+		b.run(t, chromedp.Navigate(b.base+"/e/free?lang=en"), chromedp.WaitVisible("#f-name", chromedp.ByID))
+		if s := b.text(t, "button[type=submit]"); s != "Register" {
+			t.Errorf("button %q", s)
+		}
+		var lang string
+		b.run(t, chromedp.AttributeValue("html", "lang", &lang, nil, chromedp.ByQuery))
+		if lang != "en" {
+			t.Errorf("html lang %q", lang)
+		}
+	})
+}
+
+func TestBrowserCardPayment(t *testing.T) {
+	b := newBrowser(t)
+	b.mustEvent(t, "paid", nil)
+	b.run(t, chromedp.Navigate(b.base+"/e/paid?lang=nb"), chromedp.WaitVisible("#f-name", chromedp.ByID),
+		chromedp.SendKeys("#f-name", "Ola Nordmann", chromedp.ByID),
+		chromedp.SendKeys("#f-email", "ola@example.no", chromedp.ByID),
+		chromedp.Click("button[type=submit]", chromedp.ByQuery),
+	)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		b.mu.Lock()
+		n := len(b.outside)
+		b.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.outside) == 0 || !strings.HasPrefix(b.outside[0], "https://checkout.stripe.com/") {
+		t.Fatalf("no navigation to Stripe Checkout; requests beyond loopback: %v", b.outside)
+	}
+	for _, u := range b.outside {
+		if !strings.HasPrefix(u, "https://checkout.stripe.com/") {
+			t.Errorf("the page tried to reach %s", u)
+		}
+	}
+	t.Logf("redirected to %s (refused: nothing outside loopback is reached)", b.outside[0])
+}
+
+func TestBrowserMyData(t *testing.T) {
+	b := newBrowser(t)
+	b.everyFieldEvent(t, "konf")
+	s := b.signupWith(t, "konf", "kari@example.no", nil, false)
+	downloads := t.TempDir()
+
+	b.run(t,
+		browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads),
+		chromedp.Navigate(b.base+"/m/"+s.ManageToken),
+		chromedp.WaitVisible("#withdraw-health", chromedp.ByID),
+	)
+	var loc string
+	b.run(t, chromedp.Location(&loc))
+	if loc != b.base+"/me" || strings.Contains(loc, "pmr_") {
+		t.Fatalf("landed on %q, want /me with no token", loc)
+	}
+	var history int
+	b.run(t, chromedp.Evaluate(`history.length`, &history))
+	b.shot(t, "4-me")
+	b.axeCheck(t, "/me")
+	if body := b.text(t, "main"); !strings.Contains(body, "nøtteallergi") || !strings.Contains(body, "uttrykkelig samtykke") {
+		t.Errorf("/me lacks the data with its tags")
+	}
+
+	t.Run("WithdrawHealth", func(t *testing.T) {
+		b.run(t, chromedp.Click("#withdraw-health", chromedp.ByID), chromedp.WaitVisible("p[role=status]", chromedp.ByQuery))
+		b.shot(t, "5-withdrawn")
+		var raw bson.M
+		_ = b.store.Collection(mongodb.Registrations).FindOne(context.Background(), bson.M{"_id": s.ID}, &raw)
+		if raw["sealed"] != nil || raw["dataKey"] != nil {
+			t.Error("dietary still in the store after withdrawal in the page")
+		}
+		if strings.Contains(b.text(t, "main"), "nøtteallergi") {
+			t.Error("dietary still shown")
+		}
+	})
+	t.Run("Export", func(t *testing.T) {
+		b.run(t, chromedp.Click("#export", chromedp.ByID))
+		var files []string
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && len(files) == 0; time.Sleep(50 * time.Millisecond) {
+			files, _ = filepath.Glob(filepath.Join(downloads, "pamelding-*.json"))
+		}
+		if len(files) != 1 {
+			t.Fatalf("no export downloaded into %s", downloads)
+		}
+		raw, _ := os.ReadFile(files[0])
+		var p struct {
+			SchemaVersion int
+			Fields        map[string]string
+		}
+		if err := json.Unmarshal(raw, &p); err != nil || p.SchemaVersion != 1 || p.Fields["email"] != "kari@example.no" {
+			t.Errorf("export %s: %v", raw, err)
+		}
+		t.Logf("export: %s", files[0])
+	})
+	t.Run("Delete", func(t *testing.T) {
+		b.run(t, chromedp.Navigate(b.base+"/me"), chromedp.WaitVisible("#delete", chromedp.ByID),
+			chromedp.Click("#delete", chromedp.ByID), chromedp.WaitVisible("#confirm-delete", chromedp.ByID))
+		b.shot(t, "6-delete-confirm")
+		b.axeCheck(t, "the delete confirmation")
+		b.run(t, chromedp.Click("#confirm-delete", chromedp.ByID), chromedp.WaitVisible("main h1", chromedp.ByQuery))
+		b.shot(t, "7-deleted")
+		if h := b.text(t, "main h1"); h != "Opplysningene dine er slettet." {
+			t.Errorf("heading %q", h)
+		}
+		var raw bson.Raw
+		_ = b.store.Collection(mongodb.Registrations).FindOne(context.Background(), bson.M{"_id": s.ID}, &raw)
+		if strings.Contains(string(raw), "kari@example.no") || strings.Contains(string(raw), "Kari Nordmann") {
+			t.Error("personal data left after deleting in the page")
+		}
+		b.run(t, chromedp.Navigate(b.base+"/me?lang=nb"), chromedp.WaitVisible("main h1", chromedp.ByQuery))
+		if !strings.Contains(b.text(t, "main"), "ugyldig") {
+			t.Error("the session survived the deletion")
+		}
+	})
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.outside) > 0 {
+		t.Errorf("the pages reached beyond loopback: %v", b.outside)
+	}
+}
