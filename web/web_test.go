@@ -134,6 +134,12 @@ func (e *env) do(t testing.TB, method, path, token string, body any, headers ...
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
+// doRaw sends a body as it is with its content type.
+func (e *env) doRaw(t testing.TB, method, path, body, ctype string) response {
+	t.Helper()
+	return e.do(t, method, path, "", body, "Content-Type", ctype)
+}
+
 func (e *env) count(t testing.TB, coll string) int64 {
 	t.Helper()
 	n, err := e.store.Collection(coll).Count(context.Background(), bson.M{})
