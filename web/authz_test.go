@@ -1,0 +1,221 @@
+package web_test
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/pamelding/pamelding/staff"
+)
+
+// access says who may use a route.
+type access struct {
+	// kind: "public" (anyone), "staff" (a staff token of roles, scoped to
+	// the event when scoped), "me" (a participant's manage token), "page"
+	// (participant pages: CSRF and session, no bearer tokens).
+	kind   string
+	roles  []staff.Role
+	scoped bool
+	// global: only tokens without an event scope (creating events).
+	global bool
+}
+
+func public() access                  { return access{kind: "public"} }
+func me() access                      { return access{kind: "me"} }
+func page() access                    { return access{kind: "page"} }
+func staffOf(r ...staff.Role) access  { return access{kind: "staff", roles: r} }
+func scopedTo(r ...staff.Role) access { return access{kind: "staff", roles: r, scoped: true} }
+func globalOf(r ...staff.Role) access { return access{kind: "staff", roles: r, global: true} }
+
+// authz is the expected access of every route. A route missing here fails
+// TestAuthorizationMatrix: adding a route means deciding who may use it.
+var authz = map[string]access{
+	"GET /healthz": public(),
+	"GET /readyz":  public(),
+
+	"GET /e/:slug":                        page(),
+	"POST /e/:slug":                       page(),
+	"GET /e/:slug/paid":                   page(),
+	"GET /m/:token":                       page(),
+	"GET /me":                             page(),
+	"POST /me/fields":                     page(),
+	"POST /me/consents/:purpose/withdraw": page(),
+	"POST /me/objections":                 page(),
+	"POST /me/restriction":                page(),
+	"GET /me/export.json":                 page(),
+	"POST /me/cancel":                     page(),
+	"GET /me/delete":                      page(),
+	"POST /me/delete":                     page(),
+	"POST /me/logout":                     page(),
+
+	"GET /api/v1/catalog":                           public(),
+	"GET /api/v1/events":                            public(),
+	"POST /api/v1/events":                           globalOf(staff.Admin, staff.Organiser),
+	"GET /api/v1/events/:slug":                      public(),
+	"PATCH /api/v1/events/:slug":                    scopedTo(staff.Admin, staff.Organiser),
+	"POST /api/v1/events/:slug/registrations":       public(),
+	"GET /api/v1/events/:slug/registrations":        scopedTo(staff.Admin, staff.Organiser, staff.Catering, staff.Finance),
+	"DELETE /api/v1/events/:slug/registrations/:id": scopedTo(staff.Admin, staff.Organiser),
+	"POST /api/v1/events/:slug/cancel":              scopedTo(staff.Admin, staff.Organiser),
+	"GET /api/v1/events/:slug/partner-export":       scopedTo(staff.Admin, staff.Organiser, staff.Partner),
+	"GET /api/v1/events/:slug/disclosures":          scopedTo(staff.Admin, staff.Organiser, staff.Privacy),
+	"GET /api/v1/events/:slug/privacy-notice":       public(),
+
+	"GET /api/v1/me":                             me(),
+	"PATCH /api/v1/me":                           me(),
+	"DELETE /api/v1/me":                          me(),
+	"GET /api/v1/me/export":                      me(),
+	"POST /api/v1/me/consents/:purpose/withdraw": me(),
+	"POST /api/v1/me/objections":                 me(),
+	"POST /api/v1/me/restriction":                me(),
+	"DELETE /api/v1/me/registration":             me(),
+	"POST /api/v1/me/offer/accept":               me(),
+
+	"POST /api/v1/tokens": staffOf(staff.Admin),
+
+	"POST /api/v1/privacy/requests":             staffOf(staff.Admin, staff.Privacy),
+	"GET /api/v1/privacy/requests":              staffOf(staff.Admin, staff.Privacy),
+	"GET /api/v1/privacy/requests/:id":          staffOf(staff.Admin, staff.Privacy),
+	"POST /api/v1/privacy/requests/:id/actions": staffOf(staff.Admin, staff.Privacy),
+	"POST /api/v1/privacy/requests/:id/close":   staffOf(staff.Admin, staff.Privacy),
+	"GET /api/v1/privacy/retention":             staffOf(staff.Admin, staff.Privacy),
+	"GET /api/v1/privacy/records":               staffOf(staff.Admin, staff.Privacy),
+
+	"POST /api/v1/payments/stripe/webhook": public(),
+
+	"GET /api/v1/finance/invoices":                  staffOf(staff.Admin, staff.Finance),
+	"GET /api/v1/finance/invoices/:number":          staffOf(staff.Admin, staff.Finance),
+	"POST /api/v1/finance/bank-statements":          staffOf(staff.Admin, staff.Finance),
+	"GET /api/v1/finance/bank-statements/unmatched": staffOf(staff.Admin, staff.Finance),
+	"GET /api/v1/finance/reconciliation":            staffOf(staff.Admin, staff.Finance),
+}
+
+type principalCase struct {
+	name  string
+	token string
+	role  staff.Role
+	// inScope: a staff token whose scope covers event "a".
+	inScope     bool
+	global      bool
+	participant bool
+}
+
+// TestAuthorizationMatrix tries every route with no token, each staff
+// role, a partner token of another event, a participant's manage token and
+// another participant's: 401 without a fitting credential, 403 for a
+// staff token of the wrong role or scope, never either for who may.
+func TestAuthorizationMatrix(t *testing.T) {
+	e := newEnv(t)
+	e.invoiceEvent(t, "a")
+	e.mustEvent(t, "b", nil)
+	kari := e.mustSignup(t, "a", person("kari@example.no"))
+	ola := e.mustSignup(t, "b", person("ola@example.no"))
+	tok := func(r staff.CreateRequest) string { return e.token(t, r) }
+	cases := []principalCase{
+		{name: "none"},
+		{name: "admin", token: adminToken, role: staff.Admin, inScope: true, global: true},
+		{name: "organiser-of-all", token: tok(staff.CreateRequest{Role: staff.Organiser, Name: "oa"}), role: staff.Organiser, inScope: true, global: true},
+		{name: "organiser", token: tok(staff.CreateRequest{Role: staff.Organiser, Name: "o", Events: []string{"a"}}), role: staff.Organiser, inScope: true},
+		{name: "organiser-of-b", token: tok(staff.CreateRequest{Role: staff.Organiser, Name: "ob", Events: []string{"b"}}), role: staff.Organiser},
+		{name: "finance", token: tok(staff.CreateRequest{Role: staff.Finance, Name: "f"}), role: staff.Finance, inScope: true, global: true},
+		{name: "catering", token: tok(staff.CreateRequest{Role: staff.Catering, Name: "c", Events: []string{"a"}}), role: staff.Catering, inScope: true},
+		{name: "partner", token: tok(staff.CreateRequest{Role: staff.Partner, Name: "p", Events: []string{"a"}, Partner: "acme"}), role: staff.Partner, inScope: true},
+		{name: "partner-of-b", token: tok(staff.CreateRequest{Role: staff.Partner, Name: "pb", Events: []string{"b"}, Partner: "acme"}), role: staff.Partner},
+		{name: "privacy", token: tok(staff.CreateRequest{Role: staff.Privacy, Name: "pv"}), role: staff.Privacy, inScope: true, global: true},
+		{name: "participant", token: kari.ManageToken, participant: true},
+		{name: "other-participant", token: ola.ManageToken, participant: true},
+	}
+
+	seen := map[string]bool{}
+	var routes []string
+	for _, r := range e.app.GetRoutes(true) {
+		if r.Method == "HEAD" || r.Method == "OPTIONS" || r.Method == "CONNECT" || r.Method == "TRACE" || r.Path == "/assets" || strings.HasPrefix(r.Path, "/assets/") {
+			continue
+		}
+		key := r.Method + " " + r.Path
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		routes = append(routes, key)
+	}
+	sort.Strings(routes)
+	for _, key := range routes {
+		if _, ok := authz[key]; !ok {
+			t.Errorf("route %s has no entry in the authorization matrix", key)
+		}
+	}
+	for key := range authz {
+		if !seen[key] {
+			t.Errorf("the matrix lists %s, which is not a route", key)
+		}
+	}
+
+	fill := strings.NewReplacer(":slug", "a", ":id", kari.ID, ":number", "1", ":purpose", "marketing", ":token", "pmr_x")
+	for _, key := range routes {
+		a := authz[key]
+		method, path, _ := strings.Cut(key, " ")
+		url := fill.Replace(path)
+		for _, pc := range cases {
+			t.Run(fmt.Sprintf("%s/%s", strings.ReplaceAll(key, "/", "_"), pc.name), func(t *testing.T) {
+				if key == "DELETE /api/v1/me" || key == "DELETE /api/v1/me/registration" || key == "POST /api/v1/events/:slug/cancel" ||
+					key == "DELETE /api/v1/events/:slug/registrations/:id" || key == "POST /api/v1/tokens" {
+					// Destructive: only the refusals are tried here; the
+					// allowed calls have their own tests.
+					if allowed(a, pc) {
+						return
+					}
+				}
+				var body any
+				if method == "POST" || method == "PATCH" {
+					body = map[string]any{}
+				}
+				r := e.do(t, method, url, pc.token, body)
+				if r.status >= 500 {
+					t.Fatalf("status %d: %s", r.status, r.body)
+				}
+				switch {
+				case a.kind == "page":
+					return // pages use sessions and CSRF, not bearer tokens
+				case allowed(a, pc):
+					if r.status == 401 || r.status == 403 {
+						t.Errorf("refused with %d: %s", r.status, r.body)
+					}
+				case a.kind == "staff" && pc.role != "":
+					if r.status != 403 {
+						t.Errorf("status %d, want 403", r.status)
+					}
+				default:
+					if r.status != 401 {
+						t.Errorf("status %d, want 401", r.status)
+					}
+				}
+				if a.kind == "public" && (strings.Contains(string(r.body), "kari@example.no") || strings.Contains(string(r.body), "Kari Nordmann")) {
+					t.Errorf("a public route shows a participant: %s", r.body)
+				}
+				if pc.name == "other-participant" && strings.Contains(string(r.body), kari.ID) {
+					t.Errorf("another participant's token reaches Kari's registration: %s", r.body)
+				}
+			})
+		}
+	}
+}
+
+func allowed(a access, pc principalCase) bool {
+	switch a.kind {
+	case "public":
+		return true
+	case "me":
+		return pc.participant
+	case "staff":
+		ok := false
+		for _, r := range a.roles {
+			if r == pc.role {
+				ok = true
+			}
+		}
+		return ok && (!a.scoped || pc.inScope) && (!a.global || pc.global)
+	}
+	return false
+}
