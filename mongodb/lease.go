@@ -14,6 +14,8 @@ import (
 // a MongoDB: a job runs only while its instance holds the job's lease
 // document.
 type Jobs struct {
+	// OnRun, when set, is told of every run (metrics).
+	OnRun func(job string, err error)
 	c     *Collection
 	owner string
 	log   *slog.Logger
@@ -55,8 +57,12 @@ func (l *Jobs) Loop(ctx context.Context, name string, interval time.Duration, fn
 			l.log.WarnContext(ctx, "job lease", "job", name, "err", err)
 		}
 		if ok {
-			if err := fn(ctx); err != nil && ctx.Err() == nil {
+			err := fn(ctx)
+			if err != nil && ctx.Err() == nil {
 				l.log.ErrorContext(ctx, "job failed", "job", name, "err", err)
+			}
+			if l.OnRun != nil && ctx.Err() == nil {
+				l.OnRun(name, err)
 			}
 		}
 		select {

@@ -39,13 +39,24 @@ type stripeEvent struct {
 // endpoint must be created with that version. A replay changes nothing;
 // every state change is a conditional update that only moves forward, so
 // deliveries may come twice or out of order.
-func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature string) error {
+//
+// It returns the event's type ("unknown" before the signature holds) and
+// what became of it: handled, replayed or ignored (a type not handled).
+func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature string) (typ, outcome string, err error) {
+	typ, outcome = "unknown", "handled"
+	err = s.handleWebhook(ctx, payload, signature, &typ, &outcome)
+	return typ, outcome, err
+}
+
+func (s *Service) handleWebhook(ctx context.Context, payload []byte, signature string, typ, outcome *string) error {
 	ev, err := webhook.ConstructEvent(payload, signature, s.cfg.WebhookSecret)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
+	*typ = string(ev.Type)
 	var seen stripeEvent
 	if err := s.store.stripeEvents.FindOne(ctx, bson.M{"_id": ev.ID}, &seen); err == nil {
+		*outcome = "replayed"
 		return nil
 	} else if !errors.Is(err, mongodb.ErrNotFound) {
 		return err
@@ -85,6 +96,8 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature s
 		if err := s.recordRefund(ctx, &ch); err != nil {
 			return err
 		}
+	default:
+		*outcome = "ignored"
 	}
 	if err := s.store.stripeEvents.InsertOne(ctx, rec); err != nil && !errors.Is(err, mongodb.ErrDuplicate) {
 		return err

@@ -8,11 +8,14 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/metrics"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/registration"
@@ -32,6 +35,7 @@ type Deps struct {
 	Staff         *staff.Service
 	Registrations *registration.Service
 	Payments      *payments.Service
+	Metrics       *metrics.Metrics
 	// StateCollection keeps the pages' CSRF tokens and sessions.
 	StateCollection *mongodb.Collection
 	Config          Config
@@ -64,7 +68,7 @@ func New(d Deps) *fiber.App {
 		CaseSensitive: true,
 		Views:         viewEngine(),
 	})
-	app.Use(withRequestID, recoverPanics(d.Log), accessLog(d.Log), baseHeaders)
+	app.Use(withRequestID, recoverPanics(d.Log), accessLog(d.Log, d.Metrics), baseHeaders)
 	routes(app, d, newPageState(d))
 	app.Use(func(c *fiber.Ctx) error {
 		return problem(fiber.StatusNotFound, "not_found", "No such route.")
@@ -103,9 +107,9 @@ func recoverPanics(log *slog.Logger) fiber.Handler {
 	}
 }
 
-// accessLog logs each request by its route pattern, never its path or
-// query (a path can carry a slug, a query anything).
-func accessLog(log *slog.Logger) fiber.Handler {
+// accessLog logs and measures each request by its route pattern, never
+// its path or query (a path can carry a token, a query anything).
+func accessLog(log *slog.Logger, m *metrics.Metrics) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
@@ -114,9 +118,16 @@ func accessLog(log *slog.Logger) fiber.Handler {
 			p, _ := toProblem(err)
 			status = p.Status
 		}
+		elapsed := time.Since(start)
+		route := c.Route().Path
 		log.InfoContext(c.UserContext(), "request",
-			"requestId", requestID(c), "method", c.Method(), "route", c.Route().Path,
-			"status", status, "ms", time.Since(start).Milliseconds())
+			"requestId", requestID(c), "method", c.Method(), "route", route,
+			"status", status, "ms", elapsed.Milliseconds())
+		if m != nil {
+			// Fiber's strings live in buffers it reuses; the registry keeps
+			// its labels.
+			m.Requests.WithLabelValues(strings.Clone(c.Method()), strings.Clone(route), strconv.Itoa(status/100)+"xx").Observe(elapsed.Seconds())
+		}
 		return err
 	}
 }

@@ -33,6 +33,7 @@ func globalOf(r ...staff.Role) access { return access{kind: "staff", roles: r, g
 var authz = map[string]access{
 	"GET /healthz": public(),
 	"GET /readyz":  public(),
+	"GET /metrics": public(),
 
 	"GET /e/:slug":                        page(),
 	"POST /e/:slug":                       page(),

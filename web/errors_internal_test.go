@@ -20,7 +20,7 @@ func TestInternalErrors(t *testing.T) {
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	app := fiber.New(fiber.Config{ErrorHandler: errorHandler(log)})
-	app.Use(withRequestID, recoverPanics(log), accessLog(log))
+	app.Use(withRequestID, recoverPanics(log), accessLog(log, nil))
 	app.Get("/fails", func(c *fiber.Ctx) error { return errors.New("store: server error, codes [2]") })
 	app.Get("/panics", func(c *fiber.Ctx) error { panic("kari.nordmann@example.no") })
 

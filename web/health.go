@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+
+	"github.com/pamelding/pamelding/metrics"
 )
 
 func handleHealthz() fiber.Handler {
@@ -24,4 +27,12 @@ func handleReadyz(s Store) fiber.Handler {
 		}
 		return c.JSON(fiber.Map{"status": "ready"})
 	}
+}
+
+// handleMetrics serves the Prometheus metrics.
+func handleMetrics(m *metrics.Metrics) fiber.Handler {
+	if m == nil {
+		return func(c *fiber.Ctx) error { return fiber.ErrNotFound }
+	}
+	return adaptor.HTTPHandler(m.Handler())
 }

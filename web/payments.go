@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/pamelding/pamelding/metrics"
 	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
@@ -20,13 +21,23 @@ import (
 // handleStripeWebhook reads the raw body (at most 64 KiB), leaves the
 // signature check to stripe-go, and answers 2xx fast: 400 on a bad or old
 // signature, 200 for an event handled now or before.
-func handleStripeWebhook(p *payments.Service) fiber.Handler {
+func handleStripeWebhook(p *payments.Service, m *metrics.Metrics) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		body := c.Body()
 		if len(body) > payments.MaxWebhookBody {
 			return problem(fiber.StatusRequestEntityTooLarge, "too_large", "The body is larger than 64 KiB.")
 		}
-		if err := p.HandleWebhook(c.UserContext(), bytes.Clone(body), c.Get("Stripe-Signature")); err != nil {
+		typ, outcome, err := p.HandleWebhook(c.UserContext(), bytes.Clone(body), c.Get("Stripe-Signature"))
+		if m != nil {
+			if err != nil {
+				outcome = "refused"
+				if _, internal := toProblem(err); internal {
+					outcome = "error"
+				}
+			}
+			m.Webhooks.WithLabelValues(typ, outcome).Inc()
+		}
+		if err != nil {
 			return err
 		}
 		return c.JSON(fiber.Map{"received": true})

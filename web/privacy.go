@@ -32,7 +32,9 @@ func handlePartnerExport(ev *events.Service, rs *registration.Service, log *slog
 			return err
 		}
 		p := principal(c)
-		partner := c.Query("partner")
+		// Cloned: the stream writer runs after the handler, when Fiber has
+		// reused the request's buffers.
+		partner := strings.Clone(c.Query("partner"))
 		if p.Role == staff.Partner {
 			if partner != "" && partner != p.Partner {
 				return staff.ErrForbidden

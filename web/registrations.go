@@ -8,17 +8,20 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/metrics"
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 )
 
-func handleSignup(s *registration.Service) fiber.Handler {
+func handleSignup(s *registration.Service, m *metrics.Metrics) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req registration.SignupRequest
 		if err := decodeJSON(c, &req); err != nil {
+			countSignup(m, nil, err)
 			return err
 		}
 		res, err := s.Signup(c.UserContext(), c.Params("slug"), req, registration.API)
+		countSignup(m, res, err)
 		if err != nil {
 			return err
 		}
@@ -136,4 +139,22 @@ func SafeCell(v string) string {
 		return "'" + v
 	}
 	return v
+}
+
+// countSignup counts a sign-up by its outcome: the status it got, or the
+// problem code it was refused with.
+func countSignup(m *metrics.Metrics, res *registration.Result, err error) {
+	if m == nil {
+		return
+	}
+	outcome := "error"
+	switch {
+	case err == nil:
+		outcome = string(res.Status)
+	default:
+		if p, internal := toProblem(err); !internal {
+			outcome = p.Code
+		}
+	}
+	m.Registrations.WithLabelValues(outcome).Inc()
 }

@@ -17,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/metrics"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/mongodb/mongotest"
 	"github.com/pamelding/pamelding/payments"
@@ -79,7 +80,15 @@ func newEnv(t testing.TB) *env {
 		PublicURL: "https://pamelding.example.no",
 		Seller:    payments.Seller{Name: "Janteloppet AS", OrgNumber: "923609016", VATRegistered: true, Address: "Storgata 1, 2211 Kongsvinger", BankAccount: "1234.56.78903"},
 	})
-	app := web.New(web.Deps{Log: log, Store: store, Events: ev, Staff: st, Registrations: regs, Payments: pay,
+	m := metrics.New(func(ctx context.Context) (map[string]int, error) {
+		evs, err := ev.List(ctx)
+		out := map[string]int{}
+		for _, e := range evs {
+			out[e.Slug] = e.SeatsLeft
+		}
+		return out, err
+	})
+	app := web.New(web.Deps{Log: log, Store: store, Events: ev, Staff: st, Registrations: regs, Payments: pay, Metrics: m,
 		StateCollection: store.Collection(mongodb.WebState),
 		Config:          web.Config{PublicURL: "https://pamelding.example.no", DigitalConsentAge: 13, CardPayments: true}})
 	return &env{app: app, store: store, staff: st, regs: regs, pay: pay, keys: keys, logs: logs, clock: clk}

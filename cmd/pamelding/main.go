@@ -22,6 +22,7 @@ import (
 
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/mail"
+	"github.com/pamelding/pamelding/metrics"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/privacy"
@@ -162,6 +163,15 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	var jobs sync.WaitGroup
 	runner := a.store.NewJobs(a.log, time.Now)
+	m := metrics.New(func(ctx context.Context) (map[string]int, error) {
+		evs, err := a.events.List(ctx)
+		left := map[string]int{}
+		for _, e := range evs {
+			left[e.Slug] = e.SeatsLeft
+		}
+		return left, err
+	})
+	runner.OnRun = m.JobRun
 	mailer := a.registrations.NewMailer(sender, cfg.PublicURL)
 	jobs.Go(func() { mailer.Run(jobsCtx, runner, cfg.JobInterval) })
 	jobs.Go(func() {
@@ -188,6 +198,10 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			if err != nil {
 				return err
 			}
+			for _, v := range rec.Values {
+				m.Purged.WithLabelValues(v.Rule).Add(float64(v.Count))
+			}
+			m.Purged.WithLabelValues("registration").Add(float64(rec.RegistrationsDeleted))
 			docs, err := a.payments.PurgeInvoices(ctx, false)
 			if rec.RegistrationsDeleted > 0 || len(rec.Values) > 0 || docs > 0 {
 				a.log.InfoContext(ctx, "retention run", "receipt", rec.ID, "registrationsDeleted", rec.RegistrationsDeleted, "rules", len(rec.Values), "bookkeepingDocumentsDeleted", docs)
@@ -197,7 +211,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	})
 	defer func() { stopJobs(); jobs.Wait() }()
 
-	srv := web.New(web.Deps{Log: a.log, Store: a.store, Events: a.events, Staff: a.staff, Registrations: a.registrations, Payments: a.payments,
+	srv := web.New(web.Deps{Metrics: m, Log: a.log, Store: a.store, Events: a.events, Staff: a.staff, Registrations: a.registrations, Payments: a.payments,
 		StateCollection: a.store.Collection(mongodb.WebState),
 		Config:          web.Config{PublicURL: cfg.PublicURL, DigitalConsentAge: cfg.DigitalConsentAge, CardPayments: cfg.StripeKey != ""}})
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -1,0 +1,90 @@
+// Package metrics holds the service's Prometheus metrics. Labels are
+// routes, outcomes, event slugs and job names: never personal data.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is one registry with the service's collectors.
+type Metrics struct {
+	reg           *prometheus.Registry
+	Registrations *prometheus.CounterVec
+	Webhooks      *prometheus.CounterVec
+	JobRuns       *prometheus.CounterVec
+	Purged        *prometheus.CounterVec
+	Requests      *prometheus.HistogramVec
+}
+
+// SeatsFunc lists the seats left per event slug, read at scrape time.
+type SeatsFunc func(ctx context.Context) (map[string]int, error)
+
+// New makes the registry; seats feeds the seats-left gauge.
+func New(seats SeatsFunc) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		Registrations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pamelding_registrations_total", Help: "Sign-ups by outcome.",
+		}, []string{"outcome"}),
+		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pamelding_webhooks_total", Help: "Stripe webhook deliveries by event type and outcome.",
+		}, []string{"type", "outcome"}),
+		JobRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pamelding_job_runs_total", Help: "Background job runs by job and outcome.",
+		}, []string{"job", "outcome"}),
+		Purged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pamelding_retention_purged_total", Help: "Values and registrations removed by retention, by rule.",
+		}, []string{"rule"}),
+		Requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pamelding_http_request_duration_seconds", Help: "HTTP request latency by method, route pattern and status class.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"method", "route", "status"}),
+	}
+	m.reg.MustRegister(m.Registrations, m.Webhooks, m.JobRuns, m.Purged, m.Requests,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&seatsCollector{seats: seats, desc: prometheus.NewDesc("pamelding_seats_left", "Seats left per event.", []string{"event"}, nil)})
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// JobRun records one run of a job.
+func (m *Metrics) JobRun(job string, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.JobRuns.WithLabelValues(job, outcome).Inc()
+}
+
+type seatsCollector struct {
+	seats SeatsFunc
+	desc  *prometheus.Desc
+}
+
+func (c *seatsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *seatsCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.seats == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	left, err := c.seats(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for slug, n := range left {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), slug)
+	}
+}
