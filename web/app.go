@@ -36,6 +36,7 @@ type Deps struct {
 	Registrations *registration.Service
 	Payments      *payments.Service
 	Metrics       *metrics.Metrics
+	Limits        Limits
 	// StateCollection keeps the pages' CSRF tokens and sessions.
 	StateCollection *mongodb.Collection
 	Config          Config

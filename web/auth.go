@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,10 +22,16 @@ func bearer(c *fiber.Ctx) string {
 
 // requireStaff lets through a staff token of one of the roles: no or an
 // unknown token is 401, another role 403.
-func requireStaff(s *staff.Service, roles ...staff.Role) fiber.Handler {
+func requireStaff(s *staff.Service, g *authGuard, roles ...staff.Role) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		if err := g.check(c); err != nil {
+			return err
+		}
 		p, err := s.Authenticate(c.UserContext(), bearer(c))
 		if err != nil {
+			if errors.Is(err, staff.ErrUnauthenticated) {
+				g.failed(c)
+			}
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="pamelding"`)
 			return err
 		}

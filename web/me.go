@@ -1,6 +1,8 @@
 package web
 
 import (
+	"errors"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pamelding/pamelding/registration"
@@ -9,10 +11,16 @@ import (
 const localRegistration = "registration"
 
 // requireParticipant authenticates a manage token sent as the bearer token.
-func requireParticipant(s *registration.Service) fiber.Handler {
+func requireParticipant(s *registration.Service, g *authGuard) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		if err := g.check(c); err != nil {
+			return err
+		}
 		reg, err := s.ByToken(c.UserContext(), bearer(c))
 		if err != nil {
+			if errors.Is(err, registration.ErrInvalidManageToken) {
+				g.failed(c)
+			}
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="pamelding-participant"`)
 			return err
 		}

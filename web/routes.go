@@ -8,8 +8,10 @@ import (
 
 // routes is the map of the whole API: one line per route.
 func routes(app *fiber.App, d Deps, ps *pageState) {
-	staffOnly := func(roles ...staff.Role) fiber.Handler { return requireStaff(d.Staff, roles...) }
-	me := requireParticipant(d.Registrations)
+	guard := newAuthGuard(d.Limits)
+	staffOnly := func(roles ...staff.Role) fiber.Handler { return requireStaff(d.Staff, guard, roles...) }
+	me := requireParticipant(d.Registrations, guard)
+	signupLimit := d.Limits.signupLimit()
 
 	app.Get("/healthz", handleHealthz())
 	app.Use("/assets", assetsHandler())
@@ -18,9 +20,9 @@ func routes(app *fiber.App, d Deps, ps *pageState) {
 	methods := d.Registrations.PaymentMethods
 	page := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{pageHeaders, ps.csrf, h} }
 	app.Get("/e/:slug", page(handleEventPage(d.Events, methods))...)
-	app.Post("/e/:slug", page(handleEventSubmit(d.Events, d.Registrations, ps, methods))...)
+	app.Post("/e/:slug", signupLimit, pageHeaders, ps.csrf, handleEventSubmit(d.Events, d.Registrations, ps, methods))
 	app.Get("/e/:slug/paid", page(handlePaidPage())...)
-	app.Get("/m/:token", page(handleManageLink(d.Registrations, ps))...)
+	app.Get("/m/:token", signupLimit, pageHeaders, ps.csrf, handleManageLink(d.Registrations, ps))
 	app.Get("/me", page(handleMePage(d.Registrations, ps))...)
 	app.Post("/me/fields", page(handleMeFields(d.Registrations, ps))...)
 	app.Post("/me/consents/:purpose/withdraw", page(handleMeWithdraw(d.Registrations, ps))...)
@@ -40,7 +42,7 @@ func routes(app *fiber.App, d Deps, ps *pageState) {
 	v1.Post("/events", staffOnly(staff.Admin, staff.Organiser), handleCreateEvent(d.Events))
 	v1.Get("/events/:slug", handleGetEvent(d.Events))
 	v1.Patch("/events/:slug", staffOnly(staff.Admin, staff.Organiser), requireEvent, handlePatchEvent(d.Events))
-	v1.Post("/events/:slug/registrations", handleSignup(d.Registrations, d.Metrics))
+	v1.Post("/events/:slug/registrations", signupLimit, handleSignup(d.Registrations, d.Metrics))
 	v1.Get("/events/:slug/registrations", staffOnly(staff.Admin, staff.Organiser, staff.Catering, staff.Finance), requireEvent, handleListRegistrations(d.Events, d.Registrations))
 	v1.Delete("/events/:slug/registrations/:id", staffOnly(staff.Admin, staff.Organiser), requireEvent, handleOrganiserCancelPaid(d.Registrations, d.Payments))
 	v1.Post("/events/:slug/cancel", staffOnly(staff.Admin, staff.Organiser), requireEvent, handleCancelEvent(d.Payments))

@@ -62,7 +62,10 @@ func (c *clock) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, nil) }
+
+// newEnvWith lets a test change the app's dependencies (limits, say).
+func newEnvWith(t testing.TB, change func(*web.Deps)) *env {
 	t.Helper()
 	store := mongotest.Open(t)
 	logs := &bytes.Buffer{}
@@ -88,9 +91,13 @@ func newEnv(t testing.TB) *env {
 		}
 		return out, err
 	})
-	app := web.New(web.Deps{Log: log, Store: store, Events: ev, Staff: st, Registrations: regs, Payments: pay, Metrics: m,
+	deps := web.Deps{Log: log, Store: store, Events: ev, Staff: st, Registrations: regs, Payments: pay, Metrics: m,
 		StateCollection: store.Collection(mongodb.WebState),
-		Config:          web.Config{PublicURL: "https://pamelding.example.no", DigitalConsentAge: 13, CardPayments: true}})
+		Config:          web.Config{PublicURL: "https://pamelding.example.no", DigitalConsentAge: 13, CardPayments: true}}
+	if change != nil {
+		change(&deps)
+	}
+	app := web.New(deps)
 	return &env{app: app, store: store, staff: st, regs: regs, pay: pay, keys: keys, logs: logs, clock: clk}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/pamelding/pamelding/mail"
 	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/web"
 )
 
 // setting is one environment variable pamelding reads.
@@ -53,6 +54,7 @@ type config struct {
 	PaymentHold       time.Duration
 	Seller            payments.Seller
 	InvoiceDueDays    int
+	Limits            web.Limits
 }
 
 // settings declares every variable with its default, in one table. A
@@ -110,6 +112,13 @@ var settings = []setting{
 		set: func(c *config, v string) { c.Seller.BankAccount = v }},
 	{name: "PAMELDING_INVOICE_DUE_DAYS", def: "14", help: "days from issue to due date",
 		check: intBetween(1, 90), set: func(c *config, v string) { c.InvoiceDueDays, _ = strconv.Atoi(v) }},
+	{name: "PAMELDING_TRUSTED_PROXIES", def: "", help: "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed; from anyone else it is ignored",
+		check: func(v string) error { _, err := web.ParseProxies(v); return err },
+		set:   func(c *config, v string) { c.Limits.TrustedProxies, _ = web.ParseProxies(v) }},
+	{name: "PAMELDING_SIGNUP_RATE", def: "60", help: "sign-ups (form posts) per minute per client address and instance; 0 turns the limit off",
+		check: intBetween(0, 100000), set: func(c *config, v string) { c.Limits.SignupsPerMinute, _ = strconv.Atoi(v) }},
+	{name: "PAMELDING_AUTH_FAILURE_RATE", def: "20", help: "failed token authentications per minute per client address before 429",
+		check: intBetween(1, 100000), set: func(c *config, v string) { c.Limits.AuthFailuresPerMinute, _ = strconv.Atoi(v) }},
 	{name: "PAMELDING_LOG_LEVEL", def: "info", help: "debug, info, warn or error",
 		check: checkLogLevel, set: func(c *config, v string) { _ = c.LogLevel.UnmarshalText([]byte(v)) }},
 }

@@ -211,7 +211,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	})
 	defer func() { stopJobs(); jobs.Wait() }()
 
-	srv := web.New(web.Deps{Metrics: m, Log: a.log, Store: a.store, Events: a.events, Staff: a.staff, Registrations: a.registrations, Payments: a.payments,
+	srv := web.New(web.Deps{Metrics: m, Limits: cfg.Limits, Log: a.log, Store: a.store, Events: a.events, Staff: a.staff, Registrations: a.registrations, Payments: a.payments,
 		StateCollection: a.store.Collection(mongodb.WebState),
 		Config:          web.Config{PublicURL: cfg.PublicURL, DigitalConsentAge: cfg.DigitalConsentAge, CardPayments: cfg.StripeKey != ""}})
 	ln, err := net.Listen("tcp", cfg.Addr)
