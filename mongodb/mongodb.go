@@ -80,9 +80,13 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		}
 		s.lock = new(sync.Mutex)
 	}
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).
-		SetServerSelectionTimeout(10 * time.Second).
-		SetAppName("pamelding"))
+	// A short server selection: a request waits at most this long for an
+	// unreachable store before it is answered 503. The URI may say
+	// otherwise (serverSelectionTimeoutMS).
+	client, err := mongo.Connect(options.Client().
+		SetServerSelectionTimeout(5 * time.Second).
+		SetAppName("pamelding").
+		ApplyURI(uri))
 	if err != nil {
 		s.stop()
 		return nil, fmt.Errorf("connect to store: %w", err)

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,11 +16,7 @@ import (
 // TestSIGTERM builds the real binary, starts it as a child process and
 // stops it with SIGTERM: it must shut down gracefully and exit 0.
 func TestSIGTERM(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "pamelding")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	addr := freeAddr(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "PAMELDING_ADDR="+addr, "PAMELDING_DATA_DIR="+mongotest.ShortTempDir(t)+"/data")
