@@ -286,9 +286,16 @@ func (s *Service) settleInvoice(ctx context.Context, inv *Invoice) string {
 	// wins with its own (larger) amount.
 	_, _ = s.store.invoices.UpdateOne(ctx, bson.M{"_id": inv.ID, "paidAmount": inv.PaidAmount}, bson.M{"$set": bson.M{"status": status}})
 	now := s.clock()
+	set := bson.M{"payment.status": regStatus, "payment.paidAmount": inv.PaidAmount, "payment.paidAt": now, "updatedAt": now}
+	if regStatus == registration.PaymentPaid {
+		k, h := registration.HookSet(registration.HookPaid, now)
+		set[k], set["hooksAt"] = h, now
+	}
 	_, _ = s.regs.UpdateOne(ctx,
-		bson.M{"_id": inv.Registration, "payment.invoiceNumber": inv.Number, "payment.status": bson.M{"$ne": registration.PaymentCredited}},
-		bson.M{"$set": bson.M{"payment.status": regStatus, "payment.paidAmount": inv.PaidAmount, "payment.paidAt": now, "updatedAt": now}})
+		// Only forward: the amount paid only grows.
+		bson.M{"_id": inv.Registration, "payment.invoiceNumber": inv.Number,
+			"payment.status": bson.M{"$ne": registration.PaymentCredited}, "payment.paidAmount": bson.M{"$lt": inv.PaidAmount}},
+		bson.M{"$set": set})
 	return map[string]string{InvoicePaid: "paid", InvoicePartiallyPaid: "partially_paid", InvoiceOverpaid: "overpaid", InvoiceCredited: "paid_after_credit"}[status]
 }
 

@@ -119,10 +119,14 @@ func (s *Service) confirmPaid(ctx context.Context, cs *stripe.CheckoutSession) (
 		"payment.status": registration.PaymentPaid, "payment.paymentIntentId": pi,
 		"payment.paidAmount": cs.AmountTotal, "payment.paidAt": now, "updatedAt": now,
 	}
+	kp, hp := registration.HookSet(registration.HookPaid, now)
+	paid[kp], paid["hooksAt"] = hp, now
 	set := bson.M{"status": registration.Confirmed}
 	for k, v := range paid {
 		set[k] = v
 	}
+	kc, hc := registration.HookSet(registration.HookConfirmed, now)
+	set[kc] = hc
 	ok, err := s.regs.UpdateOne(ctx,
 		bson.M{"_id": cs.ClientReferenceID, "status": registration.PendingPayment, "payment.sessionId": cs.ID},
 		bson.M{"$set": set})

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pamelding/pamelding/events"
@@ -123,9 +125,13 @@ type Registration struct {
 	// Payment is set for paid events; package payments moves it on.
 	Payment *Payment `bson:"payment,omitempty"`
 	// ErasedAt is set when the participant's data was erased (art. 17).
-	ErasedAt  *time.Time `bson:"erasedAt,omitempty"`
-	CreatedAt time.Time  `bson:"createdAt"`
-	UpdatedAt time.Time  `bson:"updatedAt"`
+	ErasedAt *time.Time `bson:"erasedAt,omitempty"`
+	// Hooks are changes waiting to be told to organisers' systems;
+	// HooksAt is set while any wait (see package webhooks).
+	Hooks     map[string]HookEvent `bson:"hooks,omitempty"`
+	HooksAt   *time.Time           `bson:"hooksAt,omitempty"`
+	CreatedAt time.Time            `bson:"createdAt"`
+	UpdatedAt time.Time            `bson:"updatedAt"`
 }
 
 // LogValue shows only what identifies the registration, never its data.
@@ -210,4 +216,24 @@ type Checkout interface {
 // invoice, after it is stored.
 type Invoicer interface {
 	IssueInvoice(ctx context.Context, id string) error
+}
+
+// Types of the events organisers' systems are told of (outgoing webhooks).
+const (
+	HookConfirmed = "registration.confirmed"
+	HookCancelled = "registration.cancelled"
+	HookPaid      = "registration.paid"
+)
+
+// HookEvent is a change to tell organisers' systems of. It is written in
+// the same single-document update as the change itself (an outbox), so a
+// crash can lose neither; package webhooks delivers it.
+type HookEvent struct {
+	Type string    `bson:"type"`
+	At   time.Time `bson:"at"`
+}
+
+// HookSet is the update that queues a hook event on a registration.
+func HookSet(typ string, at time.Time) (key string, value HookEvent) {
+	return "hooks." + strings.ReplaceAll(typ, ".", "_") + "-" + strconv.FormatInt(at.UnixMilli(), 10), HookEvent{Type: typ, At: at}
 }

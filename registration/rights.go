@@ -335,6 +335,8 @@ func (s *Service) Erase(ctx context.Context, reg *Registration) (*ErasureReceipt
 	releaseSeat := reg.Seat && now.Before(ev.StartsAt)
 	if isLive(reg.Status) {
 		set["status"] = Cancelled
+		k, h := HookSet(HookCancelled, now)
+		set[k], set["hooksAt"] = h, now
 	}
 	if releaseSeat {
 		set["seat"] = false

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/pamelding/pamelding/events"
@@ -128,6 +129,11 @@ func (s *Service) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		}
 	}
 	reg.Outbox = map[string]Mail{"confirmation": s.mailWithToken(mailConfirmation, now, token)}
+	if reg.Status == Confirmed {
+		k, h := HookSet(HookConfirmed, now)
+		reg.Hooks = map[string]HookEvent{strings.TrimPrefix(k, "hooks."): h}
+		reg.HooksAt = &now
+	}
 	reg.OutboxNextAt = &now
 
 	if err := s.store.insert(ctx, reg); err != nil {

@@ -49,7 +49,9 @@ func (s store) one(ctx context.Context, filter bson.M, opts ...options.Lister[op
 // cancel moves a live registration to cancelled and says whether it held a
 // seat (which the caller passes on).
 func (s store) cancel(ctx context.Context, id string, now time.Time) (*Registration, bool, error) {
-	set := bson.M{"status": Cancelled, "seat": false, "activeKey": id, "updatedAt": now}
+	set := bson.M{"status": Cancelled, "seat": false, "activeKey": id, "updatedAt": now, "hooksAt": now}
+	k, h := HookSet(HookCancelled, now)
+	set[k] = h
 	var out Registration
 	err := s.c.FindOneAndUpdate(ctx, bson.M{"_id": id, "seat": true, "status": bson.M{"$in": live}}, bson.M{"$set": set}, &out)
 	if err == nil {
@@ -95,7 +97,7 @@ func (s store) acceptOffer(ctx context.Context, id string, status Status, now ti
 	var out Registration
 	err := s.c.FindOneAndUpdate(ctx,
 		bson.M{"_id": id, "status": Offered, "offerExpiresAt": bson.M{"$gt": now}},
-		bson.M{"$set": bson.M{"status": status, "updatedAt": now}, "$unset": bson.M{"offerExpiresAt": ""}},
+		bson.M{"$set": acceptSet(status, now), "$unset": bson.M{"offerExpiresAt": ""}},
 		&out)
 	if errors.Is(err, mongodb.ErrNotFound) {
 		return nil, fmt.Errorf("accept offer: %w", ErrNoOffer)
@@ -131,4 +133,13 @@ func (s store) seatsHeld(ctx context.Context, slug string) (int, error) {
 		return 0, fmt.Errorf("count seats: %w", err)
 	}
 	return int(n), nil
+}
+
+func acceptSet(status Status, now time.Time) bson.M {
+	set := bson.M{"status": status, "updatedAt": now}
+	if status == Confirmed {
+		k, h := HookSet(HookConfirmed, now)
+		set[k], set["hooksAt"] = h, now
+	}
+	return set
 }

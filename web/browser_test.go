@@ -200,6 +200,7 @@ func TestBrowserRegistration(t *testing.T) {
 			chromedp.SendKeys("#f-dietary", "nøtteallergi", chromedp.ByID),
 			chromedp.Click("button[type=submit]", chromedp.ByQuery),
 			chromedp.WaitVisible("#f-dietary-error", chromedp.ByID),
+			chromedp.WaitVisible(`main[data-page="event"]`, chromedp.ByQuery),
 		)
 		b.shot(t, "2-error")
 		if msg := b.text(t, "#f-dietary-error"); !strings.Contains(msg, "samtykket") {
@@ -223,7 +224,7 @@ func TestBrowserRegistration(t *testing.T) {
 	t.Run("Confirmation", func(t *testing.T) {
 		b.run(t, chromedp.Click("#consent-health", chromedp.ByID))
 		b.shot(t, "3a-ticked")
-		b.run(t, chromedp.Click("button[type=submit]", chromedp.ByQuery), chromedp.WaitNotPresent("#f-name", chromedp.ByID))
+		b.run(t, chromedp.Click("button[type=submit]", chromedp.ByQuery), chromedp.WaitVisible(`main[data-page="done"]`, chromedp.ByQuery))
 		b.shot(t, "3-confirmation")
 		if h := b.text(t, "main h1"); h != "Du er påmeldt" {
 			t.Fatalf("heading %q", h)
@@ -294,7 +295,7 @@ func TestBrowserMyData(t *testing.T) {
 	b.run(t,
 		browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads),
 		chromedp.Navigate(b.base+"/m/"+s.ManageToken),
-		chromedp.WaitVisible("#withdraw-health", chromedp.ByID),
+		chromedp.WaitVisible(`main[data-page="me"] #withdraw-health`, chromedp.ByQuery),
 	)
 	var loc string
 	b.run(t, chromedp.Location(&loc))
@@ -310,7 +311,7 @@ func TestBrowserMyData(t *testing.T) {
 	}
 
 	t.Run("WithdrawHealth", func(t *testing.T) {
-		b.run(t, chromedp.Click("#withdraw-health", chromedp.ByID), chromedp.WaitVisible("p[role=status]", chromedp.ByQuery))
+		b.run(t, chromedp.Click("#withdraw-health", chromedp.ByID), chromedp.WaitVisible(`main[data-page="me"] p[role=status]`, chromedp.ByQuery))
 		b.shot(t, "5-withdrawn")
 		var raw bson.M
 		_ = b.store.Collection(mongodb.Registrations).FindOne(context.Background(), bson.M{"_id": s.ID}, &raw)
@@ -341,11 +342,11 @@ func TestBrowserMyData(t *testing.T) {
 		t.Logf("export: %s", files[0])
 	})
 	t.Run("Delete", func(t *testing.T) {
-		b.run(t, chromedp.Navigate(b.base+"/me"), chromedp.WaitVisible("#delete", chromedp.ByID),
-			chromedp.Click("#delete", chromedp.ByID), chromedp.WaitVisible("#confirm-delete", chromedp.ByID))
+		b.run(t, chromedp.Navigate(b.base+"/me"), chromedp.WaitVisible(`main[data-page="me"] #delete`, chromedp.ByQuery),
+			chromedp.Click("#delete", chromedp.ByID), chromedp.WaitVisible(`main[data-page="delete"] #confirm-delete`, chromedp.ByQuery))
 		b.shot(t, "6-delete-confirm")
 		b.axeCheck(t, "the delete confirmation")
-		b.run(t, chromedp.Click("#confirm-delete", chromedp.ByID), chromedp.WaitVisible("main h1", chromedp.ByQuery))
+		b.run(t, chromedp.Click("#confirm-delete", chromedp.ByID), chromedp.WaitVisible(`main[data-page="deleted"]`, chromedp.ByQuery))
 		b.shot(t, "7-deleted")
 		if h := b.text(t, "main h1"); h != "Opplysningene dine er slettet." {
 			t.Errorf("heading %q", h)
@@ -355,7 +356,7 @@ func TestBrowserMyData(t *testing.T) {
 		if strings.Contains(string(raw), "kari@example.no") || strings.Contains(string(raw), "Kari Nordmann") {
 			t.Error("personal data left after deleting in the page")
 		}
-		b.run(t, chromedp.Navigate(b.base+"/me?lang=nb"), chromedp.WaitVisible("main h1", chromedp.ByQuery))
+		b.run(t, chromedp.Navigate(b.base+"/me?lang=nb"), chromedp.WaitVisible(`main[data-page="expired"]`, chromedp.ByQuery))
 		if !strings.Contains(b.text(t, "main"), "ugyldig") {
 			t.Error("the session survived the deletion")
 		}

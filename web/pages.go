@@ -86,6 +86,9 @@ func newPageState(d Deps) *pageState {
 // render renders a page in the layout with the fields every page has.
 func render(c *fiber.Ctx, name, lang string, data fiber.Map) error {
 	data["Lang"] = lang
+	if _, ok := data["Page"]; !ok {
+		data["Page"] = name // tests and styles tell pages apart by it
+	}
 	if _, ok := data["SwitchURL"]; !ok {
 		q := c.Queries()
 		q["lang"] = t(lang, "lang.other.code")
@@ -333,6 +336,7 @@ func handleEventSubmit(ev *events.Service, rs *registration.Service, ps *pageSta
 			title = t(lang, "done.waitlist")
 		}
 		return render(c, "message", lang, fiber.Map{
+			"Page":       "done",
 			"Title":      title,
 			"Paragraphs": []string{t(lang, "done.status") + ": " + statusWord(lang, res.Status), t(lang, "done.mail")},
 			"Link":       "/me?lang=" + lang, "LinkText": t(lang, "done.me"),
@@ -424,7 +428,7 @@ func withParticipant(rs *registration.Service, ps *pageState, h func(c *fiber.Ct
 			return err
 		}
 		if reg == nil {
-			return render(c.Status(fiber.StatusUnauthorized), "message", lang, fiber.Map{"Title": t(lang, "me.title"), "Paragraphs": []string{t(lang, "me.expired")}})
+			return render(c.Status(fiber.StatusUnauthorized), "message", lang, fiber.Map{"Page": "expired", "Title": t(lang, "me.title"), "Paragraphs": []string{t(lang, "me.expired")}})
 		}
 		if c.Query("lang") == "" && c.FormValue("lang") == "" {
 			lang = reg.Lang
@@ -656,7 +660,7 @@ func handleMeDelete(rs *registration.Service, pay *payments.Service, ps *pageSta
 		for _, k := range rec.Kept {
 			paras = append(paras, k.What+": "+k.Why)
 		}
-		return render(c, "message", lang, fiber.Map{"Title": t(lang, "delete.done"), "Paragraphs": paras})
+		return render(c, "message", lang, fiber.Map{"Page": "deleted", "Title": t(lang, "delete.done"), "Paragraphs": paras})
 	})
 }
 
