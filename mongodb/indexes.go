@@ -25,6 +25,10 @@ const (
 	DisclosureChunks = "disclosure_chunks"
 	PrivacyRequests  = "privacy_requests"
 	PurgeReceipts    = "purge_receipts"
+	// HookEndpoints are organisers' webhook receivers; HookDeliveries the
+	// delivery log (no bodies).
+	HookEndpoints  = "hook_endpoints"
+	HookDeliveries = "hook_deliveries"
 	// WebState holds the pages' CSRF tokens and sessions, keyed by hash.
 	WebState = "web_state"
 	// Seats is a scratch collection used by the lock test and the load
@@ -60,6 +64,9 @@ var Indexes = []Index{
 	{Disclosures, "event", bson.D{{Key: "event", Value: 1}, {Key: "at", Value: 1}}, false, "an event's disclosure log"},
 	{DisclosureChunks, "registrations", bson.D{{Key: "registrations", Value: 1}}, false, "the disclosures of one registration, for its access report"},
 	{PrivacyRequests, "open", bson.D{{Key: "closedAt", Value: 1}, {Key: "deadline", Value: 1}}, false, "open requests by deadline"},
+	{HookDeliveries, "due", bson.D{{Key: "nextAt", Value: 1}}, false, "the delivery worker finds what is due"},
+	{HookDeliveries, "endpoint", bson.D{{Key: "endpoint", Value: 1}}, false, "an endpoint's delivery log"},
+	{Registrations, "hooks_due", bson.D{{Key: "hooksAt", Value: 1}}, false, "the dispatcher finds registrations with hook events waiting"},
 	{WebState, "expires", bson.D{{Key: "expiresAt", Value: 1}}, false, "expired CSRF tokens and sessions are swept"},
 	{Registrations, "offer_expiry", bson.D{{Key: "status", Value: 1}, {Key: "offerExpiresAt", Value: 1}}, false, "the offer job finds offers that ran out"},
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
+	"github.com/pamelding/pamelding/webhooks"
 )
 
 // Store is what the app asks of the database directly.
@@ -36,6 +37,7 @@ type Deps struct {
 	Registrations *registration.Service
 	Payments      *payments.Service
 	Metrics       *metrics.Metrics
+	Webhooks      *webhooks.Service
 	Limits        Limits
 	// StateCollection keeps the pages' CSRF tokens and sessions.
 	StateCollection *mongodb.Collection

@@ -85,6 +85,11 @@ var authz = map[string]access{
 
 	"POST /api/v1/payments/stripe/webhook": public(),
 
+	"POST /api/v1/webhooks":               staffOf(staff.Admin),
+	"GET /api/v1/webhooks":                staffOf(staff.Admin),
+	"DELETE /api/v1/webhooks/:id":         staffOf(staff.Admin),
+	"GET /api/v1/webhooks/:id/deliveries": staffOf(staff.Admin),
+
 	"GET /api/v1/finance/invoices":                  staffOf(staff.Admin, staff.Finance),
 	"GET /api/v1/finance/invoices/:number":          staffOf(staff.Admin, staff.Finance),
 	"POST /api/v1/finance/bank-statements":          staffOf(staff.Admin, staff.Finance),

@@ -13,6 +13,7 @@ import (
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
+	"github.com/pamelding/pamelding/webhooks"
 )
 
 // Problem is an RFC 9457 problem document. Code repeats the last segment
@@ -77,6 +78,7 @@ var domainErrors = []struct {
 	{registration.ErrRequestNotFound, http.StatusNotFound, "not_found", "No privacy request has that id."},
 	{registration.ErrRequestClosed, http.StatusConflict, "request_closed", "The privacy request is closed."},
 	{registration.ErrNotSubject, http.StatusNotFound, "not_found", "The request's subject has no such registration."},
+	{webhooks.ErrEndpointNotFound, http.StatusNotFound, "not_found", "No webhook endpoint has that id."},
 	{staff.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "A valid bearer token is required."},
 	{staff.ErrForbidden, http.StatusForbidden, "forbidden", "This token may not do that."},
 	{mongodb.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "The store is not answering; try again shortly."},

@@ -26,6 +26,7 @@ import (
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 	"github.com/pamelding/pamelding/web"
+	"github.com/pamelding/pamelding/webhooks"
 )
 
 const (
@@ -39,6 +40,7 @@ type env struct {
 	staff *staff.Service
 	regs  *registration.Service
 	pay   *payments.Service
+	hooks *webhooks.Service
 	keys  *privacy.Keyring
 	logs  *bytes.Buffer
 	// clock is the services' time; tests move it.
@@ -91,14 +93,16 @@ func newEnvWith(t testing.TB, change func(*web.Deps)) *env {
 		}
 		return out, err
 	})
-	deps := web.Deps{Log: log, Store: store, Events: ev, Staff: st, Registrations: regs, Payments: pay, Metrics: m,
+	hooks := webhooks.NewService(store, keys, log, clk.now)
+	hooks.AllowLoopbackHTTP = true
+	deps := web.Deps{Log: log, Store: store, Events: ev, Staff: st, Registrations: regs, Payments: pay, Metrics: m, Webhooks: hooks,
 		StateCollection: store.Collection(mongodb.WebState),
 		Config:          web.Config{PublicURL: "https://pamelding.example.no", DigitalConsentAge: 13, CardPayments: true}}
 	if change != nil {
 		change(&deps)
 	}
 	app := web.New(deps)
-	return &env{app: app, store: store, staff: st, regs: regs, pay: pay, keys: keys, logs: logs, clock: clk}
+	return &env{app: app, store: store, staff: st, regs: regs, pay: pay, hooks: hooks, keys: keys, logs: logs, clock: clk}
 }
 
 type response struct {

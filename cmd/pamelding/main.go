@@ -29,6 +29,7 @@ import (
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 	"github.com/pamelding/pamelding/web"
+	"github.com/pamelding/pamelding/webhooks"
 )
 
 func main() {
@@ -83,6 +84,7 @@ type app struct {
 	staff         *staff.Service
 	registrations *registration.Service
 	payments      *payments.Service
+	webhooks      *webhooks.Service
 }
 
 // open reads the configuration and opens the store and the services.
@@ -116,6 +118,7 @@ func open(ctx context.Context, getenv func(string) string, stderr io.Writer, att
 		log: log, store: store, events: ev,
 		staff:         staff.NewService(store, ev, cfg.AdminToken, now),
 		registrations: regs, payments: pay,
+		webhooks: webhooks.NewService(store, keys, log, now),
 	}, cfg, nil
 }
 
@@ -209,9 +212,10 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			return err
 		})
 	})
+	jobs.Go(func() { a.webhooks.Run(jobsCtx, runner, cfg.JobInterval) })
 	defer func() { stopJobs(); jobs.Wait() }()
 
-	srv := web.New(web.Deps{Metrics: m, Limits: cfg.Limits, Log: a.log, Store: a.store, Events: a.events, Staff: a.staff, Registrations: a.registrations, Payments: a.payments,
+	srv := web.New(web.Deps{Metrics: m, Limits: cfg.Limits, Webhooks: a.webhooks, Log: a.log, Store: a.store, Events: a.events, Staff: a.staff, Registrations: a.registrations, Payments: a.payments,
 		StateCollection: a.store.Collection(mongodb.WebState),
 		Config:          web.Config{PublicURL: cfg.PublicURL, DigitalConsentAge: cfg.DigitalConsentAge, CardPayments: cfg.StripeKey != ""}})
 	ln, err := net.Listen("tcp", cfg.Addr)
