@@ -51,6 +51,7 @@ var authz = map[string]access{
 	"POST /me/logout":                     page(),
 
 	"GET /api/v1/catalog":                           public(),
+	"GET /api/v1/openapi.yaml":                      public(),
 	"GET /api/v1/events":                            public(),
 	"POST /api/v1/events":                           globalOf(staff.Admin, staff.Organiser),
 	"GET /api/v1/events/:slug":                      public(),

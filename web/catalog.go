@@ -3,6 +3,7 @@ package web
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pamelding/pamelding/api"
 	"github.com/pamelding/pamelding/privacy"
 )
 
@@ -16,5 +17,13 @@ type catalogResponse struct {
 func handleCatalog() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		return c.JSON(catalogResponse{Fields: privacy.Catalog(), Consents: privacy.ConsentTexts()})
+	}
+}
+
+// handleOpenAPI serves the OpenAPI document of /api/v1.
+func handleOpenAPI() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, "application/yaml")
+		return c.Send(api.OpenAPI)
 	}
 }

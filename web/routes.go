@@ -37,6 +37,7 @@ func routes(app *fiber.App, d Deps, ps *pageState) {
 	app.Get("/metrics", handleMetrics(d.Metrics))
 
 	v1 := app.Group("/api/v1")
+	v1.Get("/openapi.yaml", handleOpenAPI())
 	v1.Get("/catalog", handleCatalog())
 	v1.Get("/events", handleListEvents(d.Events))
 	v1.Post("/events", staffOnly(staff.Admin, staff.Organiser), handleCreateEvent(d.Events))

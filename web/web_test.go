@@ -122,20 +122,20 @@ func (r response) json(t testing.TB, v any) {
 // (sent as is) or anything else (sent as JSON).
 func (e *env) do(t testing.TB, method, path, token string, body any, headers ...string) response {
 	t.Helper()
-	var r io.Reader
+	var raw []byte
 	ctype := ""
 	switch b := body.(type) {
 	case nil:
 	case string:
-		r, ctype = strings.NewReader(b), "application/json"
+		raw, ctype = []byte(b), "application/json"
 	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
 			t.Fatal(err)
 		}
-		r, ctype = bytes.NewReader(raw), "application/json"
+		ctype = "application/json"
 	}
-	req := httptest.NewRequest(method, path, r)
+	req := httptest.NewRequest(method, path, bytes.NewReader(raw))
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
@@ -145,13 +145,16 @@ func (e *env) do(t testing.TB, method, path, token string, body any, headers ...
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	header := req.Header.Clone()
 	resp, err := e.app.Test(req, 10_000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	out := response{status: resp.StatusCode, header: resp.Header, body: b}
+	checkContract(t, method, path, header, raw, out)
+	return out
 }
 
 // doRaw sends a body as it is with its content type.

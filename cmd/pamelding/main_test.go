@@ -16,6 +16,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/pamelding/pamelding/api/apitest"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/mongodb/mongotest"
 )
@@ -115,12 +116,11 @@ func startServer(t *testing.T, env map[string]string) *server {
 
 func (s *server) call(t *testing.T, method, path, token string, body any) (int, []byte) {
 	t.Helper()
-	var r io.Reader
+	var raw []byte
 	if body != nil {
-		raw, _ := json.Marshal(body)
-		r = bytes.NewReader(raw)
+		raw, _ = json.Marshal(body)
 	}
-	req, _ := http.NewRequest(method, s.url+path, r)
+	req, _ := http.NewRequest(method, s.url+path, bytes.NewReader(raw))
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -133,6 +133,7 @@ func (s *server) call(t *testing.T, method, path, token string, body any) (int, 
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	apitest.Check(t, method, path, req.Header, raw, resp.StatusCode, resp.Header, b)
 	return resp.StatusCode, b
 }
 
