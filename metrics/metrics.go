@@ -77,7 +77,8 @@ func (c *seatsCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.seats == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// prometheus.Collector.Collect has no context; a scrape gets 2 s.
+	ctx, cancel := context.WithTimeout(context.TODO(), 2*time.Second)
 	defer cancel()
 	left, err := c.seats(ctx)
 	if err != nil {

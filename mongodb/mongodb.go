@@ -74,7 +74,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	uri := o.URI
 	if uri == "" {
 		var err error
-		uri, s.stopEmbedded, err = startEmbedded(o)
+		uri, s.stopEmbedded, err = startEmbedded(ctx, o)
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +106,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 
 // startEmbedded starts FerretDB on SQLite under o.DataDir, listening only on
 // a Unix socket there, and returns the URI to reach it.
-func startEmbedded(o Options) (uri string, stop func(), err error) {
+func startEmbedded(ctx context.Context, o Options) (uri string, stop func(), err error) {
 	dir, err := filepath.Abs(o.DataDir)
 	if err != nil {
 		return "", nil, fmt.Errorf("data directory: %w", err)
@@ -142,7 +142,8 @@ func startEmbedded(o Options) (uri string, stop func(), err error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("start embedded store: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	// The store outlives the call that opened it: it stops with Close.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

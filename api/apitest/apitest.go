@@ -4,7 +4,6 @@ package apitest
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -74,7 +73,7 @@ func Check(tb testing.TB, method, path string, reqHeader http.Header, reqBody []
 		tb.Errorf("contract: %s %s is not in api/openapi.yaml: %v", method, path, err)
 		return
 	}
-	ctx := context.Background()
+	ctx := tb.Context()
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
 	if err := openapi3filter.ValidateRequest(ctx, in); err != nil && status < 300 {

@@ -64,18 +64,10 @@ func startChild(t *testing.T, env []string) *child {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 	c := &child{cmd: cmd, url: "http://" + addr, logs: logs}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(c.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return c
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := waitHealthy(context.Background(), c.url, nil); err != nil {
+		t.Fatalf("child: %v\n%s", err, logs)
 	}
-	t.Fatalf("child not ready:\n%s", logs)
-	return nil
+	return c
 }
 
 // TestKillDuringRush kills the server with SIGKILL in the middle of a
