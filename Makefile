@@ -14,6 +14,7 @@ test: deps check
 deps:
 	@command -v gcc >/dev/null || (apt-get update && $(APT) gcc libc6-dev)
 	@command -v chromium >/dev/null || (apt-get update && $(APT) chromium)
+	@command -v curl >/dev/null || (apt-get update && $(APT) curl ca-certificates)
 	@command -v npm >/dev/null || (apt-get update && $(APT) nodejs npm)
 	@[ -f node_modules/axe-core/axe.min.js ] || npm ci --no-audit --no-fund
 	go mod download

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestReadmeWalkthrough runs the README's API walk-through, as written,
+// against the real program: a README whose commands stopped working fails
+// here. Only the address and /tmp are replaced.
+func TestReadmeWalkthrough(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("curl is not installed: run `make test` (it installs it) or `apt-get install curl`")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
+	var script []string
+	for _, b := range blocks {
+		// The walk-through: the blocks that talk to the running service.
+		if strings.Contains(b[1], "curl -s") && !strings.Contains(b[1], "docker") {
+			script = append(script, b[1])
+		}
+	}
+	if len(script) < 3 {
+		t.Fatalf("found %d walk-through blocks in the README", len(script))
+	}
+	env := embeddedEnv(t)
+	env["PAMELDING_ADMIN_TOKEN"] = "dev-admin-token-change-me-0123456789"
+	env["PAMELDING_SELLER_NAME"] = "Janteloppet AS"
+	env["PAMELDING_SELLER_ORG_NUMBER"] = "923609016"
+	s := startServer(t, env)
+	tmp := t.TempDir()
+	body := strings.NewReplacer("localhost:8080", strings.TrimPrefix(s.url, "http://"), "/tmp/", tmp+"/").Replace(strings.Join(script, "\n"))
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", body)
+	cmd.Dir = "../.."
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the walk-through failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		`"slug":"janteloppet-2027"`, `"code":"undeclared"`, `"code":"consent_required"`, `"manageToken":"pmr_`,
+		`"kid":"18"`, `"matched":1`, `"name":"Kari Nordmann","organisation":"Acme AS"`, "# Privacy notice for Janteloppet 2027",
+		`"type":"access"`, `"kept":[`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the walk-through's output lacks %s", want)
+		}
+	}
+	s.stop()
+	if strings.Contains(s.logs.String(), `"status":500`) {
+		t.Errorf("the walk-through hit a 500:\n%s", s.logs)
+	}
+}
