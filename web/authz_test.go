@@ -42,6 +42,7 @@ var authz = map[string]access{
 	"GET /me":                             page(),
 	"POST /me/fields":                     page(),
 	"POST /me/consents/:purpose/withdraw": page(),
+	"POST /me/offer/accept":               page(),
 	"POST /me/objections":                 page(),
 	"POST /me/restriction":                page(),
 	"GET /me/export.json":                 page(),

@@ -367,3 +367,23 @@ func TestBrowserMyData(t *testing.T) {
 		t.Errorf("the pages reached beyond loopback: %v", b.outside)
 	}
 }
+
+// TestBrowserWaitingListOffer: a seat freed up is offered by mail; the
+// mail's link opens /me, where the seat is taken.
+func TestBrowserWaitingListOffer(t *testing.T) {
+	b := newBrowser(t)
+	b.mustEvent(t, "small", func(m map[string]any) { m["capacity"] = 1; m["waitlist"] = true; delete(m, "price") })
+	first := b.mustSignup(t, "small", person("first@example.no"))
+	b.clock.add(time.Second)
+	w := b.mustSignup(t, "small", person("w@example.no"))
+	b.do(t, "DELETE", "/api/v1/me/registration", first.ManageToken, nil)
+
+	b.run(t, chromedp.Navigate(b.base+"/m/"+w.ManageToken+"?lang=nb"),
+		chromedp.WaitVisible(`main[data-page="me"] #accept-offer`, chromedp.ByQuery))
+	b.shot(t, "8-offer")
+	b.axeCheck(t, "/me with an offer")
+	b.run(t, chromedp.Click("#accept-offer", chromedp.ByID), chromedp.WaitVisible(`main[data-page="me"] p[role=status]`, chromedp.ByQuery))
+	if d := b.reg(t, w.ID); d.Status != "confirmed" || !d.Seat {
+		t.Errorf("after taking the seat: %+v", d)
+	}
+}

@@ -515,7 +515,16 @@ func mePage(c *fiber.Ctx, rs *registration.Service, reg *registration.Registrati
 	if lang == "en" {
 		title = ev.Title.EN
 	}
+	offer, payURL := "", ""
+	if reg.Status == registration.Offered && reg.OfferExpiresAt != nil {
+		offer = fmt.Sprintf(t(lang, "me.offer"), reg.OfferExpiresAt.In(oslo).Format("02.01.2006 15:04"))
+	}
+	if p := reg.Payment; reg.Status == registration.PendingPayment && p != nil && p.CheckoutURL != "" &&
+		p.SessionExpiresAt != nil && time.Now().Before(*p.SessionExpiresAt) {
+		payURL = p.CheckoutURL
+	}
 	return render(c, "me", lang, fiber.Map{
+		"Offer": offer, "PayURL": payURL,
 		"Title": t(lang, "me.title"), "Report": rep, "Rows": rows, "Consents": consents, "Fields": fields, "Errors": errs,
 		"EventTitle": title, "Status": statusWord(lang, reg.Status), "Flash": flash,
 		"Source":    fmt.Sprintf(t(lang, "me.source.text"), reg.CreatedAt.In(oslo).Format("02.01.2006"), t(lang, "channel."+string(reg.Channel))),
@@ -574,6 +583,15 @@ func handleMeFields(rs *registration.Service, ps *pageState) fiber.Handler {
 func handleMeWithdraw(rs *registration.Service, ps *pageState) fiber.Handler {
 	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
 		if _, err := rs.WithdrawConsent(c.UserContext(), reg, privacy.ConsentPurpose(c.Params("purpose"))); err != nil {
+			return err
+		}
+		return backToMe(c, lang, "saved")
+	})
+}
+
+func handleMeAcceptOffer(rs *registration.Service, ps *pageState) fiber.Handler {
+	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		if _, err := rs.AcceptOffer(c.UserContext(), reg); err != nil && !errors.Is(err, registration.ErrNoOffer) {
 			return err
 		}
 		return backToMe(c, lang, "saved")

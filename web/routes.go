@@ -26,6 +26,7 @@ func routes(app *fiber.App, d Deps, ps *pageState) {
 	app.Get("/me", page(handleMePage(d.Registrations, ps))...)
 	app.Post("/me/fields", page(handleMeFields(d.Registrations, ps))...)
 	app.Post("/me/consents/:purpose/withdraw", page(handleMeWithdraw(d.Registrations, ps))...)
+	app.Post("/me/offer/accept", page(handleMeAcceptOffer(d.Registrations, ps))...)
 	app.Post("/me/objections", page(handleMeObject(d.Registrations, ps))...)
 	app.Post("/me/restriction", page(handleMeRestrict(d.Registrations, ps))...)
 	app.Get("/me/export.json", page(handleMeExportFile(d.Registrations, ps))...)
