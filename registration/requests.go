@@ -99,14 +99,17 @@ func (s *Service) CreateRequest(ctx context.Context, r NewRequest, by string) (*
 }
 
 func (s *Service) view(ctx context.Context, req *Request, withRegistrations bool) (*RequestView, error) {
-	email, err := s.keys.OpenSecret("privacy-request:"+req.ID, req.Email)
-	if err != nil {
-		return nil, err
+	email := "" // removed by retention a year after closing
+	if req.Email.Data != nil {
+		var err error
+		if email, err = s.keys.OpenSecret("privacy-request:"+req.ID, req.Email); err != nil {
+			return nil, err
+		}
 	}
 	now := s.now()
 	v := &RequestView{Request: *req, Email: email, Overdue: req.ClosedAt == nil && now.After(req.Deadline),
 		DaysLeft: int(req.Deadline.Sub(now).Hours() / 24)}
-	if withRegistrations {
+	if withRegistrations && req.SubjectKey != "" {
 		var regs []Registration
 		if err := s.store.c.All(ctx, bson.M{"emailKey": req.SubjectKey}, &regs,
 			options.Find().SetProjection(bson.M{"_id": 1, "event": 1, "status": 1, "createdAt": 1})); err != nil {

@@ -144,6 +144,14 @@ func (s *Service) RunRetention(ctx context.Context, dryRun bool) (*PurgeReceipt,
 			}
 		}
 	}
+	// Privacy requests: the subject's address is needed to answer; it goes
+	// a year after the request was closed. The record of what was asked and
+	// done stays three years, to show the rights were honoured.
+	if n, err := s.purgeRequests(ctx, now, dryRun); err != nil {
+		return nil, err
+	} else if n > 0 {
+		rec.Values = append(rec.Values, PurgeCount{Event: "-", Field: "privacy_request", Rule: "closed+1y (address), closed+3y (record)", Count: n})
+	}
 	sort.Slice(rec.Values, func(i, j int) bool {
 		a, b := rec.Values[i], rec.Values[j]
 		return a.Event < b.Event || (a.Event == b.Event && a.Field < b.Field)
@@ -214,4 +222,24 @@ func (s *Service) RetentionOverview(ctx context.Context) ([]EventRetention, erro
 		out = append(out, er)
 	}
 	return out, nil
+}
+
+// purgeRequests removes the address of privacy requests closed over a year
+// ago and the requests closed over three years ago; it counts both.
+func (s *Service) purgeRequests(ctx context.Context, now time.Time, dryRun bool) (int, error) {
+	addrBefore, recordBefore := now.AddDate(-1, 0, 0), now.AddDate(-3, 0, 0)
+	if dryRun {
+		a, err := s.requests.Count(ctx, bson.M{"closedAt": bson.M{"$lt": addrBefore}, "subjectKey": bson.M{"$ne": ""}})
+		if err != nil {
+			return 0, err
+		}
+		return int(a), nil
+	}
+	n, err := s.requests.DeleteMany(ctx, bson.M{"closedAt": bson.M{"$lt": recordBefore}})
+	if err != nil {
+		return 0, err
+	}
+	m, err := s.requests.UpdateMany(ctx, bson.M{"closedAt": bson.M{"$lt": addrBefore}, "subjectKey": bson.M{"$ne": ""}},
+		bson.M{"$set": bson.M{"subjectKey": ""}, "$unset": bson.M{"email": ""}})
+	return int(n + m), err
 }

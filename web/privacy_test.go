@@ -632,3 +632,32 @@ func TestPortabilitySchema(t *testing.T) {
 		t.Fatalf("an invoiced registration's export: %v", err)
 	}
 }
+
+func TestPrivacyRequestRetention(t *testing.T) {
+	e := newEnv(t)
+	pc := e.token(t, staff.CreateRequest{Role: staff.Privacy, Name: "pv"})
+	r := e.do(t, "POST", "/api/v1/privacy/requests", pc, map[string]any{"type": "access", "email": "kari@example.no", "receivedAt": "2026-11-20"})
+	var req struct{ ID string }
+	r.json(t, &req)
+	e.do(t, "POST", "/api/v1/privacy/requests/"+req.ID+"/close", pc, map[string]any{"outcome": "answered"})
+	run := func() {
+		if _, err := e.regs.RunRetention(context.Background(), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run()
+	if r := e.do(t, "GET", "/api/v1/privacy/requests/"+req.ID, pc, nil); !strings.Contains(string(r.body), "kari@example.no") {
+		t.Fatalf("the address went too early: %s", r.body)
+	}
+	e.clock.add(366 * 24 * time.Hour)
+	run()
+	r = e.do(t, "GET", "/api/v1/privacy/requests/"+req.ID, pc, nil)
+	var raw bson.Raw
+	_ = e.store.Collection(mongodb.PrivacyRequests).FindOne(context.Background(), bson.M{"_id": req.ID}, &raw)
+	if r.status != 200 || strings.Contains(string(r.body), "kari@example.no") || raw.Lookup("email").Type != 0 {
+		t.Errorf("a year after closing: %d %s", r.status, r.body)
+	}
+	e.clock.add(2 * 366 * 24 * time.Hour)
+	run()
+	mustProblem(t, e.do(t, "GET", "/api/v1/privacy/requests/"+req.ID, pc, nil), 404)
+}
