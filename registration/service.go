@@ -413,3 +413,28 @@ func (s *Service) Event(ctx context.Context, slug string) (*events.Event, error)
 func (s *Service) PaymentMethods() map[string]bool {
 	return map[string]bool{Card: s.checkout != nil, Invoice: s.invoicer != nil}
 }
+
+// OfferFreeSeats offers seats left free (after the capacity grew) to the
+// waiting list, in order, before anyone new can take them. It returns how
+// many were offered.
+func (s *Service) OfferFreeSeats(ctx context.Context, slug string) (int, error) {
+	n := 0
+	for {
+		if _, err := s.store.firstWaitlisted(ctx, slug); errors.Is(err, ErrNotFound) {
+			return n, nil
+		} else if err != nil {
+			return n, err
+		}
+		if err := s.events.ClaimSeat(ctx, slug); errors.Is(err, events.ErrSoldOut) {
+			return n, nil
+		} else if err != nil {
+			return n, err
+		}
+		// PassSeatOn gives the claimed seat to the first on the list, or
+		// back to the event if the list emptied meanwhile.
+		if err := s.PassSeatOn(ctx, slug); err != nil {
+			return n, err
+		}
+		n++
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 )
 
@@ -56,7 +57,9 @@ func handleGetEvent(s *events.Service) fiber.Handler {
 	}
 }
 
-func handlePatchEvent(s *events.Service) fiber.Handler {
+// handlePatchEvent changes an event; seats a larger capacity frees go to
+// the waiting list first.
+func handlePatchEvent(s *events.Service, rs *registration.Service) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req events.PatchRequest
 		if err := decodeJSON(c, &req); err != nil {
@@ -65,6 +68,14 @@ func handlePatchEvent(s *events.Service) fiber.Handler {
 		e, err := s.Patch(c.UserContext(), c.Params("slug"), req)
 		if err != nil {
 			return err
+		}
+		if e.Waitlist && e.SeatsLeft > 0 {
+			if _, err := rs.OfferFreeSeats(c.UserContext(), e.Slug); err != nil {
+				return err
+			}
+			if e, err = s.Get(c.UserContext(), e.Slug); err != nil {
+				return err
+			}
 		}
 		return c.JSON(e)
 	}

@@ -324,6 +324,25 @@ func TestWaitingList(t *testing.T) {
 			t.Errorf("status %s", s.Status)
 		}
 	})
+	t.Run("LargerCapacityGoesToTheList", func(t *testing.T) {
+		e.clock.add(time.Second)
+		w3 := e.mustSignup(t, "small", person("w3@example.no"))
+		if w3.Status != "waitlisted" {
+			t.Fatalf("w3: %s", w3.Status)
+		}
+		r := e.do(t, "PATCH", "/api/v1/events/small", adminToken, map[string]any{"capacity": 3})
+		if r.status != 200 {
+			t.Fatalf("patch: %d %s", r.status, r.body)
+		}
+		if s := status(w3.ManageToken); s != "offered" {
+			t.Errorf("after the capacity grew, the list's next is %s, want offered", s)
+		}
+		// Two seats were added and two were waiting (first@, signed up
+		// again, and w3): both are offered, none left for newcomers.
+		if left := e.seatsLeft(t, "small"); left != 0 {
+			t.Errorf("seats left %d, want 0", left)
+		}
+	})
 	t.Run("OrganiserCancelReleasesSeat", func(t *testing.T) {
 		e.mustEvent(t, "other", func(b map[string]any) { b["capacity"] = 2; delete(b, "price") })
 		s := e.mustSignup(t, "other", person("x@example.no"))
