@@ -69,7 +69,7 @@ var ErrPaymentUnavailable = errors.New("payment processor unavailable")
 type Result struct {
 	ID          string `json:"id"`
 	Status      Status `json:"status"`
-	ManageToken string `json:"manageToken"`
+	ManageToken string `json:"manageToken,omitempty"`
 	// CheckoutURL is Stripe's payment page, for card payments.
 	CheckoutURL string `json:"checkoutUrl,omitempty"`
 	// PaymentStatus, for paid events.
@@ -320,16 +320,51 @@ func (s *Service) PassSeatOn(ctx context.Context, slug string) error {
 }
 
 // AcceptOffer takes the seat offered from the waiting list.
-func (s *Service) AcceptOffer(ctx context.Context, reg *Registration) (*Registration, error) {
+//
+// For a paid event the registration's payment becomes due: by invoice it
+// is confirmed and the invoice issued; by card it waits for payment on a
+// new Stripe page, whose URL the result carries.
+func (s *Service) AcceptOffer(ctx context.Context, reg *Registration) (*Result, error) {
 	ev, err := s.events.Get(ctx, reg.Event)
 	if err != nil {
 		return nil, err
 	}
-	status := Confirmed
-	if ev.Price.Amount > 0 {
-		status = PendingPayment
+	now := s.now().UTC().Truncate(time.Millisecond)
+	status, pay := Confirmed, PaymentStatus("")
+	if ev.Price.Amount > 0 && reg.Payment != nil {
+		status, pay = PendingPayment, PaymentPending
+		if reg.Payment.Method == Invoice {
+			status, pay = Confirmed, PaymentInvoicing
+		}
 	}
-	return s.store.acceptOffer(ctx, reg.ID, status, s.now().UTC().Truncate(time.Millisecond))
+	var checkout *CheckoutSession
+	if pay == PaymentPending {
+		if s.checkout == nil {
+			return nil, ErrPaymentUnavailable
+		}
+		// The page is opened before the seat is taken: if Stripe does not
+		// answer, the offer still stands.
+		if checkout, err = s.checkout.Start(ctx, reg, ev); err != nil {
+			s.log.ErrorContext(ctx, "start checkout for an offer", "registration", reg.ID, "err", err)
+			return nil, ErrPaymentUnavailable
+		}
+	}
+	out, err := s.store.acceptOffer(ctx, reg.ID, status, pay, checkout, now)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{ID: out.ID, Status: out.Status}
+	if out.Payment != nil {
+		res.PaymentStatus, res.CheckoutURL = out.Payment.Status, out.Payment.CheckoutURL
+		if pay == PaymentInvoicing && s.invoicer != nil {
+			if err := s.invoicer.IssueInvoice(context.WithoutCancel(ctx), out.ID); err != nil {
+				s.log.ErrorContext(ctx, "issue invoice", "registration", out.ID, "err", err)
+			} else {
+				res.PaymentStatus = PaymentInvoiced
+			}
+		}
+	}
+	return res, nil
 }
 
 // ExpireOffers ends offers whose time ran out and passes their seats on.

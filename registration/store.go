@@ -93,11 +93,19 @@ func (s store) offer(ctx context.Context, id string, now, until time.Time, m Mai
 	return ok, nil
 }
 
-func (s store) acceptOffer(ctx context.Context, id string, status Status, now time.Time) (*Registration, error) {
+func (s store) acceptOffer(ctx context.Context, id string, status Status, pay PaymentStatus, cs *CheckoutSession, now time.Time) (*Registration, error) {
+	set := acceptSet(status, now)
+	if pay != "" {
+		set["payment.status"] = pay
+	}
+	if cs != nil {
+		exp := cs.ExpiresAt.UTC().Truncate(time.Millisecond)
+		set["payment.sessionId"], set["payment.checkoutUrl"], set["payment.sessionExpiresAt"] = cs.ID, cs.URL, exp
+	}
 	var out Registration
 	err := s.c.FindOneAndUpdate(ctx,
 		bson.M{"_id": id, "status": Offered, "offerExpiresAt": bson.M{"$gt": now}},
-		bson.M{"$set": acceptSet(status, now), "$unset": bson.M{"offerExpiresAt": ""}},
+		bson.M{"$set": set, "$unset": bson.M{"offerExpiresAt": ""}},
 		&out)
 	if errors.Is(err, mongodb.ErrNotFound) {
 		return nil, fmt.Errorf("accept offer: %w", ErrNoOffer)

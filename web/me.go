@@ -47,10 +47,10 @@ func handleMe(s *registration.Service) fiber.Handler {
 
 func handleAcceptOffer(s *registration.Service) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		out, err := s.AcceptOffer(c.UserContext(), participant(c))
+		res, err := s.AcceptOffer(c.UserContext(), participant(c))
 		if err != nil {
 			return err
 		}
-		return c.JSON(fiber.Map{"id": out.ID, "status": out.Status})
+		return c.JSON(res)
 	}
 }

@@ -591,8 +591,12 @@ func handleMeWithdraw(rs *registration.Service, ps *pageState) fiber.Handler {
 
 func handleMeAcceptOffer(rs *registration.Service, ps *pageState) fiber.Handler {
 	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
-		if _, err := rs.AcceptOffer(c.UserContext(), reg); err != nil && !errors.Is(err, registration.ErrNoOffer) {
+		res, err := rs.AcceptOffer(c.UserContext(), reg)
+		if err != nil && !errors.Is(err, registration.ErrNoOffer) {
 			return err
+		}
+		if res != nil && res.CheckoutURL != "" {
+			return c.Redirect(res.CheckoutURL, fiber.StatusSeeOther)
 		}
 		return backToMe(c, lang, "saved")
 	})

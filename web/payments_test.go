@@ -549,3 +549,46 @@ func TestCancelEvent(t *testing.T) {
 	_ = io.Discard
 	_ = httptest.NewRequest
 }
+
+// TestPaidOfferAccepted: a seat of a paid event offered from the waiting
+// list makes the payment due when taken: a new Stripe page for a card, an
+// invoice for an organisation.
+func TestPaidOfferAccepted(t *testing.T) {
+	e := newEnv(t)
+	e.invoiceEvent(t, "seminar")
+	if r := e.do(t, "PATCH", "/api/v1/events/seminar", adminToken, map[string]any{"capacity": 1, "waitlist": true}); r.status != 200 {
+		t.Fatalf("patch: %d %s", r.status, r.body)
+	}
+	holder := e.mustSignup(t, "seminar", person("holder@example.no"))
+	e.clock.add(time.Second)
+	card := e.mustSignup(t, "seminar", person("card@example.no"))
+	e.clock.add(time.Second)
+	r := e.do(t, "POST", "/api/v1/events/seminar/registrations", "", invoiceBuyer("org@example.no"))
+	var inv signup
+	r.json(t, &inv)
+	if card.Status != "waitlisted" || inv.Status != "waitlisted" {
+		t.Fatalf("statuses %s %s", card.Status, inv.Status)
+	}
+	e.do(t, "DELETE", "/api/v1/me/registration", holder.ManageToken, nil)
+	r = e.do(t, "POST", "/api/v1/me/offer/accept", card.ManageToken, nil)
+	var res struct{ Status, PaymentStatus, CheckoutURL string }
+	r.json(t, &res)
+	if r.status != 200 || res.Status != "pending_payment" || res.PaymentStatus != "pending" || !strings.HasPrefix(res.CheckoutURL, "https://checkout.stripe.com/") {
+		t.Fatalf("card offer accepted: %d %s", r.status, r.body)
+	}
+	if d := e.reg(t, card.ID); d.Payment.SessionID == "" || d.Payment.SessionExpiresAt == nil {
+		t.Errorf("no session stored: %+v", d.Payment)
+	}
+
+	// The card holder cancels; the organisation is offered the seat and
+	// takes it by invoice.
+	e.do(t, "DELETE", "/api/v1/me/registration", card.ManageToken, nil)
+	r = e.do(t, "POST", "/api/v1/me/offer/accept", inv.ManageToken, nil)
+	r.json(t, &res)
+	if r.status != 200 || res.Status != "confirmed" || res.PaymentStatus != "invoiced" {
+		t.Fatalf("invoice offer accepted: %d %s", r.status, r.body)
+	}
+	if d := e.reg(t, inv.ID); d.Payment.InvoiceNumber == 0 {
+		t.Errorf("no invoice: %+v", d.Payment)
+	}
+}
