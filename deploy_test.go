@@ -103,8 +103,10 @@ func TestComposeFile(t *testing.T) {
 	if b := app.Environment["STRIPE_API_BASE"]; !strings.Contains(b, "stripe-mock:") {
 		t.Errorf("STRIPE_API_BASE %q", b)
 	}
-	if !strings.Contains(app.Environment["PAMELDING_ADMIN_TOKEN"], ":?") {
-		t.Error("the admin token has a default in the compose file; it must be required from the environment")
+	for _, secret := range []string{"PAMELDING_ADMIN_TOKEN", "PAMELDING_ENCRYPTION_KEY"} {
+		if !strings.Contains(app.Environment[secret], ":?") {
+			t.Errorf("%s is missing or has a default in the compose file; it must be required from the environment", secret)
+		}
 	}
 	_, port, _ := strings.Cut(app.Environment["PAMELDING_ADDR"], ":")
 	if len(app.Ports) == 0 || !strings.HasSuffix(app.Ports[0], ":"+port) {
