@@ -6,6 +6,7 @@ package pamelding_test
 import (
 	"net/url"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -150,5 +151,45 @@ func TestDockerfile(t *testing.T) {
 	want := "golang:" + parts[0] + "." + parts[1]
 	if !strings.HasPrefix(froms[0][1], want) {
 		t.Errorf("builder %s, go.mod needs %s", froms[0][1], want)
+	}
+}
+
+// TestComposeEnvironmentStarts feeds the app service's environment, with
+// its required variables given values, to `pamelding config`, which checks
+// the configuration as start-up does.
+func TestComposeEnvironmentStarts(t *testing.T) {
+	raw, err := os.ReadFile("docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c compose
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	given := map[string]string{
+		"PAMELDING_ADMIN_TOKEN":    "compose-admin-token-0123456789abcdefghijk",
+		"PAMELDING_ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+	}
+	ref := regexp.MustCompile(`\$\{([A-Z_]+)(:[-?][^}]*)?\}`)
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "GOCACHE=" + os.Getenv("GOCACHE"), "GOPATH=" + os.Getenv("GOPATH"), "GOFLAGS=" + os.Getenv("GOFLAGS")}
+	for k, v := range c.Services["app"].Environment {
+		v = ref.ReplaceAllStringFunc(v, func(m string) string {
+			sub := ref.FindStringSubmatch(m)
+			if g, ok := given[sub[1]]; ok {
+				return g
+			}
+			if strings.HasPrefix(sub[2], ":-") {
+				return strings.TrimPrefix(sub[2], ":-")
+			}
+			t.Fatalf("%s needs %s, which the test does not give", k, sub[1])
+			return ""
+		})
+		env = append(env, k+"="+v)
+	}
+	cmd := exec.Command("go", "run", "./cmd/pamelding", "config")
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the compose environment does not pass the app's configuration check: %v\n%s", err, out)
 	}
 }
