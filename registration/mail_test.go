@@ -192,3 +192,28 @@ func TestNoSender(t *testing.T) {
 		t.Fatalf("later: %d, %v", n, err)
 	}
 }
+
+// TestRestrictedGetsNoMail: no mail while processing is restricted; the
+// mail held back goes out once the restriction is lifted.
+func TestRestrictedGetsNoMail(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	res, err := f.regs.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": "Ola", "email": "ola@example.no"}}, registration.API)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := f.regs.ByID(ctx, res.ID)
+	if _, err := f.regs.Restrict(ctx, reg, true); err != nil {
+		t.Fatal(err)
+	}
+	m := f.regs.NewMailer(f.sender(t), "https://x.example")
+	if n, _ := m.SendDue(ctx); n != 0 {
+		t.Fatalf("sent %d to a restricted registration", n)
+	}
+	if _, err := f.regs.Restrict(ctx, reg, false); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := m.SendDue(ctx); err != nil || n != 1 {
+		t.Fatalf("after lifting: sent %d, %v", n, err)
+	}
+}

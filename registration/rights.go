@@ -250,7 +250,17 @@ func (s *Service) Object(ctx context.Context, reg *Registration, r ObjectionsReq
 // restricted registration is left out of every export and mail until it
 // is lifted; it is stored, and its seat kept.
 func (s *Service) Restrict(ctx context.Context, reg *Registration, on bool) (*Registration, error) {
-	return s.update(ctx, reg.ID, bson.M{"$set": bson.M{"restricted": on, "updatedAt": s.now().UTC().Truncate(time.Millisecond)}})
+	now := s.now().UTC().Truncate(time.Millisecond)
+	set := bson.M{"restricted": on, "updatedAt": now}
+	if !on {
+		// Mail held back while restricted is due again.
+		set["outboxNextAt"] = now
+	}
+	out, err := s.update(ctx, reg.ID, bson.M{"$set": set})
+	if err == nil && !on {
+		s.notifyMail(reg.ID)
+	}
+	return out, err
 }
 
 func (s *Service) update(ctx context.Context, id string, update bson.M) (*Registration, error) {
