@@ -114,6 +114,17 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 	for _, inv := range invs {
 		invoices[inv.Number] = inv
 	}
+	evs, err := s.events.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	deadline := map[string]time.Time{}
+	for _, e := range evs {
+		deadline[e.Slug] = e.RefundDeadline
+		if e.CancelledAt != nil {
+			deadline[e.Slug] = *e.CancelledAt // everything was to be refunded
+		}
+	}
 	now := s.clock()
 	rep := &Report{Event: q.Event, From: q.From, To: q.To, Rows: []ReportRow{}, Orphans: []Orphan{}}
 	for _, reg := range regs {
@@ -127,20 +138,26 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 			RegisteredAt: reg.CreatedAt, PaidAt: p.PaidAt, Anomalies: []string{},
 		}
 		live := reg.Status == registration.Confirmed || reg.Status == registration.PendingPayment || reg.Status == registration.Offered
-		if live {
+		kept := p.PaidAmount - p.RefundedAmount
+		// A cancellation after the refund deadline keeps what was paid or
+		// invoiced: still due. Money kept on a registration that never had
+		// its seat, or was cancelled in time, is to be returned.
+		standing := reg.Status == registration.Cancelled && reg.CancelledAt != nil &&
+			!reg.CancelledAt.Before(deadline[reg.Event]) && (p.PaidAt == nil || p.PaidAt.Before(*reg.CancelledAt)) &&
+			p.Status != registration.PaymentCredited && p.Status != registration.PaymentRefunded && p.Status != registration.PaymentNotDue
+		if live || standing {
 			row.AmountDue = p.Amount
 		}
-		kept := p.PaidAmount - p.RefundedAmount
-		if !live && kept > 0 {
+		if !live && !standing && kept > 0 {
 			row.Anomalies = append(row.Anomalies, AnomalyPaidButCancelled)
 		}
-		if live && p.PaidAmount > 0 && p.PaidAmount != p.Amount {
+		if (live || standing) && p.PaidAmount > 0 && p.PaidAmount != p.Amount {
 			row.Anomalies = append(row.Anomalies, AnomalyAmountMismatch)
 		}
 		if inv, ok := invoices[p.InvoiceNumber]; ok && p.InvoiceNumber != 0 {
 			due := inv.DueDate
 			row.DueDate = &due
-			if live && (inv.Status == InvoiceOpen || inv.Status == InvoicePartiallyPaid) && now.After(inv.DueDate.Add(24*time.Hour)) {
+			if (live || standing) && (inv.Status == InvoiceOpen || inv.Status == InvoicePartiallyPaid) && now.After(inv.DueDate.Add(24*time.Hour)) {
 				row.Anomalies = append(row.Anomalies, AnomalyOverdueInvoice)
 			}
 			if inv.Status == InvoiceCredited && inv.PaidAmount > 0 {
@@ -151,7 +168,7 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 		rep.Totals.Due += row.AmountDue
 		rep.Totals.Paid += row.AmountPaid
 		rep.Totals.Refunded += row.AmountRefunded
-		if live && row.AmountDue > kept {
+		if (live || standing) && row.AmountDue > kept {
 			rep.Totals.Outstanding += row.AmountDue - kept
 		}
 		rep.Totals.Anomalies += len(row.Anomalies)

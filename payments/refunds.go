@@ -22,10 +22,10 @@ type CancelOutcome struct {
 	CreditNote int64 `json:"creditNote,omitempty"`
 }
 
-// Cancel cancels a registration and settles its money: a card payment is
-// refunded before the event's refund deadline (or always, when the
-// organiser cancels the event), an open payment page is expired at Stripe,
-// an invoice is credited. The seat goes on to the waiting list.
+// Cancel cancels a registration and settles its money: before the event's
+// refund deadline (or always, when the organiser cancels the event) a card
+// payment is refunded and an invoice credited; an open payment page is
+// expired at Stripe. The seat goes on to the waiting list.
 func (s *Service) Cancel(ctx context.Context, reg *registration.Registration, eventCancelled bool) (*CancelOutcome, error) {
 	out, err := s.rs.Cancel(ctx, reg)
 	if err != nil {
@@ -53,7 +53,10 @@ func (s *Service) Cancel(ctx context.Context, reg *registration.Registration, ev
 		}
 		res.PaymentStatus = s.setPaymentStatus(ctx, out.ID, registration.PaymentPending, registration.PaymentNotDue)
 	case p.Status == registration.PaymentPaid && p.PaymentIntentID != "" && (eventCancelled || s.now().Before(ev.RefundDeadline)):
-		rp := &stripe.RefundParams{PaymentIntent: stripe.String(p.PaymentIntentID)}
+		// Exactly what is left to refund: a succeeded refund of that amount
+		// is what gets recorded (charge.refunded confirms it later).
+		amount := p.PaidAmount - p.RefundedAmount
+		rp := &stripe.RefundParams{PaymentIntent: stripe.String(p.PaymentIntentID), Amount: stripe.Int64(amount)}
 		rp.AddMetadata("registration", out.ID)
 		rp.SetIdempotencyKey("refund-" + out.ID)
 		rp.Context = ctx
@@ -65,7 +68,7 @@ func (s *Service) Cancel(ctx context.Context, reg *registration.Registration, ev
 		set := bson.M{"payment.refundId": rf.ID, "updatedAt": now}
 		if rf.Status == stripe.RefundStatusSucceeded {
 			set["payment.status"] = registration.PaymentRefunded
-			set["payment.refundedAmount"] = rf.Amount
+			set["payment.refundedAmount"] = p.RefundedAmount + amount
 			set["payment.refundedAt"] = now
 		}
 		if _, err := s.regs.UpdateOne(ctx, bson.M{"_id": out.ID, "payment.status": registration.PaymentPaid}, bson.M{"$set": set}); err != nil {
@@ -75,7 +78,9 @@ func (s *Service) Cancel(ctx context.Context, reg *registration.Registration, ev
 		if rf.Status == stripe.RefundStatusSucceeded {
 			res.PaymentStatus = registration.PaymentRefunded
 		}
-	case p.InvoiceNumber != 0:
+	case p.InvoiceNumber != 0 && (eventCancelled || s.now().Before(ev.RefundDeadline)):
+		// Before the refund deadline an invoice is credited; after it, the
+		// seat is freed and the invoice stands, as a card is not refunded.
 		cn, err := s.creditInvoice(ctx, p.InvoiceNumber)
 		if err != nil {
 			return nil, err

@@ -126,6 +126,8 @@ type Registration struct {
 	Payment *Payment `bson:"payment,omitempty"`
 	// ErasedAt is set when the participant's data was erased (art. 17).
 	ErasedAt *time.Time `bson:"erasedAt,omitempty"`
+	// CancelledAt is when the registration was cancelled.
+	CancelledAt *time.Time `bson:"cancelledAt,omitempty"`
 	// Hooks are changes waiting to be told to organisers' systems;
 	// HooksAt is set while any wait (see package webhooks).
 	Hooks     map[string]HookEvent `bson:"hooks,omitempty"`

@@ -49,7 +49,7 @@ func (s store) one(ctx context.Context, filter bson.M, opts ...options.Lister[op
 // cancel moves a live registration to cancelled and says whether it held a
 // seat (which the caller passes on).
 func (s store) cancel(ctx context.Context, id string, now time.Time) (*Registration, bool, error) {
-	set := bson.M{"status": Cancelled, "seat": false, "activeKey": id, "updatedAt": now, "hooksAt": now}
+	set := bson.M{"status": Cancelled, "seat": false, "activeKey": id, "updatedAt": now, "hooksAt": now, "cancelledAt": now}
 	k, h := HookSet(HookCancelled, now)
 	set[k] = h
 	var out Registration

@@ -265,6 +265,24 @@ func TestRefunds(t *testing.T) {
 	if d := e.reg(t, late.ID); d.Status != "cancelled" || d.Seat || d.Payment.Status != "paid" {
 		t.Errorf("after the deadline the seat is freed without refund: %+v %+v", d, d.Payment)
 	}
+
+	var rep struct {
+		Rows []struct {
+			Registration string
+			AmountDue    int64
+			Anomalies    []string
+		}
+	}
+	e.do(t, "GET", "/api/v1/finance/reconciliation?event=gala", adminToken, nil).json(t, &rep)
+	for _, row := range rep.Rows {
+		want := int64(0) // refunded in time
+		if row.Registration == late.ID {
+			want = 150000 // kept under the no-refund rule
+		}
+		if row.AmountDue != want || len(row.Anomalies) != 0 {
+			t.Errorf("report row %+v, want due %d and no anomaly", row, want)
+		}
+	}
 }
 
 // invoiceEvent is a paid event whose form offers payment by invoice.
@@ -364,6 +382,19 @@ func TestInvoices(t *testing.T) {
 		e.do(t, "GET", "/api/v1/finance/invoices", finance, nil).json(t, &list)
 		if len(list.Invoices) != 3 || list.Invoices[2].Kind != "credit_note" || list.Invoices[2].Credits != 2 || list.Invoices[2].Total != -150000 || list.Invoices[1].Status != "credited" {
 			t.Errorf("invoices %+v", list.Invoices)
+		}
+	})
+	t.Run("AfterTheRefundDeadlineTheInvoiceStands", func(t *testing.T) {
+		r := e.do(t, "POST", "/api/v1/events/seminar/registrations", "", invoiceBuyer("late@example.no"))
+		var s3 signup
+		r.json(t, &s3)
+		e.clock.add(120 * 24 * time.Hour) // past the start, the default deadline
+		r = e.do(t, "DELETE", "/api/v1/me/registration", s3.ManageToken, nil)
+		if r.status != 200 || strings.Contains(string(r.body), "creditNote") {
+			t.Fatalf("late cancel: %d %s", r.status, r.body)
+		}
+		if d := e.reg(t, s3.ID); d.Status != "cancelled" || d.Payment.Status != "invoiced" {
+			t.Errorf("after the deadline: %s %s", d.Status, d.Payment.Status)
 		}
 	})
 }
