@@ -54,7 +54,10 @@ const tokenPrefix = "pmd_"
 // Token is a staff token as stored: its hash, never the token.
 type Token struct {
 	// Hash is the hex SHA-256 of the token.
-	Hash    string    `bson:"_id"`
+	Hash string `bson:"_id"`
+	// Key is the short, non-secret id (the hash's first 12 hex digits),
+	// stored to find the token for revocation.
+	Key     string    `bson:"key"`
 	Role    Role      `bson:"role"`
 	Name    string    `bson:"name"`
 	Events  []string  `bson:"events"`
@@ -162,8 +165,9 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (string, *Token, 
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret) // never fails (crypto/rand)
 	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(secret)
+	h := hashHex(token)
 	t := &Token{
-		Hash: hashHex(token), Role: r.Role, Name: r.Name,
+		Hash: h, Key: h[:12], Role: r.Role, Name: r.Name,
 		Events: slices.Clone(r.Events), Partner: r.Partner,
 		Created: s.now().UTC().Truncate(time.Millisecond),
 	}
@@ -198,6 +202,45 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
 	return Principal{Role: t.Role, Name: t.Name, Events: t.Events, Partner: t.Partner, ID: t.ID()}, nil
+}
+
+// ErrTokenNotFound: no token has that id.
+var ErrTokenNotFound = errors.New("token not found")
+
+// TokenView is a token as listed: never the secret or its hash.
+type TokenView struct {
+	ID      string    `json:"id"`
+	Role    Role      `json:"role"`
+	Name    string    `json:"name"`
+	Events  []string  `json:"events"`
+	Partner string    `json:"partner,omitempty"`
+	Created time.Time `json:"createdAt"`
+}
+
+// List returns every stored token (not PAMELDING_ADMIN_TOKEN).
+func (s *Service) List(ctx context.Context) ([]TokenView, error) {
+	var ts []Token
+	if err := s.c.All(ctx, map[string]any{}, &ts); err != nil {
+		return nil, err
+	}
+	out := []TokenView{}
+	for _, t := range ts {
+		out = append(out, TokenView{ID: t.ID(), Role: t.Role, Name: t.Name, Events: t.Events, Partner: t.Partner, Created: t.Created})
+	}
+	return out, nil
+}
+
+// Revoke deletes a token: from the next request on it authenticates
+// nothing.
+func (s *Service) Revoke(ctx context.Context, id string) error {
+	ok, err := s.c.DeleteOne(ctx, map[string]any{"key": id})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrTokenNotFound
+	}
+	return nil
 }
 
 func hashHex(token string) string {

@@ -123,9 +123,12 @@ func accessLog(log *slog.Logger, m *metrics.Metrics) fiber.Handler {
 		}
 		elapsed := time.Since(start)
 		route := c.Route().Path
-		log.InfoContext(c.UserContext(), "request",
-			"requestId", requestID(c), "method", c.Method(), "route", route,
-			"status", status, "ms", elapsed.Milliseconds())
+		attrs := []any{"requestId", requestID(c), "method", c.Method(), "route", route, "status", status, "ms", elapsed.Milliseconds()}
+		if p, ok := c.Locals(localPrincipal).(staff.Principal); ok {
+			// Who did it, for audits: the token's id, never the token.
+			attrs = append(attrs, "actor", p.ID, "role", string(p.Role))
+		}
+		log.InfoContext(c.UserContext(), "request", attrs...)
 		if m != nil {
 			// Fiber's strings live in buffers it reuses; the registry keeps
 			// its labels.

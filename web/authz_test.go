@@ -75,7 +75,9 @@ var authz = map[string]access{
 	"DELETE /api/v1/me/registration":             me(),
 	"POST /api/v1/me/offer/accept":               me(),
 
-	"POST /api/v1/tokens": staffOf(staff.Admin),
+	"POST /api/v1/tokens":       staffOf(staff.Admin),
+	"GET /api/v1/tokens":        staffOf(staff.Admin),
+	"DELETE /api/v1/tokens/:id": staffOf(staff.Admin),
 
 	"POST /api/v1/privacy/requests":             staffOf(staff.Admin, staff.Privacy),
 	"GET /api/v1/privacy/requests":              staffOf(staff.Admin, staff.Privacy),

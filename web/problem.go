@@ -79,6 +79,7 @@ var domainErrors = []struct {
 	{registration.ErrRequestClosed, http.StatusConflict, "request_closed", "The privacy request is closed."},
 	{registration.ErrNotSubject, http.StatusNotFound, "not_found", "The request's subject has no such registration."},
 	{webhooks.ErrEndpointNotFound, http.StatusNotFound, "not_found", "No webhook endpoint has that id."},
+	{staff.ErrTokenNotFound, http.StatusNotFound, "not_found", "No token has that id."},
 	{staff.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "A valid bearer token is required."},
 	{staff.ErrForbidden, http.StatusForbidden, "forbidden", "This token may not do that."},
 	{mongodb.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "The store is not answering; try again shortly."},

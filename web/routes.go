@@ -61,6 +61,8 @@ func routes(app *fiber.App, d Deps, ps *pageState) {
 	v1.Delete("/me/registration", me, handleMeCancelPaid(d.Payments))
 	v1.Post("/me/offer/accept", me, handleAcceptOffer(d.Registrations))
 	v1.Post("/tokens", staffOnly(staff.Admin), handleCreateToken(d.Staff))
+	v1.Get("/tokens", staffOnly(staff.Admin), handleListTokens(d.Staff))
+	v1.Delete("/tokens/:id", staffOnly(staff.Admin), handleRevokeToken(d.Staff))
 	v1.Post("/privacy/requests", staffOnly(staff.Admin, staff.Privacy), handleCreateRequest(d.Registrations))
 	v1.Get("/privacy/requests", staffOnly(staff.Admin, staff.Privacy), handleListRequests(d.Registrations))
 	v1.Get("/privacy/requests/:id", staffOnly(staff.Admin, staff.Privacy), handleGetRequest(d.Registrations))

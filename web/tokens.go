@@ -36,3 +36,26 @@ func handleCreateToken(s *staff.Service) fiber.Handler {
 		})
 	}
 }
+
+type tokenList struct {
+	Tokens []staff.TokenView `json:"tokens"`
+}
+
+func handleListTokens(s *staff.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ts, err := s.List(c.UserContext())
+		if err != nil {
+			return err
+		}
+		return c.JSON(tokenList{Tokens: ts})
+	}
+}
+
+func handleRevokeToken(s *staff.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := s.Revoke(c.UserContext(), c.Params("id")); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+}

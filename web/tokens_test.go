@@ -150,3 +150,25 @@ func TestHealth(t *testing.T) {
 		}
 	})
 }
+
+func TestRevokeToken(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(t, "POST", "/api/v1/tokens", adminToken, map[string]any{"role": "finance", "name": "regnskap"})
+	var tok struct{ Token, ID string }
+	r.json(t, &tok)
+	if r := e.do(t, "GET", "/api/v1/finance/invoices", tok.Token, nil); r.status != 200 {
+		t.Fatalf("before revocation: %d", r.status)
+	}
+	if !strings.Contains(e.logs.String(), `"actor":"`+tok.ID+`"`) {
+		t.Error("the access log does not name the token that acted")
+	}
+	list := e.do(t, "GET", "/api/v1/tokens", adminToken, nil)
+	if !strings.Contains(string(list.body), `"id":"`+tok.ID+`"`) || strings.Contains(string(list.body), tok.Token[4:]) {
+		t.Fatalf("list: %s", list.body)
+	}
+	if r := e.do(t, "DELETE", "/api/v1/tokens/"+tok.ID, adminToken, nil); r.status != 204 {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	mustProblem(t, e.do(t, "GET", "/api/v1/finance/invoices", tok.Token, nil), 401)
+	mustProblem(t, e.do(t, "DELETE", "/api/v1/tokens/"+tok.ID, adminToken, nil), 404)
+}
