@@ -1,5 +1,6 @@
 # make test: installs what the tests need on a fresh machine, then runs
-# go vet, the gofmt check and every test. CI (.ci/run) calls exactly this.
+# go vet, staticcheck, the gofmt check and every test. CI (.ci/run) calls
+# exactly this.
 .PHONY: test deps check run
 
 APT = DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
@@ -22,6 +23,7 @@ deps:
 
 check:
 	go vet ./...
+	go tool staticcheck ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 run:

@@ -27,7 +27,7 @@ type Sender struct {
 func Parse(raw, from string) (*Sender, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Hostname() == "" {
-		return nil, errors.New("want smtp://[user:pass@]host[:port] or smtps://...")
+		return nil, errors.New("want smtp://[user:pass@]host[:port] or smtps://[user:pass@]host[:port]")
 	}
 	opts := []gomail.Option{gomail.WithTimeout(15 * time.Second)}
 	port := 587

@@ -18,14 +18,13 @@ import (
 
 // Errors of the registration domain.
 var (
-	ErrNotFound            = errors.New("registration not found")
-	ErrAlreadyRegistered   = errors.New("already registered")
-	ErrRegistrationClosed  = errors.New("registration closed")
-	ErrNotCancellable      = errors.New("registration cannot be cancelled")
-	ErrNoOffer             = errors.New("no open offer")
-	ErrInvalidManageToken  = errors.New("invalid manage token")
-	errHealthKeyDestroyed  = errors.New("health data key destroyed")
-	errUnknownConsentField = errors.New("unknown consent field")
+	ErrNotFound           = errors.New("registration not found")
+	ErrAlreadyRegistered  = errors.New("already registered")
+	ErrRegistrationClosed = errors.New("registration closed")
+	ErrNotCancellable     = errors.New("registration cannot be cancelled")
+	ErrNoOffer            = errors.New("no open offer")
+	ErrInvalidManageToken = errors.New("invalid manage token")
+	errHealthKeyDestroyed = errors.New("health data key destroyed")
 )
 
 // Status is where a registration stands.

@@ -304,7 +304,7 @@ func checkHTTPURL(v string) error {
 
 func prefixed(v, prefix string) error {
 	if !strings.HasPrefix(v, prefix) {
-		return fmt.Errorf("want %s...", prefix)
+		return fmt.Errorf("want a value starting with %s", prefix)
 	}
 	return nil
 }

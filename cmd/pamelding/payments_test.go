@@ -43,6 +43,9 @@ func TestPaymentsEndToEnd(t *testing.T) {
 		t.Fatalf("card sign-up: %d %s", st, b)
 	}
 	st, b = s.call(t, "GET", "/api/v1/finance/reconciliation?event=seminar", testAdminToken, nil)
+	if st != 200 {
+		t.Fatalf("report: %d %s", st, b)
+	}
 	var rep struct {
 		Rows []struct {
 			Registration, PaymentStatus, KID string
