@@ -80,3 +80,16 @@ func handlePatchEvent(s *events.Service, rs *registration.Service) fiber.Handler
 		return c.JSON(e)
 	}
 }
+
+// handleGetEventStaff is the staff view of an event: its settings, notes
+// and counts.
+func handleGetEventStaff(s *events.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		e, err := s.Get(c.UserContext(), c.Params("slug"))
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.JSON(e)
+	}
+}

@@ -62,6 +62,13 @@ func TestCreateEvent(t *testing.T) {
 		}
 	})
 
+	t.Run("StaffView", func(t *testing.T) {
+		r := e.do(t, "GET", "/api/v1/events/jante-2027/staff", adminToken, nil)
+		if r.status != 200 || !strings.Contains(string(r.body), "VIP list") {
+			t.Errorf("staff view: %d %s", r.status, r.body)
+		}
+		mustProblem(t, e.do(t, "GET", "/api/v1/events/jante-2027/staff", "", nil), 401)
+	})
 	t.Run("List", func(t *testing.T) {
 		r := e.do(t, "GET", "/api/v1/events", "", nil)
 		var out struct {

@@ -43,6 +43,7 @@ func routes(app *fiber.App, d Deps, ps *pageState) {
 	v1.Get("/events", handleListEvents(d.Events))
 	v1.Post("/events", staffOnly(staff.Admin, staff.Organiser), handleCreateEvent(d.Events))
 	v1.Get("/events/:slug", handleGetEvent(d.Events))
+	v1.Get("/events/:slug/staff", staffOnly(staff.Admin, staff.Organiser), requireEvent, handleGetEventStaff(d.Events))
 	v1.Patch("/events/:slug", staffOnly(staff.Admin, staff.Organiser), requireEvent, handlePatchEvent(d.Events, d.Registrations))
 	v1.Post("/events/:slug/registrations", signupLimit, handleSignup(d.Registrations, d.Metrics))
 	v1.Get("/events/:slug/registrations", staffOnly(staff.Admin, staff.Organiser, staff.Catering, staff.Finance), requireEvent, handleListRegistrations(d.Events, d.Registrations))
