@@ -34,7 +34,7 @@ func stateKey(k string) string {
 
 // The fiber.Storage interface has no context; these calls are short and
 // bounded by the store's own timeouts.
-var storageCtx = context.Background()
+var storageCtx = context.TODO()
 
 func (s *stateStore) Get(key string) ([]byte, error) {
 	if key == "" {

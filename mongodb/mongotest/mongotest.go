@@ -27,7 +27,9 @@ func ShortTempDir(tb testing.TB) string {
 // Open opens a fresh store and closes it when the test ends.
 func Open(tb testing.TB) *mongodb.Store {
 	tb.Helper()
-	ctx := context.Background()
+	// The store outlives the test's context: it is closed in Cleanup, after
+	// that context ends.
+	ctx := context.WithoutCancel(tb.Context())
 	o := mongodb.Options{DataDir: ShortTempDir(tb)}
 	if uri := os.Getenv("PAMELDING_TEST_MONGODB_URI"); uri != "" {
 		o = mongodb.Options{URI: uri, Database: "pamelding_test_" + rand.Text()[:10]}
