@@ -140,13 +140,19 @@ type Anchors struct {
 // EndOfFiscalYear is the last moment of t's calendar year, in Norway's
 // time: the Norwegian fiscal year is the calendar year.
 func EndOfFiscalYear(t time.Time) time.Time {
-	oslo, err := time.LoadLocation("Europe/Oslo")
-	if err != nil {
-		oslo = time.UTC
-	}
-	y := t.In(oslo).Year()
-	return time.Date(y+1, 1, 1, 0, 0, 0, 0, oslo).Add(-time.Millisecond).UTC()
+	y := t.In(Oslo).Year()
+	return time.Date(y+1, 1, 1, 0, 0, 0, 0, Oslo).Add(-time.Millisecond).UTC()
 }
+
+// Oslo is Norway's time zone: fiscal years end, and participants read
+// dates, in it. Without the zone database, CET is near enough.
+var Oslo = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Oslo")
+	if err != nil {
+		return time.FixedZone("CET", 3600)
+	}
+	return l
+}()
 
 // DeleteAt is when a value under this rule is deleted. ok is false for
 // rules with no date of their own (with_registration, until_withdrawn),

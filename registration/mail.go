@@ -16,6 +16,7 @@ import (
 
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/privacy"
 )
 
 // Kinds of mail.
@@ -65,13 +66,15 @@ var statusText = map[string]map[Status]string{
 	"en": {Confirmed: "confirmed", PendingPayment: "awaiting payment", Waitlisted: "on the waiting list", Offered: "seat offered", Cancelled: "cancelled", Expired: "expired"},
 }
 
-var oslo = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Oslo")
-	if err != nil {
-		return time.FixedZone("CET", 3600)
+// StatusText says a status in words, in nb or en, as mails and pages do.
+func StatusText(lang string, st Status) string {
+	if lang != "en" {
+		lang = "nb"
 	}
-	return l
-}()
+	return statusText[lang][st]
+}
+
+var oslo = privacy.Oslo
 
 func render(kind, lang string, d mailData) (subject, body string, err error) {
 	t, ok := mailTemplates[kind+"."+lang]
@@ -219,7 +222,7 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 	d := mailData{
 		Title: ev.Title.NB, Venue: ev.Venue, Organiser: ev.Organiser.Name, PrivacyEmail: ev.Organiser.PrivacyEmail,
 		When:       ev.StartsAt.In(oslo).Format("02.01.2006 15:04"),
-		StatusText: statusText[reg.Lang][reg.Status],
+		StatusText: StatusText(reg.Lang, reg.Status),
 	}
 	if reg.Lang == "en" {
 		d.Title = ev.Title.EN

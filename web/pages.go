@@ -159,13 +159,7 @@ func money(p events.Price, lang string) string {
 	return fmt.Sprintf("%s %s", strings.Replace(payments.Kroner(p.Amount), ".", ",", 1), p.Currency)
 }
 
-var oslo = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Oslo")
-	if err != nil {
-		return time.FixedZone("CET", 3600)
-	}
-	return l
-}()
+var oslo = privacy.Oslo
 
 // eventForm renders the event page with its form; in holds what was sent
 // (kept on error), errs the problems.
@@ -338,20 +332,10 @@ func handleEventSubmit(ev *events.Service, rs *registration.Service, ps *pageSta
 		return render(c, "message", lang, fiber.Map{
 			"Page":       "done",
 			"Title":      title,
-			"Paragraphs": []string{t(lang, "done.status") + ": " + statusWord(lang, res.Status), t(lang, "done.mail")},
+			"Paragraphs": []string{t(lang, "done.status") + ": " + registration.StatusText(lang, res.Status), t(lang, "done.mail")},
 			"Link":       "/me?lang=" + lang, "LinkText": t(lang, "done.me"),
 		})
 	}
-}
-
-func statusWord(lang string, st registration.Status) string {
-	words := map[string]map[registration.Status]string{
-		"nb": {registration.Confirmed: "bekreftet", registration.PendingPayment: "venter på betaling", registration.Waitlisted: "på venteliste",
-			registration.Offered: "plass tilbudt", registration.Cancelled: "avmeldt", registration.Expired: "utløpt"},
-		"en": {registration.Confirmed: "confirmed", registration.PendingPayment: "awaiting payment", registration.Waitlisted: "on the waiting list",
-			registration.Offered: "seat offered", registration.Cancelled: "cancelled", registration.Expired: "expired"},
-	}
-	return words[lang][st]
 }
 
 func handlePaidPage() fiber.Handler {
@@ -526,7 +510,7 @@ func mePage(c *fiber.Ctx, rs *registration.Service, reg *registration.Registrati
 	return render(c, "me", lang, fiber.Map{
 		"Offer": offer, "PayURL": payURL,
 		"Title": t(lang, "me.title"), "Report": rep, "Rows": rows, "Consents": consents, "Fields": fields, "Errors": errs,
-		"EventTitle": title, "Status": statusWord(lang, reg.Status), "Flash": flash,
+		"EventTitle": title, "Status": registration.StatusText(lang, reg.Status), "Flash": flash,
 		"Source":    fmt.Sprintf(t(lang, "me.source.text"), reg.CreatedAt.In(oslo).Format("02.01.2006"), t(lang, "channel."+string(reg.Channel))),
 		"CanCancel": reg.Status == registration.Confirmed || reg.Status == registration.PendingPayment || reg.Status == registration.Waitlisted || reg.Status == registration.Offered,
 	})
