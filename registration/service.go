@@ -148,16 +148,22 @@ func (s *Service) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	res := &Result{ID: reg.ID, Status: reg.Status, ManageToken: token}
 	if p := reg.Payment; p != nil {
 		res.CheckoutURL, res.PaymentStatus = p.CheckoutURL, p.Status
-		if p.Status == PaymentInvoicing && s.invoicer != nil {
-			// Issued now if it can be; else the invoice sweep issues it.
-			if err := s.invoicer.IssueInvoice(context.WithoutCancel(ctx), reg.ID); err != nil {
-				s.log.ErrorContext(ctx, "issue invoice", "registration", reg.ID, "err", err)
-			} else {
-				res.PaymentStatus = PaymentInvoiced
-			}
-		}
+		s.issueInvoice(ctx, res)
 	}
 	return res, nil
+}
+
+// issueInvoice issues the invoice of a result whose payment waits for one:
+// now if it can be, else the invoice sweep does.
+func (s *Service) issueInvoice(ctx context.Context, res *Result) {
+	if res.PaymentStatus != PaymentInvoicing || s.invoicer == nil {
+		return
+	}
+	if err := s.invoicer.IssueInvoice(context.WithoutCancel(ctx), res.ID); err != nil {
+		s.log.ErrorContext(ctx, "issue invoice", "registration", res.ID, "err", err)
+		return
+	}
+	res.PaymentStatus = PaymentInvoiced
 }
 
 // startCheckout opens the processor's payment page for a registration not
@@ -356,13 +362,7 @@ func (s *Service) AcceptOffer(ctx context.Context, reg *Registration) (*Result, 
 	res := &Result{ID: out.ID, Status: out.Status}
 	if out.Payment != nil {
 		res.PaymentStatus, res.CheckoutURL = out.Payment.Status, out.Payment.CheckoutURL
-		if pay == PaymentInvoicing && s.invoicer != nil {
-			if err := s.invoicer.IssueInvoice(context.WithoutCancel(ctx), out.ID); err != nil {
-				s.log.ErrorContext(ctx, "issue invoice", "registration", out.ID, "err", err)
-			} else {
-				res.PaymentStatus = PaymentInvoiced
-			}
-		}
+		s.issueInvoice(ctx, res)
 	}
 	return res, nil
 }
