@@ -606,13 +606,8 @@ func handleMeRestrict(rs *registration.Service, ps *pageState) fiber.Handler {
 }
 
 func handleMeExportFile(rs *registration.Service, ps *pageState) fiber.Handler {
-	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
-		p, err := rs.Export(c.UserContext(), reg)
-		if err != nil {
-			return err
-		}
-		c.Set(fiber.HeaderContentDisposition, `attachment; filename="pamelding-`+p.Registration+`.json"`)
-		return c.JSON(p)
+	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, _ string) error {
+		return sendExport(c, rs, reg)
 	})
 }
 

@@ -195,14 +195,17 @@ func handleDisclosures(rs *registration.Service) fiber.Handler {
 }
 
 func handleMeExport(rs *registration.Service) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		p, err := rs.Export(c.UserContext(), participant(c))
-		if err != nil {
-			return err
-		}
-		c.Set(fiber.HeaderContentDisposition, `attachment; filename="pamelding-`+p.Registration+`.json"`)
-		return c.JSON(p)
+	return func(c *fiber.Ctx) error { return sendExport(c, rs, participant(c)) }
+}
+
+// sendExport answers the portability export as a JSON download.
+func sendExport(c *fiber.Ctx, rs *registration.Service, reg *registration.Registration) error {
+	p, err := rs.Export(c.UserContext(), reg)
+	if err != nil {
+		return err
 	}
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="pamelding-`+p.Registration+`.json"`)
+	return c.JSON(p)
 }
 
 func handleRectify(rs *registration.Service) fiber.Handler {
