@@ -36,70 +36,80 @@ const (
 // Price is what a seat costs.
 type Price struct {
 	// Amount in øre.
-	Amount   int64  `json:"amount" bson:"amount"`
-	Currency string `json:"currency" bson:"currency"`
+	Amount   int64  `json:"amount" bson:"amount" validate:"min=0,max=100000000"`
+	Currency string `json:"currency" bson:"currency" validate:"omitempty,oneof=NOK"`
 }
 
 // FormField is one field an event's form asks for.
 type FormField struct {
-	Key      string `json:"key" bson:"key"`
+	Key      string `json:"key" bson:"key" validate:"required,max=40"`
 	Required bool   `json:"required" bson:"required"`
 }
 
 // Partner is an organisation that may receive the partner-safe attendee
 // list (name and organisation) of an event.
 type Partner struct {
-	ID   string `json:"id" bson:"id"`
-	Name string `json:"name" bson:"name"`
+	ID   string `json:"id" bson:"id" validate:"required,slug"`
+	Name string `json:"name" bson:"name" validate:"required,max=200,singleline"`
 }
 
 // Organiser is who is responsible (the controller) for an event's data.
 type Organiser struct {
-	Name string `json:"name" bson:"name"`
+	Name string `json:"name" bson:"name" validate:"required,max=200,singleline"`
 	// OrgNumber is the Norwegian organisation number.
-	OrgNumber string `json:"orgNumber,omitempty" bson:"orgNumber,omitempty"`
+	OrgNumber string `json:"orgNumber,omitempty" bson:"orgNumber,omitempty" validate:"omitempty,orgnumber"`
 	// PrivacyEmail receives participants' privacy requests.
-	PrivacyEmail string `json:"privacyEmail" bson:"privacyEmail"`
+	PrivacyEmail string `json:"privacyEmail" bson:"privacyEmail" validate:"required,email,max=254"`
 }
 
-// Event is an event as stored and as staff see it.
-type Event struct {
-	ID                   string       `json:"id" bson:"_id"`
-	Slug                 string       `json:"slug" bson:"slug"`
-	Kind                 Kind         `json:"kind" bson:"kind"`
+// Settings are what an organiser sets on an event, as stored: a patch
+// sets any of them, a new event is a patch of them all, and the store
+// writes them whole. Their rules are checked on the result (validate).
+type Settings struct {
+	Kind                 Kind         `json:"kind" bson:"kind" validate:"required,oneof=conference course race"`
 	Title                privacy.Text `json:"title" bson:"title"`
-	Venue                string       `json:"venue" bson:"venue"`
-	StartsAt             time.Time    `json:"startsAt" bson:"startsAt"`
-	EndsAt               time.Time    `json:"endsAt" bson:"endsAt"`
+	Venue                string       `json:"venue" bson:"venue" validate:"max=200,singleline"`
+	StartsAt             time.Time    `json:"startsAt" bson:"startsAt" validate:"required"`
+	EndsAt               time.Time    `json:"endsAt" bson:"endsAt" validate:"required,gtfield=StartsAt"`
 	RegistrationOpensAt  time.Time    `json:"registrationOpensAt" bson:"registrationOpensAt"`
 	RegistrationClosesAt time.Time    `json:"registrationClosesAt" bson:"registrationClosesAt"`
-	Capacity             int          `json:"capacity" bson:"capacity"`
-	SeatsLeft            int          `json:"seatsLeft" bson:"seatsLeft"`
+	Capacity             int          `json:"capacity" bson:"capacity" validate:"required,min=1,max=1000000"`
 	Waitlist             bool         `json:"waitlist" bson:"waitlist"`
 	// GuardianAge: participants younger than this need a guardian's
 	// consent (where the form asks for date_of_birth).
-	GuardianAge int   `json:"guardianAge" bson:"guardianAge"`
+	GuardianAge int   `json:"guardianAge" bson:"guardianAge" validate:"min=1,max=25"`
 	Price       Price `json:"price" bson:"price"`
 	// VATRate is the VAT percentage included in the price (25, 15, 12 or
 	// 0: courses and many events are exempt).
-	VATRate int `json:"vatRate" bson:"vatRate"`
+	VATRate int `json:"vatRate" bson:"vatRate" validate:"oneof=0 12 15 25"`
 	// RefundDeadline: a cancellation before it is refunded.
 	RefundDeadline time.Time `json:"refundDeadline" bson:"refundDeadline"`
 	// PrefillEmail sends the participant's e-mail to the payment processor
 	// to prefill its page; the e-mail then lists it as a recipient.
-	PrefillEmail bool `json:"prefillEmail" bson:"prefillEmail"`
-	// CancelledAt is set when the organiser cancelled the event.
-	CancelledAt *time.Time `json:"cancelledAt,omitempty" bson:"cancelledAt,omitempty"`
-	// Purged counts registrations deleted by retention: all that is left
-	// of them.
-	Purged       int             `json:"registrationsPurged" bson:"purged"`
-	Fields       []FormField     `json:"fields" bson:"fields"`
-	CustomFields []privacy.Field `json:"customFields" bson:"customFields"`
-	Partners     []Partner       `json:"partners" bson:"partners"`
+	PrefillEmail bool            `json:"prefillEmail" bson:"prefillEmail"`
+	Fields       []FormField     `json:"fields" bson:"fields" validate:"required,min=1,max=100,dive"`
+	CustomFields []privacy.Field `json:"customFields" bson:"customFields" validate:"max=50"`
+	Partners     []Partner       `json:"partners" bson:"partners" validate:"max=100,dive"`
 	Organiser    Organiser       `json:"organiser" bson:"organiser"`
 	PublicList   bool            `json:"publicList" bson:"publicList"`
 	// Notes are the organisers' own; never shown publicly.
-	Notes     string    `json:"notes" bson:"notes"`
+	Notes string `json:"notes" bson:"notes" validate:"max=2000"`
+}
+
+// Event is an event as stored and as staff see it.
+type Event struct {
+	ID       string `json:"id" bson:"_id"`
+	Slug     string `json:"slug" bson:"slug"`
+	Settings `bson:",inline"`
+	// SeatsLeft moves with every seat claimed or given back.
+	SeatsLeft int `json:"seatsLeft" bson:"seatsLeft"`
+	// CancelledAt is set when the organiser cancelled the event;
+	// CancellationDoneAt once all its registrations were cancelled.
+	CancelledAt        *time.Time `json:"cancelledAt,omitempty" bson:"cancelledAt,omitempty"`
+	CancellationDoneAt *time.Time `json:"cancellationDoneAt,omitempty" bson:"cancellationDoneAt,omitempty"`
+	// Purged counts registrations deleted by retention: all that is left
+	// of them.
+	Purged    int       `json:"registrationsPurged" bson:"purged"`
 	CreatedBy string    `json:"createdBy" bson:"createdBy"`
 	CreatedAt time.Time `json:"createdAt" bson:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt" bson:"updatedAt"`

@@ -27,9 +27,9 @@ func (s *Service) Create(ctx context.Context, r CreateRequest, createdBy string)
 	if err != nil {
 		return nil, err
 	}
-	// The slug is the primary key: the embedded store finds documents
-	// without a scan only by _id, and a sign-up reads and updates its event.
-	e.ID = e.Slug
+	// The slug is the primary key (build sets it): the embedded store
+	// finds documents without a scan only by _id, and a sign-up reads and
+	// updates its event.
 	e.CreatedBy = createdBy
 	e.CreatedAt = now.UTC().Truncate(time.Millisecond)
 	e.UpdatedAt = e.CreatedAt
@@ -50,30 +50,30 @@ func (s *Service) List(ctx context.Context) ([]Event, error) {
 	return s.store.list(ctx)
 }
 
-// Patch applies the members p carries, checking the result by the rules of
-// a new event. A concurrent change is retried a few times on the fresh
-// version before ErrConflict is returned.
+// Patch applies the members p carries to the event, then checks the
+// result by the rules of a new event. A concurrent change is retried a
+// few times on the fresh version before ErrConflict is returned.
 func (s *Service) Patch(ctx context.Context, slug string, p PatchRequest) (*Event, error) {
 	for range 3 {
 		prev, err := s.store.get(ctx, slug)
 		if err != nil {
 			return nil, err
 		}
-		r := prev.request()
-		p.apply(&r)
-		next, err := r.build(prev.RegistrationOpensAt)
-		if err != nil {
+		next := *prev
+		errs := p.apply(&next)
+		errs = append(errs, next.validate()...)
+		if err := errs.Err(); err != nil {
 			return nil, err
 		}
 		next.UpdatedAt = s.now().UTC().Truncate(time.Millisecond)
-		err = s.store.replace(ctx, prev, next)
+		err = s.store.replace(ctx, prev, &next)
 		if errors.Is(err, ErrConflict) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		return next, nil
+		return &next, nil
 	}
 	return nil, ErrConflict
 }
@@ -88,11 +88,11 @@ func (s *Service) ReleaseSeat(ctx context.Context, slug string) error {
 	return s.store.releaseSeat(ctx, slug)
 }
 
-// SetSeatsTaken corrects the seats left to the capacity minus taken, the
-// seats registrations hold. Only safe while nothing else takes seats (at
-// start-up of the embedded store), as it is a read-then-write.
-func (s *Service) SetSeatsTaken(ctx context.Context, e *Event, taken int) error {
-	return s.store.setSeatsTaken(ctx, e.Slug, e.Capacity, taken)
+// AdjustSeats moves the seats left by delta, if the event still has the
+// capacity and seats left it was read with (a recount's repair; false
+// when either moved meanwhile).
+func (s *Service) AdjustSeats(ctx context.Context, slug string, capacity, seatsLeft, delta int) (bool, error) {
+	return s.store.adjustSeats(ctx, slug, capacity, seatsLeft, delta)
 }
 
 // Cancel marks the event cancelled: registration closes. Refunds and
@@ -103,6 +103,12 @@ func (s *Service) Cancel(ctx context.Context, slug string) (bool, error) {
 		return false, err
 	}
 	return s.store.cancel(ctx, slug, s.now().UTC().Truncate(time.Millisecond))
+}
+
+// CancellationDone records that every registration of a cancelled event
+// was cancelled.
+func (s *Service) CancellationDone(ctx context.Context, slug string) error {
+	return s.store.cancellationDone(ctx, slug, s.now().UTC().Truncate(time.Millisecond))
 }
 
 // CountPurged adds n registrations deleted by retention to the event's

@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/events/eventstest"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/mongodb/mongotest"
 	"github.com/pamelding/pamelding/privacy"
@@ -19,13 +20,12 @@ func ptr[T any](v T) *T { return &v }
 
 func mustCreate(tb testing.TB, s *events.Service, slug string, capacity int) *events.Event {
 	tb.Helper()
-	e, err := s.Create(context.Background(), events.CreateRequest{
-		Slug: slug, Kind: events.Race, Title: privacy.Text{NB: "Løp", EN: "Race"},
+	e, err := s.Create(context.Background(), eventstest.Request(slug, events.Settings{Kind: events.Race, Title: privacy.Text{NB: "Løp", EN: "Race"},
 		StartsAt: time.Now().Add(48 * time.Hour), EndsAt: time.Now().Add(50 * time.Hour),
 		Capacity:  capacity,
-		Fields:    []events.FormFieldRequest{{Key: "name", Required: true}, {Key: "email", Required: true}},
-		Organiser: events.OrganiserRequest{Name: "Klubben", PrivacyEmail: "personvern@example.no"},
-	}, "test")
+		Fields:    []events.FormField{{Key: "name", Required: true}, {Key: "email", Required: true}},
+		Organiser: events.Organiser{Name: "Klubben", PrivacyEmail: "personvern@example.no"},
+	}), "test")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -112,12 +112,11 @@ func TestRegistrationWindow(t *testing.T) {
 	db := mongotest.Open(t)
 	now := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
 	s := events.NewService(db, func() time.Time { return now })
-	e, err := s.Create(context.Background(), events.CreateRequest{
-		Slug: "course", Kind: events.Course, Title: privacy.Text{NB: "Kurs", EN: "Course"},
+	e, err := s.Create(context.Background(), eventstest.Request("course", events.Settings{Kind: events.Course, Title: privacy.Text{NB: "Kurs", EN: "Course"},
 		StartsAt: now.Add(72 * time.Hour), EndsAt: now.Add(75 * time.Hour), Capacity: 10,
-		Fields:    []events.FormFieldRequest{{Key: "email", Required: true}},
-		Organiser: events.OrganiserRequest{Name: "K", PrivacyEmail: "p@example.no"},
-	}, "test")
+		Fields:    []events.FormField{{Key: "email", Required: true}},
+		Organiser: events.Organiser{Name: "K", PrivacyEmail: "p@example.no"},
+	}), "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,59 +11,10 @@ import (
 	"github.com/pamelding/pamelding/privacy"
 )
 
-// CreateRequest is the body of POST /api/v1/events.
-type CreateRequest struct {
-	Slug                 string                    `json:"slug" validate:"required,slug"`
-	Kind                 Kind                      `json:"kind" validate:"required,oneof=conference course race"`
-	Title                privacy.Text              `json:"title"`
-	Venue                string                    `json:"venue" validate:"max=200"`
-	StartsAt             time.Time                 `json:"startsAt" validate:"required"`
-	EndsAt               time.Time                 `json:"endsAt" validate:"required,gtfield=StartsAt"`
-	RegistrationOpensAt  *time.Time                `json:"registrationOpensAt"`
-	RegistrationClosesAt *time.Time                `json:"registrationClosesAt"`
-	Capacity             int                       `json:"capacity" validate:"required,min=1,max=1000000"`
-	Waitlist             bool                      `json:"waitlist"`
-	GuardianAge          int                       `json:"guardianAge" validate:"omitempty,min=1,max=25"`
-	Price                PriceRequest              `json:"price"`
-	VATRate              int                       `json:"vatRate" validate:"oneof=0 12 15 25"`
-	RefundDeadline       *time.Time                `json:"refundDeadline"`
-	PrefillEmail         bool                      `json:"prefillEmail"`
-	Fields               []FormFieldRequest        `json:"fields" validate:"required,min=1,max=100,dive"`
-	CustomFields         []privacy.CustomFieldSpec `json:"customFields" validate:"max=50"`
-	Partners             []PartnerRequest          `json:"partners" validate:"max=100,dive"`
-	Organiser            OrganiserRequest          `json:"organiser"`
-	PublicList           bool                      `json:"publicList"`
-	Notes                string                    `json:"notes" validate:"max=2000"`
-}
-
-// PriceRequest is a price as sent; a missing price means free.
-type PriceRequest struct {
-	Amount   int64  `json:"amount" validate:"min=0,max=100000000"`
-	Currency string `json:"currency" validate:"omitempty,oneof=NOK"`
-}
-
-// FormFieldRequest is one form field as sent.
-type FormFieldRequest struct {
-	Key      string `json:"key" validate:"required,max=40"`
-	Required bool   `json:"required"`
-}
-
-// PartnerRequest is one partner as sent.
-type PartnerRequest struct {
-	ID   string `json:"id" validate:"required,slug"`
-	Name string `json:"name" validate:"required,max=200"`
-}
-
-// OrganiserRequest is the organiser as sent.
-type OrganiserRequest struct {
-	Name         string `json:"name" validate:"required,max=200"`
-	OrgNumber    string `json:"orgNumber" validate:"omitempty,orgnumber"`
-	PrivacyEmail string `json:"privacyEmail" validate:"required,email,max=254"`
-}
-
-// PatchRequest is the body of PATCH /api/v1/events/{slug}: members left
-// out stay as they are. The slug cannot change: it is in every link a
-// participant was sent.
+// PatchRequest is the body of PATCH /api/v1/events/{slug}: each member it
+// carries replaces that setting, members left out stay as they are. A new
+// event is a patch too (CreateRequest). The slug cannot change: it is in
+// every link a participant was sent.
 type PatchRequest struct {
 	Kind                 *Kind                      `json:"kind"`
 	Title                *privacy.Text              `json:"title"`
@@ -75,16 +26,25 @@ type PatchRequest struct {
 	Capacity             *int                       `json:"capacity"`
 	Waitlist             *bool                      `json:"waitlist"`
 	GuardianAge          *int                       `json:"guardianAge"`
-	Price                *PriceRequest              `json:"price"`
+	Price                *Price                     `json:"price"`
 	VATRate              *int                       `json:"vatRate"`
 	RefundDeadline       *time.Time                 `json:"refundDeadline"`
 	PrefillEmail         *bool                      `json:"prefillEmail"`
-	Fields               *[]FormFieldRequest        `json:"fields"`
+	Fields               *[]FormField               `json:"fields"`
 	CustomFields         *[]privacy.CustomFieldSpec `json:"customFields"`
-	Partners             *[]PartnerRequest          `json:"partners"`
-	Organiser            *OrganiserRequest          `json:"organiser"`
+	Partners             *[]Partner                 `json:"partners"`
+	Organiser            *Organiser                 `json:"organiser"`
 	PublicList           *bool                      `json:"publicList"`
 	Notes                *string                    `json:"notes"`
+}
+
+// CreateRequest is the body of POST /api/v1/events: the slug and a patch
+// of an empty event, whose members left out take their defaults
+// (registration opens now and closes, like the refund deadline, when the
+// event starts; guardians below 18; prices in NOK).
+type CreateRequest struct {
+	Slug string `json:"slug"`
+	PatchRequest
 }
 
 // DefaultGuardianAge is the age below which a guardian must consent, unless
@@ -98,63 +58,141 @@ func init() {
 		s := fl.Field().String()
 		return len(s) <= 64 && slugRE.MatchString(s)
 	})
+	// A single-line text (a name, a venue) goes into mail headers and
+	// lines: no line breaks.
+	privacy.RegisterValidation("singleline", func(fl validator.FieldLevel) bool {
+		return !strings.ContainsAny(fl.Field().String(), "\r\n")
+	})
 }
 
-// build checks a request and makes the event it describes, or returns every
+// build makes the event a create request describes, or returns every
 // fault found. now is when the request arrived.
 func (r *CreateRequest) build(now time.Time) (*Event, error) {
-	r.trim()
-	errs := privacy.Struct("", r)
-
-	e := &Event{
-		Slug: r.Slug, Kind: r.Kind, Title: r.Title, Venue: r.Venue,
-		StartsAt: r.StartsAt.UTC().Truncate(time.Millisecond), EndsAt: r.EndsAt.UTC().Truncate(time.Millisecond),
-		Capacity: r.Capacity, SeatsLeft: r.Capacity, Waitlist: r.Waitlist, GuardianAge: r.GuardianAge,
-		Price:      Price{Amount: r.Price.Amount, Currency: "NOK"},
-		Organiser:  Organiser(r.Organiser),
-		PublicList: r.PublicList, Notes: r.Notes,
-		Fields: []FormField{}, CustomFields: []privacy.Field{}, Partners: []Partner{},
-	}
+	r.Slug = strings.TrimSpace(r.Slug)
+	e := &Event{ID: r.Slug, Slug: r.Slug}
 	e.RegistrationOpensAt = now.UTC().Truncate(time.Millisecond)
-	if r.RegistrationOpensAt != nil {
-		e.RegistrationOpensAt = r.RegistrationOpensAt.UTC().Truncate(time.Millisecond)
+	e.Price.Currency = "NOK"
+	e.CustomFields, e.Partners = []privacy.Field{}, []Partner{}
+	var errs privacy.Errors
+	switch {
+	case r.Slug == "":
+		errs.Add("slug", privacy.CodeRequired)
+	case len(r.Slug) > 64 || !slugRE.MatchString(r.Slug):
+		errs.Add("slug", privacy.CodeInvalid)
 	}
-	e.VATRate, e.PrefillEmail = r.VATRate, r.PrefillEmail
-	e.RefundDeadline = e.StartsAt
-	if r.RefundDeadline != nil {
-		e.RefundDeadline = r.RefundDeadline.UTC().Truncate(time.Millisecond)
+	errs = append(errs, r.apply(e)...)
+	// Defaults that follow from what was set.
+	if r.RegistrationClosesAt == nil {
+		e.RegistrationClosesAt = e.StartsAt
 	}
-	e.RegistrationClosesAt = e.StartsAt
-	if r.RegistrationClosesAt != nil {
-		e.RegistrationClosesAt = r.RegistrationClosesAt.UTC().Truncate(time.Millisecond)
+	if r.RefundDeadline == nil {
+		e.RefundDeadline = e.StartsAt
 	}
-	if !e.RegistrationClosesAt.After(e.RegistrationOpensAt) {
+	if r.GuardianAge == nil {
+		e.GuardianAge = DefaultGuardianAge
+	}
+	e.SeatsLeft = e.Capacity
+	errs = append(errs, e.validate()...)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// apply sets the members p carries on e (times in UTC, to the
+// millisecond; text trimmed; custom fields checked against the catalog's
+// rules). What it returns are faults of the custom fields; the event as a
+// whole is checked by validate.
+func (p *PatchRequest) apply(e *Event) privacy.Errors {
+	s := &e.Settings
+	set(&s.Kind, p.Kind)
+	if p.Title != nil {
+		s.Title = privacy.Text{NB: strings.TrimSpace(p.Title.NB), EN: strings.TrimSpace(p.Title.EN)}
+	}
+	if p.Venue != nil {
+		s.Venue = strings.TrimSpace(*p.Venue)
+	}
+	setTime(&s.StartsAt, p.StartsAt)
+	setTime(&s.EndsAt, p.EndsAt)
+	setTime(&s.RegistrationOpensAt, p.RegistrationOpensAt)
+	setTime(&s.RegistrationClosesAt, p.RegistrationClosesAt)
+	set(&s.Capacity, p.Capacity)
+	set(&s.Waitlist, p.Waitlist)
+	set(&s.GuardianAge, p.GuardianAge)
+	if p.Price != nil {
+		s.Price = Price{Amount: p.Price.Amount, Currency: "NOK"}
+		if p.Price.Currency != "" {
+			s.Price.Currency = p.Price.Currency
+		}
+	}
+	set(&s.VATRate, p.VATRate)
+	setTime(&s.RefundDeadline, p.RefundDeadline)
+	set(&s.PrefillEmail, p.PrefillEmail)
+	set(&s.Fields, p.Fields)
+	var errs privacy.Errors
+	if p.CustomFields != nil {
+		s.CustomFields = []privacy.Field{}
+		for i, spec := range *p.CustomFields {
+			f, ferrs := privacy.CustomField("customFields["+strconv.Itoa(i)+"]", spec)
+			errs = append(errs, ferrs...)
+			if ferrs == nil {
+				s.CustomFields = append(s.CustomFields, f)
+			}
+		}
+	}
+	if p.Partners != nil {
+		s.Partners = make([]Partner, len(*p.Partners))
+		for i, pt := range *p.Partners {
+			s.Partners[i] = Partner{ID: strings.TrimSpace(pt.ID), Name: strings.TrimSpace(pt.Name)}
+		}
+	}
+	if p.Organiser != nil {
+		o := *p.Organiser
+		s.Organiser = Organiser{Name: strings.TrimSpace(o.Name), OrgNumber: strings.TrimSpace(o.OrgNumber), PrivacyEmail: strings.TrimSpace(o.PrivacyEmail)}
+	}
+	set(&s.PublicList, p.PublicList)
+	if p.Notes != nil {
+		s.Notes = strings.TrimSpace(*p.Notes)
+	}
+	return errs
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func setTime(dst *time.Time, v *time.Time) {
+	if v != nil {
+		*dst = v.UTC().Truncate(time.Millisecond)
+	}
+}
+
+// validate checks an event's settings as a whole, by the same rules for a
+// new event and a changed one, and returns every fault found.
+func (e *Event) validate() privacy.Errors {
+	s := &e.Settings
+	errs := privacy.Struct("", s)
+	if !s.RegistrationClosesAt.After(s.RegistrationOpensAt) {
 		errs.Add("registrationClosesAt", privacy.CodeInvalid)
 	}
-	if e.RegistrationClosesAt.After(e.EndsAt) && !e.EndsAt.IsZero() {
+	if s.RegistrationClosesAt.After(s.EndsAt) && !s.EndsAt.IsZero() {
 		errs.Add("registrationClosesAt", privacy.CodeInvalid)
 	}
 
 	customKeys := map[string]bool{}
-	for i, spec := range r.CustomFields {
-		path := "customFields[" + strconv.Itoa(i) + "]"
-		f, ferrs := privacy.CustomField(path, spec)
-		errs = append(errs, ferrs...)
-		if ferrs != nil {
-			continue
-		}
+	for i, f := range s.CustomFields {
 		if customKeys[f.Key] {
-			errs.Add(path+".key", privacy.CodeDuplicate)
-			continue
+			errs.Add("customFields["+strconv.Itoa(i)+"].key", privacy.CodeDuplicate)
 		}
 		customKeys[f.Key] = true
-		e.CustomFields = append(e.CustomFields, f)
 	}
 
 	// Data minimisation: a form names only fields that are declared.
 	seen := map[string]bool{}
 	emailRequired := false
-	for i, ff := range r.Fields {
+	for i, ff := range s.Fields {
 		path := "fields[" + strconv.Itoa(i) + "].key"
 		if _, ok := e.Field(ff.Key); !ok && ff.Key != "" {
 			errs.Add(path, privacy.CodeUndeclared)
@@ -168,110 +206,23 @@ func (r *CreateRequest) build(now time.Time) (*Event, error) {
 		if ff.Key == "email" && ff.Required {
 			emailRequired = true
 		}
-		e.Fields = append(e.Fields, FormField(ff))
-	}
-	if e.GuardianAge == 0 {
-		e.GuardianAge = DefaultGuardianAge
 	}
 	if seen["date_of_birth"] && !(seen["guardian_name"] && seen["guardian_email"]) {
 		// A minor could not sign up: the guardian's name and e-mail become
 		// required for them.
 		errs.Add("fields", "guardian_fields_required")
 	}
-	if len(r.Fields) > 0 && !emailRequired {
+	if len(s.Fields) > 0 && !emailRequired {
 		// The manage link and the one-registration-per-person rule need it.
 		errs.Add("fields", "email_required")
 	}
 
 	partnerIDs := map[string]bool{}
-	for i, p := range r.Partners {
+	for i, p := range s.Partners {
 		if partnerIDs[p.ID] {
 			errs.Add("partners["+strconv.Itoa(i)+"].id", privacy.CodeDuplicate)
-			continue
 		}
 		partnerIDs[p.ID] = true
-		e.Partners = append(e.Partners, Partner(p))
 	}
-	if err := errs.Err(); err != nil {
-		return nil, err
-	}
-	return e, nil
-}
-
-func (r *CreateRequest) trim() {
-	for _, s := range []*string{&r.Slug, &r.Title.NB, &r.Title.EN, &r.Venue, &r.Organiser.Name,
-		&r.Organiser.OrgNumber, &r.Organiser.PrivacyEmail, &r.Notes} {
-		*s = strings.TrimSpace(*s)
-	}
-	for i := range r.Partners {
-		r.Partners[i].ID = strings.TrimSpace(r.Partners[i].ID)
-		r.Partners[i].Name = strings.TrimSpace(r.Partners[i].Name)
-	}
-}
-
-// request is the create request that would make e; a patch is applied to
-// it and checked as a whole, by the same rules as a new event.
-func (e *Event) request() CreateRequest {
-	r := CreateRequest{
-		Slug: e.Slug, Kind: e.Kind, Title: e.Title, Venue: e.Venue,
-		StartsAt: e.StartsAt, EndsAt: e.EndsAt,
-		RegistrationOpensAt: &e.RegistrationOpensAt, RegistrationClosesAt: &e.RegistrationClosesAt,
-		Capacity: e.Capacity, Waitlist: e.Waitlist, GuardianAge: e.GuardianAge,
-		Price:   PriceRequest{Amount: e.Price.Amount, Currency: e.Price.Currency},
-		VATRate: e.VATRate, RefundDeadline: &e.RefundDeadline,
-		Organiser:  OrganiserRequest(e.Organiser),
-		PublicList: e.PublicList, Notes: e.Notes,
-	}
-	for _, f := range e.Fields {
-		r.Fields = append(r.Fields, FormFieldRequest(f))
-	}
-	for _, f := range e.CustomFields {
-		label := f.Label
-		v := f.Validation
-		r.CustomFields = append(r.CustomFields, privacy.CustomFieldSpec{
-			Key: f.Key, Label: &label, Category: f.Category, LegalBasis: f.LegalBasis,
-			Purposes: f.Purposes, Recipients: f.Recipients, Retention: f.Retention.String(),
-			ConsentPurpose: string(f.ConsentPurpose), Validation: &v,
-		})
-	}
-	for _, p := range e.Partners {
-		r.Partners = append(r.Partners, PartnerRequest(p))
-	}
-	return r
-}
-
-// apply sets the members p carries.
-func (p *PatchRequest) apply(r *CreateRequest) {
-	set(&r.Kind, p.Kind)
-	set(&r.Title, p.Title)
-	set(&r.Venue, p.Venue)
-	set(&r.StartsAt, p.StartsAt)
-	set(&r.EndsAt, p.EndsAt)
-	if p.RegistrationOpensAt != nil {
-		r.RegistrationOpensAt = p.RegistrationOpensAt
-	}
-	if p.RegistrationClosesAt != nil {
-		r.RegistrationClosesAt = p.RegistrationClosesAt
-	}
-	set(&r.Capacity, p.Capacity)
-	set(&r.Waitlist, p.Waitlist)
-	set(&r.GuardianAge, p.GuardianAge)
-	set(&r.Price, p.Price)
-	set(&r.VATRate, p.VATRate)
-	set(&r.PrefillEmail, p.PrefillEmail)
-	if p.RefundDeadline != nil {
-		r.RefundDeadline = p.RefundDeadline
-	}
-	set(&r.Fields, p.Fields)
-	set(&r.CustomFields, p.CustomFields)
-	set(&r.Partners, p.Partners)
-	set(&r.Organiser, p.Organiser)
-	set(&r.PublicList, p.PublicList)
-	set(&r.Notes, p.Notes)
-}
-
-func set[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
+	return errs
 }

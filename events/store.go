@@ -58,18 +58,18 @@ func (s store) replace(ctx context.Context, prev, next *Event) error {
 	if delta < 0 {
 		filter["seatsLeft"] = bson.M{"$gte": -delta}
 	}
-	set := bson.M{
-		"kind": next.Kind, "title": next.Title, "venue": next.Venue,
-		"startsAt": next.StartsAt, "endsAt": next.EndsAt,
-		"registrationOpensAt": next.RegistrationOpensAt, "registrationClosesAt": next.RegistrationClosesAt,
-		"capacity": next.Capacity, "waitlist": next.Waitlist, "guardianAge": next.GuardianAge, "price": next.Price,
-		"vatRate": next.VATRate, "refundDeadline": next.RefundDeadline, "prefillEmail": next.PrefillEmail,
-		"fields": next.Fields, "customFields": next.CustomFields, "partners": next.Partners,
-		"organiser": next.Organiser, "publicList": next.PublicList, "notes": next.Notes,
-		"updatedAt": next.UpdatedAt,
+	// The settings are written whole, as their bson names say.
+	raw, err := bson.Marshal(next.Settings)
+	if err != nil {
+		return fmt.Errorf("update event: %w", err)
 	}
+	set := bson.M{}
+	if err := bson.Unmarshal(raw, &set); err != nil {
+		return fmt.Errorf("update event: %w", err)
+	}
+	set["updatedAt"] = next.UpdatedAt
 	var out Event
-	err := s.c.FindOneAndUpdate(ctx, filter, bson.M{
+	err = s.c.FindOneAndUpdate(ctx, filter, bson.M{
 		"$set": set,
 		"$inc": bson.M{"version": 1, "seatsLeft": delta},
 	}, &out)
@@ -111,13 +111,14 @@ func (s store) releaseSeat(ctx context.Context, slug string) error {
 	return nil
 }
 
-// setSeatsTaken sets the seats left from a count of the seats held, if the
-// capacity is still the one the count was made for.
-func (s store) setSeatsTaken(ctx context.Context, slug string, capacity, taken int) error {
-	if _, err := s.c.UpdateOne(ctx, bson.M{"_id": slug, "capacity": capacity}, bson.M{"$set": bson.M{"seatsLeft": capacity - taken}}); err != nil {
-		return fmt.Errorf("set seats: %w", err)
+// adjustSeats moves the seats left by delta if capacity and seats left
+// are still as read.
+func (s store) adjustSeats(ctx context.Context, slug string, capacity, seatsLeft, delta int) (bool, error) {
+	ok, err := s.c.UpdateOne(ctx, bson.M{"_id": slug, "capacity": capacity, "seatsLeft": seatsLeft}, bson.M{"$inc": bson.M{"seatsLeft": delta}})
+	if err != nil {
+		return false, fmt.Errorf("adjust seats: %w", err)
 	}
-	return nil
+	return ok, nil
 }
 
 // cancel marks the event cancelled, once.
@@ -128,6 +129,13 @@ func (s store) cancel(ctx context.Context, slug string, at time.Time) (bool, err
 		return false, fmt.Errorf("cancel event: %w", err)
 	}
 	return ok, nil
+}
+
+func (s store) cancellationDone(ctx context.Context, slug string, at time.Time) error {
+	if _, err := s.c.UpdateOne(ctx, bson.M{"_id": slug, "cancelledAt": bson.M{"$exists": true}}, bson.M{"$set": bson.M{"cancellationDoneAt": at}}); err != nil {
+		return fmt.Errorf("cancellation done: %w", err)
+	}
+	return nil
 }
 
 func (s store) countPurged(ctx context.Context, slug string, n int) error {

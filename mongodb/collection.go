@@ -85,8 +85,9 @@ func serverCodes(se mongo.ServerError) []int {
 // process-wide lock, which gives FerretDB MongoDB's single-document
 // atomicity. Reads never wait for it.
 type Collection struct {
-	c    *mongo.Collection
-	lock *sync.Mutex
+	c      *mongo.Collection
+	lock   *sync.Mutex
+	faults *faults
 }
 
 func (c *Collection) write() func() {
@@ -99,9 +100,13 @@ func (c *Collection) write() func() {
 
 // InsertOne inserts doc; ErrDuplicate when a unique index refuses it.
 func (c *Collection) InsertOne(ctx context.Context, doc any) error {
+	f, err := c.fault("insert")
+	if err != nil {
+		return err
+	}
 	defer c.write()()
-	_, err := c.c.InsertOne(ctx, doc)
-	return mapErr(err)
+	_, err = c.c.InsertOne(ctx, doc)
+	return f.after(mapErr(err))
 }
 
 // InsertionOrder is a sort for documents in the order they were inserted
@@ -121,37 +126,53 @@ func (c *Collection) InsertionOrder(fields bson.D) bson.D {
 
 // InsertMany inserts docs in order (bulk loads: benchmarks, imports).
 func (c *Collection) InsertMany(ctx context.Context, docs []any) error {
+	f, err := c.fault("insertMany")
+	if err != nil {
+		return err
+	}
 	defer c.write()()
-	_, err := c.c.InsertMany(ctx, docs)
-	return mapErr(err)
+	_, err = c.c.InsertMany(ctx, docs)
+	return f.after(mapErr(err))
 }
 
 // UpdateOne applies update to the first document matching filter and
 // reports whether one matched.
 func (c *Collection) UpdateOne(ctx context.Context, filter, update any, opts ...options.Lister[options.UpdateOneOptions]) (matched bool, err error) {
+	f, err := c.fault("update")
+	if err != nil {
+		return false, err
+	}
 	defer c.write()()
 	res, err := c.c.UpdateOne(ctx, filter, update, opts...)
 	if err != nil {
 		return false, mapErr(err)
 	}
-	return res.MatchedCount > 0 || res.UpsertedCount > 0, nil
+	return res.MatchedCount > 0 || res.UpsertedCount > 0, f.after(nil)
 }
 
 // UpdateMany applies update to every document matching filter and returns
 // how many matched.
 func (c *Collection) UpdateMany(ctx context.Context, filter, update any) (int64, error) {
+	f, err := c.fault("updateMany")
+	if err != nil {
+		return 0, err
+	}
 	defer c.write()()
 	res, err := c.c.UpdateMany(ctx, filter, update)
 	if err != nil {
 		return 0, mapErr(err)
 	}
-	return res.MatchedCount, nil
+	return res.MatchedCount, f.after(nil)
 }
 
 // FindOneAndUpdate atomically updates the first document matching filter
 // (in sort order, when given) and decodes it into out as it is after the
 // update; ErrNotFound when none matched.
 func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update, out any, sort ...bson.E) error {
+	f, err := c.fault("findAndModify")
+	if err != nil {
+		return err
+	}
 	defer c.write()()
 	o := options.FindOneAndUpdate().SetReturnDocument(options.After)
 	if len(sort) > 0 {
@@ -161,28 +182,36 @@ func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update, out a
 	if err := res.Err(); err != nil {
 		return mapErr(err)
 	}
-	return mapErr(res.Decode(out))
+	return f.after(mapErr(res.Decode(out)))
 }
 
 // DeleteOne deletes the first document matching filter and reports whether
 // there was one.
 func (c *Collection) DeleteOne(ctx context.Context, filter any) (bool, error) {
+	f, err := c.fault("delete")
+	if err != nil {
+		return false, err
+	}
 	defer c.write()()
 	res, err := c.c.DeleteOne(ctx, filter)
 	if err != nil {
 		return false, mapErr(err)
 	}
-	return res.DeletedCount > 0, nil
+	return res.DeletedCount > 0, f.after(nil)
 }
 
 // DeleteMany deletes every document matching filter and says how many.
 func (c *Collection) DeleteMany(ctx context.Context, filter any) (int64, error) {
+	f, err := c.fault("deleteMany")
+	if err != nil {
+		return 0, err
+	}
 	defer c.write()()
 	res, err := c.c.DeleteMany(ctx, filter)
 	if err != nil {
 		return 0, mapErr(err)
 	}
-	return res.DeletedCount, nil
+	return res.DeletedCount, f.after(nil)
 }
 
 // FindOne decodes the first document matching filter into out;
@@ -216,4 +245,13 @@ func (c *Collection) All(ctx context.Context, filter, out any, opts ...options.L
 func (c *Collection) Count(ctx context.Context, filter any) (int64, error) {
 	n, err := c.c.CountDocuments(ctx, filter)
 	return n, mapErr(err)
+}
+
+// NotApplied reports whether err says for certain that a write was not
+// made: a unique index or the server refused it. A timeout, a network
+// error or a cancelled context leave it open (the write may have been
+// committed), and so does anything unknown.
+func NotApplied(err error) bool {
+	var se *serverError
+	return errors.Is(err, ErrDuplicate) || errors.As(err, &se)
 }

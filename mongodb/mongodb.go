@@ -57,6 +57,8 @@ type Store struct {
 	db     *mongo.Database
 	// lock serialises writes in embedded mode; nil against MongoDB.
 	lock *sync.Mutex
+	// faults, when a test injects them, decide the fate of each write.
+	faults *faults
 
 	stopEmbedded func()
 }
@@ -70,7 +72,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Database == "" {
 		o.Database = "pamelding"
 	}
-	s := &Store{}
+	s := &Store{faults: &faults{}}
 	uri := o.URI
 	if uri == "" {
 		var err error
@@ -203,7 +205,7 @@ func (s *Store) stop() {
 
 // Collection returns the named collection behind the embedded write lock.
 func (s *Store) Collection(name string) *Collection {
-	return &Collection{c: s.db.Collection(name), lock: s.lock}
+	return &Collection{c: s.db.Collection(name), lock: s.lock, faults: s.faults}
 }
 
 // Drop removes the database; used by tests against a shared MongoDB.

@@ -231,7 +231,7 @@ func (s *Service) applyEntry(ctx context.Context, be BankEntry) (*BankEntry, err
 	var inv *Invoice
 	if be.KID != "" && ValidKID(be.KID) {
 		n, _ := strconv.ParseInt(be.KID[:len(be.KID)-1], 10, 64)
-		if i, err := s.Invoice(ctx, n); err == nil && i.Kind == KindInvoice && i.KID == be.KID {
+		if i, err := s.invoices.Invoice(ctx, n); err == nil && i.Kind == KindInvoice && i.KID == be.KID {
 			inv = i
 		} else if err != nil && !errors.Is(err, ErrInvoiceNotFound) {
 			return nil, err
@@ -258,7 +258,9 @@ func (s *Service) applyEntry(ctx context.Context, be BankEntry) (*BankEntry, err
 		case err != nil:
 			return nil, err
 		}
-		be.Outcome = s.settleInvoice(ctx, &after)
+		if be.Outcome, err = s.settleInvoice(ctx, &after); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.store.bankEntries.InsertOne(ctx, be); errors.Is(err, mongodb.ErrDuplicate) {
 		return nil, nil
@@ -269,8 +271,9 @@ func (s *Service) applyEntry(ctx context.Context, be BankEntry) (*BankEntry, err
 }
 
 // settleInvoice sets an invoice's status, and its registration's payment,
-// from what has been paid.
-func (s *Service) settleInvoice(ctx context.Context, inv *Invoice) string {
+// from what has been paid. Both writes only move forward, so an import
+// that failed between them is completed by importing the file again.
+func (s *Service) settleInvoice(ctx context.Context, inv *Invoice) (string, error) {
 	status := InvoicePaid
 	regStatus := registration.PaymentPaid
 	switch {
@@ -284,19 +287,13 @@ func (s *Service) settleInvoice(ctx context.Context, inv *Invoice) string {
 	}
 	// Conditional on the amount read, so a concurrent import's later write
 	// wins with its own (larger) amount.
-	_, _ = s.store.invoices.UpdateOne(ctx, bson.M{"_id": inv.ID, "paidAmount": inv.PaidAmount}, bson.M{"$set": bson.M{"status": status}})
-	now := s.clock()
-	set := bson.M{"payment.status": regStatus, "payment.paidAmount": inv.PaidAmount, "payment.paidAt": now, "updatedAt": now}
-	if regStatus == registration.PaymentPaid {
-		k, h := registration.HookSet(registration.HookPaid, now)
-		set[k], set["hooksAt"] = h, now
+	if _, err := s.store.invoices.UpdateOne(ctx, bson.M{"_id": inv.ID, "paidAmount": inv.PaidAmount}, bson.M{"$set": bson.M{"status": status}}); err != nil {
+		return "", err
 	}
-	_, _ = s.regs.UpdateOne(ctx,
-		// Only forward: the amount paid only grows.
-		bson.M{"_id": inv.Registration, "payment.invoiceNumber": inv.Number,
-			"payment.status": bson.M{"$ne": registration.PaymentCredited}, "payment.paidAmount": bson.M{"$lt": inv.PaidAmount}},
-		bson.M{"$set": set})
-	return map[string]string{InvoicePaid: "paid", InvoicePartiallyPaid: "partially_paid", InvoiceOverpaid: "overpaid", InvoiceCredited: "paid_after_credit"}[status]
+	if err := s.regs.RecordInvoicePayment(ctx, inv.Registration, inv.Number, inv.PaidAmount, regStatus, s.clock()); err != nil {
+		return "", err
+	}
+	return map[string]string{InvoicePaid: "paid", InvoicePartiallyPaid: "partially_paid", InvoiceOverpaid: "overpaid", InvoiceCredited: "paid_after_credit"}[status], nil
 }
 
 // UnmatchedEntries lists credits no invoice claimed, for finance.

@@ -2,9 +2,12 @@ package payments
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -20,6 +23,8 @@ import (
 const (
 	KindInvoice    = "invoice"
 	KindCreditNote = "credit_note"
+	// KindVoid keeps a number no document could use (see storeInvoice).
+	KindVoid = "void"
 )
 
 // Invoice statuses.
@@ -29,6 +34,7 @@ const (
 	InvoicePartiallyPaid = "partially_paid"
 	InvoiceOverpaid      = "overpaid"
 	InvoiceCredited      = "credited"
+	InvoiceVoid          = "void"
 )
 
 // Party is the seller or the buyer on an invoice.
@@ -102,6 +108,43 @@ func vatOf(gross int64, rate int) (net, vat int64) {
 	return gross - vat, vat
 }
 
+// Invoicing is what issuing asks of the registrations' owner: the claim
+// that makes one issuer at a time, and the link to the invoice issued.
+// *registration.Store satisfies it.
+type Invoicing interface {
+	AwaitingInvoice(ctx context.Context, limit int64) ([]registration.Registration, error)
+	ClaimInvoicing(ctx context.Context, id, nonce string, until time.Time) (*registration.Registration, bool, error)
+	MarkInvoiced(ctx context.Context, id, nonce string, number int64, kid string) (creditDue bool, err error)
+}
+
+// Invoices keeps the seller's gapless series of invoices and credit
+// notes (it satisfies registration.Invoicer).
+type Invoices struct {
+	store  store
+	regs   Invoicing
+	events *events.Service
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	// series serialises this process's issuers, so the series' compare-
+	// and-set rarely retries (other instances still may race it).
+	series sync.Mutex
+}
+
+// NewInvoices returns the invoices part.
+func NewInvoices(db *mongodb.Store, ev *events.Service, regs Invoicing, log *slog.Logger, now func() time.Time, cfg Config) *Invoices {
+	return &Invoices{store: newStore(db), regs: regs, events: ev, cfg: cfg.withDefaults(), log: log, now: now}
+}
+
+// Enabled says whether invoicing is configured (a seller's org number).
+func (s *Invoices) Enabled() bool { return s != nil && s.cfg.Seller.OrgNumber != "" }
+
+func (s *Invoices) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// claimTerm is how long an issuer holds a registration's invoice claim.
+// Issuing takes milliseconds; a claim runs out only when its issuer died.
+const claimTerm = 10 * time.Minute
+
 // counter is an invoice series: Next is the number the next document
 // gets. Pending is the document that took the last number, written in the
 // same atomic update that took it, so a crash before the document is
@@ -113,27 +156,18 @@ type counter struct {
 	Pending *Invoice `bson:"pending,omitempty"`
 }
 
-func (s *Service) seriesKey() string { return "invoices:" + s.cfg.Seller.OrgNumber }
+func (s *Invoices) seriesKey() string { return "invoices:" + s.cfg.Seller.OrgNumber }
 
-// number gives doc the next number of the seller's series and stores it.
-func (s *Service) number(ctx context.Context, doc *Invoice) error {
+// number gives doc the next number of the seller's series, in the one
+// atomic update that also stashes doc in the series, and stores it.
+func (s *Invoices) number(ctx context.Context, doc *Invoice) error {
+	s.series.Lock()
+	defer s.series.Unlock()
 	key := s.seriesKey()
 	for range 1000 {
-		var c counter
-		err := s.store.counters.FindOne(ctx, bson.M{"_id": key}, &c)
-		switch {
-		case errors.Is(err, mongodb.ErrNotFound):
-			if err := s.store.counters.InsertOne(ctx, counter{ID: key, Next: 1}); err != nil && !errors.Is(err, mongodb.ErrDuplicate) {
-				return err
-			}
-			continue
-		case err != nil:
+		c, err := s.readSeries(ctx)
+		if err != nil {
 			return err
-		}
-		if c.Pending != nil {
-			if err := s.storeInvoice(ctx, c.Pending); err != nil {
-				return err
-			}
 		}
 		doc.Number = c.Next
 		doc.KID = KIDMod10(c.Next)
@@ -145,67 +179,130 @@ func (s *Service) number(ctx context.Context, doc *Invoice) error {
 			return err
 		}
 		if !ok {
-			continue // another issuer took this number; read again
+			continue // another instance took this number; read again
 		}
 		return s.storeInvoice(ctx, doc)
 	}
 	return errors.New("invoice series: too much contention")
 }
 
+// readSeries reads the series, creating it, and first stores the document
+// that took the last number, if its issuer died before storing it.
+func (s *Invoices) readSeries(ctx context.Context) (*counter, error) {
+	key := s.seriesKey()
+	for {
+		var c counter
+		err := s.store.counters.FindOne(ctx, bson.M{"_id": key}, &c)
+		switch {
+		case errors.Is(err, mongodb.ErrNotFound):
+			if err := s.store.counters.InsertOne(ctx, counter{ID: key, Next: 1}); err != nil && !errors.Is(err, mongodb.ErrDuplicate) {
+				return nil, err
+			}
+			continue
+		case err != nil:
+			return nil, err
+		}
+		if c.Pending != nil {
+			if err := s.storeInvoice(ctx, c.Pending); err != nil {
+				return nil, err
+			}
+		}
+		return &c, nil
+	}
+}
+
 // storeInvoice stores a numbered document; storing it twice is a no-op.
-func (s *Service) storeInvoice(ctx context.Context, doc *Invoice) error {
+// A document for a registration that has one of its kind already (only
+// an issuer whose claim ran out mid-way could make one) keeps its number
+// as a void entry, so the series stays gapless and says why.
+func (s *Invoices) storeInvoice(ctx context.Context, doc *Invoice) error {
 	err := s.store.invoices.InsertOne(ctx, doc)
-	if err != nil && !errors.Is(err, mongodb.ErrDuplicate) {
-		return fmt.Errorf("store invoice: %w", err)
+	if !errors.Is(err, mongodb.ErrDuplicate) {
+		if err != nil {
+			return fmt.Errorf("store invoice: %w", err)
+		}
+		return nil
+	}
+	if n, err := s.store.invoices.Count(ctx, bson.M{"_id": doc.ID}); err != nil || n > 0 {
+		return err // stored before
+	}
+	s.log.ErrorContext(ctx, "invoice number voided: its registration had one already", "number", doc.Number)
+	void := Invoice{ID: doc.ID, Kind: KindVoid, Number: doc.Number, KID: doc.KID, Registration: "void:" + doc.ID,
+		Event: doc.Event, Seller: doc.Seller, Lines: []Line{}, Currency: doc.Currency, IssueDate: doc.IssueDate,
+		Status: InvoiceVoid, Payments: []BankPayment{}}
+	if err := s.store.invoices.InsertOne(ctx, void); err != nil && !errors.Is(err, mongodb.ErrDuplicate) {
+		return fmt.Errorf("store void invoice: %w", err)
 	}
 	return nil
 }
 
-// IssueInvoice issues the invoice of a registration that chose to pay by
-// invoice, once: a registration whose invoice exists only gets it linked.
-func (s *Service) IssueInvoice(ctx context.Context, id string) error {
-	var reg registration.Registration
-	if err := s.regs.FindOne(ctx, bson.M{"_id": id}, &reg); err != nil {
-		return err
+// find returns a registration's document of a kind (a credit note: the
+// one crediting credits), or nil.
+func (s *Invoices) find(ctx context.Context, reg, kind string, credits int64) (*Invoice, error) {
+	filter := bson.M{"registration": reg, "kind": kind}
+	if credits != 0 {
+		filter["credits"] = credits
 	}
-	if reg.Payment == nil || reg.Payment.Status != registration.PaymentInvoicing {
-		return nil
+	var inv Invoice
+	err := s.store.invoices.FindOne(ctx, filter, &inv)
+	if errors.Is(err, mongodb.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &inv, nil
+}
+
+// IssueInvoice issues the invoice of a registration that chose to pay by
+// invoice, exactly once: the registration is claimed for invoicing before
+// a number is taken, so two issuers (sign-up and the sweep, or two
+// instances) never both take one. A registration cancelled in time while
+// its invoice was issued gets the invoice credited by the settlement job.
+func (s *Invoices) IssueInvoice(ctx context.Context, id string) error {
+	nonce := rand.Text()
+	reg, ok, err := s.regs.ClaimInvoicing(ctx, id, nonce, s.clock().Add(claimTerm))
+	if err != nil || !ok {
+		return err // another issuer has it, or nothing is to be issued
 	}
 	ev, err := s.events.Get(ctx, reg.Event)
 	if err != nil {
 		return err
 	}
-	var inv Invoice
-	err = s.store.invoices.FindOne(ctx, bson.M{"registration": id, "kind": KindInvoice}, &inv)
-	if errors.Is(err, mongodb.ErrNotFound) {
-		inv = s.newInvoice(&reg, ev)
-		err = s.number(ctx, &inv)
+	var inv *Invoice
+	if reg.Payment.Claims > 1 {
+		// An issuer before this one may have died after numbering the
+		// invoice: it is in the series or stored.
+		if _, err := s.readSeries(ctx); err != nil {
+			return err
+		}
+		if inv, err = s.find(ctx, id, KindInvoice, 0); err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
+	if inv == nil {
+		doc := s.newInvoice(reg, ev)
+		if err := s.number(ctx, &doc); err != nil {
+			return err
+		}
+		inv = &doc
 	}
-	_, err = s.regs.UpdateOne(ctx,
-		bson.M{"_id": id, "payment.status": registration.PaymentInvoicing},
-		bson.M{"$set": bson.M{"payment.status": registration.PaymentInvoiced, "payment.invoiceNumber": inv.Number,
-			"payment.kid": inv.KID, "updatedAt": s.clock()}})
+	_, err = s.regs.MarkInvoiced(ctx, id, nonce, inv.Number, inv.KID)
 	return err
 }
 
-// IssuePending issues the invoices that failed to issue at sign-up.
-func (s *Service) IssuePending(ctx context.Context) (int, error) {
-	var due []registration.Registration
-	if err := s.regs.All(ctx, bson.M{"payment.status": registration.PaymentInvoicing}, &due); err != nil {
+// IssuePending issues the invoices that failed to issue at sign-up, one
+// by one: a failing one is logged and the others go on.
+func (s *Invoices) IssuePending(ctx context.Context) (int, error) {
+	due, err := s.regs.AwaitingInvoice(ctx, 500)
+	if err != nil {
 		return 0, err
 	}
-	for i, reg := range due {
-		if err := s.IssueInvoice(ctx, reg.ID); err != nil {
-			return i, err
-		}
-	}
-	return len(due), nil
+	return mongodb.Sweep(ctx, s.log, "invoices", due, func(r registration.Registration) string { return r.ID },
+		func(ctx context.Context, r registration.Registration) error { return s.IssueInvoice(ctx, r.ID) })
 }
 
-func (s *Service) newInvoice(reg *registration.Registration, ev *events.Event) Invoice {
+func (s *Invoices) newInvoice(reg *registration.Registration, ev *events.Event) Invoice {
 	now := s.clock()
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	rate := ev.VATRate
@@ -233,9 +330,9 @@ func (s *Service) newInvoice(reg *registration.Registration, ev *events.Event) I
 	}
 }
 
-// creditInvoice answers an invoice with a credit note for its whole
-// amount, once.
-func (s *Service) creditInvoice(ctx context.Context, number int64) (*Invoice, error) {
+// credit answers an invoice with a credit note for its whole amount,
+// once; look says an earlier attempt may have stored one already.
+func (s *Invoices) credit(ctx context.Context, number int64, look bool) (*Invoice, error) {
 	inv, err := s.Invoice(ctx, number)
 	if err != nil {
 		return nil, err
@@ -243,34 +340,41 @@ func (s *Service) creditInvoice(ctx context.Context, number int64) (*Invoice, er
 	if inv.Kind != KindInvoice {
 		return nil, fmt.Errorf("credit %d: not an invoice", number)
 	}
-	var cn Invoice
-	err = s.store.invoices.FindOne(ctx, bson.M{"registration": inv.Registration, "kind": KindCreditNote, "credits": number}, &cn)
-	if errors.Is(err, mongodb.ErrNotFound) {
+	var cn *Invoice
+	if look {
+		if _, err := s.readSeries(ctx); err != nil {
+			return nil, err
+		}
+		if cn, err = s.find(ctx, inv.Registration, KindCreditNote, number); err != nil {
+			return nil, err
+		}
+	}
+	if cn == nil {
 		now := s.clock()
 		day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-		cn = *inv
-		cn.Kind, cn.Credits, cn.IssueDate, cn.DueDate = KindCreditNote, number, day, day
-		cn.Net, cn.VAT, cn.Total = -inv.Net, -inv.VAT, -inv.Total
-		cn.Lines = make([]Line, len(inv.Lines))
+		doc := *inv
+		doc.Kind, doc.Credits, doc.IssueDate, doc.DueDate = KindCreditNote, number, day, day
+		doc.Net, doc.VAT, doc.Total = -inv.Net, -inv.VAT, -inv.Total
+		doc.Lines = make([]Line, len(inv.Lines))
 		for i, l := range inv.Lines {
-			cn.Lines[i] = Line{Description: "Kreditnota for faktura " + strconv.FormatInt(number, 10) + ": " + l.Description,
+			doc.Lines[i] = Line{Description: "Kreditnota for faktura " + strconv.FormatInt(number, 10) + ": " + l.Description,
 				Quantity: -l.Quantity, UnitGross: l.UnitGross, VATRate: l.VATRate, Net: -l.Net, VAT: -l.VAT, Gross: -l.Gross}
 		}
-		cn.Status, cn.PaidAmount, cn.Payments, cn.CreditedBy = InvoiceCredited, 0, []BankPayment{}, 0
-		err = s.number(ctx, &cn)
-	}
-	if err != nil {
-		return nil, err
+		doc.Status, doc.PaidAmount, doc.Payments, doc.CreditedBy = InvoiceCredited, 0, []BankPayment{}, 0
+		if err := s.number(ctx, &doc); err != nil {
+			return nil, err
+		}
+		cn = &doc
 	}
 	if _, err := s.store.invoices.UpdateOne(ctx, bson.M{"_id": inv.ID},
 		bson.M{"$set": bson.M{"status": InvoiceCredited, "creditedBy": cn.Number}}); err != nil {
 		return nil, err
 	}
-	return &cn, nil
+	return cn, nil
 }
 
 // Invoice returns the seller's invoice or credit note with the number.
-func (s *Service) Invoice(ctx context.Context, number int64) (*Invoice, error) {
+func (s *Invoices) Invoice(ctx context.Context, number int64) (*Invoice, error) {
 	var inv Invoice
 	err := s.store.invoices.FindOne(ctx, bson.M{"_id": s.cfg.Seller.OrgNumber + "-" + strconv.FormatInt(number, 10)}, &inv)
 	if errors.Is(err, mongodb.ErrNotFound) {
@@ -285,8 +389,8 @@ type InvoiceQuery struct {
 	Status string
 }
 
-// Invoices lists invoices and credit notes by number.
-func (s *Service) Invoices(ctx context.Context, q InvoiceQuery) ([]Invoice, error) {
+// List lists invoices and credit notes by number.
+func (s *Invoices) List(ctx context.Context, q InvoiceQuery) ([]Invoice, error) {
 	filter := bson.M{}
 	if q.Event != "" {
 		filter["event"] = q.Event
@@ -299,11 +403,11 @@ func (s *Service) Invoices(ctx context.Context, q InvoiceQuery) ([]Invoice, erro
 	return out, err
 }
 
-// PurgeInvoices deletes invoices and credit notes, and bank entries, whose
+// Purge deletes invoices and credit notes, and bank entries, whose
 // bookkeeping period has ended: the end of the fifth year after the
 // fiscal year they belong to (bokføringsloven § 13). It returns how many
 // documents went.
-func (s *Service) PurgeInvoices(ctx context.Context, dryRun bool) (int, error) {
+func (s *Invoices) Purge(ctx context.Context, dryRun bool) (int, error) {
 	now := s.clock()
 	var invs []Invoice
 	if err := s.store.invoices.All(ctx, bson.M{}, &invs, options.Find().SetProjection(bson.M{"_id": 1, "issueDate": 1})); err != nil {

@@ -7,6 +7,7 @@ package payments
 import (
 	"context"
 	"errors"
+	"iter"
 	"log/slog"
 	"net/http"
 	"time"
@@ -55,26 +56,68 @@ type Config struct {
 	InvoiceDueDays int
 }
 
-// Service runs payments.
+// Registrations is what payments asks of the registrations' owner
+// (package registration): reads, and the named transitions of a
+// registration's money. *registration.Store satisfies it.
+type Registrations interface {
+	Get(ctx context.Context, id string) (*registration.Registration, error)
+	ByPaymentIntent(ctx context.Context, pi string) (*registration.Registration, error)
+	WithPayment(ctx context.Context, q registration.PaymentQuery) iter.Seq2[*registration.Registration, error]
+	HoldsPastEnd(ctx context.Context, t time.Time, limit int64) ([]registration.Registration, error)
+	SettlementsDue(ctx context.Context, t time.Time, limit int64) ([]registration.Registration, error)
+	MarkPaid(ctx context.Context, id string, p registration.CardPayment) (registration.PaidOutcome, error)
+	RecordRefund(ctx context.Context, id string, total int64, full bool) (bool, error)
+	RefundIssued(ctx context.Context, id, refundID string, amount int64, succeeded bool) error
+	LeaseSettlement(ctx context.Context, reg *registration.Registration, until time.Time) (bool, error)
+	SettlementFailed(ctx context.Context, id string, status registration.PaymentStatus, next time.Time, class string) error
+	MarkCredited(ctx context.Context, id string, creditNote int64) error
+	RecordInvoicePayment(ctx context.Context, id string, invoice, paidTotal int64, st registration.PaymentStatus, at time.Time) error
+}
+
+// Holds ends card holds (package registration's sign-ups): the
+// registration expires and its seat passes on.
+type Holds interface {
+	ExpireHold(ctx context.Context, id, session string) (bool, error)
+}
+
+// Service runs the money after sign-up: Stripe's webhooks, holds that
+// never hear back, refunds and credit notes due, bank statements and the
+// reconciliation report. Checkout (the payment page at sign-up) and
+// Invoices (the series) are parts of their own, which sign-up uses.
 type Service struct {
-	stripe *client.API
-	cfg    Config
-	regs   *mongodb.Collection
-	store  store
-	events *events.Service
-	rs     *registration.Service
-	log    *slog.Logger
-	now    func() time.Time
+	stripe   *client.API
+	cfg      Config
+	store    store
+	regs     Registrations
+	holds    Holds
+	invoices *Invoices
+	events   *events.Service
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // NewService returns the payments service.
-func NewService(db *mongodb.Store, ev *events.Service, rs *registration.Service, log *slog.Logger, now func() time.Time, cfg Config) *Service {
-	if cfg.Hold < 30*time.Minute {
-		cfg.Hold = 30 * time.Minute
+func NewService(db *mongodb.Store, ev *events.Service, regs Registrations, holds Holds, inv *Invoices, log *slog.Logger, now func() time.Time, cfg Config) *Service {
+	cfg = cfg.withDefaults()
+	return &Service{
+		stripe: newStripe(cfg), cfg: cfg, store: newStore(db),
+		regs: regs, holds: holds, invoices: inv, events: ev, log: log, now: now,
 	}
-	if cfg.InvoiceDueDays == 0 {
-		cfg.InvoiceDueDays = 14
+}
+
+func (c Config) withDefaults() Config {
+	if c.Hold < 30*time.Minute {
+		c.Hold = 30 * time.Minute
 	}
+	if c.InvoiceDueDays == 0 {
+		c.InvoiceDueDays = 14
+	}
+	return c
+}
+
+// newStripe is a Stripe client with explicit backends: never the global
+// key.
+func newStripe(cfg Config) *client.API {
 	backendCfg := &stripe.BackendConfig{
 		HTTPClient:        &http.Client{Timeout: 20 * time.Second},
 		MaxNetworkRetries: stripe.Int64(2),
@@ -89,31 +132,35 @@ func NewService(db *mongodb.Store, ev *events.Service, rs *registration.Service,
 		Connect: stripe.GetBackendWithConfig(stripe.ConnectBackend, backendCfg),
 		Uploads: stripe.GetBackendWithConfig(stripe.UploadsBackend, backendCfg),
 	}
-	s := &Service{
-		stripe: client.New(cfg.StripeKey, backends), cfg: cfg,
-		regs: db.Collection(mongodb.Registrations), store: newStore(db),
-		events: ev, rs: rs, log: log, now: now,
-	}
-	var checkout registration.Checkout
-	if cfg.StripeKey != "" {
-		checkout = s
-	}
-	var invoicer registration.Invoicer
-	if cfg.Seller.OrgNumber != "" {
-		invoicer = s
-	}
-	rs.UsePayments(checkout, invoicer)
-	return s
+	return client.New(cfg.StripeKey, backends)
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// Checkout opens Stripe Checkout Sessions for sign-ups (it satisfies
+// registration.Checkout).
+type Checkout struct {
+	stripe *client.API
+	cfg    Config
+	now    func() time.Time
+}
+
+// NewCheckout returns the checkout part, or nil when no Stripe key is
+// configured (card payment is then not offered).
+func NewCheckout(cfg Config, now func() time.Time) *Checkout {
+	if cfg.StripeKey == "" {
+		return nil
+	}
+	cfg = cfg.withDefaults()
+	return &Checkout{stripe: newStripe(cfg), cfg: cfg, now: now}
+}
 
 // Start opens a Stripe Checkout Session for a registration about to be
 // stored: one line (the event, its price in øre, NOK), the registration id
 // as client reference, an idempotency key from it (Stripe replays the
 // first answer per key), and an expiry at the end of the seat's hold.
 // Nothing personal goes to Stripe unless PrefillEmail is on.
-func (s *Service) Start(ctx context.Context, reg *registration.Registration, ev *events.Event) (*registration.CheckoutSession, error) {
+func (s *Checkout) Start(ctx context.Context, reg *registration.Registration, ev *events.Event) (*registration.CheckoutSession, error) {
 	expires := s.now().Add(s.cfg.Hold)
 	params := &stripe.CheckoutSessionParams{
 		Mode:              stripe.String(string(stripe.CheckoutSessionModePayment)),

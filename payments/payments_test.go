@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pamelding/pamelding/app"
+
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/events/eventstest"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/mongodb/mongotest"
 	"github.com/pamelding/pamelding/payments"
@@ -49,10 +52,9 @@ func TestKroner(t *testing.T) {
 }
 
 type fixture struct {
-	db   *mongodb.Store
-	ev   *events.Service
-	regs *registration.Service
-	pay  *payments.Service
+	db  *mongodb.Store
+	app *app.App
+	inv *payments.Invoices
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -61,28 +63,25 @@ func newFixture(t *testing.T) *fixture {
 	now := time.Now
 	keys, _ := privacy.NewKeyring(bytes.Repeat([]byte{3}, 32))
 	log := slog.New(slog.DiscardHandler)
-	ev := events.NewService(db, now)
-	regs := registration.NewService(db, ev, keys, log, now, registration.Config{})
-	pay := payments.NewService(db, ev, regs, log, now, payments.Config{
+	a := app.New(db, keys, log, now, app.Config{Payments: payments.Config{
 		StripeKey: "sk_test_123", StripeAPIBase: stripetest.URL(t), WebhookSecret: "whsec_x", PublicURL: "https://x.example",
 		Seller: payments.Seller{Name: "Kurs AS", OrgNumber: "923609016"},
-	})
-	_, err := ev.Create(context.Background(), events.CreateRequest{
-		Slug: "kurs", Kind: events.Course, Title: privacy.Text{NB: "Kurs", EN: "Course"},
+	}})
+	_, err := a.Events.Create(context.Background(), eventstest.Request("kurs", events.Settings{Kind: events.Course, Title: privacy.Text{NB: "Kurs", EN: "Course"},
 		StartsAt: time.Now().Add(72 * time.Hour), EndsAt: time.Now().Add(75 * time.Hour), Capacity: 500,
-		Price: events.PriceRequest{Amount: 99900}, VATRate: 0,
-		Fields: []events.FormFieldRequest{{Key: "name", Required: true}, {Key: "email", Required: true},
+		Price: events.Price{Amount: 99900}, VATRate: 0,
+		Fields: []events.FormField{{Key: "name", Required: true}, {Key: "email", Required: true},
 			{Key: "invoice_org_number"}, {Key: "invoice_address"}},
-		Organiser: events.OrganiserRequest{Name: "Kurs AS", PrivacyEmail: "p@example.no"},
-	}, "test")
+		Organiser: events.Organiser{Name: "Kurs AS", PrivacyEmail: "p@example.no"},
+	}), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{db: db, ev: ev, regs: regs, pay: pay}
+	return &fixture{db: db, app: a, inv: a.Invoices}
 }
 
 func (f *fixture) invoiceSignup(t testing.TB, i int) *registration.Result {
-	res, err := f.regs.Signup(context.Background(), "kurs", registration.SignupRequest{
+	res, err := f.app.Signups.Signup(context.Background(), "kurs", registration.SignupRequest{
 		Fields: map[string]string{"name": "N", "email": fmt.Sprintf("b%d@example.no", i), "invoice_org_number": "974760673", "invoice_address": "Gate 1"},
 		Payment: struct {
 			Method string `json:"method"`
@@ -107,7 +106,7 @@ func TestInvoiceSeriesConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	invs, err := f.pay.Invoices(context.Background(), payments.InvoiceQuery{})
+	invs, err := f.inv.List(context.Background(), payments.InvoiceQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +139,7 @@ func TestInvoiceSeriesRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.invoiceSignup(t, 3)
-	invs, _ := f.pay.Invoices(ctx, payments.InvoiceQuery{})
+	invs, _ := f.inv.List(ctx, payments.InvoiceQuery{})
 	if len(invs) != 3 || invs[1].Number != 2 || invs[2].Number != 3 {
 		t.Errorf("invoices %+v", invs)
 	}
@@ -155,11 +154,11 @@ func TestIssuePending(t *testing.T) {
 		bson.M{"$set": bson.M{"payment.status": registration.PaymentInvoicing}}); err != nil {
 		t.Fatal(err)
 	}
-	n, err := f.pay.IssuePending(ctx)
+	n, err := f.inv.IssuePending(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("%d, %v", n, err)
 	}
-	invs, _ := f.pay.Invoices(ctx, payments.InvoiceQuery{})
+	invs, _ := f.inv.List(ctx, payments.InvoiceQuery{})
 	if len(invs) != 1 {
 		t.Errorf("%d invoices: the sweep issued a second one for the same registration", len(invs))
 	}
@@ -168,7 +167,7 @@ func TestIssuePending(t *testing.T) {
 func TestInvoicePDF(t *testing.T) {
 	f := newFixture(t)
 	f.invoiceSignup(t, 1)
-	inv, err := f.pay.Invoice(context.Background(), 1)
+	inv, err := f.inv.Invoice(context.Background(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +181,7 @@ func TestPurgeInvoices(t *testing.T) {
 	f := newFixture(t)
 	f.invoiceSignup(t, 1)
 	ctx := context.Background()
-	if n, err := f.pay.PurgeInvoices(ctx, false); err != nil || n != 0 {
+	if n, err := f.inv.Purge(ctx, false); err != nil || n != 0 {
 		t.Fatalf("purged %d, %v", n, err)
 	}
 	// Issued in 2026 (or whenever now is): due at the end of its year + 5.
@@ -190,13 +189,13 @@ func TestPurgeInvoices(t *testing.T) {
 		bson.M{"$set": bson.M{"issueDate": time.Now().AddDate(-7, 0, 0)}}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := f.pay.PurgeInvoices(ctx, true); err != nil || n != 1 {
+	if n, err := f.inv.Purge(ctx, true); err != nil || n != 1 {
 		t.Fatalf("dry run counted %d, %v", n, err)
 	}
-	if n, err := f.pay.PurgeInvoices(ctx, false); err != nil || n != 1 {
+	if n, err := f.inv.Purge(ctx, false); err != nil || n != 1 {
 		t.Fatalf("purged %d, %v", n, err)
 	}
-	if invs, _ := f.pay.Invoices(ctx, payments.InvoiceQuery{}); len(invs) != 0 {
+	if invs, _ := f.inv.List(ctx, payments.InvoiceQuery{}); len(invs) != 0 {
 		t.Errorf("%d invoices left", len(invs))
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/pamelding/pamelding/registration"
 )
@@ -18,6 +17,9 @@ const (
 	AnomalyAmountMismatch   = "amount_mismatch"
 	AnomalyNoRegistration   = "stripe_payment_without_registration"
 	AnomalyPaidAfterCredit  = "paid_after_credit"
+	// AnomalyRefundedButLive: money refunded (in Stripe's dashboard, say)
+	// for a registration that still holds its seat.
+	AnomalyRefundedButLive = "refunded_but_live"
 )
 
 // ReportRow is one registration's money. Finance sees name and
@@ -88,26 +90,8 @@ type ReportQuery struct {
 // Reconciliation builds the report: one row per registration with a
 // payment, totals, and anomalies flagged.
 func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, error) {
-	filter := bson.M{"payment": bson.M{"$exists": true}}
-	if q.Event != "" {
-		filter["event"] = q.Event
-	}
-	created := bson.M{}
-	if q.From != nil {
-		created["$gte"] = *q.From
-	}
-	if q.To != nil {
-		created["$lt"] = *q.To
-	}
-	if len(created) > 0 {
-		filter["createdAt"] = created
-	}
-	var regs []registration.Registration
-	if err := s.regs.All(ctx, filter, &regs, options.Find().SetSort(s.regs.InsertionOrder(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}))); err != nil {
-		return nil, err
-	}
 	invoices := map[int64]Invoice{}
-	invs, err := s.Invoices(ctx, InvoiceQuery{Event: q.Event})
+	invs, err := s.invoices.List(ctx, InvoiceQuery{Event: q.Event})
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +111,10 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 	}
 	now := s.clock()
 	rep := &Report{Event: q.Event, From: q.From, To: q.To, Rows: []ReportRow{}, Orphans: []Orphan{}}
-	for _, reg := range regs {
+	for reg, err := range s.regs.WithPayment(ctx, registration.PaymentQuery(q)) {
+		if err != nil {
+			return nil, err
+		}
 		p := reg.Payment
 		row := ReportRow{
 			Registration: reg.ID, Event: reg.Event, Name: reg.Fields["name"], Organisation: reg.Fields["organisation"],
@@ -137,19 +124,22 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 			InvoiceNumber: p.InvoiceNumber, KID: p.KID, CreditNote: p.CreditNote,
 			RegisteredAt: reg.CreatedAt, PaidAt: p.PaidAt, Anomalies: []string{},
 		}
-		live := reg.Status == registration.Confirmed || reg.Status == registration.PendingPayment || reg.Status == registration.Offered
+		live := reg.Status.WithSeat()
 		kept := p.PaidAmount - p.RefundedAmount
 		// A cancellation after the refund deadline keeps what was paid or
 		// invoiced: still due. Money kept on a registration that never had
 		// its seat, or was cancelled in time, is to be returned.
 		standing := reg.Status == registration.Cancelled && reg.CancelledAt != nil &&
-			!reg.CancelledAt.Before(deadline[reg.Event]) && (p.PaidAt == nil || p.PaidAt.Before(*reg.CancelledAt)) &&
-			p.Status != registration.PaymentCredited && p.Status != registration.PaymentRefunded && p.Status != registration.PaymentNotDue
+			!reg.CancelledAt.Before(deadline[reg.Event]) && (p.PaidAt == nil || p.PaidAt.Before(*reg.CancelledAt)) && p.Due()
 		if live || standing {
 			row.AmountDue = p.Amount
 		}
-		if !live && !standing && kept > 0 {
+		refunding := p.Status == registration.PaymentRefundDue || p.Status == registration.PaymentRefunding
+		if !live && !standing && kept > 0 && !refunding {
 			row.Anomalies = append(row.Anomalies, AnomalyPaidButCancelled)
+		}
+		if live && p.RefundedAmount > 0 {
+			row.Anomalies = append(row.Anomalies, AnomalyRefundedButLive)
 		}
 		if (live || standing) && p.PaidAmount > 0 && p.PaidAmount != p.Amount {
 			row.Anomalies = append(row.Anomalies, AnomalyAmountMismatch)

@@ -85,7 +85,7 @@ func (s *Service) handleWebhook(ctx context.Context, payload []byte, signature s
 		if err := json.Unmarshal(ev.Data.Raw, &cs); err != nil {
 			return fmt.Errorf("%w: checkout session: %v", ErrBadPayload, err)
 		}
-		if err := s.expireHold(ctx, cs.ClientReferenceID, cs.ID); err != nil {
+		if _, err := s.holds.ExpireHold(ctx, cs.ClientReferenceID, cs.ID); err != nil {
 			return err
 		}
 	case "charge.refunded":
@@ -105,64 +105,17 @@ func (s *Service) handleWebhook(ctx context.Context, payload []byte, signature s
 	return nil
 }
 
-// confirmPaid records a completed card payment. A registration waiting for
-// it is confirmed; one that expired or was cancelled meanwhile keeps its
-// status but records the money (the reconciliation report flags it for a
-// refund). orphan: no registration has that id.
+// confirmPaid records a completed card payment (see
+// registration.Store.MarkPaid). orphan: no registration has that session.
 func (s *Service) confirmPaid(ctx context.Context, cs *stripe.CheckoutSession) (orphan bool, err error) {
-	now := s.clock()
 	pi := ""
 	if cs.PaymentIntent != nil {
 		pi = cs.PaymentIntent.ID
 	}
-	paid := bson.M{
-		"payment.status": registration.PaymentPaid, "payment.paymentIntentId": pi,
-		"payment.paidAmount": cs.AmountTotal, "payment.paidAt": now, "updatedAt": now,
-	}
-	kp, hp := registration.HookSet(registration.HookPaid, now)
-	paid[kp], paid["hooksAt"] = hp, now
-	set := bson.M{"status": registration.Confirmed}
-	for k, v := range paid {
-		set[k] = v
-	}
-	kc, hc := registration.HookSet(registration.HookConfirmed, now)
-	set[kc] = hc
-	ok, err := s.regs.UpdateOne(ctx,
-		bson.M{"_id": cs.ClientReferenceID, "status": registration.PendingPayment, "payment.sessionId": cs.ID},
-		bson.M{"$set": set})
-	if err != nil || ok {
-		return false, err
-	}
-	// Too late for the seat, or a replay: record the money only if it is
-	// not recorded yet.
-	ok, err = s.regs.UpdateOne(ctx,
-		bson.M{"_id": cs.ClientReferenceID, "payment.sessionId": cs.ID,
-			"payment.status": bson.M{"$in": []registration.PaymentStatus{registration.PaymentPending, registration.PaymentExpired, registration.PaymentNotDue}}},
-		bson.M{"$set": paid})
-	if err != nil || ok {
-		return false, err
-	}
-	n, err := s.regs.Count(ctx, bson.M{"_id": cs.ClientReferenceID, "payment.sessionId": cs.ID})
-	return n == 0, err
-}
-
-// expireHold ends a card sign-up whose payment page expired unpaid and
-// passes its seat on.
-func (s *Service) expireHold(ctx context.Context, id, session string) error {
-	now := s.clock()
-	var reg registration.Registration
-	err := s.regs.FindOneAndUpdate(ctx,
-		bson.M{"_id": id, "status": registration.PendingPayment, "payment.sessionId": session, "payment.status": registration.PaymentPending},
-		bson.M{"$set": bson.M{"status": registration.Expired, "seat": false, "activeKey": id,
-			"payment.status": registration.PaymentExpired, "updatedAt": now}},
-		&reg)
-	if errors.Is(err, mongodb.ErrNotFound) {
-		return nil // paid, cancelled or already expired
-	}
-	if err != nil {
-		return err
-	}
-	return s.rs.PassSeatOn(ctx, reg.Event)
+	out, err := s.regs.MarkPaid(ctx, cs.ClientReferenceID, registration.CardPayment{
+		Session: cs.ID, PaymentIntent: pi, Amount: cs.AmountTotal, At: s.clock(),
+	})
+	return out == registration.PaidOrphan, err
 }
 
 // recordRefund records what Stripe says was refunded of a charge; the
@@ -170,10 +123,10 @@ func (s *Service) expireHold(ctx context.Context, id, session string) error {
 func (s *Service) recordRefund(ctx context.Context, ch *stripe.Charge) error {
 	id := ch.Metadata["registration"]
 	if id == "" && ch.PaymentIntent != nil {
-		var reg registration.Registration
-		if err := s.regs.FindOne(ctx, bson.M{"payment.paymentIntentId": ch.PaymentIntent.ID}, &reg); err == nil {
+		reg, err := s.regs.ByPaymentIntent(ctx, ch.PaymentIntent.ID)
+		if err == nil {
 			id = reg.ID
-		} else if !errors.Is(err, mongodb.ErrNotFound) {
+		} else if !errors.Is(err, registration.ErrNotFound) {
 			return err
 		}
 	}
@@ -181,14 +134,7 @@ func (s *Service) recordRefund(ctx context.Context, ch *stripe.Charge) error {
 		s.log.WarnContext(ctx, "stripe refund for no known registration", "charge", ch.ID)
 		return nil
 	}
-	now := s.clock()
-	set := bson.M{"payment.refundedAmount": ch.AmountRefunded, "payment.refundedAt": now, "updatedAt": now}
-	if ch.Refunded {
-		set["payment.status"] = registration.PaymentRefunded
-	}
-	_, err := s.regs.UpdateOne(ctx,
-		bson.M{"_id": id, "payment.refundedAmount": bson.M{"$lt": ch.AmountRefunded}},
-		bson.M{"$set": set})
+	_, err := s.regs.RecordRefund(ctx, id, ch.AmountRefunded, ch.Refunded)
 	return err
 }
 
@@ -196,47 +142,38 @@ func (s *Service) recordRefund(ctx context.Context, ch *stripe.Charge) error {
 // registration whose payment page should have expired, it asks Stripe. A
 // paid session confirms the registration (a missed webhook loses no
 // payment); any other is expired at Stripe, so it can no longer be paid,
-// and its seat passes on. It returns how many holds ended.
+// and its seat passes on. Holds are handled one by one: a failing one is
+// logged and the others go on. It returns how many holds ended.
 func (s *Service) ReleaseHolds(ctx context.Context) (int, error) {
 	if s.cfg.StripeKey == "" {
 		return 0, nil
 	}
-	now := s.clock()
-	var due []registration.Registration
-	if err := s.regs.All(ctx, bson.M{
-		"status": registration.PendingPayment, "payment.status": registration.PaymentPending,
-		"payment.sessionExpiresAt": bson.M{"$lte": now.Add(-time.Minute)},
-	}, &due); err != nil {
+	due, err := s.regs.HoldsPastEnd(ctx, s.clock().Add(-time.Minute), 200)
+	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, reg := range due {
-		sid := reg.Payment.SessionID
-		p := &stripe.CheckoutSessionParams{}
-		p.Context = ctx
-		cs, err := s.stripe.CheckoutSessions.Get(sid, p)
-		if err != nil {
-			return n, stripeErr("get checkout session", err)
-		}
-		if cs.Status == stripe.CheckoutSessionStatusComplete && cs.PaymentStatus == stripe.CheckoutSessionPaymentStatusPaid {
-			cs.ClientReferenceID = reg.ID
-			if _, err := s.confirmPaid(ctx, cs); err != nil {
-				return n, err
+	return mongodb.Sweep(ctx, s.log, "payment-holds", due, func(r registration.Registration) string { return r.ID },
+		func(ctx context.Context, reg registration.Registration) error {
+			sid := reg.Payment.SessionID
+			p := &stripe.CheckoutSessionParams{}
+			p.Context = ctx
+			cs, err := s.stripe.CheckoutSessions.Get(sid, p)
+			if err != nil {
+				return stripeErr("get checkout session", err)
 			}
-			n++
-			continue
-		}
-		if cs.Status == stripe.CheckoutSessionStatusOpen {
-			ep := &stripe.CheckoutSessionExpireParams{}
-			ep.Context = ctx
-			if _, err := s.stripe.CheckoutSessions.Expire(sid, ep); err != nil {
-				return n, stripeErr("expire checkout session", err)
+			if cs.Status == stripe.CheckoutSessionStatusComplete && cs.PaymentStatus == stripe.CheckoutSessionPaymentStatusPaid {
+				cs.ClientReferenceID = reg.ID
+				_, err := s.confirmPaid(ctx, cs)
+				return err
 			}
-		}
-		if err := s.expireHold(ctx, reg.ID, sid); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
+			if cs.Status == stripe.CheckoutSessionStatusOpen {
+				ep := &stripe.CheckoutSessionExpireParams{}
+				ep.Context = ctx
+				if _, err := s.stripe.CheckoutSessions.Expire(sid, ep); err != nil {
+					return stripeErr("expire checkout session", err)
+				}
+			}
+			_, err = s.holds.ExpireHold(ctx, reg.ID, sid)
+			return err
+		})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/events/eventstest"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 )
@@ -18,12 +19,11 @@ import (
 func BenchmarkSignup(b *testing.B) {
 	f := newFixture(b)
 	ctx := context.Background()
-	if _, err := f.ev.Create(ctx, events.CreateRequest{
-		Slug: "bench", Kind: events.Race, Title: privacy.Text{NB: "B", EN: "B"},
+	if _, err := f.ev.Create(ctx, eventstest.Request("bench", events.Settings{Kind: events.Race, Title: privacy.Text{NB: "B", EN: "B"},
 		StartsAt: f.now.Add(time.Hour), EndsAt: f.now.Add(2 * time.Hour), Capacity: 1_000_000,
-		Fields:    []events.FormFieldRequest{{Key: "name", Required: true}, {Key: "email", Required: true}},
-		Organiser: events.OrganiserRequest{Name: "B", PrivacyEmail: "b@example.no"},
-	}, "bench"); err != nil {
+		Fields:    []events.FormField{{Key: "name", Required: true}, {Key: "email", Required: true}},
+		Organiser: events.Organiser{Name: "B", PrivacyEmail: "b@example.no"},
+	}), "bench"); err != nil {
 		b.Fatal(err)
 	}
 	var n atomic.Int64
@@ -33,7 +33,7 @@ func BenchmarkSignup(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
-			_, err := f.regs.Signup(ctx, "bench", registration.SignupRequest{
+			_, err := f.app.Signups.Signup(ctx, "bench", registration.SignupRequest{
 				Fields: map[string]string{"name": "Runner", "email": fmt.Sprintf("r%d@bench.example", i)},
 			}, registration.API)
 			if err != nil {

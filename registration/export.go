@@ -62,7 +62,7 @@ func PartnerColumns(ev *events.Event) []string {
 // the disclosure: confirmed registrations that are not restricted and did
 // not object to partner sharing, with PartnerColumns only. tokenID names
 // the staff token that asked.
-func (s *Service) PartnerExport(ctx context.Context, ev *events.Event, partnerID, tokenID, format string, row func(values []string) error) (*Disclosure, error) {
+func (s *Lists) PartnerExport(ctx context.Context, ev *events.Event, partnerID, tokenID, format string, row func(values []string) error) (*Disclosure, error) {
 	i := slices.IndexFunc(ev.Partners, func(p events.Partner) bool { return p.ID == partnerID })
 	if i < 0 {
 		return nil, ErrUnknownPartner
@@ -70,7 +70,7 @@ func (s *Service) PartnerExport(ctx context.Context, ev *events.Event, partnerID
 	cols := PartnerColumns(ev)
 	d := &Disclosure{
 		ID: rand.Text(), Event: ev.Slug, Partner: partnerID, PartnerName: ev.Partners[i].Name,
-		At: s.now().UTC().Truncate(time.Millisecond), Token: tokenID, Fields: cols, Format: format,
+		At: s.d.now().UTC().Truncate(time.Millisecond), Token: tokenID, Fields: cols, Format: format,
 	}
 	if err := s.disclosures.InsertOne(ctx, d); err != nil {
 		return nil, fmt.Errorf("log disclosure: %w", err)
@@ -79,11 +79,11 @@ func (s *Service) PartnerExport(ctx context.Context, ev *events.Event, partnerID
 	for _, c := range cols {
 		projection["fields."+c] = 1
 	}
-	cur, err := s.store.c.Find(ctx, bson.M{
+	cur, err := s.d.Store.c.Find(ctx, bson.M{
 		"event": ev.Slug, "status": Confirmed,
 		"restricted": bson.M{"$ne": true}, "objections.partnerSharing": bson.M{"$ne": true},
 	}, options.Find().SetProjection(projection).SetBatchSize(1000).
-		SetSort(s.store.c.InsertionOrder(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}})))
+		SetSort(s.d.Store.insertionOrder()))
 	if err != nil {
 		return nil, fmt.Errorf("partner export: %w", err)
 	}
@@ -145,9 +145,9 @@ func (s *Service) PartnerExport(ctx context.Context, ev *events.Event, partnerID
 }
 
 // disclosuresOf returns the disclosures that included a registration.
-func (s *Service) disclosuresOf(ctx context.Context, id string) ([]Disclosure, error) {
+func disclosuresOf(ctx context.Context, db *mongodb.Store, id string) ([]Disclosure, error) {
 	var chunks []disclosureChunk
-	if err := s.chunks.All(ctx, bson.M{"registrations": id}, &chunks, options.Find().SetProjection(bson.M{"disclosure": 1})); err != nil {
+	if err := db.Collection(mongodb.DisclosureChunks).All(ctx, bson.M{"registrations": id}, &chunks, options.Find().SetProjection(bson.M{"disclosure": 1})); err != nil {
 		return nil, err
 	}
 	out := []Disclosure{}
@@ -158,7 +158,7 @@ func (s *Service) disclosuresOf(ctx context.Context, id string) ([]Disclosure, e
 		}
 		seen[c.Disclosure] = true
 		var d Disclosure
-		if err := s.disclosures.FindOne(ctx, bson.M{"_id": c.Disclosure}, &d); err != nil && !errors.Is(err, mongodb.ErrNotFound) {
+		if err := db.Collection(mongodb.Disclosures).FindOne(ctx, bson.M{"_id": c.Disclosure}, &d); err != nil && !errors.Is(err, mongodb.ErrNotFound) {
 			return nil, err
 		} else if err == nil {
 			out = append(out, d)
@@ -169,7 +169,7 @@ func (s *Service) disclosuresOf(ctx context.Context, id string) ([]Disclosure, e
 }
 
 // Disclosures returns an event's disclosure log.
-func (s *Service) Disclosures(ctx context.Context, slug string) ([]Disclosure, error) {
+func (s *Lists) Disclosures(ctx context.Context, slug string) ([]Disclosure, error) {
 	out := []Disclosure{}
 	err := s.disclosures.All(ctx, bson.M{"event": slug}, &out, options.Find().SetSort(bson.D{{Key: "at", Value: 1}}))
 	return out, err

@@ -11,9 +11,6 @@ import (
 	"text/template"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/privacy"
@@ -94,7 +91,7 @@ func render(kind, lang string, d mailData) (subject, body string, err error) {
 // Mailer sends what waits in registrations' outboxes. Several instances
 // may run: each registration's mail is leased before it is sent.
 type Mailer struct {
-	s         *Service
+	d         *Domain
 	sender    Sender
 	publicURL string
 	// Lease is how long one instance owns a registration's outbox.
@@ -104,8 +101,8 @@ type Mailer struct {
 }
 
 // NewMailer returns a mailer; sender may be nil (mail then waits).
-func (s *Service) NewMailer(sender Sender, publicURL string) *Mailer {
-	return &Mailer{s: s, sender: sender, publicURL: publicURL, Lease: 2 * time.Minute, MaxAttempts: 12}
+func NewMailer(d *Domain, sender Sender, publicURL string) *Mailer {
+	return &Mailer{d: d, sender: sender, publicURL: publicURL, Lease: 2 * time.Minute, MaxAttempts: 12}
 }
 
 // backoff is the wait before attempt n+1: 30 s doubling, at most 6 h, so
@@ -117,41 +114,36 @@ func backoff(attempts int) time.Duration {
 
 // SendDue sends the mail that is due and returns how many were sent.
 func (m *Mailer) SendDue(ctx context.Context) (int, error) {
-	now := m.s.now().UTC().Truncate(time.Millisecond)
+	now := m.d.now().UTC().Truncate(time.Millisecond)
 	if m.sender == nil {
-		n, err := m.s.store.c.Count(ctx, bson.M{"outboxNextAt": bson.M{"$lte": now}})
+		n, err := m.d.Store.countOutboxDue(ctx, now)
 		if err == nil && n > 0 {
-			m.s.log.WarnContext(ctx, "mail waiting in the outbox: SMTP_URL is not set", "registrations", n)
+			m.d.log.WarnContext(ctx, "mail waiting in the outbox: SMTP_URL is not set", "registrations", n)
 		}
 		return 0, err
 	}
-	var due []Registration
-	if err := m.s.store.c.All(ctx, bson.M{"outboxNextAt": bson.M{"$lte": now}}, &due,
-		options.Find().SetLimit(50).SetSort(bson.D{{Key: "outboxNextAt", Value: 1}})); err != nil {
-		return 0, fmt.Errorf("find mail due: %w", err)
+	due, err := m.d.Store.outboxDue(ctx, now, 50)
+	if err != nil {
+		return 0, err
 	}
 	sent := 0
-	for i := range due {
-		n, err := m.sendOutbox(ctx, &due[i], now)
+	_, err = mongodb.Sweep(ctx, m.d.log, "mailer", due, regID, func(ctx context.Context, reg Registration) error {
+		n, err := m.sendOutbox(ctx, &reg, now)
 		sent += n
-		if err != nil {
-			return sent, err
-		}
-	}
-	return sent, nil
+		return err
+	})
+	return sent, err
 }
 
 // sendOutbox leases one registration's outbox (a conditional update on the
 // due time it was read with: of several instances, one wins), sends what
 // is unsent, and records each outcome.
 func (m *Mailer) sendOutbox(ctx context.Context, reg *Registration, now time.Time) (int, error) {
-	leased, err := m.s.store.c.UpdateOne(ctx,
-		bson.M{"_id": reg.ID, "outboxNextAt": reg.OutboxNextAt},
-		bson.M{"$set": bson.M{"outboxNextAt": now.Add(m.Lease)}})
+	leased, err := m.d.Store.leaseOutbox(ctx, reg.ID, reg.OutboxNextAt, now.Add(m.Lease))
 	if err != nil || !leased {
 		return 0, err
 	}
-	ev, err := m.s.events.Get(ctx, reg.Event)
+	ev, err := m.d.events.Get(ctx, reg.Event)
 	if err != nil {
 		return 0, err
 	}
@@ -173,11 +165,10 @@ func (m *Mailer) sendOutbox(ctx context.Context, reg *Registration, now time.Tim
 	for _, k := range keys {
 		mail := reg.Outbox[k]
 		err := m.sendOne(ctx, ev, reg, mail)
-		now := m.s.now().UTC().Truncate(time.Millisecond)
+		now := m.d.now().UTC().Truncate(time.Millisecond)
 		if err == nil {
 			sent++
-			if _, err := m.s.store.c.UpdateOne(ctx, bson.M{"_id": reg.ID},
-				bson.M{"$set": bson.M{"outbox." + k + ".sentAt": now}, "$unset": bson.M{"outbox." + k + ".token": ""}}); err != nil {
+			if err := m.d.Store.mailSent(ctx, reg.ID, k, now); err != nil {
 				return sent, err
 			}
 			continue
@@ -187,26 +178,20 @@ func (m *Mailer) sendOutbox(ctx context.Context, reg *Registration, now time.Tim
 		if errors.Is(err, errRender) {
 			class = "render"
 		}
-		m.s.log.WarnContext(ctx, "mail not sent", "registration", reg.ID, "kind", mail.Kind, "attempt", attempts, "class", class)
+		m.d.log.WarnContext(ctx, "mail not sent", "registration", reg.ID, "kind", mail.Kind, "attempt", attempts, "class", class)
 		if attempts >= m.MaxAttempts {
-			m.s.log.ErrorContext(ctx, "mail given up", "registration", reg.ID, "kind", mail.Kind)
+			m.d.log.ErrorContext(ctx, "mail given up", "registration", reg.ID, "kind", mail.Kind)
 		} else if at := now.Add(backoff(attempts)); next == nil || at.Before(*next) {
 			next = &at
 		}
-		if _, err := m.s.store.c.UpdateOne(ctx, bson.M{"_id": reg.ID},
-			bson.M{"$set": bson.M{"outbox." + k + ".attempts": attempts, "outbox." + k + ".lastError": class}}); err != nil {
+		if err := m.d.Store.mailFailed(ctx, reg.ID, k, attempts, class); err != nil {
 			return sent, err
 		}
 	}
 	// Release the lease: due again at the earliest retry, or not at all.
 	// Mail queued meanwhile set outboxNextAt to its own time, which the
 	// lease filter protects.
-	leaseEnd := now.Add(m.Lease)
-	update := bson.M{"$unset": bson.M{"outboxNextAt": ""}}
-	if next != nil {
-		update = bson.M{"$set": bson.M{"outboxNextAt": *next}}
-	}
-	if _, err := m.s.store.c.UpdateOne(ctx, bson.M{"_id": reg.ID, "outboxNextAt": leaseEnd}, update); err != nil {
+	if err := m.d.Store.releaseOutbox(ctx, reg.ID, now.Add(m.Lease), next); err != nil {
 		return sent, err
 	}
 	return sent, nil
@@ -232,7 +217,7 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 		d.OfferExpires = reg.OfferExpiresAt.In(oslo).Format("02.01.2006 15:04")
 	}
 	if mail.Token != nil {
-		token, err := m.s.keys.OpenSecret("mail-token:"+mail.TokenHash, *mail.Token)
+		token, err := m.d.keys.OpenSecret("mail-token:"+mail.TokenHash, *mail.Token)
 		if err != nil {
 			return fmt.Errorf("%w: %v", errRender, err)
 		}
@@ -265,9 +250,9 @@ func (m *Mailer) Run(ctx context.Context, jobs *mongodb.Jobs, sweep time.Duratio
 				select {
 				case <-ctx.Done():
 					return
-				case id := <-m.s.mailDue:
+				case id := <-m.d.mailDue:
 					if err := m.sendHinted(ctx, id); err != nil && ctx.Err() == nil {
-						m.s.log.ErrorContext(ctx, "mail", "registration", id, "err", err)
+						m.d.log.ErrorContext(ctx, "mail", "registration", id, "err", err)
 					}
 				}
 			}
@@ -280,11 +265,11 @@ func (m *Mailer) sendHinted(ctx context.Context, id string) error {
 	if m.sender == nil {
 		return nil
 	}
-	reg, err := m.s.store.get(ctx, id)
+	reg, err := m.d.Store.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	now := m.s.now().UTC().Truncate(time.Millisecond)
+	now := m.d.now().UTC().Truncate(time.Millisecond)
 	if reg.OutboxNextAt == nil || reg.OutboxNextAt.After(now) {
 		return nil
 	}

@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pamelding/pamelding/app"
+
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/events/eventstest"
 	"github.com/pamelding/pamelding/mail"
 	"github.com/pamelding/pamelding/mail/mailtest"
 	"github.com/pamelding/pamelding/mongodb"
@@ -24,7 +27,7 @@ import (
 type fixture struct {
 	db   *mongodb.Store
 	ev   *events.Service
-	regs *registration.Service
+	app  *app.App
 	logs *bytes.Buffer
 	smtp *mailtest.Server
 	now  time.Time
@@ -35,14 +38,13 @@ func newFixture(t testing.TB) *fixture {
 	f := &fixture{db: mongotest.Open(t), logs: &bytes.Buffer{}, smtp: mailtest.Start(t), now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
 	clock := func() time.Time { return f.now }
 	keys, _ := privacy.NewKeyring(bytes.Repeat([]byte{1}, 32))
-	f.ev = events.NewService(f.db, clock)
-	f.regs = registration.NewService(f.db, f.ev, keys, slog.New(slog.NewJSONHandler(f.logs, nil)), clock, registration.Config{})
-	_, err := f.ev.Create(context.Background(), events.CreateRequest{
-		Slug: "gala", Kind: events.Conference, Title: privacy.Text{NB: "Gallamiddag", EN: "Gala dinner"},
+	f.app = app.New(f.db, keys, slog.New(slog.NewJSONHandler(f.logs, nil)), clock, app.Config{})
+	f.ev = f.app.Events
+	_, err := f.ev.Create(context.Background(), eventstest.Request("gala", events.Settings{Kind: events.Conference, Title: privacy.Text{NB: "Gallamiddag", EN: "Gala dinner"},
 		StartsAt: f.now.Add(30 * 24 * time.Hour), EndsAt: f.now.Add(30*24*time.Hour + 4*time.Hour), Capacity: 100,
-		Fields:    []events.FormFieldRequest{{Key: "name", Required: true}, {Key: "email", Required: true}, {Key: "dietary"}},
-		Organiser: events.OrganiserRequest{Name: "Janteloppet AS", PrivacyEmail: "personvern@example.no"},
-	}, "test")
+		Fields:    []events.FormField{{Key: "name", Required: true}, {Key: "email", Required: true}, {Key: "dietary"}},
+		Organiser: events.Organiser{Name: "Janteloppet AS", PrivacyEmail: "personvern@example.no"},
+	}), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,14 +62,14 @@ func (f *fixture) sender(t testing.TB) *mail.Sender {
 func TestConfirmationMail(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	res, err := f.regs.Signup(ctx, "gala", registration.SignupRequest{
+	res, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{
 		Fields:   map[string]string{"name": "Kari Nordmann", "email": "kari@example.no", "dietary": "skalldyrallergi"},
 		Consents: registration.ConsentsRequest{Health: true},
 	}, registration.API)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := f.regs.NewMailer(f.sender(t), "https://pamelding.example.no")
+	m := registration.NewMailer(f.app.Domain, f.sender(t), "https://pamelding.example.no")
 	n, err := m.SendDue(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("sent %d, %v", n, err)
@@ -118,11 +120,11 @@ func TestConfirmationMail(t *testing.T) {
 func TestMailRetry(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	if _, err := f.regs.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": "Ola", "email": "ola@example.no"}}, registration.API); err != nil {
+	if _, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": "Ola", "email": "ola@example.no"}}, registration.API); err != nil {
 		t.Fatal(err)
 	}
 	f.smtp.FailNext(1)
-	m := f.regs.NewMailer(f.sender(t), "https://x.example")
+	m := registration.NewMailer(f.app.Domain, f.sender(t), "https://x.example")
 	if n, err := m.SendDue(ctx); err != nil || n != 0 {
 		t.Fatalf("first attempt sent %d, %v", n, err)
 	}
@@ -148,13 +150,13 @@ func TestMailersShareOutbox(t *testing.T) {
 	f := newFixture(t)
 	const n = 20
 	for i := range n {
-		if _, err := f.regs.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": "P", "email": fmt.Sprintf("p%d@example.no", i)}}, registration.API); err != nil {
+		if _, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": "P", "email": fmt.Sprintf("p%d@example.no", i)}}, registration.API); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var wg sync.WaitGroup
 	for range 2 {
-		m := f.regs.NewMailer(f.sender(t), "https://x.example")
+		m := registration.NewMailer(f.app.Domain, f.sender(t), "https://x.example")
 		wg.Go(func() {
 			for range 3 {
 				if _, err := m.SendDue(ctx); err != nil {
@@ -177,10 +179,10 @@ func TestMailersShareOutbox(t *testing.T) {
 func TestNoSender(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	if _, err := f.regs.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": "Ola", "email": "ola@example.no"}}, registration.API); err != nil {
+	if _, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": "Ola", "email": "ola@example.no"}}, registration.API); err != nil {
 		t.Fatal(err)
 	}
-	m := f.regs.NewMailer(nil, "https://x.example")
+	m := registration.NewMailer(f.app.Domain, nil, "https://x.example")
 	if n, err := m.SendDue(ctx); err != nil || n != 0 {
 		t.Fatalf("%d, %v", n, err)
 	}
@@ -188,7 +190,7 @@ func TestNoSender(t *testing.T) {
 		t.Errorf("log:\n%s", f.logs)
 	}
 	// The mail waits and goes out once a sender is configured.
-	if n, err := f.regs.NewMailer(f.sender(t), "https://x.example").SendDue(ctx); err != nil || n != 1 {
+	if n, err := registration.NewMailer(f.app.Domain, f.sender(t), "https://x.example").SendDue(ctx); err != nil || n != 1 {
 		t.Fatalf("later: %d, %v", n, err)
 	}
 }
@@ -198,19 +200,19 @@ func TestNoSender(t *testing.T) {
 func TestRestrictedGetsNoMail(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	res, err := f.regs.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": "Ola", "email": "ola@example.no"}}, registration.API)
+	res, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": "Ola", "email": "ola@example.no"}}, registration.API)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, _ := f.regs.ByID(ctx, res.ID)
-	if _, err := f.regs.Restrict(ctx, reg, true); err != nil {
+	reg, _ := f.app.Registrations.Get(ctx, res.ID)
+	if _, err := f.app.Rights.Restrict(ctx, reg, true); err != nil {
 		t.Fatal(err)
 	}
-	m := f.regs.NewMailer(f.sender(t), "https://x.example")
+	m := registration.NewMailer(f.app.Domain, f.sender(t), "https://x.example")
 	if n, _ := m.SendDue(ctx); n != 0 {
 		t.Fatalf("sent %d to a restricted registration", n)
 	}
-	if _, err := f.regs.Restrict(ctx, reg, false); err != nil {
+	if _, err := f.app.Rights.Restrict(ctx, reg, false); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := m.SendDue(ctx); err != nil || n != 1 {

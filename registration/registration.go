@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -140,8 +141,23 @@ func (r *Registration) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("id", r.ID), slog.String("event", r.Event), slog.String("status", string(r.Status)))
 }
 
-// live statuses hold a person's one registration for the event.
-var live = []Status{Confirmed, PendingPayment, Waitlisted, Offered}
+// Which statuses count, defined once.
+var (
+	// SeatStatuses hold (or, offered, are held) one of the event's seats:
+	// a payment is due for them.
+	SeatStatuses = []Status{Confirmed, PendingPayment, Offered}
+	// LiveStatuses hold a person's one registration for the event: those
+	// with a seat and the waiting list. Cancelling, expiring or erasing
+	// ends it, and the person may sign up again.
+	LiveStatuses = append(slices.Clone(SeatStatuses), Waitlisted)
+)
+
+// Live reports whether the status holds the person's one registration for
+// the event (see LiveStatuses).
+func (st Status) Live() bool { return slices.Contains(LiveStatuses, st) }
+
+// WithSeat reports whether the status holds a seat (see SeatStatuses).
+func (st Status) WithSeat() bool { return slices.Contains(SeatStatuses, st) }
 
 // Consent returns the latest record of a consent purpose.
 func (r *Registration) Consent(p privacy.ConsentPurpose) (Consent, bool) {
@@ -167,9 +183,16 @@ const (
 	PaymentInvoiced      PaymentStatus = "invoiced"
 	PaymentPartiallyPaid PaymentStatus = "partially_paid"
 	PaymentOverpaid      PaymentStatus = "overpaid"
-	PaymentRefunded      PaymentStatus = "refunded"
-	PaymentCredited      PaymentStatus = "credited"
-	PaymentExpired       PaymentStatus = "expired"
+	// PaymentRefundDue: cancelled in time; the refund waits for the
+	// settlement job (or its first attempt, at once).
+	PaymentRefundDue PaymentStatus = "refund_due"
+	// PaymentRefunding: Stripe took the refund and has not finished it.
+	PaymentRefunding PaymentStatus = "refunding"
+	PaymentRefunded  PaymentStatus = "refunded"
+	// PaymentCreditDue: an invoice to be credited by the settlement job.
+	PaymentCreditDue PaymentStatus = "credit_due"
+	PaymentCredited  PaymentStatus = "credited"
+	PaymentExpired   PaymentStatus = "expired"
 	// PaymentNotDue: cancelled before anything was paid.
 	PaymentNotDue PaymentStatus = "not_due"
 )
@@ -197,6 +220,37 @@ type Payment struct {
 	RefundID       string     `bson:"refundId,omitempty" json:"refundId,omitempty"`
 	RefundedAmount int64      `bson:"refundedAmount" json:"refundedAmount"`
 	RefundedAt     *time.Time `bson:"refundedAt,omitempty" json:"refundedAt,omitempty"`
+
+	// InvoiceClaim is held by the one issuer making this registration's
+	// invoice: no number is taken without it. Claims counts them, so a
+	// claim taken over from an issuer that died is known.
+	InvoiceClaim *Claim `bson:"invoiceClaim,omitempty" json:"-"`
+	Claims       int    `bson:"claims,omitempty" json:"-"`
+
+	// Settlement of a refund or credit due: when the job tries next, how
+	// often it tried, and the class of its last failure (never a text).
+	SettleAt       *time.Time `bson:"settleAt,omitempty" json:"-"`
+	SettleAttempts int        `bson:"settleAttempts,omitempty" json:"-"`
+	SettleError    string     `bson:"settleError,omitempty" json:"-"`
+	// SettleLeases counts the times a settler took it on: above zero, an
+	// earlier one may have done part of the work before it died.
+	SettleLeases int `bson:"settleLeases,omitempty" json:"-"`
+}
+
+// Claim is a short exclusive right to act on a registration.
+type Claim struct {
+	Nonce string    `bson:"nonce"`
+	Until time.Time `bson:"until"`
+}
+
+// Due reports whether the payment is owed: not settled the other way
+// (refunded, credited, expired, never due).
+func (p *Payment) Due() bool {
+	switch p.Status {
+	case PaymentNotDue, PaymentExpired, PaymentRefundDue, PaymentRefunding, PaymentRefunded, PaymentCreditDue, PaymentCredited:
+		return false
+	}
+	return true
 }
 
 // CheckoutSession is a payment page at the processor.

@@ -76,20 +76,32 @@ type SubjectRegistration struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
+// Requests are data-subject requests that arrive by e-mail or letter,
+// registered and answered by the privacy contact.
+type Requests struct {
+	d        *Domain
+	requests *mongodb.Collection
+}
+
+// NewRequests returns the requests part.
+func NewRequests(d *Domain) *Requests {
+	return &Requests{d: d, requests: d.db.Collection(mongodb.PrivacyRequests)}
+}
+
 // CreateRequest registers a request; by names the staff token.
-func (s *Service) CreateRequest(ctx context.Context, r NewRequest, by string) (*RequestView, error) {
+func (s *Requests) CreateRequest(ctx context.Context, r NewRequest, by string) (*RequestView, error) {
 	r.Email, r.Notes = strings.TrimSpace(r.Email), strings.TrimSpace(r.Notes)
 	if errs := privacy.Struct("", &r); errs != nil {
 		return nil, errs
 	}
 	received, _ := time.Parse(time.DateOnly, r.ReceivedAt)
-	now := s.now()
+	now := s.d.now()
 	if received.After(now) {
 		return nil, privacy.Errors{{Field: "receivedAt", Code: privacy.CodeInvalid}}
 	}
 	id := rand.Text()
 	req := &Request{
-		ID: id, Type: r.Type, SubjectKey: s.keys.EmailKey(r.Email), Email: s.keys.SealSecret("privacy-request:"+id, r.Email),
+		ID: id, Type: r.Type, SubjectKey: s.d.keys.EmailKey(r.Email), Email: s.d.keys.SealSecret("privacy-request:"+id, r.Email),
 		ReceivedAt: received, Deadline: received.AddDate(0, 1, 0), Notes: r.Notes, CreatedBy: by, Actions: []RequestAction{},
 	}
 	if err := s.requests.InsertOne(ctx, req); err != nil {
@@ -98,21 +110,20 @@ func (s *Service) CreateRequest(ctx context.Context, r NewRequest, by string) (*
 	return s.view(ctx, req, true)
 }
 
-func (s *Service) view(ctx context.Context, req *Request, withRegistrations bool) (*RequestView, error) {
+func (s *Requests) view(ctx context.Context, req *Request, withRegistrations bool) (*RequestView, error) {
 	email := "" // removed by retention a year after closing
 	if req.Email.Data != nil {
 		var err error
-		if email, err = s.keys.OpenSecret("privacy-request:"+req.ID, req.Email); err != nil {
+		if email, err = s.d.keys.OpenSecret("privacy-request:"+req.ID, req.Email); err != nil {
 			return nil, err
 		}
 	}
-	now := s.now()
+	now := s.d.now()
 	v := &RequestView{Request: *req, Email: email, Overdue: req.ClosedAt == nil && now.After(req.Deadline),
 		DaysLeft: int(req.Deadline.Sub(now).Hours() / 24)}
 	if withRegistrations && req.SubjectKey != "" {
-		var regs []Registration
-		if err := s.store.c.All(ctx, bson.M{"emailKey": req.SubjectKey}, &regs,
-			options.Find().SetProjection(bson.M{"_id": 1, "event": 1, "status": 1, "createdAt": 1})); err != nil {
+		regs, err := s.d.Store.ofSubject(ctx, req.SubjectKey)
+		if err != nil {
 			return nil, err
 		}
 		v.Registrations = []SubjectRegistration{}
@@ -124,7 +135,7 @@ func (s *Service) view(ctx context.Context, req *Request, withRegistrations bool
 }
 
 // Requests lists requests by deadline; open only unless all.
-func (s *Service) Requests(ctx context.Context, all bool) ([]RequestView, error) {
+func (s *Requests) Requests(ctx context.Context, all bool) ([]RequestView, error) {
 	filter := bson.M{}
 	if !all {
 		filter["closedAt"] = bson.M{"$exists": false}
@@ -145,7 +156,7 @@ func (s *Service) Requests(ctx context.Context, all bool) ([]RequestView, error)
 }
 
 // GetRequest returns a request with the subject's registrations.
-func (s *Service) GetRequest(ctx context.Context, id string) (*RequestView, error) {
+func (s *Requests) GetRequest(ctx context.Context, id string) (*RequestView, error) {
 	req, err := s.request(ctx, id)
 	if err != nil {
 		return nil, err
@@ -153,7 +164,7 @@ func (s *Service) GetRequest(ctx context.Context, id string) (*RequestView, erro
 	return s.view(ctx, req, true)
 }
 
-func (s *Service) request(ctx context.Context, id string) (*Request, error) {
+func (s *Requests) request(ctx context.Context, id string) (*Request, error) {
 	var req Request
 	err := s.requests.FindOne(ctx, bson.M{"_id": id}, &req)
 	if errors.Is(err, mongodb.ErrNotFound) {
@@ -164,7 +175,7 @@ func (s *Service) request(ctx context.Context, id string) (*Request, error) {
 
 // SubjectRegistration returns one of the request's subject's
 // registrations, for an action on it; the request must be open.
-func (s *Service) SubjectRegistration(ctx context.Context, requestID, regID string) (*Registration, error) {
+func (s *Requests) SubjectRegistration(ctx context.Context, requestID, regID string) (*Registration, error) {
 	req, err := s.request(ctx, requestID)
 	if err != nil {
 		return nil, err
@@ -172,7 +183,7 @@ func (s *Service) SubjectRegistration(ctx context.Context, requestID, regID stri
 	if req.ClosedAt != nil {
 		return nil, ErrRequestClosed
 	}
-	reg, err := s.store.get(ctx, regID)
+	reg, err := s.d.Store.Get(ctx, regID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrNotSubject
 	}
@@ -186,19 +197,19 @@ func (s *Service) SubjectRegistration(ctx context.Context, requestID, regID stri
 }
 
 // RecordAction logs what was done for a request.
-func (s *Service) RecordAction(ctx context.Context, requestID, action, regID, by string) error {
+func (s *Requests) RecordAction(ctx context.Context, requestID, action, regID, by string) error {
 	_, err := s.requests.UpdateOne(ctx, bson.M{"_id": requestID, "closedAt": bson.M{"$exists": false}},
-		bson.M{"$push": bson.M{"actions": RequestAction{At: s.now().UTC().Truncate(time.Millisecond), Action: action, Registration: regID, By: by}}})
+		bson.M{"$push": bson.M{"actions": RequestAction{At: s.d.now().UTC().Truncate(time.Millisecond), Action: action, Registration: regID, By: by}}})
 	return err
 }
 
 // CloseRequest closes a request with its outcome.
-func (s *Service) CloseRequest(ctx context.Context, id, outcome string) (*RequestView, error) {
+func (s *Requests) CloseRequest(ctx context.Context, id, outcome string) (*RequestView, error) {
 	outcome = strings.TrimSpace(outcome)
 	if outcome == "" || len(outcome) > 2000 {
 		return nil, privacy.Errors{{Field: "outcome", Code: privacy.CodeRequired}}
 	}
-	now := s.now().UTC().Truncate(time.Millisecond)
+	now := s.d.now().UTC().Truncate(time.Millisecond)
 	var req Request
 	err := s.requests.FindOneAndUpdate(ctx, bson.M{"_id": id, "closedAt": bson.M{"$exists": false}},
 		bson.M{"$set": bson.M{"closedAt": now, "outcome": outcome}}, &req)

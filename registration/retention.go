@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/privacy"
 )
 
@@ -81,22 +82,34 @@ func due(reg *Registration, ev *events.Event, now time.Time) (values []string, r
 	return values, rules, true
 }
 
+// Retention applies every field's retention rule, and shows what remains.
+type Retention struct {
+	d        *Domain
+	purges   *mongodb.Collection
+	requests *mongodb.Collection
+}
+
+// NewRetention returns the retention part.
+func NewRetention(d *Domain) *Retention {
+	return &Retention{d: d, purges: d.db.Collection(mongodb.PurgeReceipts), requests: d.db.Collection(mongodb.PrivacyRequests)}
+}
+
 // RunRetention applies every field's retention rule: values whose time has
 // come are removed, and a registration with nothing dated left (and no
 // payment record to keep) is deleted, leaving only counts. dryRun counts
 // without removing. Every run writes a purge receipt.
-func (s *Service) RunRetention(ctx context.Context, dryRun bool) (*PurgeReceipt, error) {
-	now := s.now().UTC().Truncate(time.Millisecond)
+func (s *Retention) RunRetention(ctx context.Context, dryRun bool) (*PurgeReceipt, error) {
+	now := s.d.now().UTC().Truncate(time.Millisecond)
 	rec := &PurgeReceipt{ID: rand.Text(), At: now, DryRun: dryRun, Values: []PurgeCount{}}
-	evs, err := s.events.List(ctx)
+	evs, err := s.d.events.List(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for i := range evs {
 		ev := &evs[i]
 		counts := map[[2]string]int{}
-		var regs []Registration
-		if err := s.store.c.All(ctx, bson.M{"event": ev.Slug}, &regs); err != nil {
+		regs, err := s.d.Store.ofEvent(ctx, ev.Slug)
+		if err != nil {
 			return nil, fmt.Errorf("retention: %w", err)
 		}
 		deleted := 0
@@ -113,7 +126,7 @@ func (s *Service) RunRetention(ctx context.Context, dryRun bool) (*PurgeReceipt,
 				continue
 			}
 			if deleteAll {
-				ok, err := s.store.c.DeleteOne(ctx, bson.M{"_id": reg.ID, "updatedAt": reg.UpdatedAt})
+				ok, err := s.d.Store.deleteExpired(ctx, reg)
 				if err != nil {
 					return nil, err
 				}
@@ -122,15 +135,9 @@ func (s *Service) RunRetention(ctx context.Context, dryRun bool) (*PurgeReceipt,
 				}
 				continue
 			}
-			unset := bson.M{}
-			for _, v := range values {
-				unset["fields."+v] = ""
-				unset["sealed."+v] = ""
-			}
 			// Only if unchanged since read: a rectification meanwhile is
 			// looked at again next run.
-			if _, err := s.store.c.UpdateOne(ctx, bson.M{"_id": reg.ID, "updatedAt": reg.UpdatedAt},
-				bson.M{"$unset": unset, "$set": bson.M{"updatedAt": now}}); err != nil {
+			if _, err := s.d.Store.purgeValues(ctx, reg, values, now); err != nil {
 				return nil, err
 			}
 		}
@@ -139,7 +146,7 @@ func (s *Service) RunRetention(ctx context.Context, dryRun bool) (*PurgeReceipt,
 		}
 		rec.RegistrationsDeleted += deleted
 		if deleted > 0 && !dryRun {
-			if err := s.events.CountPurged(ctx, ev.Slug, deleted); err != nil {
+			if err := s.d.events.CountPurged(ctx, ev.Slug, deleted); err != nil {
 				return nil, err
 			}
 		}
@@ -185,16 +192,16 @@ type EventRetention struct {
 
 // RetentionOverview shows, per event, what personal data remains and when
 // it goes.
-func (s *Service) RetentionOverview(ctx context.Context) ([]EventRetention, error) {
-	evs, err := s.events.List(ctx)
+func (s *Retention) RetentionOverview(ctx context.Context) ([]EventRetention, error) {
+	evs, err := s.d.events.List(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := []EventRetention{}
 	for i := range evs {
 		ev := &evs[i]
-		var regs []Registration
-		if err := s.store.c.All(ctx, bson.M{"event": ev.Slug}, &regs); err != nil {
+		regs, err := s.d.Store.ofEvent(ctx, ev.Slug)
+		if err != nil {
 			return nil, err
 		}
 		er := EventRetention{Event: ev.Slug, EndsAt: ev.EndsAt, Registrations: len(regs), Purged: ev.Purged, Fields: []FieldRetention{}}
@@ -226,7 +233,7 @@ func (s *Service) RetentionOverview(ctx context.Context) ([]EventRetention, erro
 
 // purgeRequests removes the address of privacy requests closed over a year
 // ago and the requests closed over three years ago; it counts both.
-func (s *Service) purgeRequests(ctx context.Context, now time.Time, dryRun bool) (int, error) {
+func (s *Retention) purgeRequests(ctx context.Context, now time.Time, dryRun bool) (int, error) {
 	addrBefore, recordBefore := now.AddDate(-1, 0, 0), now.AddDate(-3, 0, 0)
 	if dryRun {
 		a, err := s.requests.Count(ctx, bson.M{"closedAt": bson.M{"$lt": addrBefore}, "subjectKey": bson.M{"$ne": ""}})

@@ -10,7 +10,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/pamelding/pamelding/events"
-	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/privacy"
 )
 
@@ -19,6 +18,19 @@ var (
 	ErrErased         = errors.New("registration erased")
 	ErrUnknownPurpose = errors.New("unknown consent purpose")
 )
+
+// Rights is what a participant may do with their data (GDPR art. 15-21),
+// themselves with their manage link or through the privacy contact:
+// access, portability, rectification, withdrawal of consent, objection,
+// restriction and erasure.
+type Rights struct {
+	d     *Domain
+	seats *Signups
+}
+
+// NewRights returns the rights part; seats passes on a seat an erasure
+// frees.
+func NewRights(d *Domain, seats *Signups) *Rights { return &Rights{d: d, seats: seats} }
 
 // Portability is the participant's data in a structured, commonly used,
 // machine-readable format (GDPR art. 20). Its schema is
@@ -39,20 +51,20 @@ type Portability struct {
 }
 
 // Export returns the data the participant provided, for portability.
-func (s *Service) Export(ctx context.Context, reg *Registration) (*Portability, error) {
-	ev, err := s.events.Get(ctx, reg.Event)
+func (s *Rights) Export(ctx context.Context, reg *Registration) (*Portability, error) {
+	ev, err := s.d.events.Get(ctx, reg.Event)
 	if err != nil {
 		return nil, err
 	}
 	p := &Portability{
 		Schema: "https://pamelding.no/schemas/portability-v1.json", SchemaVersion: 1,
-		ExportedAt: s.now().UTC().Truncate(time.Second), Registration: reg.ID,
+		ExportedAt: s.d.now().UTC().Truncate(time.Second), Registration: reg.ID,
 		Event:  EventSummary{Slug: ev.Slug, Title: ev.Title, StartsAt: ev.StartsAt, EndsAt: ev.EndsAt},
 		Status: reg.Status, RegisteredAt: reg.CreatedAt, Fields: map[string]string{},
 		Consents: reg.Consents, Objections: reg.Objections, Restricted: reg.Restricted, Payment: reg.Payment,
 	}
 	for _, ff := range ev.Fields {
-		v, err := s.Value(reg, ff.Key)
+		v, err := s.d.value(reg, ff.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -73,12 +85,12 @@ type RectifyRequest struct {
 // fields only, each value checked, consent-based values only while their
 // consent stands. One conditional update; an e-mail change that makes a
 // second registration of the same person for the event is refused.
-func (s *Service) Rectify(ctx context.Context, reg *Registration, r RectifyRequest) (*Registration, error) {
-	ev, err := s.events.Get(ctx, reg.Event)
+func (s *Rights) Rectify(ctx context.Context, reg *Registration, r RectifyRequest) (*Registration, error) {
+	ev, err := s.d.events.Get(ctx, reg.Event)
 	if err != nil {
 		return nil, err
 	}
-	now := s.now().UTC().Truncate(time.Millisecond)
+	now := s.d.now().UTC().Truncate(time.Millisecond)
 	var errs privacy.Errors
 	set, unset := bson.M{}, bson.M{}
 	var dek []byte
@@ -106,9 +118,9 @@ func (s *Service) Rectify(ctx context.Context, reg *Registration, r RectifyReque
 		if !df.LegalBasis.NeedsConsent() {
 			set["fields."+key] = v
 			if key == "email" {
-				set["emailKey"] = s.keys.EmailKey(v)
-				if isLive(reg.Status) {
-					set["activeKey"] = s.keys.EmailKey(v)
+				set["emailKey"] = s.d.keys.EmailKey(v)
+				if reg.Status.Live() {
+					set["activeKey"] = s.d.keys.EmailKey(v)
 				}
 			}
 			continue
@@ -119,12 +131,12 @@ func (s *Service) Rectify(ctx context.Context, reg *Registration, r RectifyReque
 		}
 		if dek == nil {
 			if reg.DataKey != nil {
-				if dek, err = s.keys.UnwrapDataKey(reg.ID, *reg.DataKey); err != nil {
+				if dek, err = s.d.keys.UnwrapDataKey(reg.ID, *reg.DataKey); err != nil {
 					return nil, err
 				}
 			} else {
 				var wrapped privacy.Sealed
-				dek, wrapped = s.keys.NewDataKey(reg.ID)
+				dek, wrapped = s.d.keys.NewDataKey(reg.ID)
 				set["dataKey"] = wrapped
 			}
 		}
@@ -141,21 +153,7 @@ func (s *Service) Rectify(ctx context.Context, reg *Registration, r RectifyReque
 		return reg, nil
 	}
 	set["updatedAt"] = now
-	update := bson.M{"$set": set}
-	if len(unset) > 0 {
-		update["$unset"] = unset
-	}
-	var out Registration
-	err = s.store.c.FindOneAndUpdate(ctx, bson.M{"_id": reg.ID, "erasedAt": bson.M{"$exists": false}}, update, &out)
-	switch {
-	case errors.Is(err, mongodb.ErrDuplicate):
-		return nil, ErrAlreadyRegistered
-	case errors.Is(err, mongodb.ErrNotFound):
-		return nil, ErrErased
-	case err != nil:
-		return nil, fmt.Errorf("rectify: %w", err)
-	}
-	return &out, nil
+	return s.d.Store.rectify(ctx, reg.ID, set, unset)
 }
 
 func declared(ev *events.Event, key string) (events.DeclaredField, bool) {
@@ -167,28 +165,19 @@ func declared(ev *events.Event, key string) (events.DeclaredField, bool) {
 	return events.DeclaredField{}, false
 }
 
-func isLive(st Status) bool {
-	for _, l := range live {
-		if st == l {
-			return true
-		}
-	}
-	return false
-}
-
 // WithdrawConsent withdraws a consent as easily as it was given (GDPR art.
 // 7(3)). Withdrawing health deletes the values it covered at once and
 // destroys the data key they were sealed with; marketing stops marketing.
-func (s *Service) WithdrawConsent(ctx context.Context, reg *Registration, purpose privacy.ConsentPurpose) (*Registration, error) {
+func (s *Rights) WithdrawConsent(ctx context.Context, reg *Registration, purpose privacy.ConsentPurpose) (*Registration, error) {
 	t, ok := privacy.ConsentTextFor(purpose)
 	if !ok {
 		return nil, ErrUnknownPurpose
 	}
-	ev, err := s.events.Get(ctx, reg.Event)
+	ev, err := s.d.events.Get(ctx, reg.Event)
 	if err != nil {
 		return nil, err
 	}
-	now := s.now().UTC().Truncate(time.Millisecond)
+	now := s.d.now().UTC().Truncate(time.Millisecond)
 	unset := bson.M{}
 	others := 0 // sealed values under other consents
 	for _, df := range ev.Form() {
@@ -220,7 +209,7 @@ func (s *Service) WithdrawConsent(ctx context.Context, reg *Registration, purpos
 	if len(unset) > 0 {
 		update["$unset"] = unset
 	}
-	return s.update(ctx, reg.ID, update)
+	return s.d.Store.rights(ctx, "withdraw consent", reg.ID, update)
 }
 
 // ObjectionsRequest is the body of POST /api/v1/me/objections; members
@@ -232,8 +221,8 @@ type ObjectionsRequest struct {
 
 // Object records objections (GDPR art. 21): to partner sharing (the next
 // partner export leaves the registration out) and to marketing.
-func (s *Service) Object(ctx context.Context, reg *Registration, r ObjectionsRequest) (*Registration, error) {
-	set := bson.M{"updatedAt": s.now().UTC().Truncate(time.Millisecond)}
+func (s *Rights) Object(ctx context.Context, reg *Registration, r ObjectionsRequest) (*Registration, error) {
+	set := bson.M{"updatedAt": s.d.now().UTC().Truncate(time.Millisecond)}
 	if r.PartnerSharing != nil {
 		set["objections.partnerSharing"] = *r.PartnerSharing
 	}
@@ -243,36 +232,24 @@ func (s *Service) Object(ctx context.Context, reg *Registration, r ObjectionsReq
 			set["consentState."+string(privacy.ConsentMarketing)] = false
 		}
 	}
-	return s.update(ctx, reg.ID, bson.M{"$set": set})
+	return s.d.Store.rights(ctx, "object", reg.ID, bson.M{"$set": set})
 }
 
 // Restrict sets or lifts a restriction of processing (GDPR art. 18): a
 // restricted registration is left out of every export and mail until it
 // is lifted; it is stored, and its seat kept.
-func (s *Service) Restrict(ctx context.Context, reg *Registration, on bool) (*Registration, error) {
-	now := s.now().UTC().Truncate(time.Millisecond)
+func (s *Rights) Restrict(ctx context.Context, reg *Registration, on bool) (*Registration, error) {
+	now := s.d.now().UTC().Truncate(time.Millisecond)
 	set := bson.M{"restricted": on, "updatedAt": now}
 	if !on {
 		// Mail held back while restricted is due again.
 		set["outboxNextAt"] = now
 	}
-	out, err := s.update(ctx, reg.ID, bson.M{"$set": set})
+	out, err := s.d.Store.rights(ctx, "restrict", reg.ID, bson.M{"$set": set})
 	if err == nil && !on {
-		s.notifyMail(reg.ID)
+		s.d.notifyMail(reg.ID)
 	}
 	return out, err
-}
-
-func (s *Service) update(ctx context.Context, id string, update bson.M) (*Registration, error) {
-	var out Registration
-	err := s.store.c.FindOneAndUpdate(ctx, bson.M{"_id": id, "erasedAt": bson.M{"$exists": false}}, update, &out)
-	if errors.Is(err, mongodb.ErrNotFound) {
-		return nil, ErrErased
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
 }
 
 // Kept is data erasure left in place, and why.
@@ -298,12 +275,12 @@ type ErasureReceipt struct {
 // has not happened. Payment amounts and ids stay as bookkeeping records;
 // invoices and credit notes keep their buyer data until their retention
 // ends. Disclosure records stay: they hold no personal data.
-func (s *Service) Erase(ctx context.Context, reg *Registration) (*ErasureReceipt, error) {
-	ev, err := s.events.Get(ctx, reg.Event)
+func (s *Rights) Erase(ctx context.Context, reg *Registration) (*ErasureReceipt, error) {
+	ev, err := s.d.events.Get(ctx, reg.Event)
 	if err != nil {
 		return nil, err
 	}
-	now := s.now().UTC().Truncate(time.Millisecond)
+	now := s.d.now().UTC().Truncate(time.Millisecond)
 	invoiced := reg.Payment != nil && reg.Payment.InvoiceNumber != 0
 	keepFields := map[string]bool{}
 	rec := &ErasureReceipt{Registration: reg.ID, Removed: []string{}, Kept: []Kept{}}
@@ -343,7 +320,7 @@ func (s *Service) Erase(ctx context.Context, reg *Registration) (*ErasureReceipt
 		"outbox": bson.M{}, "consentState": bson.M{}, "consents": []Consent{}, "objections": Objections{},
 	}
 	releaseSeat := reg.Seat && now.Before(ev.StartsAt)
-	if isLive(reg.Status) {
+	if reg.Status.Live() {
 		set["status"] = Cancelled
 		k, h := HookSet(HookCancelled, now)
 		set[k], set["hooksAt"] = h, now
@@ -351,21 +328,11 @@ func (s *Service) Erase(ctx context.Context, reg *Registration) (*ErasureReceipt
 	if releaseSeat {
 		set["seat"] = false
 	}
-	var out Registration
-	err = s.store.c.FindOneAndUpdate(ctx,
-		bson.M{"_id": reg.ID, "erasedAt": bson.M{"$exists": false}},
-		bson.M{"$set": set, "$unset": bson.M{"sealed": "", "dataKey": "", "outboxNextAt": "", "offerExpiresAt": ""}},
-		&out)
-	if errors.Is(err, mongodb.ErrNotFound) {
-		return nil, ErrErased
-	}
-	if err != nil {
+	if _, err := s.d.Store.erase(ctx, reg.ID, set); err != nil {
 		return nil, err
 	}
 	if releaseSeat {
-		if err := s.PassSeatOn(context.WithoutCancel(ctx), reg.Event); err != nil {
-			return nil, err
-		}
+		s.seats.handOn(ctx, reg.Event)
 		rec.SeatReleased = true
 	}
 	return rec, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -12,29 +13,66 @@ import (
 	"github.com/pamelding/pamelding/mongodb"
 )
 
-// store keeps registrations. Every change is one conditional update of one
-// document that moves the registration forward from the statuses it may
-// come from.
-type store struct {
-	c *mongodb.Collection
+// ErrWrongState: the registration is not in the state a transition
+// expects (it moved on meanwhile, or never was); nothing was changed.
+var ErrWrongState = errors.New("registration not in the expected state")
+
+// Store is the one owner of the registrations collection. Every change to
+// a registration is one of the named transitions below: a single
+// conditional update (a compare-and-set) on the state it expects, which
+// changes nothing and returns ErrWrongState (or a domain error saying
+// more) from any other state. Package payments and package webhooks call
+// the exported ones through small interfaces of their own; nothing else
+// writes a registration.
+type Store struct {
+	c   *mongodb.Collection
+	now func() time.Time
 }
 
-func (s store) insert(ctx context.Context, r *Registration) error {
-	err := s.c.InsertOne(ctx, r)
-	if errors.Is(err, mongodb.ErrDuplicate) {
-		return fmt.Errorf("insert registration: %w", ErrAlreadyRegistered)
+// NewStore returns the registrations' store.
+func NewStore(db *mongodb.Store, now func() time.Time) *Store {
+	return &Store{c: db.Collection(mongodb.Registrations), now: now}
+}
+
+func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// transition applies update to the registration matching filter and
+// returns it as it is after; ErrWrongState when none matched.
+func (s *Store) transition(ctx context.Context, op string, filter, update bson.M) (*Registration, error) {
+	var out Registration
+	err := s.c.FindOneAndUpdate(ctx, filter, update, &out)
+	switch {
+	case errors.Is(err, mongodb.ErrNotFound):
+		return nil, fmt.Errorf("%s: %w", op, ErrWrongState)
+	case errors.Is(err, mongodb.ErrDuplicate):
+		return nil, fmt.Errorf("%s: %w", op, ErrAlreadyRegistered)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	return &out, nil
+}
+
+// set is a transition that reports only whether it matched.
+func (s *Store) set(ctx context.Context, op string, filter, update bson.M) (bool, error) {
+	ok, err := s.c.UpdateOne(ctx, filter, update)
 	if err != nil {
-		return fmt.Errorf("insert registration: %w", err)
+		return false, fmt.Errorf("%s: %w", op, err)
 	}
-	return nil
+	return ok, nil
 }
 
-func (s store) get(ctx context.Context, id string) (*Registration, error) {
+// notErased is the filter of every transition a participant's rights
+// make: an erased registration takes none.
+func notErased(id string) bson.M { return bson.M{"_id": id, "erasedAt": bson.M{"$exists": false}} }
+
+// ----- reads -----
+
+// Get returns a registration by its id.
+func (s *Store) Get(ctx context.Context, id string) (*Registration, error) {
 	return s.one(ctx, bson.M{"_id": id})
 }
 
-func (s store) one(ctx context.Context, filter bson.M, opts ...options.Lister[options.FindOneOptions]) (*Registration, error) {
+func (s *Store) one(ctx context.Context, filter bson.M, opts ...options.Lister[options.FindOneOptions]) (*Registration, error) {
 	var r Registration
 	err := s.c.FindOne(ctx, filter, &r, opts...)
 	if errors.Is(err, mongodb.ErrNotFound) {
@@ -46,39 +84,228 @@ func (s store) one(ctx context.Context, filter bson.M, opts ...options.Lister[op
 	return &r, nil
 }
 
-// cancel moves a live registration to cancelled and says whether it held a
-// seat (which the caller passes on).
-func (s store) cancel(ctx context.Context, id string, now time.Time) (*Registration, bool, error) {
-	set := bson.M{"status": Cancelled, "seat": false, "activeKey": id, "updatedAt": now, "hooksAt": now, "cancelledAt": now}
-	k, h := HookSet(HookCancelled, now)
-	set[k] = h
-	var out Registration
-	err := s.c.FindOneAndUpdate(ctx, bson.M{"_id": id, "seat": true, "status": bson.M{"$in": live}}, bson.M{"$set": set}, &out)
-	if err == nil {
-		return &out, true, nil
+func (s *Store) all(ctx context.Context, op string, filter bson.M, opts ...options.Lister[options.FindOptions]) ([]Registration, error) {
+	var out []Registration
+	if err := s.c.All(ctx, filter, &out, opts...); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	if !errors.Is(err, mongodb.ErrNotFound) {
-		return nil, false, fmt.Errorf("cancel registration: %w", err)
-	}
-	err = s.c.FindOneAndUpdate(ctx, bson.M{"_id": id, "seat": false, "status": bson.M{"$in": live}}, bson.M{"$set": set}, &out)
-	if errors.Is(err, mongodb.ErrNotFound) {
-		return nil, false, fmt.Errorf("cancel registration: %w", ErrNotCancellable)
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("cancel registration: %w", err)
-	}
-	return &out, false, nil
+	return out, nil
 }
 
-// firstWaitlisted is the registration longest on the event's waiting list.
-func (s store) firstWaitlisted(ctx context.Context, slug string) (*Registration, error) {
-	return s.one(ctx, bson.M{"event": slug, "status": Waitlisted}, options.FindOne().SetSort(s.c.InsertionOrder(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}})))
+// ByToken returns the registration a manage token belongs to.
+func (s *Store) ByToken(ctx context.Context, token string) (*Registration, error) {
+	id, ok := tokenID(token)
+	if !ok {
+		return nil, ErrInvalidManageToken
+	}
+	reg, err := s.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrInvalidManageToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !reg.holds(token) {
+		return nil, ErrInvalidManageToken
+	}
+	return reg, nil
+}
+
+// ByPaymentIntent returns the registration paid by a Stripe payment
+// intent.
+func (s *Store) ByPaymentIntent(ctx context.Context, pi string) (*Registration, error) {
+	return s.one(ctx, bson.M{"payment.paymentIntentId": pi})
+}
+
+// insertionOrder sorts registrations in sign-up order (see
+// mongodb.Collection.InsertionOrder).
+func (s *Store) insertionOrder() bson.D {
+	return s.c.InsertionOrder(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}})
+}
+
+// Each yields the registrations matching a query in sign-up order, streamed
+// from a cursor.
+func (s *Store) each(ctx context.Context, filter bson.M, o *options.FindOptionsBuilder) iter.Seq2[*Registration, error] {
+	return func(yield func(*Registration, error) bool) {
+		cur, err := s.c.Find(ctx, filter, o)
+		if err != nil {
+			yield(nil, fmt.Errorf("find registrations: %w", err))
+			return
+		}
+		defer cur.Close(context.WithoutCancel(ctx))
+		for cur.Next(ctx) {
+			var reg Registration
+			if err := cur.Decode(&reg); err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(&reg, nil) {
+				return
+			}
+		}
+		if err := cur.Err(); err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+// PaymentQuery selects registrations with a payment, for reconciliation.
+type PaymentQuery struct {
+	Event    string
+	From, To *time.Time
+}
+
+// WithPayment yields the registrations with a payment, in sign-up order.
+func (s *Store) WithPayment(ctx context.Context, q PaymentQuery) iter.Seq2[*Registration, error] {
+	filter := bson.M{"payment": bson.M{"$exists": true}}
+	if q.Event != "" {
+		filter["event"] = q.Event
+	}
+	created := bson.M{}
+	if q.From != nil {
+		created["$gte"] = *q.From
+	}
+	if q.To != nil {
+		created["$lt"] = *q.To
+	}
+	if len(created) > 0 {
+		filter["createdAt"] = created
+	}
+	return s.each(ctx, filter, options.Find().SetSort(s.insertionOrder()))
+}
+
+// HoldsPastEnd lists card holds whose payment page should have expired
+// before t.
+func (s *Store) HoldsPastEnd(ctx context.Context, t time.Time, limit int64) ([]Registration, error) {
+	return s.all(ctx, "find holds past their end", bson.M{
+		"status": PendingPayment, "payment.status": PaymentPending, "payment.sessionExpiresAt": bson.M{"$lte": t},
+	}, options.Find().SetLimit(limit))
+}
+
+// AwaitingInvoice lists registrations whose invoice is still to be issued.
+func (s *Store) AwaitingInvoice(ctx context.Context, limit int64) ([]Registration, error) {
+	return s.all(ctx, "find invoices to issue", bson.M{"payment.status": PaymentInvoicing}, options.Find().SetLimit(limit))
+}
+
+// SettlementsDue lists registrations with a refund or a credit note due
+// at t.
+func (s *Store) SettlementsDue(ctx context.Context, t time.Time, limit int64) ([]Registration, error) {
+	return s.all(ctx, "find settlements due", bson.M{
+		"payment.status": bson.M{"$in": []PaymentStatus{PaymentRefundDue, PaymentCreditDue}}, "payment.settleAt": bson.M{"$lte": t},
+	}, options.Find().SetLimit(limit))
+}
+
+// HooksWaiting lists registrations with hook events not yet dispatched
+// (ids, events and hooks only).
+func (s *Store) HooksWaiting(ctx context.Context, limit int64) ([]Registration, error) {
+	return s.all(ctx, "find hooks", bson.M{"hooksAt": bson.M{"$exists": true}},
+		options.Find().SetProjection(bson.M{"_id": 1, "event": 1, "hooks": 1, "hooksAt": 1}).SetLimit(limit))
+}
+
+// Live lists an event's live registrations.
+func (s *Store) Live(ctx context.Context, slug string) ([]Registration, error) {
+	return s.all(ctx, "find live registrations", bson.M{"event": slug, "status": bson.M{"$in": LiveStatuses}})
+}
+
+// MoneyOf counts an event's registrations by payment status.
+func (s *Store) MoneyOf(ctx context.Context, slug string) (map[PaymentStatus]int, error) {
+	regs, err := s.all(ctx, "count payments", bson.M{"event": slug, "payment": bson.M{"$exists": true}},
+		options.Find().SetProjection(bson.M{"_id": 1, "payment.status": 1}))
+	if err != nil {
+		return nil, err
+	}
+	out := map[PaymentStatus]int{}
+	for _, r := range regs {
+		out[r.Payment.Status]++
+	}
+	return out, nil
+}
+
+// seatsHeld counts, per event, the registrations holding a seat, in one
+// pass over the collection.
+func (s *Store) seatsHeld(ctx context.Context) (map[string]int, error) {
+	regs, err := s.all(ctx, "count seats", bson.M{"seat": true}, options.Find().SetProjection(bson.M{"_id": 1, "event": 1}))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, r := range regs {
+		out[r.Event]++
+	}
+	return out, nil
+}
+
+func (s *Store) firstWaitlisted(ctx context.Context, slug string) (*Registration, error) {
+	return s.one(ctx, bson.M{"event": slug, "status": Waitlisted}, options.FindOne().SetSort(s.insertionOrder()))
+}
+
+func (s *Store) offersDue(ctx context.Context, now time.Time, limit int64) ([]Registration, error) {
+	return s.all(ctx, "find expired offers", bson.M{"status": Offered, "offerExpiresAt": bson.M{"$lte": now}}, options.Find().SetLimit(limit))
+}
+
+func (s *Store) outboxDue(ctx context.Context, now time.Time, limit int64) ([]Registration, error) {
+	return s.all(ctx, "find mail due", bson.M{"outboxNextAt": bson.M{"$lte": now}},
+		options.Find().SetLimit(limit).SetSort(bson.D{{Key: "outboxNextAt", Value: 1}}))
+}
+
+func (s *Store) countOutboxDue(ctx context.Context, now time.Time) (int64, error) {
+	return s.c.Count(ctx, bson.M{"outboxNextAt": bson.M{"$lte": now}})
+}
+
+func (s *Store) ofEvent(ctx context.Context, slug string) ([]Registration, error) {
+	return s.all(ctx, "find registrations of event", bson.M{"event": slug})
+}
+
+func (s *Store) ofSubject(ctx context.Context, emailKey string) ([]Registration, error) {
+	return s.all(ctx, "find registrations of subject", bson.M{"emailKey": emailKey},
+		options.Find().SetProjection(bson.M{"_id": 1, "event": 1, "status": 1, "createdAt": 1}))
+}
+
+func (s *Store) count(ctx context.Context, slug string) (int64, error) {
+	return s.c.Count(ctx, bson.M{"event": slug})
+}
+
+// ----- sign-up, seats and the waiting list -----
+
+// insert stores a new registration; ErrAlreadyRegistered when the person
+// has a live one for the event. Any other error may be ambiguous: the
+// registration may have been stored (ErrUnavailable after the write).
+func (s *Store) insert(ctx context.Context, r *Registration) error {
+	err := s.c.InsertOne(ctx, r)
+	if errors.Is(err, mongodb.ErrDuplicate) {
+		return fmt.Errorf("insert registration: %w", ErrAlreadyRegistered)
+	}
+	if err != nil {
+		return fmt.Errorf("insert registration: %w", err)
+	}
+	return nil
+}
+
+// cancel moves a live registration, as it was read, to cancelled, giving
+// up its seat and setting its payment to pay (the money's next state; ""
+// keeps it). ErrWrongState when it changed since it was read.
+func (s *Store) cancel(ctx context.Context, reg *Registration, pay PaymentStatus, now time.Time) (*Registration, error) {
+	filter := bson.M{"_id": reg.ID, "status": reg.Status, "seat": reg.Seat, "erasedAt": bson.M{"$exists": false}}
+	set := bson.M{"status": Cancelled, "seat": false, "activeKey": reg.ID, "updatedAt": now, "hooksAt": now, "cancelledAt": now}
+	k, h := HookSet(HookCancelled, now)
+	set[k] = h
+	if reg.Payment != nil {
+		filter["payment.status"] = reg.Payment.Status
+		if pay != "" && pay != reg.Payment.Status {
+			set["payment.status"] = pay
+			if pay == PaymentRefundDue || pay == PaymentCreditDue {
+				set["payment.settleAt"] = now
+			}
+		}
+	}
+	return s.transition(ctx, "cancel registration", filter, bson.M{"$set": set, "$unset": bson.M{"offerExpiresAt": ""}})
 }
 
 // offer gives a freed seat to a waitlisted registration and queues the
-// offer mail with a new manage token; false if it is no longer waitlisted.
-func (s store) offer(ctx context.Context, id string, now, until time.Time, m Mail) (bool, error) {
-	ok, err := s.c.UpdateOne(ctx,
+// offer mail with a new manage token; ErrWrongState if it is no longer
+// waitlisted.
+func (s *Store) offer(ctx context.Context, id string, now, until time.Time, m Mail) error {
+	ok, err := s.set(ctx, "offer seat",
 		bson.M{"_id": id, "status": Waitlisted},
 		bson.M{
 			"$set": bson.M{
@@ -87,14 +314,19 @@ func (s store) offer(ctx context.Context, id string, now, until time.Time, m Mai
 			},
 			"$push": bson.M{"manageTokens": m.TokenHash},
 		})
-	if err != nil {
-		return false, fmt.Errorf("offer seat: %w", err)
+	if err == nil && !ok {
+		err = fmt.Errorf("offer seat: %w", ErrWrongState)
 	}
-	return ok, nil
+	return err
 }
 
-func (s store) acceptOffer(ctx context.Context, id string, status Status, pay PaymentStatus, cs *CheckoutSession, now time.Time) (*Registration, error) {
-	set := acceptSet(status, now)
+// acceptOffer takes an offered seat before the offer runs out.
+func (s *Store) acceptOffer(ctx context.Context, id string, status Status, pay PaymentStatus, cs *CheckoutSession, now time.Time) (*Registration, error) {
+	set := bson.M{"status": status, "updatedAt": now}
+	if status == Confirmed {
+		k, h := HookSet(HookConfirmed, now)
+		set[k], set["hooksAt"] = h, now
+	}
 	if pay != "" {
 		set["payment.status"] = pay
 	}
@@ -102,52 +334,345 @@ func (s store) acceptOffer(ctx context.Context, id string, status Status, pay Pa
 		exp := cs.ExpiresAt.UTC().Truncate(time.Millisecond)
 		set["payment.sessionId"], set["payment.checkoutUrl"], set["payment.sessionExpiresAt"] = cs.ID, cs.URL, exp
 	}
-	var out Registration
-	err := s.c.FindOneAndUpdate(ctx,
+	out, err := s.transition(ctx, "accept offer",
 		bson.M{"_id": id, "status": Offered, "offerExpiresAt": bson.M{"$gt": now}},
-		bson.M{"$set": set, "$unset": bson.M{"offerExpiresAt": ""}},
-		&out)
-	if errors.Is(err, mongodb.ErrNotFound) {
+		bson.M{"$set": set, "$unset": bson.M{"offerExpiresAt": ""}})
+	if errors.Is(err, ErrWrongState) {
 		return nil, fmt.Errorf("accept offer: %w", ErrNoOffer)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("accept offer: %w", err)
-	}
-	return &out, nil
+	return out, err
 }
 
-func (s store) offersDue(ctx context.Context, now time.Time, limit int64) ([]Registration, error) {
-	var out []Registration
-	err := s.c.All(ctx, bson.M{"status": Offered, "offerExpiresAt": bson.M{"$lte": now}}, &out, options.Find().SetLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("find expired offers: %w", err)
-	}
-	return out, nil
-}
-
-func (s store) expireOffer(ctx context.Context, id string, now time.Time) (bool, error) {
-	ok, err := s.c.UpdateOne(ctx,
+// expireOffer ends an offer whose time ran out.
+func (s *Store) expireOffer(ctx context.Context, id string, now time.Time) (*Registration, error) {
+	return s.transition(ctx, "expire offer",
 		bson.M{"_id": id, "status": Offered, "offerExpiresAt": bson.M{"$lte": now}},
 		bson.M{"$set": bson.M{"status": Expired, "seat": false, "activeKey": id, "updatedAt": now}})
+}
+
+// ----- payments (called by package payments) -----
+
+// PaidOutcome is what recording a card payment did.
+type PaidOutcome int
+
+// The outcomes of MarkPaid.
+const (
+	// PaidConfirmed: the registration waited for it and is confirmed.
+	PaidConfirmed PaidOutcome = iota + 1
+	// PaidLate: the money came after the hold ended or the registration
+	// was cancelled; it is recorded and the status kept.
+	PaidLate
+	// PaidBefore: it was recorded before (a replay).
+	PaidBefore
+	// PaidOrphan: no registration has that payment session.
+	PaidOrphan
+)
+
+// CardPayment is a completed Stripe Checkout payment.
+type CardPayment struct {
+	Session       string
+	PaymentIntent string
+	Amount        int64
+	At            time.Time
+}
+
+// MarkPaid records a completed card payment of a registration: one
+// waiting for it (pending_payment, its own session) is confirmed; one
+// that expired or was cancelled meanwhile keeps its status but records
+// the money, so the reconciliation report flags it.
+func (s *Store) MarkPaid(ctx context.Context, id string, p CardPayment) (PaidOutcome, error) {
+	paid := bson.M{
+		"payment.status": PaymentPaid, "payment.paymentIntentId": p.PaymentIntent,
+		"payment.paidAmount": p.Amount, "payment.paidAt": p.At, "updatedAt": p.At,
+	}
+	kp, hp := HookSet(HookPaid, p.At)
+	paid[kp], paid["hooksAt"] = hp, p.At
+	set := bson.M{"status": Confirmed}
+	for k, v := range paid {
+		set[k] = v
+	}
+	kc, hc := HookSet(HookConfirmed, p.At)
+	set[kc] = hc
+	ok, err := s.set(ctx, "mark paid",
+		bson.M{"_id": id, "status": PendingPayment, "payment.sessionId": p.Session, "payment.status": PaymentPending},
+		bson.M{"$set": set})
+	if err != nil || ok {
+		return PaidConfirmed, err
+	}
+	ok, err = s.set(ctx, "record late payment",
+		bson.M{"_id": id, "payment.sessionId": p.Session, "payment.status": bson.M{"$in": []PaymentStatus{PaymentPending, PaymentExpired, PaymentNotDue}}},
+		bson.M{"$set": paid})
+	if err != nil || ok {
+		return PaidLate, err
+	}
+	n, err := s.c.Count(ctx, bson.M{"_id": id, "payment.sessionId": p.Session})
 	if err != nil {
-		return false, fmt.Errorf("expire offer: %w", err)
+		return 0, fmt.Errorf("mark paid: %w", err)
+	}
+	if n == 0 {
+		return PaidOrphan, nil
+	}
+	return PaidBefore, nil
+}
+
+// ExpireHold ends a card sign-up whose payment page expired unpaid: it
+// gives up its seat (which the caller passes on). ErrWrongState when it
+// was paid, cancelled or expired already.
+func (s *Store) ExpireHold(ctx context.Context, id, session string) (*Registration, error) {
+	now := s.clock()
+	return s.transition(ctx, "expire hold",
+		bson.M{"_id": id, "status": PendingPayment, "payment.sessionId": session, "payment.status": PaymentPending},
+		bson.M{"$set": bson.M{"status": Expired, "seat": false, "activeKey": id, "payment.status": PaymentExpired, "updatedAt": now}})
+}
+
+// RecordRefund records what Stripe says was refunded of a registration's
+// payment in all; the amount only grows. A full refund sets the payment
+// refunded whatever the registration's status (a refund made in Stripe's
+// dashboard of a confirmed registration is flagged by reconciliation).
+func (s *Store) RecordRefund(ctx context.Context, id string, total int64, full bool) (bool, error) {
+	now := s.clock()
+	set := bson.M{"payment.refundedAmount": total, "payment.refundedAt": now, "updatedAt": now}
+	if full {
+		set["payment.status"] = PaymentRefunded
+	}
+	return s.set(ctx, "record refund", bson.M{"_id": id, "payment.refundedAmount": bson.M{"$lt": total}},
+		bson.M{"$set": set, "$unset": bson.M{"payment.settleAt": ""}})
+}
+
+// RefundIssued records a refund Stripe took for a registration whose
+// refund was due: refunded if it succeeded, refunding while Stripe
+// finishes it (charge.refunded then records it).
+func (s *Store) RefundIssued(ctx context.Context, id, refundID string, amount int64, succeeded bool) error {
+	now := s.clock()
+	set := bson.M{"payment.refundId": refundID, "payment.status": PaymentRefunding, "updatedAt": now}
+	if succeeded {
+		set["payment.status"] = PaymentRefunded
+		set["payment.refundedAmount"] = amount
+		set["payment.refundedAt"] = now
+	}
+	ok, err := s.set(ctx, "refund issued", bson.M{"_id": id, "payment.status": PaymentRefundDue},
+		bson.M{"$set": set, "$unset": bson.M{"payment.settleAt": "", "payment.settleError": ""}})
+	if err == nil && !ok {
+		err = fmt.Errorf("refund issued: %w", ErrWrongState)
+	}
+	return err
+}
+
+// LeaseSettlement takes a due refund or credit for until, so one
+// instance at a time settles it; false when another took it or it is no
+// longer due.
+func (s *Store) LeaseSettlement(ctx context.Context, reg *Registration, until time.Time) (bool, error) {
+	return s.set(ctx, "lease settlement",
+		bson.M{"_id": reg.ID, "payment.status": reg.Payment.Status, "payment.settleAt": reg.Payment.SettleAt},
+		bson.M{"$set": bson.M{"payment.settleAt": until}, "$inc": bson.M{"payment.settleLeases": 1}})
+}
+
+// SettlementFailed records a failed attempt at a due refund or credit
+// and when to try again; class names the failure, never its text.
+func (s *Store) SettlementFailed(ctx context.Context, id string, status PaymentStatus, next time.Time, class string) error {
+	_, err := s.set(ctx, "settlement failed", bson.M{"_id": id, "payment.status": status},
+		bson.M{"$set": bson.M{"payment.settleAt": next, "payment.settleError": class}, "$inc": bson.M{"payment.settleAttempts": 1}})
+	return err
+}
+
+// ClaimInvoicing takes the exclusive right to issue a registration's
+// invoice until the claim runs out; taken says whether it was had (false:
+// another issuer holds it, or nothing is to be issued). The registration
+// is returned as it is now; its Claims count above one says an earlier
+// issuer may have died after storing the invoice.
+func (s *Store) ClaimInvoicing(ctx context.Context, id, nonce string, until time.Time) (*Registration, bool, error) {
+	now := s.clock()
+	reg, err := s.transition(ctx, "claim invoicing",
+		bson.M{"_id": id, "payment.status": PaymentInvoicing, "$or": bson.A{
+			bson.M{"payment.invoiceClaim": bson.M{"$exists": false}},
+			bson.M{"payment.invoiceClaim.until": bson.M{"$lt": now}},
+		}},
+		bson.M{"$set": bson.M{"payment.invoiceClaim": Claim{Nonce: nonce, Until: until}}, "$inc": bson.M{"payment.claims": 1}})
+	if errors.Is(err, ErrWrongState) {
+		return nil, false, nil
+	}
+	return reg, err == nil, err
+}
+
+// MarkInvoiced links the invoice issued under a claim: invoiced, or, if
+// the registration was cancelled in time meanwhile, credit due (the
+// invoice exists and must be answered by a credit note).
+func (s *Store) MarkInvoiced(ctx context.Context, id, nonce string, number int64, kid string) (creditDue bool, err error) {
+	now := s.clock()
+	link := bson.M{"payment.invoiceNumber": number, "payment.kid": kid, "updatedAt": now}
+	with := func(st PaymentStatus) bson.M {
+		set := bson.M{"payment.status": st}
+		for k, v := range link {
+			set[k] = v
+		}
+		if st == PaymentCreditDue {
+			set["payment.settleAt"] = now
+		}
+		return bson.M{"$set": set, "$unset": bson.M{"payment.invoiceClaim": ""}}
+	}
+	ok, err := s.set(ctx, "mark invoiced", bson.M{"_id": id, "payment.invoiceClaim.nonce": nonce, "payment.status": PaymentInvoicing}, with(PaymentInvoiced))
+	if err != nil || ok {
+		return false, err
+	}
+	ok, err = s.set(ctx, "mark invoiced", bson.M{"_id": id, "payment.invoiceClaim.nonce": nonce, "payment.status": PaymentNotDue}, with(PaymentCreditDue))
+	if err == nil && !ok {
+		err = fmt.Errorf("mark invoiced: %w", ErrWrongState)
+	}
+	return ok, err
+}
+
+// MarkCredited records the credit note that answered a registration's
+// invoice.
+func (s *Store) MarkCredited(ctx context.Context, id string, creditNote int64) error {
+	now := s.clock()
+	ok, err := s.set(ctx, "mark credited", bson.M{"_id": id, "payment.status": PaymentCreditDue},
+		bson.M{"$set": bson.M{"payment.status": PaymentCredited, "payment.creditNote": creditNote, "updatedAt": now},
+			"$unset": bson.M{"payment.settleAt": "", "payment.settleError": ""}})
+	if err == nil && !ok {
+		err = fmt.Errorf("mark credited: %w", ErrWrongState)
+	}
+	return err
+}
+
+// RecordInvoicePayment records what the bank says was paid on a
+// registration's invoice in all (the amount only grows) and the payment
+// status that follows; a credited invoice keeps its status.
+func (s *Store) RecordInvoicePayment(ctx context.Context, id string, invoice, paidTotal int64, st PaymentStatus, at time.Time) error {
+	now := s.clock()
+	filter := bson.M{"_id": id, "payment.invoiceNumber": invoice, "payment.paidAmount": bson.M{"$lt": paidTotal}}
+	set := bson.M{"payment.paidAmount": paidTotal, "payment.paidAt": at, "updatedAt": now}
+	stateful := bson.M{"payment.status": st}
+	for k, v := range set {
+		stateful[k] = v
+	}
+	if st == PaymentPaid {
+		k, h := HookSet(HookPaid, now)
+		stateful[k], stateful["hooksAt"] = h, now
+	}
+	f := bson.M{"payment.status": bson.M{"$nin": []PaymentStatus{PaymentCreditDue, PaymentCredited}}}
+	for k, v := range filter {
+		f[k] = v
+	}
+	ok, err := s.set(ctx, "record invoice payment", f, bson.M{"$set": stateful})
+	if err != nil || ok {
+		return err
+	}
+	_, err = s.set(ctx, "record invoice payment", filter, bson.M{"$set": set})
+	return err
+}
+
+// ----- mail -----
+
+// leaseOutbox takes a registration's outbox until leaseEnd, if its due
+// time is still the one read: of several instances, one wins.
+func (s *Store) leaseOutbox(ctx context.Context, id string, read *time.Time, leaseEnd time.Time) (bool, error) {
+	return s.set(ctx, "lease outbox", bson.M{"_id": id, "outboxNextAt": read}, bson.M{"$set": bson.M{"outboxNextAt": leaseEnd}})
+}
+
+// mailSent marks a mail sent, once, and drops the token it carried.
+func (s *Store) mailSent(ctx context.Context, id, key string, at time.Time) error {
+	_, err := s.set(ctx, "mail sent", bson.M{"_id": id, "outbox." + key + ".sentAt": bson.M{"$exists": false}},
+		bson.M{"$set": bson.M{"outbox." + key + ".sentAt": at}, "$unset": bson.M{"outbox." + key + ".token": ""}})
+	return err
+}
+
+// mailFailed records a failed attempt at a mail.
+func (s *Store) mailFailed(ctx context.Context, id, key string, attempts int, class string) error {
+	_, err := s.set(ctx, "mail failed", bson.M{"_id": id, "outbox." + key + ".attempts": attempts - 1},
+		bson.M{"$set": bson.M{"outbox." + key + ".attempts": attempts, "outbox." + key + ".lastError": class}})
+	return err
+}
+
+// releaseOutbox gives the outbox lease up: due again at next, or not at
+// all. Mail queued meanwhile set its own due time, which the filter on the
+// lease protects.
+func (s *Store) releaseOutbox(ctx context.Context, id string, leaseEnd time.Time, next *time.Time) error {
+	update := bson.M{"$unset": bson.M{"outboxNextAt": ""}}
+	if next != nil {
+		update = bson.M{"$set": bson.M{"outboxNextAt": *next}}
+	}
+	_, err := s.set(ctx, "release outbox", bson.M{"_id": id, "outboxNextAt": leaseEnd}, update)
+	return err
+}
+
+// ----- participants' rights -----
+
+// rectify sets and removes values of a registration not erased.
+func (s *Store) rectify(ctx context.Context, id string, set, unset bson.M) (*Registration, error) {
+	update := bson.M{"$set": set}
+	if len(unset) > 0 {
+		update["$unset"] = unset
+	}
+	out, err := s.transition(ctx, "rectify", notErased(id), update)
+	if errors.Is(err, ErrWrongState) {
+		return nil, ErrErased
+	}
+	return out, err
+}
+
+// rights applies one of the other rights' updates (withdrawal, objection,
+// restriction) to a registration not erased.
+func (s *Store) rights(ctx context.Context, op, id string, update bson.M) (*Registration, error) {
+	out, err := s.transition(ctx, op, notErased(id), update)
+	if errors.Is(err, ErrWrongState) {
+		return nil, ErrErased
+	}
+	return out, err
+}
+
+// erase removes a registration's personal data, once.
+func (s *Store) erase(ctx context.Context, id string, set bson.M) (*Registration, error) {
+	out, err := s.transition(ctx, "erase", notErased(id),
+		bson.M{"$set": set, "$unset": bson.M{"sealed": "", "dataKey": "", "outboxNextAt": "", "offerExpiresAt": ""}})
+	if errors.Is(err, ErrWrongState) {
+		return nil, ErrErased
+	}
+	return out, err
+}
+
+// ----- retention -----
+
+// purgeValues removes values whose retention ran out, if the registration
+// is unchanged since it was read (a rectification meanwhile is looked at
+// again next run).
+func (s *Store) purgeValues(ctx context.Context, reg *Registration, keys []string, now time.Time) (bool, error) {
+	unset := bson.M{}
+	for _, k := range keys {
+		unset["fields."+k] = ""
+		unset["sealed."+k] = ""
+	}
+	return s.set(ctx, "purge values", bson.M{"_id": reg.ID, "updatedAt": reg.UpdatedAt},
+		bson.M{"$unset": unset, "$set": bson.M{"updatedAt": now}})
+}
+
+// deleteExpired deletes a registration with nothing left to keep, if it
+// is unchanged since it was read.
+func (s *Store) deleteExpired(ctx context.Context, reg *Registration) (bool, error) {
+	ok, err := s.c.DeleteOne(ctx, bson.M{"_id": reg.ID, "updatedAt": reg.UpdatedAt})
+	if err != nil {
+		return false, fmt.Errorf("delete registration: %w", err)
 	}
 	return ok, nil
 }
 
-func (s store) seatsHeld(ctx context.Context, slug string) (int, error) {
-	n, err := s.c.Count(ctx, bson.M{"event": slug, "seat": true})
-	if err != nil {
-		return 0, fmt.Errorf("count seats: %w", err)
-	}
-	return int(n), nil
-}
+// ----- hooks (called by package webhooks) -----
 
-func acceptSet(status Status, now time.Time) bson.M {
-	set := bson.M{"status": status, "updatedAt": now}
-	if status == Confirmed {
-		k, h := HookSet(HookConfirmed, now)
-		set[k], set["hooksAt"] = h, now
+// HooksDispatched removes hook events that became deliveries; hooksAt,
+// as read, goes too unless a new event arrived meanwhile (it moved
+// hooksAt, so that event is found next time).
+func (s *Store) HooksDispatched(ctx context.Context, id string, keys []string, hooksAt *time.Time) error {
+	unset := bson.M{}
+	for _, k := range keys {
+		unset["hooks."+k] = ""
 	}
-	return set
+	all := bson.M{"hooksAt": ""}
+	for k := range unset {
+		all[k] = ""
+	}
+	ok, err := s.set(ctx, "hooks dispatched", bson.M{"_id": id, "hooksAt": hooksAt}, bson.M{"$unset": all})
+	if err != nil || ok || len(unset) == 0 {
+		return err
+	}
+	_, err = s.set(ctx, "hooks dispatched", bson.M{"_id": id}, bson.M{"$unset": unset})
+	return err
 }

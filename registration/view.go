@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/privacy"
 )
 
@@ -87,8 +88,8 @@ func anchors(reg *Registration, ev *events.Event) privacy.Anchors {
 
 // AccessReport returns the participant's own report: every value held,
 // health data opened for them alone.
-func (s *Service) AccessReport(ctx context.Context, reg *Registration) (*AccessReport, error) {
-	ev, err := s.events.Get(ctx, reg.Event)
+func (s *Rights) AccessReport(ctx context.Context, reg *Registration) (*AccessReport, error) {
+	ev, err := s.d.events.Get(ctx, reg.Event)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +106,7 @@ func (s *Service) AccessReport(ctx context.Context, reg *Registration) (*AccessR
 	}
 	a := anchors(reg, ev)
 	for _, df := range ev.Form() {
-		val, err := s.Value(reg, df.Key)
+		val, err := s.d.value(reg, df.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -126,7 +127,7 @@ func (s *Service) AccessReport(ctx context.Context, reg *Registration) (*AccessR
 			v.ConsentTexts = append(v.ConsentTexts, t)
 		}
 	}
-	ds, err := s.disclosuresOf(ctx, reg.ID)
+	ds, err := disclosuresOf(ctx, s.d.db, reg.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -187,9 +188,23 @@ type ListQuery struct {
 	Limit int64
 }
 
+// Lists are what staff read of registrations: the organiser's, catering's
+// and finance's lists, and the partner-safe export with its disclosure
+// log.
+type Lists struct {
+	d           *Domain
+	disclosures *mongodb.Collection
+	chunks      *mongodb.Collection
+}
+
+// NewLists returns the lists part.
+func NewLists(d *Domain) *Lists {
+	return &Lists{d: d, disclosures: d.db.Collection(mongodb.Disclosures), chunks: d.db.Collection(mongodb.DisclosureChunks)}
+}
+
 // List yields an audience's rows of an event's registrations, oldest
 // first, streamed from a cursor.
-func (s *Service) List(ctx context.Context, ev *events.Event, a Audience, q ListQuery) (iter.Seq2[Row, error], error) {
+func (s *Lists) List(ctx context.Context, ev *events.Event, a Audience, q ListQuery) (iter.Seq2[Row, error], error) {
 	cols := Columns(ev, a)
 	filter := bson.M{"event": ev.Slug}
 	if a == CateringStaff {
@@ -197,19 +212,14 @@ func (s *Service) List(ctx context.Context, ev *events.Event, a Audience, q List
 		filter["restricted"] = bson.M{"$ne": true}
 		filter["consentState."+string(privacy.ConsentHealth)] = true
 	}
-	o := options.Find().SetSort(s.store.c.InsertionOrder(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}})).SetSkip(q.Offset)
+	o := options.Find().SetSort(s.d.Store.insertionOrder()).SetSkip(q.Offset)
 	if q.Limit > 0 {
 		o.SetLimit(q.Limit)
 	}
-	cur, err := s.store.c.Find(ctx, filter, o)
-	if err != nil {
-		return nil, fmt.Errorf("list registrations: %w", err)
-	}
+	regs := s.d.Store.each(ctx, filter, o)
 	return func(yield func(Row, error) bool) {
-		defer cur.Close(context.WithoutCancel(ctx))
-		for cur.Next(ctx) {
-			var reg Registration
-			if err := cur.Decode(&reg); err != nil {
+		for reg, err := range regs {
+			if err != nil {
 				yield(Row{}, err)
 				return
 			}
@@ -219,7 +229,7 @@ func (s *Service) List(ctx context.Context, ev *events.Event, a Audience, q List
 					// Art. 18: stored, not processed; the row says it is there.
 					break
 				}
-				v, err := s.Value(&reg, c.Key)
+				v, err := s.d.value(reg, c.Key)
 				if err != nil {
 					yield(Row{}, err)
 					return
@@ -230,13 +240,10 @@ func (s *Service) List(ctx context.Context, ev *events.Event, a Audience, q List
 				return
 			}
 		}
-		if err := cur.Err(); err != nil {
-			yield(Row{}, err)
-		}
 	}, nil
 }
 
 // Count counts an event's registrations.
-func (s *Service) Count(ctx context.Context, slug string) (int64, error) {
-	return s.store.c.Count(ctx, bson.M{"event": slug})
+func (s *Lists) Count(ctx context.Context, slug string) (int64, error) {
+	return s.d.Store.count(ctx, slug)
 }

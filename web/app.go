@@ -14,13 +14,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/metrics"
-	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/payments"
-	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
-	"github.com/pamelding/pamelding/webhooks"
 )
 
 // Store is what the app asks of the database directly.
@@ -28,20 +25,12 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
-// Deps is everything the handlers need.
+// Deps is everything the handlers need: the services, wired (see package
+// app), and the web's own settings.
 type Deps struct {
-	Log           *slog.Logger
-	Store         Store
-	Events        *events.Service
-	Staff         *staff.Service
-	Registrations *registration.Service
-	Payments      *payments.Service
-	Metrics       *metrics.Metrics
-	Webhooks      *webhooks.Service
-	Limits        Limits
-	// StateCollection keeps the pages' CSRF tokens and sessions.
-	StateCollection *mongodb.Collection
-	Config          Config
+	App    *app.App
+	Limits Limits
+	Config Config
 }
 
 // Config is what the pages and generated documents need to know.
@@ -58,25 +47,25 @@ const bodyLimit = payments.MaxStatement + 64<<10
 
 // New returns the app with every route of routes.go.
 func New(d Deps) *fiber.App {
-	app := fiber.New(fiber.Config{
+	f := fiber.New(fiber.Config{
 		AppName:               "pamelding",
 		BodyLimit:             bodyLimit,
 		ReadTimeout:           15 * time.Second,
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		DisableStartupMessage: true,
-		ErrorHandler:          errorHandler(d.Log),
+		ErrorHandler:          errorHandler(d.App.Log),
 		// Strict routing keeps one address per resource.
 		StrictRouting: true,
 		CaseSensitive: true,
 		Views:         viewEngine(),
 	})
-	app.Use(withRequestID, recoverPanics(d.Log), accessLog(d.Log, d.Metrics), baseHeaders)
-	routes(app, d, newPageState(d))
-	app.Use(func(c *fiber.Ctx) error {
+	f.Use(withRequestID, recoverPanics(d.App.Log), accessLog(d.App.Log, d.App.Metrics), baseHeaders)
+	routes(f, d, newPageState(d))
+	f.Use(func(c *fiber.Ctx) error {
 		return problem(fiber.StatusNotFound, "not_found", "No such route.")
 	})
-	return app
+	return f
 }
 
 const localRequestID = "requestId"

@@ -78,6 +78,7 @@ var authz = map[string]access{
 
 	"POST /api/v1/tokens":       staffOf(staff.Admin),
 	"GET /api/v1/tokens":        staffOf(staff.Admin),
+	"GET /api/v1/jobs":          staffOf(staff.Admin),
 	"DELETE /api/v1/tokens/:id": staffOf(staff.Admin),
 
 	"POST /api/v1/privacy/requests":             staffOf(staff.Admin, staff.Privacy),

@@ -3,8 +3,8 @@ package web
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/events"
-	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 )
 
@@ -59,33 +59,25 @@ func handleGetEvent(s *events.Service) fiber.Handler {
 
 // handlePatchEvent changes an event; seats a larger capacity frees go to
 // the waiting list first.
-func handlePatchEvent(s *events.Service, rs *registration.Service) fiber.Handler {
+func handlePatchEvent(a *app.App) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req events.PatchRequest
 		if err := decodeJSON(c, &req); err != nil {
 			return err
 		}
-		e, err := s.Patch(c.UserContext(), c.Params("slug"), req)
+		e, err := a.PatchEvent(c.UserContext(), c.Params("slug"), req)
 		if err != nil {
 			return err
-		}
-		if e.Waitlist && e.SeatsLeft > 0 {
-			if _, err := rs.OfferFreeSeats(c.UserContext(), e.Slug); err != nil {
-				return err
-			}
-			if e, err = s.Get(c.UserContext(), e.Slug); err != nil {
-				return err
-			}
 		}
 		return c.JSON(e)
 	}
 }
 
 // handleGetEventStaff is the staff view of an event: its settings, notes
-// and counts.
-func handleGetEventStaff(s *events.Service) fiber.Handler {
+// and counts, and where the money of a cancelled event stands.
+func handleGetEventStaff(a *app.App) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		e, err := s.Get(c.UserContext(), c.Params("slug"))
+		e, err := a.EventForStaff(c.UserContext(), c.Params("slug"))
 		if err != nil {
 			return err
 		}

@@ -45,7 +45,7 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr):
-		field := typeErr.Field
+		field := jsonPath(typeErr.Field)
 		if field == "" {
 			field = "(body)"
 		}
@@ -62,4 +62,20 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	// are the client's malformed input too. Their text can quote the
 	// value, so it is not echoed.
 	return problem(http.StatusBadRequest, "malformed_json", "A value could not be read.")
+}
+
+// jsonPath is the path of a decoding error as the client wrote it: the
+// decoder names a member of an embedded Go struct with the struct's name
+// first (PatchRequest.capacity), which no JSON name has, as all start
+// with a lower-case letter.
+func jsonPath(field string) string {
+	parts := strings.Split(field, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && p[0] >= 'A' && p[0] <= 'Z' {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
 }

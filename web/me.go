@@ -11,7 +11,7 @@ import (
 const localRegistration = "registration"
 
 // requireParticipant authenticates a manage token sent as the bearer token.
-func requireParticipant(s *registration.Service, g *authGuard) fiber.Handler {
+func requireParticipant(s *registration.Store, g *authGuard) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if err := g.check(c); err != nil {
 			return err
@@ -35,7 +35,7 @@ func participant(c *fiber.Ctx) *registration.Registration {
 	return reg
 }
 
-func handleMe(s *registration.Service) fiber.Handler {
+func handleMe(s *registration.Rights) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		v, err := s.AccessReport(c.UserContext(), participant(c))
 		if err != nil {
@@ -45,7 +45,7 @@ func handleMe(s *registration.Service) fiber.Handler {
 	}
 }
 
-func handleAcceptOffer(s *registration.Service) fiber.Handler {
+func handleAcceptOffer(s *registration.Signups) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		res, err := s.AcceptOffer(c.UserContext(), participant(c))
 		if err != nil {

@@ -16,7 +16,9 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/session"
 	"github.com/gofiber/template/html/v2"
 
+	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
@@ -62,7 +64,7 @@ type pageState struct {
 const sessionCookie = "pamelding_session"
 
 func newPageState(d Deps) *pageState {
-	st := &stateStore{c: d.StateCollection, now: time.Now}
+	st := &stateStore{c: d.App.Store.Collection(mongodb.WebState), now: time.Now}
 	secure := strings.HasPrefix(d.Config.PublicURL, "https://")
 	ps := &pageState{store: st}
 	ps.sessions = session.New(session.Config{
@@ -278,10 +280,10 @@ func pageError404(c *fiber.Ctx, err error) error {
 
 // handleEventSubmit registers from the form. Errors come back beside their
 // fields with what was typed kept; a card payment goes on to Stripe.
-func handleEventSubmit(ev *events.Service, rs *registration.Service, ps *pageState, methods func() map[string]bool) fiber.Handler {
+func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		lang := pageLang(c)
-		e, err := ev.Get(c.UserContext(), c.Params("slug"))
+		e, err := a.Events.Get(c.UserContext(), c.Params("slug"))
 		if err != nil {
 			return pageError404(c, err)
 		}
@@ -300,7 +302,7 @@ func handleEventSubmit(ev *events.Service, rs *registration.Service, ps *pageSta
 		if e.Price.Amount > 0 {
 			req.Payment.Method = in["payment_method"]
 		}
-		res, err := rs.Signup(c.UserContext(), e.Slug, req, registration.Web)
+		res, err := a.Signups.Signup(c.UserContext(), e.Slug, req, registration.Web)
 		if err != nil {
 			var ferrs privacy.Errors
 			if errors.As(err, &ferrs) {
@@ -314,7 +316,7 @@ func handleEventSubmit(ev *events.Service, rs *registration.Service, ps *pageSta
 			if general == "err."+p.Code {
 				general = p.Detail
 			}
-			if fresh, gerr := ev.Get(c.UserContext(), e.Slug); gerr == nil {
+			if fresh, gerr := a.Events.Get(c.UserContext(), e.Slug); gerr == nil {
 				e = fresh
 			}
 			return eventForm(c.Status(p.Status), e, lang, in, nil, general, methods())
@@ -364,10 +366,10 @@ func (ps *pageState) login(c *fiber.Ctx, regID string) error {
 // only: logs name the route, not the path; Referrer-Policy is no-referrer;
 // the page that carries it replaces itself at once (a same-site
 // navigation, so the SameSite=Strict session cookie goes along).
-func handleManageLink(rs *registration.Service, ps *pageState) fiber.Handler {
+func handleManageLink(a *app.App, ps *pageState) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		lang := pageLang(c)
-		reg, err := rs.ByToken(c.UserContext(), c.Params("token"))
+		reg, err := a.Registrations.ByToken(c.UserContext(), c.Params("token"))
 		if err != nil {
 			if errors.Is(err, registration.ErrInvalidManageToken) {
 				return render(c.Status(fiber.StatusNotFound), "message", lang, fiber.Map{"Title": t(lang, "me.title"), "Paragraphs": []string{t(lang, "me.expired")}, "SwitchURL": ""})
@@ -385,7 +387,7 @@ func handleManageLink(rs *registration.Service, ps *pageState) fiber.Handler {
 }
 
 // current is the registration of the page session, or nil.
-func (ps *pageState) current(c *fiber.Ctx, rs *registration.Service) (*registration.Registration, error) {
+func (ps *pageState) current(c *fiber.Ctx, a *app.App) (*registration.Registration, error) {
 	sess, err := ps.sessions.Get(c)
 	if err != nil {
 		return nil, err
@@ -394,7 +396,7 @@ func (ps *pageState) current(c *fiber.Ctx, rs *registration.Service) (*registrat
 	if id == "" {
 		return nil, nil
 	}
-	reg, err := rs.ByID(c.UserContext(), id)
+	reg, err := a.Registrations.Get(c.UserContext(), id)
 	if errors.Is(err, registration.ErrNotFound) || (err == nil && reg.ErasedAt != nil) {
 		_ = sess.Destroy()
 		return nil, nil
@@ -404,10 +406,10 @@ func (ps *pageState) current(c *fiber.Ctx, rs *registration.Service) (*registrat
 
 // withParticipant runs a /me page for the session's registration, or says
 // the link expired.
-func withParticipant(rs *registration.Service, ps *pageState, h func(c *fiber.Ctx, reg *registration.Registration, lang string) error) fiber.Handler {
+func withParticipant(a *app.App, ps *pageState, h func(c *fiber.Ctx, reg *registration.Registration, lang string) error) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		lang := pageLang(c)
-		reg, err := ps.current(c, rs)
+		reg, err := ps.current(c, a)
 		if err != nil {
 			return err
 		}
@@ -421,12 +423,12 @@ func withParticipant(rs *registration.Service, ps *pageState, h func(c *fiber.Ct
 	}
 }
 
-func mePage(c *fiber.Ctx, rs *registration.Service, reg *registration.Registration, lang, flash string, ferrs privacy.Errors, in map[string]string) error {
-	rep, err := rs.AccessReport(c.UserContext(), reg)
+func mePage(c *fiber.Ctx, a *app.App, reg *registration.Registration, lang, flash string, ferrs privacy.Errors, in map[string]string) error {
+	rep, err := a.Rights.AccessReport(c.UserContext(), reg)
 	if err != nil {
 		return err
 	}
-	ev, err := rs.Event(c.UserContext(), reg.Event)
+	ev, err := a.Events.Get(c.UserContext(), reg.Event)
 	if err != nil {
 		return err
 	}
@@ -512,12 +514,12 @@ func mePage(c *fiber.Ctx, rs *registration.Service, reg *registration.Registrati
 		"Title": t(lang, "me.title"), "Report": rep, "Rows": rows, "Consents": consents, "Fields": fields, "Errors": errs,
 		"EventTitle": title, "Status": registration.StatusText(lang, reg.Status), "Flash": flash,
 		"Source":    fmt.Sprintf(t(lang, "me.source.text"), reg.CreatedAt.In(oslo).Format("02.01.2006"), t(lang, "channel."+string(reg.Channel))),
-		"CanCancel": reg.Status == registration.Confirmed || reg.Status == registration.PendingPayment || reg.Status == registration.Waitlisted || reg.Status == registration.Offered,
+		"CanCancel": reg.Status.Live(),
 	})
 }
 
-func handleMePage(rs *registration.Service, ps *pageState) fiber.Handler {
-	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+func handleMePage(a *app.App, ps *pageState) fiber.Handler {
+	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
 		flash := ""
 		if m := c.Query("m"); m == "saved" || m == "cancel.done" {
 			key := "me.saved"
@@ -526,7 +528,7 @@ func handleMePage(rs *registration.Service, ps *pageState) fiber.Handler {
 			}
 			flash = t(lang, key)
 		}
-		return mePage(c, rs, reg, lang, flash, nil, nil)
+		return mePage(c, a, reg, lang, flash, nil, nil)
 	})
 }
 
@@ -534,9 +536,9 @@ func backToMe(c *fiber.Ctx, lang, msg string) error {
 	return c.Redirect("/me?lang="+lang+"&m="+msg, fiber.StatusSeeOther)
 }
 
-func handleMeFields(rs *registration.Service, ps *pageState) fiber.Handler {
-	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
-		ev, err := rs.Event(c.UserContext(), reg.Event)
+func handleMeFields(a *app.App, ps *pageState) fiber.Handler {
+	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		ev, err := a.Events.Get(c.UserContext(), reg.Event)
 		if err != nil {
 			return err
 		}
@@ -550,13 +552,13 @@ func handleMeFields(rs *registration.Service, ps *pageState) fiber.Handler {
 			in["f_"+df.Key] = v
 			req.Fields[df.Key] = v
 		}
-		_, err = rs.Rectify(c.UserContext(), reg, req)
+		_, err = a.Rights.Rectify(c.UserContext(), reg, req)
 		var ferrs privacy.Errors
 		switch {
 		case errors.As(err, &ferrs):
-			return mePage(c.Status(fiber.StatusUnprocessableEntity), rs, reg, lang, "", ferrs, in)
+			return mePage(c.Status(fiber.StatusUnprocessableEntity), a, reg, lang, "", ferrs, in)
 		case errors.Is(err, registration.ErrAlreadyRegistered):
-			return mePage(c.Status(fiber.StatusConflict), rs, reg, lang, "", privacy.Errors{{Field: "fields.email", Code: "already_registered"}}, in)
+			return mePage(c.Status(fiber.StatusConflict), a, reg, lang, "", privacy.Errors{{Field: "fields.email", Code: "already_registered"}}, in)
 		case err != nil:
 			return err
 		}
@@ -564,18 +566,18 @@ func handleMeFields(rs *registration.Service, ps *pageState) fiber.Handler {
 	})
 }
 
-func handleMeWithdraw(rs *registration.Service, ps *pageState) fiber.Handler {
-	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
-		if _, err := rs.WithdrawConsent(c.UserContext(), reg, privacy.ConsentPurpose(c.Params("purpose"))); err != nil {
+func handleMeWithdraw(a *app.App, ps *pageState) fiber.Handler {
+	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		if _, err := a.Rights.WithdrawConsent(c.UserContext(), reg, privacy.ConsentPurpose(c.Params("purpose"))); err != nil {
 			return err
 		}
 		return backToMe(c, lang, "saved")
 	})
 }
 
-func handleMeAcceptOffer(rs *registration.Service, ps *pageState) fiber.Handler {
-	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
-		res, err := rs.AcceptOffer(c.UserContext(), reg)
+func handleMeAcceptOffer(a *app.App, ps *pageState) fiber.Handler {
+	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		res, err := a.Signups.AcceptOffer(c.UserContext(), reg)
 		if err != nil && !errors.Is(err, registration.ErrNoOffer) {
 			return err
 		}
@@ -586,34 +588,34 @@ func handleMeAcceptOffer(rs *registration.Service, ps *pageState) fiber.Handler 
 	})
 }
 
-func handleMeObject(rs *registration.Service, ps *pageState) fiber.Handler {
-	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+func handleMeObject(a *app.App, ps *pageState) fiber.Handler {
+	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
 		v := c.FormValue("partner_sharing") == "true"
-		if _, err := rs.Object(c.UserContext(), reg, registration.ObjectionsRequest{PartnerSharing: &v}); err != nil {
+		if _, err := a.Rights.Object(c.UserContext(), reg, registration.ObjectionsRequest{PartnerSharing: &v}); err != nil {
 			return err
 		}
 		return backToMe(c, lang, "saved")
 	})
 }
 
-func handleMeRestrict(rs *registration.Service, ps *pageState) fiber.Handler {
-	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
-		if _, err := rs.Restrict(c.UserContext(), reg, c.FormValue("restricted") == "true"); err != nil {
+func handleMeRestrict(a *app.App, ps *pageState) fiber.Handler {
+	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		if _, err := a.Rights.Restrict(c.UserContext(), reg, c.FormValue("restricted") == "true"); err != nil {
 			return err
 		}
 		return backToMe(c, lang, "saved")
 	})
 }
 
-func handleMeExportFile(rs *registration.Service, ps *pageState) fiber.Handler {
-	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, _ string) error {
-		return sendExport(c, rs, reg)
+func handleMeExportFile(a *app.App, ps *pageState) fiber.Handler {
+	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, _ string) error {
+		return sendExport(c, a.Rights, reg)
 	})
 }
 
-func handleMeCancelPage(rs *registration.Service, pay *payments.Service, ps *pageState) fiber.Handler {
-	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
-		if _, err := pay.Cancel(c.UserContext(), reg, false); err != nil && !errors.Is(err, registration.ErrNotCancellable) {
+func handleMeCancelPage(a *app.App, ps *pageState) fiber.Handler {
+	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		if _, err := a.Cancel(c.UserContext(), reg); err != nil && !errors.Is(err, registration.ErrNotCancellable) {
 			return err
 		}
 		return backToMe(c, lang, "cancel.done")
@@ -622,9 +624,9 @@ func handleMeCancelPage(rs *registration.Service, pay *payments.Service, ps *pag
 
 // handleMeDeletePage says what deleting will remove and what must be kept
 // for bookkeeping, and why, before anything is deleted.
-func handleMeDeletePage(rs *registration.Service, ps *pageState) fiber.Handler {
-	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
-		rep, err := rs.AccessReport(c.UserContext(), reg)
+func handleMeDeletePage(a *app.App, ps *pageState) fiber.Handler {
+	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		rep, err := a.Rights.AccessReport(c.UserContext(), reg)
 		if err != nil {
 			return err
 		}
@@ -648,9 +650,9 @@ func handleMeDeletePage(rs *registration.Service, ps *pageState) fiber.Handler {
 	})
 }
 
-func handleMeDelete(rs *registration.Service, pay *payments.Service, ps *pageState) fiber.Handler {
-	return withParticipant(rs, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
-		rec, err := erase(c.UserContext(), rs, pay, reg)
+func handleMeDelete(a *app.App, ps *pageState) fiber.Handler {
+	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		rec, err := a.Erase(c.UserContext(), reg)
 		if err != nil {
 			return err
 		}

@@ -11,10 +11,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/metrics"
 	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/privacy"
-	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 )
 
@@ -44,9 +44,9 @@ func handleStripeWebhook(p *payments.Service, m *metrics.Metrics) fiber.Handler 
 	}
 }
 
-func handleMeCancelPaid(p *payments.Service) fiber.Handler {
+func handleMeCancelPaid(a *app.App) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		out, err := p.Cancel(c.UserContext(), participant(c), false)
+		out, err := a.Cancel(c.UserContext(), participant(c))
 		if err != nil {
 			return err
 		}
@@ -54,13 +54,13 @@ func handleMeCancelPaid(p *payments.Service) fiber.Handler {
 	}
 }
 
-func handleOrganiserCancelPaid(rs *registration.Service, p *payments.Service) fiber.Handler {
+func handleOrganiserCancelPaid(a *app.App) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		reg, err := rs.Get(c.UserContext(), c.Params("slug"), c.Params("id"))
+		reg, err := a.Signups.Get(c.UserContext(), c.Params("slug"), c.Params("id"))
 		if err != nil {
 			return err
 		}
-		out, err := p.Cancel(c.UserContext(), reg, false)
+		out, err := a.Cancel(c.UserContext(), reg)
 		if err != nil {
 			return err
 		}
@@ -68,9 +68,9 @@ func handleOrganiserCancelPaid(rs *registration.Service, p *payments.Service) fi
 	}
 }
 
-func handleCancelEvent(p *payments.Service) fiber.Handler {
+func handleCancelEvent(a *app.App) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		out, err := p.CancelEvent(c.UserContext(), c.Params("slug"))
+		out, err := a.CancelEvent(c.UserContext(), c.Params("slug"))
 		if err != nil {
 			return err
 		}
@@ -96,13 +96,13 @@ type invoiceList struct {
 	Invoices []payments.Invoice `json:"invoices"`
 }
 
-func handleListInvoices(p *payments.Service) fiber.Handler {
+func handleListInvoices(p *payments.Invoices) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ev, err := financeEvent(c)
 		if err != nil {
 			return err
 		}
-		invs, err := p.Invoices(c.UserContext(), payments.InvoiceQuery{Event: ev, Status: c.Query("status")})
+		invs, err := p.List(c.UserContext(), payments.InvoiceQuery{Event: ev, Status: c.Query("status")})
 		if err != nil {
 			return err
 		}
@@ -113,7 +113,7 @@ func handleListInvoices(p *payments.Service) fiber.Handler {
 
 // handleGetInvoice answers JSON, or the PDF with ?format=pdf or
 // Accept: application/pdf.
-func handleGetInvoice(p *payments.Service) fiber.Handler {
+func handleGetInvoice(p *payments.Invoices) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		n, err := strconv.ParseInt(c.Params("number"), 10, 64)
 		if err != nil || n < 1 {

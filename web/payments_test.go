@@ -208,11 +208,11 @@ func TestHoldExpires(t *testing.T) {
 		// No webhook ever comes for b: once the hold is over, the job asks
 		// Stripe (stripe-mock answers "open"), expires the session there
 		// and releases the seat.
-		if n, err := e.pay.ReleaseHolds(context.Background()); err != nil || n != 0 {
+		if n, err := e.a.Payments.ReleaseHolds(context.Background()); err != nil || n != 0 {
 			t.Fatalf("before the hold ended: %d, %v", n, err)
 		}
 		e.clock.add(32 * time.Minute)
-		n, err := e.pay.ReleaseHolds(context.Background())
+		n, err := e.a.Payments.ReleaseHolds(context.Background())
 		if err != nil || n != 1 {
 			t.Fatalf("released %d, %v", n, err)
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -14,8 +13,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/events"
-	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
@@ -25,7 +24,7 @@ import (
 // default (RFC 4180, formulas defused), JSON with Accept:
 // application/json, XLSX with ?format=xlsx. A partner token gets its own
 // partner's list; organisers name the partner with ?partner=.
-func handlePartnerExport(ev *events.Service, rs *registration.Service, log *slog.Logger) fiber.Handler {
+func handlePartnerExport(ev *events.Service, rs *registration.Lists, log *slog.Logger) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		e, err := ev.Get(c.UserContext(), c.Params("slug"))
 		if err != nil {
@@ -89,7 +88,7 @@ func handlePartnerExport(ev *events.Service, rs *registration.Service, log *slog
 	}
 }
 
-func exportCSV(ctx context.Context, rs *registration.Service, e *events.Event, partner, token string, cols []string, w *bufio.Writer) error {
+func exportCSV(ctx context.Context, rs *registration.Lists, e *events.Event, partner, token string, cols []string, w *bufio.Writer) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(cols); err != nil {
 		return err
@@ -119,7 +118,7 @@ func exportCSV(ctx context.Context, rs *registration.Service, e *events.Event, p
 	return err
 }
 
-func exportJSON(ctx context.Context, rs *registration.Service, e *events.Event, partner, token string, cols []string, w *bufio.Writer) error {
+func exportJSON(ctx context.Context, rs *registration.Lists, e *events.Event, partner, token string, cols []string, w *bufio.Writer) error {
 	if _, err := w.WriteString("["); err != nil {
 		return err
 	}
@@ -145,7 +144,7 @@ func exportJSON(ctx context.Context, rs *registration.Service, e *events.Event, 
 	return err
 }
 
-func exportXLSX(ctx context.Context, rs *registration.Service, e *events.Event, partner, token string, cols []string, w *bufio.Writer) error {
+func exportXLSX(ctx context.Context, rs *registration.Lists, e *events.Event, partner, token string, cols []string, w *bufio.Writer) error {
 	f := excelize.NewFile()
 	defer f.Close()
 	sheet := "Deltakere"
@@ -184,7 +183,7 @@ type disclosureList struct {
 	Disclosures []registration.Disclosure `json:"disclosures"`
 }
 
-func handleDisclosures(rs *registration.Service) fiber.Handler {
+func handleDisclosures(rs *registration.Lists) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ds, err := rs.Disclosures(c.UserContext(), c.Params("slug"))
 		if err != nil {
@@ -194,12 +193,12 @@ func handleDisclosures(rs *registration.Service) fiber.Handler {
 	}
 }
 
-func handleMeExport(rs *registration.Service) fiber.Handler {
+func handleMeExport(rs *registration.Rights) fiber.Handler {
 	return func(c *fiber.Ctx) error { return sendExport(c, rs, participant(c)) }
 }
 
 // sendExport answers the portability export as a JSON download.
-func sendExport(c *fiber.Ctx, rs *registration.Service, reg *registration.Registration) error {
+func sendExport(c *fiber.Ctx, rs *registration.Rights, reg *registration.Registration) error {
 	p, err := rs.Export(c.UserContext(), reg)
 	if err != nil {
 		return err
@@ -208,7 +207,7 @@ func sendExport(c *fiber.Ctx, rs *registration.Service, reg *registration.Regist
 	return c.JSON(p)
 }
 
-func handleRectify(rs *registration.Service) fiber.Handler {
+func handleRectify(rs *registration.Rights) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req registration.RectifyRequest
 		if err := decodeJSON(c, &req); err != nil {
@@ -226,7 +225,7 @@ func handleRectify(rs *registration.Service) fiber.Handler {
 	}
 }
 
-func handleWithdraw(rs *registration.Service) fiber.Handler {
+func handleWithdraw(rs *registration.Rights) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		out, err := rs.WithdrawConsent(c.UserContext(), participant(c), privacy.ConsentPurpose(c.Params("purpose")))
 		if err != nil {
@@ -236,7 +235,7 @@ func handleWithdraw(rs *registration.Service) fiber.Handler {
 	}
 }
 
-func handleObject(rs *registration.Service) fiber.Handler {
+func handleObject(rs *registration.Rights) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req registration.ObjectionsRequest
 		if err := decodeJSON(c, &req); err != nil {
@@ -254,7 +253,7 @@ type restrictionRequest struct {
 	Restricted *bool `json:"restricted"`
 }
 
-func handleRestrict(rs *registration.Service) fiber.Handler {
+func handleRestrict(rs *registration.Rights) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		req := restrictionRequest{}
 		if len(c.Body()) > 0 {
@@ -271,26 +270,9 @@ func handleRestrict(rs *registration.Service) fiber.Handler {
 	}
 }
 
-// erase cancels a live registration (settling its money) and erases it.
-func erase(ctx context.Context, rs *registration.Service, pay *payments.Service, reg *registration.Registration) (*registration.ErasureReceipt, error) {
-	if _, err := pay.Cancel(ctx, reg, false); err != nil && !errors.Is(err, registration.ErrNotCancellable) {
-		return nil, err
-	}
-	fresh, err := rs.Get(ctx, reg.Event, reg.ID)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := rs.Erase(ctx, fresh)
-	if err != nil {
-		return nil, err
-	}
-	rec.SeatReleased = rec.SeatReleased || (reg.Seat && !fresh.Seat)
-	return rec, nil
-}
-
-func handleErase(rs *registration.Service, pay *payments.Service) fiber.Handler {
+func handleErase(a *app.App) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		rec, err := erase(c.UserContext(), rs, pay, participant(c))
+		rec, err := a.Erase(c.UserContext(), participant(c))
 		if err != nil {
 			return err
 		}
@@ -371,7 +353,7 @@ type retentionOverview struct {
 	Events []registration.EventRetention `json:"events"`
 }
 
-func handleRetention(rs *registration.Service) fiber.Handler {
+func handleRetention(rs *registration.Retention) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		out, err := rs.RetentionOverview(c.UserContext())
 		if err != nil {
@@ -385,7 +367,7 @@ type requestList struct {
 	Requests []registration.RequestView `json:"requests"`
 }
 
-func handleCreateRequest(rs *registration.Service) fiber.Handler {
+func handleCreateRequest(rs *registration.Requests) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req registration.NewRequest
 		if err := decodeJSON(c, &req); err != nil {
@@ -400,7 +382,7 @@ func handleCreateRequest(rs *registration.Service) fiber.Handler {
 	}
 }
 
-func handleListRequests(rs *registration.Service) fiber.Handler {
+func handleListRequests(rs *registration.Requests) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		vs, err := rs.Requests(c.UserContext(), c.Query("all") == "true")
 		if err != nil {
@@ -411,7 +393,7 @@ func handleListRequests(rs *registration.Service) fiber.Handler {
 	}
 }
 
-func handleGetRequest(rs *registration.Service) fiber.Handler {
+func handleGetRequest(rs *registration.Requests) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		v, err := rs.GetRequest(c.UserContext(), c.Params("id"))
 		if err != nil {
@@ -422,65 +404,14 @@ func handleGetRequest(rs *registration.Service) fiber.Handler {
 	}
 }
 
-// actionRequest is the body of POST /api/v1/privacy/requests/{id}/actions:
-// the operation a participant could do themselves, done for them.
-type actionRequest struct {
-	Action       string                          `json:"action"`
-	Registration string                          `json:"registration"`
-	Fields       map[string]string               `json:"fields"`
-	Purpose      string                          `json:"purpose"`
-	Objections   *registration.ObjectionsRequest `json:"objections"`
-}
-
-func handleRequestAction(rs *registration.Service, pay *payments.Service) fiber.Handler {
+func handleRequestAction(a *app.App) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		var req actionRequest
+		var req app.RequestAction
 		if err := decodeJSON(c, &req); err != nil {
 			return err
 		}
-		ctx := c.UserContext()
-		reg, err := rs.SubjectRegistration(ctx, c.Params("id"), req.Registration)
+		out, err := a.ActOnRequest(c.UserContext(), c.Params("id"), req, principal(c).ID)
 		if err != nil {
-			return err
-		}
-		var out any
-		switch req.Action {
-		case "access":
-			out, err = rs.AccessReport(ctx, reg)
-		case "export":
-			out, err = rs.Export(ctx, reg)
-		case "rectify":
-			var r *registration.Registration
-			if r, err = rs.Rectify(ctx, reg, registration.RectifyRequest{Fields: req.Fields}); err == nil {
-				out, err = rs.AccessReport(ctx, r)
-			}
-		case "erase":
-			out, err = erase(ctx, rs, pay, reg)
-		case "restrict", "unrestrict":
-			var r *registration.Registration
-			if r, err = rs.Restrict(ctx, reg, req.Action == "restrict"); err == nil {
-				out = fiber.Map{"restricted": r.Restricted}
-			}
-		case "object":
-			if req.Objections == nil {
-				return privacy.Errors{{Field: "objections", Code: privacy.CodeRequired}}
-			}
-			var r *registration.Registration
-			if r, err = rs.Object(ctx, reg, *req.Objections); err == nil {
-				out = fiber.Map{"objections": r.Objections}
-			}
-		case "withdraw":
-			var r *registration.Registration
-			if r, err = rs.WithdrawConsent(ctx, reg, privacy.ConsentPurpose(req.Purpose)); err == nil {
-				out = fiber.Map{"consentState": r.ConsentState}
-			}
-		default:
-			return privacy.Errors{{Field: "action", Code: privacy.CodeInvalid}}
-		}
-		if err != nil {
-			return err
-		}
-		if err := rs.RecordAction(ctx, c.Params("id"), req.Action, reg.ID, principal(c).ID); err != nil {
 			return err
 		}
 		c.Set(fiber.HeaderCacheControl, "no-store")
@@ -492,7 +423,7 @@ type closeRequest struct {
 	Outcome string `json:"outcome"`
 }
 
-func handleCloseRequest(rs *registration.Service) fiber.Handler {
+func handleCloseRequest(rs *registration.Requests) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req closeRequest
 		if err := decodeJSON(c, &req); err != nil {

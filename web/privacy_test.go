@@ -480,7 +480,7 @@ func TestRetention(t *testing.T) {
 	}
 	run := func() {
 		t.Helper()
-		if _, err := e.regs.RunRetention(context.Background(), false); err != nil {
+		if _, err := e.a.Retention.RunRetention(context.Background(), false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -494,7 +494,7 @@ func TestRetention(t *testing.T) {
 	}
 	t.Run("DryRun", func(t *testing.T) {
 		e.clock.add(110 * 24 * time.Hour) // 2027-03-11: past event end + 7 days
-		rec, err := e.regs.RunRetention(context.Background(), true)
+		rec, err := e.a.Retention.RunRetention(context.Background(), true)
 		if err != nil || len(rec.Values) == 0 || len(fields(s.ID)) != len(allFields) {
 			t.Fatalf("dry run removed something or counted nothing: %+v %v", rec, err)
 		}
@@ -641,7 +641,7 @@ func TestPrivacyRequestRetention(t *testing.T) {
 	r.json(t, &req)
 	e.do(t, "POST", "/api/v1/privacy/requests/"+req.ID+"/close", pc, map[string]any{"outcome": "answered"})
 	run := func() {
-		if _, err := e.regs.RunRetention(context.Background(), false); err != nil {
+		if _, err := e.a.Retention.RunRetention(context.Background(), false); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/pamelding/pamelding/staff"
 )
 
-func handleSignup(s *registration.Service, m *metrics.Metrics) fiber.Handler {
+func handleSignup(s *registration.Signups, m *metrics.Metrics) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req registration.SignupRequest
 		if err := decodeJSON(c, &req); err != nil {
@@ -55,7 +55,7 @@ const maxPage = 500
 // 500) or, with ?format=csv or Accept: text/csv, the whole list as CSV
 // streamed from the store. Columns depend on the role (see
 // registration.Columns); health data only ever reaches catering.
-func handleListRegistrations(ev *events.Service, s *registration.Service) fiber.Handler {
+func handleListRegistrations(ev *events.Service, s *registration.Lists) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		e, err := ev.Get(c.UserContext(), c.Params("slug"))
 		if err != nil {

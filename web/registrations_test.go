@@ -298,7 +298,7 @@ func TestWaitingList(t *testing.T) {
 
 	t.Run("OfferPassesOn", func(t *testing.T) {
 		e.clock.add(49 * time.Hour)
-		n, err := e.regs.ExpireOffers(context.Background())
+		n, err := e.a.Signups.ExpireOffers(context.Background())
 		if err != nil || n != 1 {
 			t.Fatalf("expired %d, %v", n, err)
 		}

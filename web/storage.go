@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/mongodb"
 )
 
@@ -82,4 +83,14 @@ func (s *stateStore) Close() error { return nil }
 // Sweep deletes expired entries; a job runs it.
 func (s *stateStore) Sweep(ctx context.Context) (int64, error) {
 	return s.c.DeleteMany(ctx, bson.M{"expiresAt": bson.M{"$lt": s.now().UTC()}})
+}
+
+// StateJob is the background job that sweeps the pages' expired sessions
+// and CSRF tokens.
+func StateJob(a *app.App, every time.Duration) app.Job {
+	st := &stateStore{c: a.Store.Collection(mongodb.WebState), now: time.Now}
+	return app.Job{Name: "web-state", Every: every, Run: func(ctx context.Context) error {
+		_, err := st.Sweep(ctx)
+		return err
+	}}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/staff"
 )
 
@@ -57,5 +58,22 @@ func handleRevokeToken(s *staff.Service) fiber.Handler {
 			return err
 		}
 		return c.SendStatus(fiber.StatusNoContent)
+	}
+}
+
+type jobList struct {
+	Jobs []mongodb.JobStatus `json:"jobs"`
+}
+
+// handleJobs is the background jobs' status: last run, next run, lag and
+// the last error, for staff.
+func handleJobs(j *mongodb.Jobs) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		sts, err := j.Status(c.UserContext())
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.JSON(jobList{Jobs: sts})
 	}
 }

@@ -16,14 +16,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/pamelding/pamelding/events"
-	"github.com/pamelding/pamelding/metrics"
+	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/mongodb/mongotest"
 	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/payments/stripetest"
 	"github.com/pamelding/pamelding/privacy"
-	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 	"github.com/pamelding/pamelding/web"
 	"github.com/pamelding/pamelding/webhooks"
@@ -36,10 +34,9 @@ const (
 
 type env struct {
 	app   *fiber.App
+	a     *app.App
 	store *mongodb.Store
 	staff *staff.Service
-	regs  *registration.Service
-	pay   *payments.Service
 	hooks *webhooks.Service
 	keys  *privacy.Keyring
 	logs  *bytes.Buffer
@@ -77,32 +74,20 @@ func newEnvWith(t testing.TB, change func(*web.Deps)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := events.NewService(store, clk.now)
-	st := staff.NewService(store, ev, adminToken, clk.now)
-	regs := registration.NewService(store, ev, keys, log, clk.now, registration.Config{})
-	pay := payments.NewService(store, ev, regs, log, clk.now, payments.Config{
-		StripeKey: "sk_test_123", StripeAPIBase: stripetest.URL(t), WebhookSecret: webhookSecret,
-		PublicURL: "https://pamelding.example.no",
-		Seller:    payments.Seller{Name: "Janteloppet AS", OrgNumber: "923609016", VATRegistered: true, Address: "Storgata 1, 2211 Kongsvinger", BankAccount: "1234.56.78903"},
+	a := app.New(store, keys, log, clk.now, app.Config{
+		Payments: payments.Config{
+			StripeKey: "sk_test_123", StripeAPIBase: stripetest.URL(t), WebhookSecret: webhookSecret,
+			PublicURL: "https://pamelding.example.no",
+			Seller:    payments.Seller{Name: "Janteloppet AS", OrgNumber: "923609016", VATRegistered: true, Address: "Storgata 1, 2211 Kongsvinger", BankAccount: "1234.56.78903"},
+		},
+		AdminToken: adminToken, PublicURL: "https://pamelding.example.no", AllowLoopbackWebhooks: true,
 	})
-	m := metrics.New(func(ctx context.Context) (map[string]int, error) {
-		evs, err := ev.List(ctx)
-		out := map[string]int{}
-		for _, e := range evs {
-			out[e.Slug] = e.SeatsLeft
-		}
-		return out, err
-	})
-	hooks := webhooks.NewService(store, keys, log, clk.now)
-	hooks.AllowLoopbackHTTP = true
-	deps := web.Deps{Log: log, Store: store, Events: ev, Staff: st, Registrations: regs, Payments: pay, Metrics: m, Webhooks: hooks,
-		StateCollection: store.Collection(mongodb.WebState),
-		Config:          web.Config{PublicURL: "https://pamelding.example.no", DigitalConsentAge: 13, CardPayments: true}}
+	deps := web.Deps{App: a, Config: web.Config{PublicURL: "https://pamelding.example.no", DigitalConsentAge: 13, CardPayments: true}}
 	if change != nil {
 		change(&deps)
 	}
-	app := web.New(deps)
-	return &env{app: app, store: store, staff: st, regs: regs, pay: pay, hooks: hooks, keys: keys, logs: logs, clock: clk}
+	f := web.New(deps)
+	return &env{app: f, a: a, store: store, staff: a.Staff, hooks: a.Webhooks, keys: keys, logs: logs, clock: clk}
 }
 
 type response struct {

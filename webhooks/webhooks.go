@@ -66,11 +66,19 @@ type Delivery struct {
 	LastStatus int `bson:"lastStatus" json:"lastStatus"`
 }
 
+// Hooks is what dispatching asks of the registrations' owner (package
+// registration): the hook events waiting, and taking them off once they
+// are deliveries. *registration.Store satisfies it.
+type Hooks interface {
+	HooksWaiting(ctx context.Context, limit int64) ([]registration.Registration, error)
+	HooksDispatched(ctx context.Context, id string, keys []string, hooksAt *time.Time) error
+}
+
 // Service keeps endpoints and delivers events.
 type Service struct {
 	endpoints  *mongodb.Collection
 	deliveries *mongodb.Collection
-	regs       *mongodb.Collection
+	hooks      Hooks
 	keys       *privacy.Keyring
 	client     *http.Client
 	log        *slog.Logger
@@ -81,10 +89,10 @@ type Service struct {
 }
 
 // NewService returns the webhooks service.
-func NewService(db *mongodb.Store, keys *privacy.Keyring, log *slog.Logger, now func() time.Time) *Service {
+func NewService(db *mongodb.Store, hooks Hooks, keys *privacy.Keyring, log *slog.Logger, now func() time.Time) *Service {
 	return &Service{
 		endpoints: db.Collection(mongodb.HookEndpoints), deliveries: db.Collection(mongodb.HookDeliveries),
-		regs: db.Collection(mongodb.Registrations), keys: keys, log: log, now: now,
+		hooks: hooks, keys: keys, log: log, now: now,
 		client: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 	}
 }
@@ -175,47 +183,41 @@ func (s *Service) Deliveries(ctx context.Context, id string) ([]Delivery, error)
 // Dispatch turns the hook events waiting in registrations into deliveries,
 // one per endpoint that wants the event. Ids are derived from the
 // endpoint and the event, so running it twice creates nothing twice.
+// Registrations are handled one by one: a failing one is logged and
+// tried again next run.
 func (s *Service) Dispatch(ctx context.Context) (int, error) {
-	var regs []registration.Registration
-	if err := s.regs.All(ctx, bson.M{"hooksAt": bson.M{"$exists": true}}, &regs,
-		options.Find().SetProjection(bson.M{"_id": 1, "event": 1, "hooks": 1, "hooksAt": 1}).SetLimit(500)); err != nil {
+	regs, err := s.hooks.HooksWaiting(ctx, 500)
+	if err != nil || len(regs) == 0 {
 		return 0, err
-	}
-	if len(regs) == 0 {
-		return 0, nil
 	}
 	eps, err := s.List(ctx)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, reg := range regs {
-		for key, h := range reg.Hooks {
-			for _, ep := range eps {
-				if len(ep.Events) > 0 && !slices.Contains(ep.Events, reg.Event) {
-					continue
+	_, err = mongodb.Sweep(ctx, s.log, "webhooks", regs, func(r registration.Registration) string { return r.ID },
+		func(ctx context.Context, reg registration.Registration) error {
+			keys := make([]string, 0, len(reg.Hooks))
+			for key, h := range reg.Hooks {
+				for _, ep := range eps {
+					if len(ep.Events) > 0 && !slices.Contains(ep.Events, reg.Event) {
+						continue
+					}
+					sum := sha256.Sum256([]byte(ep.ID + "|" + reg.ID + "|" + key))
+					at := h.At
+					d := Delivery{ID: "dlv_" + hex.EncodeToString(sum[:12]), Endpoint: ep.ID, Type: h.Type,
+						Registration: reg.ID, Event: reg.Event, CreatedAt: h.At, NextAt: &at}
+					if err := s.deliveries.InsertOne(ctx, d); err != nil && !errors.Is(err, mongodb.ErrDuplicate) {
+						return err
+					} else if err == nil {
+						n++
+					}
 				}
-				sum := sha256.Sum256([]byte(ep.ID + "|" + reg.ID + "|" + key))
-				at := h.At
-				d := Delivery{ID: "dlv_" + hex.EncodeToString(sum[:12]), Endpoint: ep.ID, Type: h.Type,
-					Registration: reg.ID, Event: reg.Event, CreatedAt: h.At, NextAt: &at}
-				if err := s.deliveries.InsertOne(ctx, d); err != nil && !errors.Is(err, mongodb.ErrDuplicate) {
-					return n, err
-				} else if err == nil {
-					n++
-				}
+				keys = append(keys, key)
 			}
-			if _, err := s.regs.UpdateOne(ctx, bson.M{"_id": reg.ID}, bson.M{"$unset": bson.M{"hooks." + key: ""}}); err != nil {
-				return n, err
-			}
-		}
-		// Unless a new event arrived meanwhile (it moved hooksAt), nothing
-		// waits any more.
-		if _, err := s.regs.UpdateOne(ctx, bson.M{"_id": reg.ID, "hooksAt": reg.HooksAt}, bson.M{"$unset": bson.M{"hooksAt": ""}}); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+			return s.hooks.HooksDispatched(ctx, reg.ID, keys, reg.HooksAt)
+		})
+	return n, err
 }
 
 // payload is what a receiver gets: ids and the type, nothing personal.
@@ -246,7 +248,8 @@ func backoff(n int) time.Duration {
 
 // Deliver sends the deliveries that are due and returns how many got a
 // 2xx. Each is leased by a conditional update on its due time first, so
-// instances sharing the store never send one twice at once.
+// instances sharing the store never send one twice at once; a failing one
+// is logged and the others go on.
 func (s *Service) Deliver(ctx context.Context) (int, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
 	var due []Delivery
@@ -255,44 +258,57 @@ func (s *Service) Deliver(ctx context.Context) (int, error) {
 	}
 	eps := map[string]*Endpoint{}
 	sent := 0
-	for _, d := range due {
-		leaseEnd := now.Add(time.Minute)
-		if ok, err := s.deliveries.UpdateOne(ctx, bson.M{"_id": d.ID, "nextAt": d.NextAt}, bson.M{"$set": bson.M{"nextAt": leaseEnd}}); err != nil || !ok {
-			if err != nil {
-				return sent, err
-			}
-			continue
-		}
-		ep, ok := eps[d.Endpoint]
-		if !ok {
-			var e Endpoint
-			if err := s.endpoints.FindOne(ctx, bson.M{"_id": d.Endpoint}, &e); err != nil {
-				_, _ = s.deliveries.UpdateOne(ctx, bson.M{"_id": d.ID}, bson.M{"$set": bson.M{"gaveUpAt": now}, "$unset": bson.M{"nextAt": ""}})
-				continue
-			}
-			ep, eps[d.Endpoint] = &e, &e
-		}
-		status := s.post(ctx, ep, d)
-		d.Attempts++
-		set := bson.M{"attempts": d.Attempts, "lastStatus": status}
-		update := bson.M{"$set": set}
-		switch {
-		case status >= 200 && status < 300:
-			set["deliveredAt"] = s.now().UTC().Truncate(time.Millisecond)
-			update["$unset"] = bson.M{"nextAt": ""}
+	_, err := mongodb.Sweep(ctx, s.log, "webhooks", due, func(d Delivery) string { return d.ID }, func(ctx context.Context, d Delivery) error {
+		ok, err := s.deliverOne(ctx, d, eps, now)
+		if ok {
 			sent++
-		case now.Sub(d.CreatedAt) >= GiveUpAfter:
-			set["gaveUpAt"] = now
-			update["$unset"] = bson.M{"nextAt": ""}
-			s.log.WarnContext(ctx, "webhook delivery given up", "delivery", d.ID, "endpoint", d.Endpoint, "attempts", d.Attempts)
-		default:
-			set["nextAt"] = now.Add(backoff(d.Attempts))
 		}
-		if _, err := s.deliveries.UpdateOne(ctx, bson.M{"_id": d.ID, "nextAt": leaseEnd}, update); err != nil {
-			return sent, err
-		}
+		return err
+	})
+	return sent, err
+}
+
+// deliverOne leases, sends and records one delivery; ok when the
+// receiver took it.
+func (s *Service) deliverOne(ctx context.Context, d Delivery, eps map[string]*Endpoint, now time.Time) (bool, error) {
+	leaseEnd := now.Add(time.Minute)
+	if ok, err := s.deliveries.UpdateOne(ctx, bson.M{"_id": d.ID, "nextAt": d.NextAt}, bson.M{"$set": bson.M{"nextAt": leaseEnd}}); err != nil || !ok {
+		return false, err
 	}
-	return sent, nil
+	ep, ok := eps[d.Endpoint]
+	if !ok {
+		var e Endpoint
+		err := s.endpoints.FindOne(ctx, bson.M{"_id": d.Endpoint}, &e)
+		switch {
+		case errors.Is(err, mongodb.ErrNotFound):
+			// The endpoint was deleted: nothing to deliver to.
+			_, err := s.deliveries.UpdateOne(ctx, bson.M{"_id": d.ID}, bson.M{"$set": bson.M{"gaveUpAt": now}, "$unset": bson.M{"nextAt": ""}})
+			return false, err
+		case err != nil:
+			// A store error is no reason to give up: the lease runs out
+			// and the delivery is tried again.
+			return false, err
+		}
+		ep, eps[d.Endpoint] = &e, &e
+	}
+	status := s.post(ctx, ep, d)
+	d.Attempts++
+	set := bson.M{"attempts": d.Attempts, "lastStatus": status}
+	update := bson.M{"$set": set}
+	delivered := status >= 200 && status < 300
+	switch {
+	case delivered:
+		set["deliveredAt"] = s.now().UTC().Truncate(time.Millisecond)
+		update["$unset"] = bson.M{"nextAt": ""}
+	case now.Sub(d.CreatedAt) >= GiveUpAfter:
+		set["gaveUpAt"] = now
+		update["$unset"] = bson.M{"nextAt": ""}
+		s.log.WarnContext(ctx, "webhook delivery given up", "delivery", d.ID, "endpoint", d.Endpoint, "attempts", d.Attempts)
+	default:
+		set["nextAt"] = now.Add(backoff(d.Attempts))
+	}
+	_, err := s.deliveries.UpdateOne(ctx, bson.M{"_id": d.ID, "nextAt": leaseEnd}, update)
+	return delivered, err
 }
 
 // post sends one delivery and returns the HTTP status (0: unreachable).

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // loadResult is what a rush measured.
@@ -31,13 +33,41 @@ type loadResult struct {
 	Missing int
 }
 
-// loadtestCmd is "pamelding loadtest": a rush of sign-ups at the real HTTP
-// server. Without -url it starts the server itself on an empty data
-// directory; with -url it targets a running one (whose admin token is
-// PAMELDING_ADMIN_TOKEN).
+const loadtestHelp = `A rush of sign-ups at the real HTTP server. Without -url it starts the
+server itself on an empty temporary data directory; with -url it targets a
+running one (whose admin token is PAMELDING_ADMIN_TOKEN). It then reads the
+registrations back and counts oversold seats and 201s missing from the
+store, and exits 1 if either is not zero. Flags take one dash or two.`
+
+// loadtestCommand is "pamelding loadtest". Its flags are the standard
+// library's (-seats or --seats), as the README and older scripts write
+// them.
+func loadtestCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:                "loadtest [-seats N] [-clients M] [-requests R] [-url URL] [-event SLUG] [-json]",
+		Short:              "A rush of sign-ups at the real HTTP server (see the README's Performance)",
+		Long:               loadtestHelp,
+		DisableFlagParsing: true,
+	}
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		err := loadtestCmd(c.Context(), args, getenv, stdout, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	return cmd
+}
+
+// loadtestCmd runs the rush with the flags in args.
 func loadtestCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(stdout)
+	fs.Usage = func() {
+		fmt.Fprintln(stdout, loadtestHelp)
+		fmt.Fprintln(stdout, "\nUsage:\n  pamelding loadtest [flags]\n\nFlags:")
+		fs.PrintDefaults()
+	}
 	seats := fs.Int("seats", 16000, "seats of the event")
 	clients := fs.Int("clients", 64, "concurrent clients")
 	requests := fs.Int("requests", 0, "sign-ups to send (default: seats + 10%)")

@@ -3,7 +3,11 @@
 //	pamelding [serve]            run the HTTP service (the default)
 //	pamelding token create ...   create a staff token and print it once
 //	pamelding config             print the effective configuration, secrets masked
+//	pamelding retention run      apply every retention rule now
 //	pamelding loadtest ...       a rush of sign-ups at the real HTTP server
+//	pamelding version            print the version
+//
+// `pamelding help [command]` and --help (-h) on any command print help.
 package main
 
 import (
@@ -16,20 +20,19 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
+	"runtime/debug"
 	"syscall"
 	"time"
 
-	"github.com/pamelding/pamelding/events"
+	"github.com/spf13/cobra"
+
+	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/mail"
-	"github.com/pamelding/pamelding/metrics"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
-	"github.com/pamelding/pamelding/staff"
 	"github.com/pamelding/pamelding/web"
-	"github.com/pamelding/pamelding/webhooks"
 )
 
 func main() {
@@ -41,54 +44,105 @@ func main() {
 	}
 }
 
-const usage = `usage:
-  pamelding [serve]                 run the service
-  pamelding token create --role ROLE --name NAME [--event SLUG]... [--partner ID]
-                                    create a staff token and print it once
-  pamelding config                  print the configuration, secrets masked
-  pamelding loadtest [-seats N] [-clients M] [-url URL]
-                                    a rush of sign-ups at the real HTTP server
-`
+// version is set at build time (-ldflags "-X main.version=v1.2.3"); left
+// empty, it is read from the module and VCS information Go records.
+var version = ""
+
+// Version names this build.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if (v == "" || v == "(devel)") && rev != "" {
+		v = rev[:min(12, len(rev))]
+		if dirty {
+			v += "-dirty"
+		}
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	return v
+}
 
 // run is the whole program; ctx ends it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 1 {
-		cmd = args[1]
-	}
-	switch cmd {
-	case "serve":
-		return serve(ctx, getenv, stderr)
-	case "token":
-		return tokenCmd(ctx, args[2:], getenv, stdout, stderr)
-	case "retention":
-		return retentionCmd(ctx, args[2:], getenv, stdout, stderr)
-	case "loadtest":
-		return loadtestCmd(ctx, args[2:], getenv, stdout, stderr)
-	case "config":
-		printConfig(stdout, getenv)
-		_, err := loadConfig(getenv)
-		return err
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", cmd)
+	root := commands(getenv, stdout, stderr)
+	root.SetArgs(args[1:])
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return root.ExecuteContext(ctx)
 }
 
-type app struct {
-	log           *slog.Logger
-	store         *mongodb.Store
-	events        *events.Service
-	staff         *staff.Service
-	registrations *registration.Service
-	payments      *payments.Service
-	webhooks      *webhooks.Service
+// commands is the command tree. Help goes to standard output and exits 0;
+// errors are returned (main prints them), without the usage text.
+func commands(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
+	serveRun := func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), getenv, stderr) }
+	root := &cobra.Command{
+		Use:   "pamelding",
+		Short: "Event registration whose privacy promises hold by construction",
+		Long: `pamelding is an event-registration service for conferences, courses and races.
+Run without a command it serves (see "pamelding serve --help"); its
+configuration comes from the environment (see "pamelding config").`,
+		Args:          cobra.NoArgs,
+		RunE:          serveRun,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version(),
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetVersionTemplate("pamelding {{.Version}}\n")
+
+	root.AddCommand(&cobra.Command{
+		Use:   "serve",
+		Short: "Run the service (the default); SIGINT or SIGTERM shut it down gracefully",
+		Long: `Run the HTTP service and its background jobs. With MONGODB_URI unset it
+starts the embedded store in PAMELDING_DATA_DIR; a second serve on the same
+data directory is refused. SIGINT or SIGTERM drain requests, stop the jobs
+and give their leases up, so another instance takes them at once.`,
+		Args: cobra.NoArgs,
+		RunE: serveRun,
+	})
+	root.AddCommand(&cobra.Command{
+		Use:   "config",
+		Short: "Print the configuration from the environment, secrets masked",
+		Long: `Print every environment variable pamelding reads, with its effective value
+(secrets masked) and what it means; exit 1 if any value is invalid.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			printConfig(stdout, getenv)
+			_, err := loadConfig(getenv)
+			return err
+		},
+	})
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run:   func(*cobra.Command, []string) { fmt.Fprintln(stdout, "pamelding", Version()) },
+	})
+	root.AddCommand(tokenCommand(getenv, stdout, stderr), retentionCommand(getenv, stdout), loadtestCommand(getenv, stdout, stderr))
+	return root
 }
 
-// open reads the configuration and opens the store and the services.
-func open(ctx context.Context, getenv func(string) string, stderr io.Writer, attach bool) (*app, config, error) {
+// open reads the configuration, opens the store and builds the services
+// (app.New, the one wiring). attach, in embedded mode, connects to the
+// socket of a server already running on the data directory.
+func open(ctx context.Context, getenv func(string) string, stderr io.Writer, attach bool) (*app.App, config, error) {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return nil, cfg, fmt.Errorf("configuration: %w", err)
@@ -105,21 +159,30 @@ func open(ctx context.Context, getenv func(string) string, stderr io.Writer, att
 		_ = store.Close(ctx)
 		return nil, cfg, err
 	}
-	now := time.Now
-	ev := events.NewService(store, now)
-	regs := registration.NewService(store, ev, keys, log, now, registration.Config{
-		DigitalConsentAge: cfg.DigitalConsentAge, OfferTTL: cfg.OfferTTL,
-	})
-	pay := payments.NewService(store, ev, regs, log, now, payments.Config{
-		StripeKey: cfg.StripeKey, StripeAPIBase: cfg.StripeAPIBase, WebhookSecret: cfg.StripeWebhook,
-		Hold: cfg.PaymentHold, PublicURL: cfg.PublicURL, Seller: cfg.Seller, InvoiceDueDays: cfg.InvoiceDueDays,
-	})
-	return &app{
-		log: log, store: store, events: ev,
-		staff:         staff.NewService(store, ev, cfg.AdminToken, now),
-		registrations: regs, payments: pay,
-		webhooks: webhooks.NewService(store, keys, log, now),
-	}, cfg, nil
+	var sender registration.Sender
+	if cfg.SMTPURL != "" {
+		s, err := mail.Parse(cfg.SMTPURL, cfg.SMTPFrom)
+		if err != nil {
+			_ = store.Close(ctx)
+			return nil, cfg, fmt.Errorf("SMTP_URL: %w", err)
+		}
+		sender = s
+	}
+	return app.New(store, keys, log, time.Now, appConfig(cfg, sender)), cfg, nil
+}
+
+// appConfig is what the services are built with, from the environment's
+// configuration.
+func appConfig(cfg config, sender registration.Sender) app.Config {
+	return app.Config{
+		Registration: registration.Config{DigitalConsentAge: cfg.DigitalConsentAge, OfferTTL: cfg.OfferTTL},
+		Payments: payments.Config{
+			StripeKey: cfg.StripeKey, StripeAPIBase: cfg.StripeAPIBase, WebhookSecret: cfg.StripeWebhook,
+			Hold: cfg.PaymentHold, PublicURL: cfg.PublicURL, Seller: cfg.Seller, InvoiceDueDays: cfg.InvoiceDueDays,
+		},
+		AdminToken: cfg.AdminToken, PublicURL: cfg.PublicURL, Sender: sender,
+		JobInterval: cfg.JobInterval, Version: Version(),
+	}
 }
 
 // keyring is the master key of PAMELDING_ENCRYPTION_KEY, or in embedded
@@ -146,87 +209,35 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	defer a.store.Close(context.WithoutCancel(ctx))
+	defer a.Store.Close(context.WithoutCancel(ctx))
 
-	if a.store.Embedded() {
+	if a.Store.Embedded() {
 		// Only this process writes the embedded store, and it serves
-		// nothing yet: the one moment a seat count can be recounted.
-		if err := a.registrations.ReconcileSeats(ctx); err != nil {
-			return fmt.Errorf("reconcile seats: %w", err)
+		// nothing yet: seat counts are repaired at once, not after the
+		// recount job's grace.
+		if _, err := a.Signups.RecountSeats(ctx, true); err != nil {
+			return fmt.Errorf("recount seats: %w", err)
 		}
-	}
-	var sender registration.Sender
-	if cfg.SMTPURL != "" {
-		s, err := mail.Parse(cfg.SMTPURL, cfg.SMTPFrom)
-		if err != nil {
-			return fmt.Errorf("SMTP_URL: %w", err)
-		}
-		sender = s
 	}
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
-	var jobs sync.WaitGroup
-	runner := a.store.NewJobs(a.log, time.Now)
-	m := metrics.New(func(ctx context.Context) (map[string]int, error) {
-		evs, err := a.events.List(ctx)
-		left := map[string]int{}
-		for _, e := range evs {
-			left[e.Slug] = e.SeatsLeft
-		}
-		return left, err
-	})
-	runner.OnRun = m.JobRun
-	mailer := a.registrations.NewMailer(sender, cfg.PublicURL)
-	jobs.Go(func() { mailer.Run(jobsCtx, runner, cfg.JobInterval) })
-	jobs.Go(func() {
-		runner.Loop(jobsCtx, "offers", cfg.JobInterval, func(ctx context.Context) error {
-			_, err := a.registrations.ExpireOffers(ctx)
-			return err
-		})
-	})
-	jobs.Go(func() {
-		runner.Loop(jobsCtx, "payment-holds", cfg.JobInterval, func(ctx context.Context) error {
-			_, err := a.payments.ReleaseHolds(ctx)
-			return err
-		})
-	})
-	jobs.Go(func() {
-		runner.Loop(jobsCtx, "invoices", cfg.JobInterval, func(ctx context.Context) error {
-			_, err := a.payments.IssuePending(ctx)
-			return err
-		})
-	})
-	jobs.Go(func() {
-		runner.Loop(jobsCtx, "retention", time.Hour, func(ctx context.Context) error {
-			rec, err := a.registrations.RunRetention(ctx, false)
-			if err != nil {
-				return err
-			}
-			for _, v := range rec.Values {
-				m.Purged.WithLabelValues(v.Rule).Add(float64(v.Count))
-			}
-			m.Purged.WithLabelValues("registration").Add(float64(rec.RegistrationsDeleted))
-			docs, err := a.payments.PurgeInvoices(ctx, false)
-			if rec.RegistrationsDeleted > 0 || len(rec.Values) > 0 || docs > 0 {
-				a.log.InfoContext(ctx, "retention run", "receipt", rec.ID, "registrationsDeleted", rec.RegistrationsDeleted, "rules", len(rec.Values), "bookkeepingDocumentsDeleted", docs)
-			}
-			return err
-		})
-	})
-	jobs.Go(func() { a.webhooks.Run(jobsCtx, runner, cfg.JobInterval) })
-	defer func() { stopJobs(); jobs.Wait() }()
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		a.RunJobs(jobsCtx, web.StateJob(a, cfg.JobInterval))
+	}()
+	defer func() { stopJobs(); <-jobsDone }()
 
-	srv := web.New(web.Deps{Metrics: m, Limits: cfg.Limits, Webhooks: a.webhooks, Log: a.log, Store: a.store, Events: a.events, Staff: a.staff, Registrations: a.registrations, Payments: a.payments,
-		StateCollection: a.store.Collection(mongodb.WebState),
-		Config:          web.Config{PublicURL: cfg.PublicURL, DigitalConsentAge: cfg.DigitalConsentAge, CardPayments: cfg.StripeKey != ""}})
+	srv := web.New(web.Deps{App: a, Limits: cfg.Limits,
+		Config: web.Config{PublicURL: cfg.PublicURL, DigitalConsentAge: cfg.DigitalConsentAge, CardPayments: a.CardPayments()}})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	store := "mongodb"
-	if a.store.Embedded() {
+	if a.Store.Embedded() {
 		store = "embedded"
 	}
-	a.log.Info("listening", "addr", ln.Addr().String(), "store", store, "publicUrl", cfg.PublicURL)
+	a.Log.Info("listening", "addr", ln.Addr().String(), "store", store, "publicUrl", cfg.PublicURL, "version", Version())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Listener(ln) }()
@@ -235,7 +246,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	a.log.Info("shutting down")
+	a.Log.Info("shutting down")
 	if err := srv.ShutdownWithTimeout(15 * time.Second); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

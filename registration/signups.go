@@ -1,0 +1,536 @@
+package registration
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/privacy"
+)
+
+// Config holds the registration settings.
+type Config struct {
+	// DigitalConsentAge: below it a child's consents need a guardian
+	// (GDPR art. 8; Norway 13 today, 15 proposed).
+	DigitalConsentAge int
+	// OfferTTL is how long a seat offered from the waiting list is held.
+	OfferTTL time.Duration
+	// RecountGrace is how long a drift between an event's seat count and
+	// its registrations must stand still before the recount repairs it (a
+	// sign-up between its seat claim and its insert is a drift too, for a
+	// moment).
+	RecountGrace time.Duration
+}
+
+// Signups runs sign-ups and everything that moves seats: cancelling, the
+// waiting list and its offers, card holds that end, and the recount that
+// repairs a seat count a crash or a lost answer left wrong.
+type Signups struct {
+	d        *Domain
+	cfg      Config
+	checkout Checkout
+	invoicer Invoicer
+
+	mu       sync.Mutex
+	suspects map[string]seatObservation
+}
+
+// NewSignups returns the sign-up part. checkout and invoicer may be nil:
+// that payment method is then refused (422).
+func NewSignups(d *Domain, cfg Config, checkout Checkout, invoicer Invoicer) *Signups {
+	if cfg.DigitalConsentAge == 0 {
+		cfg.DigitalConsentAge = 13
+	}
+	if cfg.OfferTTL == 0 {
+		cfg.OfferTTL = 48 * time.Hour
+	}
+	if cfg.RecountGrace == 0 {
+		cfg.RecountGrace = 2 * time.Minute
+	}
+	return &Signups{d: d, cfg: cfg, checkout: checkout, invoicer: invoicer, suspects: map[string]seatObservation{}}
+}
+
+// ErrPaymentUnavailable: the payment processor did not answer; nothing
+// was kept.
+var ErrPaymentUnavailable = errors.New("payment processor unavailable")
+
+// Result is what a sign-up answers.
+type Result struct {
+	ID          string `json:"id"`
+	Status      Status `json:"status"`
+	ManageToken string `json:"manageToken,omitempty"`
+	// CheckoutURL is Stripe's payment page, for card payments.
+	CheckoutURL string `json:"checkoutUrl,omitempty"`
+	// PaymentStatus, for paid events.
+	PaymentStatus PaymentStatus `json:"paymentStatus,omitempty"`
+}
+
+// PaymentMethods says which payment methods are offered.
+func (s *Signups) PaymentMethods() map[string]bool {
+	return map[string]bool{Card: s.checkout != nil, Invoice: s.invoicer != nil}
+}
+
+// Signup registers a participant. On any error nothing is stored and no
+// seat is held, but for an answer the store left open (a timeout after
+// the insert was sent): the seat is then left to the recount, which gives
+// it back only if no registration holds it. Once Signup returns a result,
+// the registration and its confirmation mail are in the store.
+func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch Channel) (*Result, error) {
+	now := s.d.clock()
+	ev, err := s.d.events.Get(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	if !ev.RegistrationOpen(now) {
+		return nil, ErrRegistrationClosed
+	}
+	c, err := check(ev, &r, now, ch, s.cfg.DigitalConsentAge, s.PaymentMethods())
+	if err != nil {
+		return nil, err
+	}
+
+	reg, token, err := s.newRegistration(ev, c, r, ch, now)
+	if err != nil {
+		return nil, err
+	}
+
+	// Seat first, then the registration: a crash between the two leaves a
+	// seat unsold (the recount gives it back), never a seat sold twice.
+	switch err := s.d.events.ClaimSeat(ctx, ev.Slug); {
+	case err == nil:
+		reg.Seat = true
+		reg.Status = Confirmed
+	case errors.Is(err, events.ErrSoldOut) && ev.Waitlist:
+		reg.Status = Waitlisted
+	default:
+		return nil, err
+	}
+	if ev.Price.Amount > 0 {
+		reg.Payment = &Payment{Method: r.Payment.Method, Amount: ev.Price.Amount, Currency: ev.Price.Currency}
+		switch {
+		case reg.Status == Waitlisted:
+			reg.Payment.Status = PaymentNotDue
+		case r.Payment.Method == Invoice:
+			// Organisations pay by invoice: the seat is theirs now.
+			reg.Payment.Status = PaymentInvoicing
+		default:
+			reg.Status = PendingPayment
+			reg.Payment.Status = PaymentPending
+			if err := s.startCheckout(ctx, reg, ev); err != nil {
+				s.giveSeatBack(ctx, ev.Slug, "failed checkout")
+				return nil, err
+			}
+		}
+	}
+	reg.Outbox = map[string]Mail{"confirmation": s.d.mailWithToken(mailConfirmation, now, token)}
+	if reg.Status == Confirmed {
+		k, h := HookSet(HookConfirmed, now)
+		reg.Hooks = map[string]HookEvent{strings.TrimPrefix(k, "hooks."): h}
+		reg.HooksAt = &now
+	}
+	reg.OutboxNextAt = &now
+
+	if err := s.d.Store.insert(ctx, reg); err != nil {
+		if reg.Seat {
+			if mongodb.NotApplied(err) || errors.Is(err, ErrAlreadyRegistered) {
+				s.giveSeatBack(ctx, ev.Slug, "refused insert")
+			} else {
+				// The insert may have been committed: giving the seat back
+				// could sell it twice. The recount decides.
+				s.d.log.WarnContext(ctx, "sign-up answer lost; seat left to the recount", "event", ev.Slug, "registration", reg.ID)
+			}
+		}
+		return nil, err
+	}
+	s.d.notifyMail(reg.ID)
+	res := &Result{ID: reg.ID, Status: reg.Status, ManageToken: token}
+	if p := reg.Payment; p != nil {
+		res.CheckoutURL, res.PaymentStatus = p.CheckoutURL, p.Status
+		s.issueInvoice(ctx, res)
+	}
+	return res, nil
+}
+
+// giveSeatBack returns a seat claimed for a sign-up that was definitely
+// not stored; if that fails, the recount finds it.
+func (s *Signups) giveSeatBack(ctx context.Context, slug, why string) {
+	if err := s.d.events.ReleaseSeat(context.WithoutCancel(ctx), slug); err != nil {
+		s.d.log.ErrorContext(ctx, "seat not given back after "+why+"; the recount repairs it", "event", slug, "err", err)
+	}
+}
+
+// issueInvoice issues the invoice of a result whose payment waits for one:
+// now if it can be, else the invoice sweep does.
+func (s *Signups) issueInvoice(ctx context.Context, res *Result) {
+	if res.PaymentStatus != PaymentInvoicing || s.invoicer == nil {
+		return
+	}
+	if err := s.invoicer.IssueInvoice(context.WithoutCancel(ctx), res.ID); err != nil {
+		s.d.log.ErrorContext(ctx, "issue invoice", "registration", res.ID, "err", err)
+		return
+	}
+	res.PaymentStatus = PaymentInvoiced
+}
+
+// startCheckout opens the processor's payment page for a registration not
+// yet stored; its session is stored with it.
+func (s *Signups) startCheckout(ctx context.Context, reg *Registration, ev *events.Event) error {
+	if s.checkout == nil {
+		return ErrPaymentUnavailable
+	}
+	cs, err := s.checkout.Start(ctx, reg, ev)
+	if err != nil {
+		s.d.log.ErrorContext(ctx, "start checkout", "registration", reg.ID, "err", err)
+		return ErrPaymentUnavailable
+	}
+	reg.Payment.SessionID, reg.Payment.CheckoutURL = cs.ID, cs.URL
+	exp := cs.ExpiresAt.UTC().Truncate(time.Millisecond)
+	reg.Payment.SessionExpiresAt = &exp
+	return nil
+}
+
+// newRegistration builds the document: values in clear but for those that
+// need consent, which are sealed under a data key of their own.
+func (s *Signups) newRegistration(ev *events.Event, c *checked, r SignupRequest, ch Channel, now time.Time) (*Registration, string, error) {
+	id := rand.Text()
+	token := newManageToken(id)
+	lang := r.Lang
+	if lang == "" {
+		lang = "nb"
+	}
+	reg := &Registration{
+		ID: id, Event: ev.Slug, Fields: map[string]string{},
+		EmailKey: s.d.keys.EmailKey(c.values["email"]), Consents: c.consents,
+		Objections:   Objections{PartnerSharing: r.Objections.PartnerSharing},
+		ManageTokens: []string{hashToken(token)}, Lang: lang, Channel: ch,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	reg.ActiveKey = reg.EmailKey
+	reg.ConsentState = map[privacy.ConsentPurpose]bool{}
+	for _, c := range c.consents {
+		reg.ConsentState[c.Purpose] = c.Given
+	}
+	var dek []byte
+	for key, v := range c.values {
+		f, _ := ev.Field(key)
+		if !f.LegalBasis.NeedsConsent() {
+			reg.Fields[key] = v
+			continue
+		}
+		if dek == nil {
+			var wrapped privacy.Sealed
+			dek, wrapped = s.d.keys.NewDataKey(reg.ID)
+			reg.DataKey = &wrapped
+			reg.Sealed = map[string]privacy.Sealed{}
+		}
+		sealed, err := privacy.SealValue(dek, reg.ID, key, v)
+		if err != nil {
+			return nil, "", err
+		}
+		reg.Sealed[key] = sealed
+	}
+	return reg, token, nil
+}
+
+// Get returns a registration of an event.
+func (s *Signups) Get(ctx context.Context, slug, id string) (*Registration, error) {
+	reg, err := s.d.Store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if reg.Event != slug {
+		return nil, ErrNotFound
+	}
+	return reg, nil
+}
+
+// settlement is what a registration's money needs when it is cancelled
+// at now: a card payment refunded and an invoice credited if cancelled
+// before the event's refund deadline (or by the organiser cancelling the
+// event); an open payment page or an invoice not yet issued is no longer
+// due. After the deadline the payment or invoice stands. "" leaves the
+// payment as it is.
+func settlement(reg *Registration, ev *events.Event, now time.Time, eventCancelled bool) PaymentStatus {
+	p := reg.Payment
+	if p == nil {
+		return ""
+	}
+	inTime := eventCancelled || now.Before(ev.RefundDeadline)
+	switch {
+	case p.Status == PaymentPending:
+		return PaymentNotDue
+	case !inTime:
+		return ""
+	case p.Status == PaymentInvoicing:
+		// An issuer holding the claim turns this into credit due.
+		return PaymentNotDue
+	case p.InvoiceNumber != 0 && p.Status.invoiceStands():
+		return PaymentCreditDue
+	case p.Method == Card && p.Status == PaymentPaid && p.PaidAmount > p.RefundedAmount:
+		return PaymentRefundDue
+	}
+	return ""
+}
+
+func (st PaymentStatus) invoiceStands() bool {
+	switch st {
+	case PaymentInvoiced, PaymentPaid, PaymentPartiallyPaid, PaymentOverpaid:
+		return true
+	}
+	return false
+}
+
+// Cancel cancels a live registration: one transition gives up its seat
+// and records what its money needs next (a refund or a credit note due,
+// see settlement), then the seat goes to the first on the waiting list or
+// back to the event. The money is package payments' to settle. A seat
+// whose hand-on fails is left to the recount: the cancellation stands.
+func (s *Signups) Cancel(ctx context.Context, reg *Registration, eventCancelled bool) (*Registration, error) {
+	ev, err := s.d.events.Get(ctx, reg.Event)
+	if err != nil {
+		return nil, err
+	}
+	for range 5 {
+		if !reg.Status.Live() || reg.ErasedAt != nil {
+			return nil, ErrNotCancellable
+		}
+		now := s.d.clock()
+		out, err := s.d.Store.cancel(ctx, reg, settlement(reg, ev, now, eventCancelled), now)
+		if errors.Is(err, ErrWrongState) {
+			// It moved on since it was read (paid, offered, expired): look
+			// again.
+			if reg, err = s.d.Store.Get(ctx, reg.ID); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if reg.Seat {
+			s.handOn(ctx, reg.Event)
+		}
+		return out, nil
+	}
+	return nil, ErrNotCancellable
+}
+
+// handOn passes a freed seat on; a failure is logged and left to the
+// recount, which gives the seat back and offers it again.
+func (s *Signups) handOn(ctx context.Context, slug string) {
+	if err := s.PassSeatOn(context.WithoutCancel(ctx), slug); err != nil {
+		s.d.log.ErrorContext(ctx, "seat not passed on; the recount repairs it", "event", slug, "err", err)
+	}
+}
+
+// ExpireHold ends a card sign-up whose payment page expired unpaid and
+// passes its seat on. false: it was paid, cancelled or expired already.
+func (s *Signups) ExpireHold(ctx context.Context, id, session string) (bool, error) {
+	reg, err := s.d.Store.ExpireHold(ctx, id, session)
+	if errors.Is(err, ErrWrongState) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.handOn(ctx, reg.Event)
+	return true, nil
+}
+
+// PassSeatOn offers a freed seat to the first on the waiting list, or
+// gives it back to the event.
+func (s *Signups) PassSeatOn(ctx context.Context, slug string) error {
+	now := s.d.clock()
+	if ev, err := s.d.events.Get(ctx, slug); err != nil {
+		return err
+	} else if ev.CancelledAt != nil || !now.Before(ev.StartsAt) {
+		// Nobody is offered a seat of a cancelled or started event.
+		return s.d.events.ReleaseSeat(ctx, slug)
+	}
+	// The first on the list, read then taken by a conditional update; if
+	// another instance took that one meanwhile, the next.
+	for range 10 {
+		first, err := s.d.Store.firstWaitlisted(ctx, slug)
+		if errors.Is(err, ErrNotFound) {
+			return s.d.events.ReleaseSeat(ctx, slug)
+		}
+		if err != nil {
+			return err
+		}
+		m := s.d.mailWithToken(mailOffer, now, newManageToken(first.ID))
+		err = s.d.Store.offer(ctx, first.ID, now, now.Add(s.cfg.OfferTTL), m)
+		if errors.Is(err, ErrWrongState) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		s.d.notifyMail(first.ID)
+		return nil
+	}
+	return errors.New("offer seat: the waiting list kept changing")
+}
+
+// AcceptOffer takes the seat offered from the waiting list.
+//
+// For a paid event the registration's payment becomes due: by invoice it
+// is confirmed and the invoice issued; by card it waits for payment on a
+// new Stripe page, whose URL the result carries.
+func (s *Signups) AcceptOffer(ctx context.Context, reg *Registration) (*Result, error) {
+	ev, err := s.d.events.Get(ctx, reg.Event)
+	if err != nil {
+		return nil, err
+	}
+	now := s.d.clock()
+	status, pay := Confirmed, PaymentStatus("")
+	if ev.Price.Amount > 0 && reg.Payment != nil {
+		status, pay = PendingPayment, PaymentPending
+		if reg.Payment.Method == Invoice {
+			status, pay = Confirmed, PaymentInvoicing
+		}
+	}
+	var checkout *CheckoutSession
+	if pay == PaymentPending {
+		if s.checkout == nil {
+			return nil, ErrPaymentUnavailable
+		}
+		// The page is opened before the seat is taken: if Stripe does not
+		// answer, the offer still stands.
+		if checkout, err = s.checkout.Start(ctx, reg, ev); err != nil {
+			s.d.log.ErrorContext(ctx, "start checkout for an offer", "registration", reg.ID, "err", err)
+			return nil, ErrPaymentUnavailable
+		}
+	}
+	out, err := s.d.Store.acceptOffer(ctx, reg.ID, status, pay, checkout, now)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{ID: out.ID, Status: out.Status}
+	if out.Payment != nil {
+		res.PaymentStatus, res.CheckoutURL = out.Payment.Status, out.Payment.CheckoutURL
+		s.issueInvoice(ctx, res)
+	}
+	return res, nil
+}
+
+// ExpireOffers ends offers whose time ran out and passes their seats on,
+// one by one: a failing one is logged and the others go on. It returns
+// how many ended.
+func (s *Signups) ExpireOffers(ctx context.Context) (int, error) {
+	now := s.d.clock()
+	due, err := s.d.Store.offersDue(ctx, now, 100)
+	if err != nil {
+		return 0, err
+	}
+	return mongodb.Sweep(ctx, s.d.log, "offers", due, regID, func(ctx context.Context, reg Registration) error {
+		out, err := s.d.Store.expireOffer(ctx, reg.ID, now)
+		if errors.Is(err, ErrWrongState) {
+			return nil // accepted or cancelled meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		s.handOn(ctx, out.Event)
+		return nil
+	})
+}
+
+func regID(r Registration) string { return r.ID }
+
+// OfferFreeSeats offers seats left free (after the capacity grew, or the
+// recount gave one back) to the waiting list, in order, before anyone new
+// can take them. It returns how many were offered.
+func (s *Signups) OfferFreeSeats(ctx context.Context, slug string) (int, error) {
+	n := 0
+	for {
+		if _, err := s.d.Store.firstWaitlisted(ctx, slug); errors.Is(err, ErrNotFound) {
+			return n, nil
+		} else if err != nil {
+			return n, err
+		}
+		if err := s.d.events.ClaimSeat(ctx, slug); errors.Is(err, events.ErrSoldOut) {
+			return n, nil
+		} else if err != nil {
+			return n, err
+		}
+		// PassSeatOn gives the claimed seat to the first on the list, or
+		// back to the event if the list emptied meanwhile.
+		if err := s.PassSeatOn(ctx, slug); err != nil {
+			return n, err
+		}
+		n++
+	}
+}
+
+// seatObservation is one look at an event's seats that did not add up.
+type seatObservation struct {
+	capacity, seatsLeft, held int
+	at                        time.Time
+}
+
+// RecountSeats compares every event's seats taken (capacity minus seats
+// left) with the seats its registrations hold, and repairs a difference:
+// a seat claimed by a sign-up that died, or whose answer was lost, before
+// its registration was stored; a seat freed by a cancellation or expiry
+// whose hand-on failed. A sign-up between its claim and its insert is a
+// difference for a moment, so a difference is repaired only once the same
+// counts stood still for RecountGrace (two runs), with a conditional
+// update on the seats left then read. quiet says nothing else runs (the
+// embedded store's start-up): repair at once. Seats given back go to the
+// waiting list first. It returns how many events were repaired.
+func (s *Signups) RecountSeats(ctx context.Context, quiet bool) (int, error) {
+	evs, err := s.d.events.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	held, err := s.d.Store.seatsHeld(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := s.d.clock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	repaired := 0
+	_, err = mongodb.Sweep(ctx, s.d.log, "seats", evs, func(e events.Event) string { return e.Slug }, func(ctx context.Context, e events.Event) error {
+		seen[e.Slug] = true
+		obs := seatObservation{capacity: e.Capacity, seatsLeft: e.SeatsLeft, held: held[e.Slug], at: now}
+		drift := (e.Capacity - e.SeatsLeft) - obs.held
+		if drift == 0 {
+			delete(s.suspects, e.Slug)
+			return nil
+		}
+		prev, ok := s.suspects[e.Slug]
+		same := ok && prev.capacity == obs.capacity && prev.seatsLeft == obs.seatsLeft && prev.held == obs.held
+		if !quiet && (!same || now.Sub(prev.at) < s.cfg.RecountGrace) {
+			if !same {
+				s.suspects[e.Slug] = obs
+			}
+			return nil
+		}
+		delete(s.suspects, e.Slug)
+		done, err := s.d.events.AdjustSeats(ctx, e.Slug, e.Capacity, e.SeatsLeft, drift)
+		if err != nil || !done {
+			return err // moved meanwhile: looked at again next run
+		}
+		repaired++
+		s.d.log.WarnContext(ctx, "seat count repaired", "event", e.Slug, "seatsLeft", e.SeatsLeft, "seatsHeld", obs.held, "given back", drift)
+		if drift > 0 && e.Waitlist {
+			if _, err := s.OfferFreeSeats(ctx, e.Slug); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for slug := range s.suspects {
+		if !seen[slug] {
+			delete(s.suspects, slug)
+		}
+	}
+	return repaired, err
+}
