@@ -98,6 +98,42 @@ func (c *Collection) write() func() {
 	return c.lock.Unlock
 }
 
+// byID returns the _id of a conditional single-document write in
+// embedded mode: a filter naming a string _id and more. FerretDB v1
+// finds a document by its primary key only when the filter is {_id}
+// alone; any other filter reads and decodes the whole collection, which
+// made every conditional transition O(n).
+func (c *Collection) byID(filter any) (string, bool) {
+	if c.lock == nil {
+		return "", false
+	}
+	m, ok := filter.(bson.M)
+	if !ok || len(m) < 2 {
+		return "", false
+	}
+	id, ok := m["_id"].(string)
+	return id, ok
+}
+
+// matchByID reports whether the document with the id matches the whole
+// filter: it is found by its primary key (an aggregation's first $match
+// of {_id} alone is pushed down) and the filter tested on it alone, by
+// the store's own matcher. Called under the embedded write lock, so the
+// write that follows by {_id} sees the same document: one conditional
+// write, as atomic as before.
+func (c *Collection) matchByID(ctx context.Context, id string, filter any) (bool, error) {
+	cur, err := c.c.Aggregate(ctx, bson.A{bson.M{"$match": bson.M{"_id": id}}, bson.M{"$match": filter}})
+	if err != nil {
+		return false, mapErr(err)
+	}
+	defer cur.Close(ctx)
+	found := cur.Next(ctx)
+	if err := cur.Err(); err != nil {
+		return false, mapErr(err)
+	}
+	return found, nil
+}
+
 // InsertOne inserts doc; ErrDuplicate when a unique index refuses it.
 func (c *Collection) InsertOne(ctx context.Context, doc any) error {
 	f, err := c.fault("insert")
@@ -143,6 +179,12 @@ func (c *Collection) UpdateOne(ctx context.Context, filter, update any, opts ...
 		return false, err
 	}
 	defer c.write()()
+	if id, ok := c.byID(filter); ok && len(opts) == 0 {
+		if ok, err := c.matchByID(ctx, id, filter); err != nil || !ok {
+			return false, err
+		}
+		filter = bson.M{"_id": id}
+	}
 	res, err := c.c.UpdateOne(ctx, filter, update, opts...)
 	if err != nil {
 		return false, mapErr(err)
@@ -177,6 +219,14 @@ func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update, out a
 	o := options.FindOneAndUpdate().SetReturnDocument(options.After)
 	if len(sort) > 0 {
 		o.SetSort(bson.D(sort))
+	} else if id, ok := c.byID(filter); ok {
+		if ok, err := c.matchByID(ctx, id, filter); err != nil || !ok {
+			if err == nil {
+				err = ErrNotFound
+			}
+			return err
+		}
+		filter = bson.M{"_id": id}
 	}
 	res := c.c.FindOneAndUpdate(ctx, filter, update, o)
 	if err := res.Err(); err != nil {
@@ -193,6 +243,12 @@ func (c *Collection) DeleteOne(ctx context.Context, filter any) (bool, error) {
 		return false, err
 	}
 	defer c.write()()
+	if id, ok := c.byID(filter); ok {
+		if ok, err := c.matchByID(ctx, id, filter); err != nil || !ok {
+			return false, err
+		}
+		filter = bson.M{"_id": id}
+	}
 	res, err := c.c.DeleteOne(ctx, filter)
 	if err != nil {
 		return false, mapErr(err)

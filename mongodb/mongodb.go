@@ -61,6 +61,8 @@ type Store struct {
 	faults *faults
 
 	stopEmbedded func()
+	// dir is the embedded store's data directory ("" against MongoDB).
+	dir string
 }
 
 // Open connects to MongoDB or starts the embedded store, pings it and
@@ -81,6 +83,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			return nil, err
 		}
 		s.lock = new(sync.Mutex)
+		s.dir, _ = filepath.Abs(o.DataDir)
 	}
 	// A short server selection: a request waits at most this long for an
 	// unreachable store before it is answered 503. The URI may say
@@ -102,6 +105,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err := s.ensureIndexes(ctx); err != nil {
 		_ = s.Close(context.WithoutCancel(ctx))
 		return nil, err
+	}
+	if s.Embedded() && !o.Attach {
+		if err := s.indexPrimaryKeys(ctx, o.Database); err != nil {
+			_ = s.Close(context.WithoutCancel(ctx))
+			return nil, err
+		}
 	}
 	return s, nil
 }

@@ -77,7 +77,7 @@ type Invoice struct {
 	// KID: the number with its MOD10 check digit.
 	KID string `bson:"kid" json:"kid"`
 	// Credits is the invoice a credit note cancels.
-	Credits      int64     `bson:"credits,omitempty" json:"credits,omitempty"`
+	Credits      int64     `bson:"credits" json:"credits,omitempty"`
 	Registration string    `bson:"registration" json:"registration"`
 	Event        string    `bson:"event" json:"event"`
 	Seller       Party     `bson:"seller" json:"seller"`
@@ -114,6 +114,7 @@ func vatOf(gross int64, rate int) (net, vat int64) {
 type Invoicing interface {
 	AwaitingInvoice(ctx context.Context, limit int64) ([]registration.Registration, error)
 	ClaimInvoicing(ctx context.Context, id, nonce string, until time.Time) (*registration.Registration, bool, error)
+	ReleaseInvoicing(ctx context.Context, id, nonce string) error
 	MarkInvoiced(ctx context.Context, id, nonce string, number int64, kid string) (creditDue bool, err error)
 }
 
@@ -265,6 +266,19 @@ func (s *Invoices) IssueInvoice(ctx context.Context, id string) error {
 	if err != nil || !ok {
 		return err // another issuer has it, or nothing is to be issued
 	}
+	if err := s.issue(ctx, reg, nonce); err != nil {
+		if rerr := s.regs.ReleaseInvoicing(context.WithoutCancel(ctx), id, nonce); rerr != nil {
+			s.log.WarnContext(ctx, "invoice claim not released; it runs out", "registration", id, "err", rerr)
+		}
+		return err
+	}
+	return nil
+}
+
+// issue issues a claimed registration's invoice, or links the one an
+// issuer before this one numbered.
+func (s *Invoices) issue(ctx context.Context, reg *registration.Registration, nonce string) error {
+	id := reg.ID
 	ev, err := s.events.Get(ctx, reg.Event)
 	if err != nil {
 		return err

@@ -57,7 +57,7 @@ type fixture struct {
 	inv *payments.Invoices
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	db := mongotest.Open(t)
 	now := time.Now

@@ -494,6 +494,14 @@ func (s *Store) ClaimInvoicing(ctx context.Context, id, nonce string, until time
 	return reg, err == nil, err
 }
 
+// ReleaseInvoicing gives up a claim whose issuer failed, so the sweep can
+// issue at once rather than when the claim runs out.
+func (s *Store) ReleaseInvoicing(ctx context.Context, id, nonce string) error {
+	_, err := s.set(ctx, "release invoicing", bson.M{"_id": id, "payment.invoiceClaim.nonce": nonce},
+		bson.M{"$unset": bson.M{"payment.invoiceClaim": ""}})
+	return err
+}
+
 // MarkInvoiced links the invoice issued under a claim: invoiced, or, if
 // the registration was cancelled in time meanwhile, credit due (the
 // invoice exists and must be answered by a credit note).

@@ -1,0 +1,81 @@
+package mongodb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"slices"
+
+	_ "modernc.org/sqlite" // the driver FerretDB itself uses
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// collections is every collection pamelding keeps.
+var collections = []string{Events, Tokens, Registrations, Leases, Invoices, Counters, StripeEvents, BankEntries,
+	Disclosures, DisclosureChunks, PrivacyRequests, PurgeReceipts, HookEndpoints, HookDeliveries, WebState, Seats}
+
+// indexPrimaryKeys makes the embedded store find a document by its _id
+// without reading the whole table.
+//
+// FerretDB v1 stores each collection as an SQLite table of JSON documents
+// and looks a document up with WHERE _ferretdb_sjson->'$._id' = ?, but the
+// unique index it creates on _id is on the expression
+// _ferretdb_sjson->"_id", which SQLite does not take for the same one: every
+// lookup by _id scanned the table and parsed every document (measured:
+// 33 ms per lookup at 20,000 documents, 0.4 ms with this index). This
+// adds, once per table, an index on exactly the expression FerretDB
+// queries; FerretDB does not know it and needs not (SQLite keeps it
+// current and drops it with its table).
+func (s *Store) indexPrimaryKeys(ctx context.Context, database string) error {
+	// Every table must exist to be indexed: collections are created on
+	// first use otherwise.
+	names, err := s.db.ListCollectionNames(ctx, bson.M{})
+	if err != nil {
+		return fmt.Errorf("list collections: %w", mapErr(err))
+	}
+	for _, c := range collections {
+		if slices.Contains(names, c) {
+			continue
+		}
+		if err := func() error {
+			defer s.Collection(c).write()()
+			return s.db.CreateCollection(ctx, c)
+		}(); err != nil {
+			return fmt.Errorf("create collection %s: %w", c, mapErr(err))
+		}
+	}
+	path := filepath.Join(s.dir, database+".sqlite")
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Opaque: path, RawQuery: "_pragma=busy_timeout(10000)"}).String())
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT table_name FROM _ferretdb_collections`)
+	if err != nil {
+		return fmt.Errorf("list tables: %w", err)
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	defer s.Collection(Seats).write()() // an index build is a write
+	for _, t := range tables {
+		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`, t+"_pmd_id", t)
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("index primary keys of %s: %w", t, err)
+		}
+	}
+	return nil
+}

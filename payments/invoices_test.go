@@ -1,0 +1,198 @@
+package payments_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/payments"
+	"github.com/pamelding/pamelding/registration"
+)
+
+// awaitingInvoices signs up n invoice buyers whose invoices could not be
+// issued at sign-up (the series was unreachable), as the sweep finds them.
+func (f *fixture) awaitingInvoices(t *testing.T, n int) []string {
+	t.Helper()
+	f.db.InjectFaults(func(coll, _ string) mongodb.Fault {
+		if coll == mongodb.Counters {
+			return mongodb.FailBefore
+		}
+		return mongodb.NoFault
+	})
+	defer f.db.InjectFaults(nil)
+	ids := make([]string, n)
+	for i := range ids {
+		res := f.invoiceSignup(t, 1000+i)
+		if res.PaymentStatus != registration.PaymentInvoicing {
+			t.Fatalf("payment status %s, want invoicing while the series is down", res.PaymentStatus)
+		}
+		ids[i] = res.ID
+	}
+	return ids
+}
+
+// checkSeries asserts exactly one invoice per registration, numbered
+// 1..n without a gap, each linked from its registration.
+func (f *fixture) checkSeries(t *testing.T, ids []string) {
+	t.Helper()
+	ctx := context.Background()
+	invs, err := f.inv.List(ctx, payments.InvoiceQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byReg := map[string][]int64{}
+	var numbers []int64
+	for _, inv := range invs {
+		numbers = append(numbers, inv.Number)
+		if inv.Kind == payments.KindInvoice {
+			byReg[inv.Registration] = append(byReg[inv.Registration], inv.Number)
+		}
+	}
+	slices.Sort(numbers)
+	for i, n := range numbers {
+		if n != int64(i+1) {
+			t.Fatalf("numbers %v: not 1..%d without a gap", numbers, len(numbers))
+		}
+	}
+	if len(invs) != len(ids) {
+		t.Errorf("%d documents for %d registrations", len(invs), len(ids))
+	}
+	for _, id := range ids {
+		got := byReg[id]
+		if len(got) != 1 {
+			t.Errorf("registration %s has invoices %v, want exactly one", id, got)
+			continue
+		}
+		reg, err := f.app.Registrations.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reg.Payment.Status != registration.PaymentInvoiced || reg.Payment.InvoiceNumber != got[0] || reg.Payment.InvoiceClaim != nil {
+			t.Errorf("registration %s: %s, number %d, claim %v; want invoiced with %d", id, reg.Payment.Status, reg.Payment.InvoiceNumber, reg.Payment.InvoiceClaim, got[0])
+		}
+	}
+}
+
+// TestInvoicesExactlyOnce: issuing races itself (two issuers per
+// registration) and the sweep, and still makes one invoice per
+// registration with a gapless series. Before the claim and the unique
+// index, two concurrent issuers duplicated an invoice every time.
+func TestInvoicesExactlyOnce(t *testing.T) {
+	t.Run("TwoIssuersAndTheSweep", func(t *testing.T) {
+		f := newFixture(t)
+		ctx := context.Background()
+		ids := f.awaitingInvoices(t, 100)
+		if invs, _ := f.inv.List(ctx, payments.InvoiceQuery{}); len(invs) != 0 {
+			t.Fatalf("%d invoices before issuing", len(invs))
+		}
+		var wg sync.WaitGroup
+		for _, id := range ids {
+			for range 2 {
+				wg.Go(func() {
+					if err := f.inv.IssueInvoice(ctx, id); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+		}
+		for range 3 {
+			wg.Go(func() {
+				if _, err := f.inv.IssuePending(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		// A claim held by a racer that lost is released; what is left the
+		// next sweep issues.
+		if _, err := f.inv.IssuePending(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.checkSeries(t, ids)
+	})
+	t.Run("SignupsDuringTheSweep", func(t *testing.T) {
+		f := newFixture(t)
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var ids []string
+		stop := make(chan struct{})
+		for range 2 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := f.inv.IssuePending(ctx); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		var signups sync.WaitGroup
+		for i := range 100 {
+			signups.Go(func() {
+				res := f.invoiceSignup(t, i)
+				mu.Lock()
+				ids = append(ids, res.ID)
+				mu.Unlock()
+			})
+		}
+		signups.Wait()
+		close(stop)
+		wg.Wait()
+		if _, err := f.inv.IssuePending(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.checkSeries(t, ids)
+	})
+	t.Run("UniqueIndex", func(t *testing.T) {
+		// The store itself refuses a second invoice for a registration.
+		f := newFixture(t)
+		ctx := context.Background()
+		c := f.db.Collection(mongodb.Invoices)
+		doc := func(id string) bson.M {
+			return bson.M{"_id": id, "kind": payments.KindInvoice, "registration": "r1", "credits": int64(0)}
+		}
+		if err := c.InsertOne(ctx, doc("x-1")); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.InsertOne(ctx, doc("x-2")); err == nil {
+			t.Error("a second invoice for one registration was stored")
+		}
+	})
+}
+
+// BenchmarkInvoiceSignups measures n concurrent invoice sign-ups, each
+// issuing its invoice: the time per sign-up stays flat as n grows
+// (issuing was quadratic). Run: go test -run X -bench InvoiceSignups ./payments
+func BenchmarkInvoiceSignups(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				f := newFixture(b)
+				capacity := n
+				if _, err := f.app.Events.Patch(context.Background(), "kurs", events.PatchRequest{Capacity: &capacity}); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				var wg sync.WaitGroup
+				for i := range n {
+					wg.Go(func() { f.invoiceSignup(b, i) })
+				}
+				wg.Wait()
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/signup")
+		})
+	}
+}
