@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"reflect"
 	"time"
 
 	"github.com/pamelding/pamelding/mongodb"
@@ -64,6 +65,9 @@ func (s *Service) Patch(ctx context.Context, slug string, p PatchRequest) (*Even
 		errs = append(errs, next.validate()...)
 		if err := errs.Err(); err != nil {
 			return nil, err
+		}
+		if reflect.DeepEqual(next.Settings, prev.Settings) {
+			return prev, nil // nothing to change
 		}
 		next.UpdatedAt = s.now().UTC().Truncate(time.Millisecond)
 		err = s.store.replace(ctx, prev, &next)

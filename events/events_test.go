@@ -3,6 +3,8 @@ package events_test
 import (
 	"context"
 	"errors"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,5 +144,113 @@ func TestValidOrgNumber(t *testing.T) {
 		if got := privacy.ValidOrgNumber(s); got != want {
 			t.Errorf("ValidOrgNumber(%q) = %v", s, got)
 		}
+	}
+}
+
+// full is an event with every setting away from its default.
+func full() events.Settings {
+	at := time.Date(2027, 3, 4, 9, 0, 0, 0, time.UTC)
+	return events.Settings{
+		Kind: events.Conference, Title: privacy.Text{NB: "Janteloppet", EN: "Jante run"}, Venue: "Kongsvinger",
+		StartsAt: at, EndsAt: at.Add(8 * time.Hour), RegistrationOpensAt: at.Add(-60 * 24 * time.Hour), RegistrationClosesAt: at.Add(-time.Hour),
+		Capacity: 300, Waitlist: true, GuardianAge: 16, Price: events.Price{Amount: 150000, Currency: "NOK"}, VATRate: 25,
+		RefundDeadline: at.Add(-7 * 24 * time.Hour), PrefillEmail: true,
+		Fields:       []events.FormField{{Key: "name", Required: true}, {Key: "email", Required: true}, {Key: "organisation"}},
+		CustomFields: []privacy.Field{},
+		Partners:     []events.Partner{{ID: "sparebank", Name: "Sparebanken Øst"}},
+		Organiser:    events.Organiser{Name: "Janteloppet AS", OrgNumber: "923609016", PrivacyEmail: "personvern@example.no"},
+		PublicList:   true, Notes: "staff only",
+	}
+}
+
+// changed is a new valid value for each member of a patch, by name.
+func changed() map[string]any {
+	at := time.Date(2027, 3, 5, 9, 0, 0, 0, time.UTC)
+	custom := []privacy.CustomFieldSpec{eventstest.Spec(privacy.Field{
+		Key: "shirt", Label: privacy.Text{NB: "T-skjorte", EN: "T-shirt"}, Category: privacy.Professional, LegalBasis: privacy.Contract,
+		Purposes: []privacy.Purpose{"registration"}, Recipients: []privacy.Recipient{}, Retention: privacy.MustRetention("event_end+30d"),
+		Validation: privacy.Validation{Kind: privacy.KindText, MaxLength: 10},
+	})}
+	return map[string]any{
+		"Kind": events.Course, "Title": privacy.Text{NB: "Kurs", EN: "Course"}, "Venue": "Hamar",
+		"StartsAt": at.Add(-23 * time.Hour), "EndsAt": at, "RegistrationOpensAt": at.Add(-90 * 24 * time.Hour),
+		"RegistrationClosesAt": at.Add(-26 * time.Hour), "Capacity": 350, "Waitlist": false, "GuardianAge": 15,
+		"Price": events.Price{Amount: 99000, Currency: "NOK"}, "VATRate": 12, "RefundDeadline": at.Add(-2 * 24 * time.Hour),
+		"PrefillEmail": false, "Fields": []events.FormField{{Key: "name", Required: true}, {Key: "email", Required: true}},
+		"CustomFields": custom, "Partners": []events.Partner{{ID: "kommune", Name: "Kongsvinger kommune"}},
+		"Organiser":  events.Organiser{Name: "Kurs AS", PrivacyEmail: "p@example.no"},
+		"PublicList": false, "Notes": "other notes",
+	}
+}
+
+// TestPatch: a patch is applied to the event and the result checked, so
+// an empty patch changes nothing and a patch naming one member changes
+// that member only. (PATCH without prefillEmail used to reset it.)
+func TestPatch(t *testing.T) {
+	ctx := context.Background()
+	db := mongotest.Open(t)
+	s := events.NewService(db, func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) })
+	values := changed()
+	patchType := reflect.TypeFor[events.PatchRequest]()
+	settingsType := reflect.TypeFor[events.Settings]()
+	for i := range settingsType.NumField() {
+		name := settingsType.Field(i).Name
+		if _, ok := patchType.FieldByName(name); !ok {
+			t.Errorf("setting %s cannot be patched", name)
+		}
+		if _, ok := values[name]; !ok {
+			t.Errorf("no changed value for %s in this test", name)
+		}
+	}
+
+	t.Run("OKEmpty", func(t *testing.T) {
+		prev, err := s.Create(ctx, eventstest.Request("empty", full()), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := s.Patch(ctx, "empty", events.PatchRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, _ := s.Get(ctx, "empty")
+		if !reflect.DeepEqual(prev.Settings, next.Settings) || !reflect.DeepEqual(prev.Settings, stored.Settings) || stored.Version != prev.Version {
+			t.Errorf("an empty patch changed the event:\n%+v\n%+v", prev.Settings, stored.Settings)
+		}
+		if !stored.PrefillEmail {
+			t.Error("prefillEmail was reset")
+		}
+	})
+	for i := range patchType.NumField() {
+		name := patchType.Field(i).Name
+		t.Run("OK"+name, func(t *testing.T) {
+			slug := strings.ToLower(name)
+			prev, err := s.Create(ctx, eventstest.Request(slug, full()), "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p events.PatchRequest
+			v := reflect.ValueOf(values[name])
+			ptr := reflect.New(v.Type())
+			ptr.Elem().Set(v)
+			reflect.ValueOf(&p).Elem().FieldByName(name).Set(ptr)
+			if _, err := s.Patch(ctx, slug, p); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := s.Get(ctx, slug)
+			pv, gv := reflect.ValueOf(prev.Settings), reflect.ValueOf(got.Settings)
+			for j := range settingsType.NumField() {
+				member := settingsType.Field(j).Name
+				same := reflect.DeepEqual(pv.Field(j).Interface(), gv.Field(j).Interface())
+				switch {
+				case member == name && same:
+					t.Errorf("%s did not change", member)
+				case member != name && !same:
+					t.Errorf("patching %s changed %s: %v -> %v", name, member, pv.Field(j), gv.Field(j))
+				}
+			}
+			if got.Version != prev.Version+1 {
+				t.Errorf("version %d after one patch of %d", got.Version, prev.Version)
+			}
+		})
 	}
 }

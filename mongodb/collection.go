@@ -273,6 +273,9 @@ func (c *Collection) DeleteMany(ctx context.Context, filter any) (int64, error) 
 // FindOne decodes the first document matching filter into out;
 // ErrNotFound when none does.
 func (c *Collection) FindOne(ctx context.Context, filter, out any, opts ...options.Lister[options.FindOneOptions]) error {
+	if _, err := c.fault("find"); err != nil {
+		return err
+	}
 	res := c.c.FindOne(ctx, filter, opts...)
 	if err := res.Err(); err != nil {
 		return mapErr(err)
@@ -283,6 +286,9 @@ func (c *Collection) FindOne(ctx context.Context, filter, out any, opts ...optio
 // Find returns a cursor over the documents matching filter. The caller
 // closes it.
 func (c *Collection) Find(ctx context.Context, filter any, opts ...options.Lister[options.FindOptions]) (*mongo.Cursor, error) {
+	if _, err := c.fault("find"); err != nil {
+		return nil, err
+	}
 	cur, err := c.c.Find(ctx, filter, opts...)
 	return cur, mapErr(err)
 }
@@ -299,6 +305,9 @@ func (c *Collection) All(ctx context.Context, filter, out any, opts ...options.L
 
 // Count counts the documents matching filter.
 func (c *Collection) Count(ctx context.Context, filter any) (int64, error) {
+	if _, err := c.fault("count"); err != nil {
+		return 0, err
+	}
 	n, err := c.c.CountDocuments(ctx, filter)
 	return n, mapErr(err)
 }

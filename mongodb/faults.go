@@ -24,15 +24,16 @@ const (
 // ErrInjected is the error of an injected fault; it wraps ErrUnavailable.
 var ErrInjected = errors.Join(ErrUnavailable, errors.New("injected fault"))
 
-// FaultFunc decides the fault of one write, by collection and operation
-// (insert, insertMany, update, updateMany, findAndModify, delete,
-// deleteMany).
+// FaultFunc decides the fault of one operation, by collection and
+// operation: the writes insert, insertMany, update, updateMany,
+// findAndModify, delete, deleteMany, and the reads find and count (for a
+// read, FailAfter is FailBefore).
 type FaultFunc func(collection, op string) Fault
 
 type faults struct{ fn atomic.Pointer[FaultFunc] }
 
-// InjectFaults makes every write through this store's collections ask fn
-// what to do; nil stops it. For tests of what the domain does when a
+// InjectFaults makes every operation through this store's collections ask
+// fn what to do; nil stops it. For tests of what the domain does when a
 // write fails, or fails after committing: the store stays real.
 func (s *Store) InjectFaults(fn FaultFunc) {
 	if fn == nil {

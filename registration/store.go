@@ -285,6 +285,9 @@ func (s *Store) insert(ctx context.Context, r *Registration) error {
 // up its seat and setting its payment to pay (the money's next state; ""
 // keeps it). ErrWrongState when it changed since it was read.
 func (s *Store) cancel(ctx context.Context, reg *Registration, pay PaymentStatus, now time.Time) (*Registration, error) {
+	if !reg.Status.Live() {
+		return nil, fmt.Errorf("cancel registration: %w", ErrWrongState)
+	}
 	filter := bson.M{"_id": reg.ID, "status": reg.Status, "seat": reg.Seat, "erasedAt": bson.M{"$exists": false}}
 	set := bson.M{"status": Cancelled, "seat": false, "activeKey": reg.ID, "updatedAt": now, "hooksAt": now, "cancelledAt": now}
 	k, h := HookSet(HookCancelled, now)
