@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -194,5 +195,29 @@ func BenchmarkInvoiceSignups(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/signup")
 		})
+	}
+}
+
+// TestIssuePendingGoesOn: a registration whose invoice cannot be issued
+// (its event is gone) is logged and the sweep issues the others; it used
+// to stop at the first failure.
+func TestIssuePendingGoesOn(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ids := f.awaitingInvoices(t, 3)
+	if _, err := f.db.Collection(mongodb.Registrations).UpdateOne(ctx, bson.M{"_id": ids[0]}, bson.M{"$set": bson.M{"event": "gone"}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.inv.IssuePending(ctx)
+	if err == nil || !strings.Contains(err.Error(), "1 of 3 items failed") {
+		t.Fatalf("err %v, want the one failure counted", err)
+	}
+	if n != 2 {
+		t.Errorf("issued %d, want the 2 others", n)
+	}
+	for _, id := range ids[1:] {
+		if reg, _ := f.app.Registrations.Get(ctx, id); reg.Payment.Status != registration.PaymentInvoiced {
+			t.Errorf("%s: %s", id, reg.Payment.Status)
+		}
 	}
 }

@@ -219,3 +219,32 @@ func TestRestrictedGetsNoMail(t *testing.T) {
 		t.Fatalf("after lifting: sent %d, %v", n, err)
 	}
 }
+
+// TestSweepsGoOn: one registration the mailer cannot handle (its event is
+// gone) is logged by id and the sweep sends the others' mail; it used to
+// stop at the first failure.
+func TestSweepsGoOn(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	var ids []string
+	for _, who := range []string{"a", "b", "c"} {
+		res, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": who, "email": who + "@example.no"}}, registration.API)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.ID)
+	}
+	if _, err := f.db.Collection(mongodb.Registrations).UpdateOne(ctx, bson.M{"_id": ids[0]}, bson.M{"$set": bson.M{"event": "gone"}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := registration.NewMailer(f.app.Domain, f.sender(t), "https://x.example").SendDue(ctx)
+	if err == nil || !strings.Contains(err.Error(), "1 of 3 items failed") {
+		t.Fatalf("err %v", err)
+	}
+	if n != 2 || len(f.smtp.Mail()) != 2 {
+		t.Errorf("sent %d (%d received), want the 2 others", n, len(f.smtp.Mail()))
+	}
+	if !strings.Contains(f.logs.String(), ids[0]) || strings.Contains(f.logs.String(), "a@example.no") {
+		t.Errorf("the failing item is not logged by id alone: %s", f.logs.String())
+	}
+}

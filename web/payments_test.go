@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,9 @@ import (
 	"github.com/xuri/excelize/v2"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 )
@@ -621,5 +625,75 @@ func TestPaidOfferAccepted(t *testing.T) {
 	}
 	if d := e.reg(t, inv.ID); d.Payment.InvoiceNumber == 0 {
 		t.Errorf("no invoice: %+v", d.Payment)
+	}
+}
+
+// TestRefundSurvivesStripeOutage: a cancellation while Stripe does not
+// answer stands at once (200, refund due) and the settlement job makes
+// the refund when Stripe answers again. It used to answer 500 with the
+// registration already cancelled and the refund lost.
+func TestRefundSurvivesStripeOutage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.mustEvent(t, "gala", nil)
+	card := e.mustSignup(t, "gala", person("kari@example.no"))
+	sid := e.reg(t, card.ID).Payment.SessionID
+	if r := e.webhook(t, stripeEvent("evt_paid", "checkout.session.completed", session(sid, card.ID, 150000, true)), time.Now(), webhookSecret); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	// Another instance, whose Stripe is unreachable, takes the cancellation.
+	down := app.New(e.store, e.keys, slog.New(slog.DiscardHandler), e.clock.now, app.Config{Payments: payments.Config{
+		StripeKey: "sk_test_123", StripeAPIBase: "http://127.0.0.1:9", WebhookSecret: webhookSecret, PublicURL: "https://pamelding.example.no"}})
+	reg, err := down.Registrations.Get(ctx, card.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := down.Cancel(ctx, reg)
+	if err != nil || out.Status != registration.Cancelled || out.PaymentStatus != registration.PaymentRefundDue || out.Refund != "" {
+		t.Fatalf("cancel while Stripe is down: %+v %v", out, err)
+	}
+	if d := e.reg(t, card.ID); d.Status != "cancelled" || d.Payment.Status != registration.PaymentRefundDue {
+		t.Fatalf("after the cancellation: %s %s", d.Status, d.Payment.Status)
+	}
+	// Not yet due again: the failed attempt set a backoff.
+	if n, err := e.a.Payments.SettleDue(ctx); err != nil || n != 0 {
+		t.Fatalf("settled %d before the backoff, %v", n, err)
+	}
+	e.clock.add(time.Hour)
+	if n, err := e.a.Payments.SettleDue(ctx); err != nil || n != 1 {
+		t.Fatalf("settled %d, %v", n, err)
+	}
+	if d := e.reg(t, card.ID); d.Payment.Status != registration.PaymentRefunded || !strings.HasPrefix(d.Payment.RefundID, "re_") || d.Payment.RefundedAmount != 150000 {
+		t.Errorf("after the job: %+v", d.Payment)
+	}
+}
+
+// TestDashboardRefundFlagged: a refund made in Stripe's dashboard for a
+// registration that keeps its seat is recorded and flagged by the
+// reconciliation report; it used to leave the registration confirmed with
+// nothing flagged.
+func TestDashboardRefundFlagged(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "gala", nil)
+	card := e.mustSignup(t, "gala", person("kari@example.no"))
+	sid := e.reg(t, card.ID).Payment.SessionID
+	e.webhook(t, stripeEvent("evt_paid", "checkout.session.completed", session(sid, card.ID, 150000, true)), time.Now(), webhookSecret)
+	charge := map[string]any{"id": "ch_1", "object": "charge", "amount": 150000, "amount_refunded": 150000, "refunded": true,
+		"currency": "nok", "payment_intent": "pi_" + card.ID, "metadata": map[string]string{}}
+	if r := e.webhook(t, stripeEvent("evt_refund", "charge.refunded", charge), time.Now(), webhookSecret); r.status != 200 {
+		t.Fatalf("webhook %d %s", r.status, r.body)
+	}
+	if d := e.reg(t, card.ID); d.Status != "confirmed" || d.Payment.Status != registration.PaymentRefunded || d.Payment.RefundedAmount != 150000 {
+		t.Fatalf("refund not recorded: %s %+v", d.Status, d.Payment)
+	}
+	var rep struct {
+		Rows []struct {
+			Registration string
+			Anomalies    []string
+		}
+	}
+	e.do(t, "GET", "/api/v1/finance/reconciliation?event=gala", adminToken, nil).json(t, &rep)
+	if len(rep.Rows) != 1 || !slices.Contains(rep.Rows[0].Anomalies, payments.AnomalyRefundedButLive) {
+		t.Errorf("report %+v, want %s flagged", rep.Rows, payments.AnomalyRefundedButLive)
 	}
 }

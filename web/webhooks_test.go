@@ -127,3 +127,43 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// TestWebhookDeliverySurvivesStoreError: a store error while a delivery
+// is sent leaves it to be tried again; it used to be given up for good.
+func TestWebhookDeliverySurvivesStoreError(t *testing.T) {
+	e := newEnv(t)
+	rcv := &receiver{status: 204}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	e.mustEvent(t, "free", func(b map[string]any) { delete(b, "price") })
+	if r := e.do(t, "POST", "/api/v1/webhooks", adminToken, map[string]any{"url": srv.URL + "/hook"}); r.status != 201 {
+		t.Fatalf("create endpoint: %d", r.status)
+	}
+	e.mustSignup(t, "free", person("kari@example.no"))
+	ctx := context.Background()
+	if n, err := e.hooks.Dispatch(ctx); err != nil || n != 1 {
+		t.Fatalf("dispatched %d, %v", n, err)
+	}
+	e.store.InjectFaults(func(coll, op string) mongodb.Fault {
+		if coll == mongodb.HookEndpoints && op == "find" {
+			return mongodb.FailBefore
+		}
+		return mongodb.NoFault
+	})
+	sent, err := e.hooks.Deliver(ctx)
+	e.store.InjectFaults(nil)
+	if sent != 0 || err == nil {
+		t.Fatalf("sent %d, %v while the store failed", sent, err)
+	}
+	var d webhooks.Delivery
+	if err := e.store.Collection(mongodb.HookDeliveries).FindOne(ctx, map[string]any{}, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.GaveUpAt != nil || d.NextAt == nil {
+		t.Fatalf("delivery given up on a store error: %+v", d)
+	}
+	e.clock.add(2 * time.Minute) // past its lease
+	if sent, err := e.hooks.Deliver(ctx); err != nil || sent != 1 {
+		t.Fatalf("retry delivered %d, %v", sent, err)
+	}
+}
