@@ -25,6 +25,8 @@ const KeySize = 32
 type Keyring struct {
 	wrap     cipher.AEAD
 	emailMAC []byte
+	// macRoot derives keys for other uses (Derive).
+	macRoot []byte
 }
 
 // Sealed is a value encrypted with AES-GCM: nonce and ciphertext.
@@ -50,7 +52,22 @@ func NewKeyring(master []byte) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keyring{wrap: wrap, emailMAC: macKey}, nil
+	root, err := hkdf.Key(sha256.New, master, nil, "pamelding derived keys v1", KeySize)
+	if err != nil {
+		return nil, err
+	}
+	return &Keyring{wrap: wrap, emailMAC: macKey, macRoot: root}, nil
+}
+
+// Derive returns a key for one named use (the pages' CSRF tokens, say),
+// derived from the master key: every instance with the same master key
+// derives the same, and no other use learns it.
+func (k *Keyring) Derive(purpose string) []byte {
+	key, err := hkdf.Key(sha256.New, k.macRoot, nil, purpose, KeySize)
+	if err != nil {
+		panic(err) // only for lengths HKDF cannot give
+	}
+	return key
 }
 
 // ParseMasterKey reads a base64-encoded 32-byte key.

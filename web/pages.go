@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/csrf"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/session"
 	"github.com/gofiber/template/html/v2"
@@ -71,17 +70,13 @@ func newPageState(d Deps) *pageState {
 		Storage: st, Expiration: 2 * time.Hour, KeyLookup: "cookie:" + sessionCookie,
 		CookieHTTPOnly: true, CookieSameSite: "Strict", CookieSecure: secure, CookieSessionOnly: true,
 	})
-	ps.csrf = csrf.New(csrf.Config{
-		KeyLookup: "form:_csrf", CookieName: "pamelding_csrf", CookieHTTPOnly: true,
-		CookieSameSite: "Strict", CookieSecure: secure, CookieSessionOnly: true,
-		Expiration: 2 * time.Hour, ContextKey: "csrf", Storage: st,
-		ErrorHandler: func(c *fiber.Ctx, err error) error {
-			lang := pageLang(c)
-			return render(c.Status(fiber.StatusForbidden), "message", lang, fiber.Map{
-				"Title": t(lang, "csrf"), "Paragraphs": []string{},
-			})
-		},
-	})
+	g := &csrfGuard{key: d.App.Keys.Derive("pamelding page csrf v1"), secure: secure, deny: func(c *fiber.Ctx) error {
+		lang := pageLang(c)
+		return render(c.Status(fiber.StatusForbidden), "message", lang, fiber.Map{
+			"Title": t(lang, "csrf"), "Paragraphs": []string{},
+		})
+	}}
+	ps.csrf = g.handle
 	return ps
 }
 
@@ -354,8 +349,12 @@ func (ps *pageState) login(c *fiber.Ctx, regID string) error {
 	if err != nil {
 		return err
 	}
-	if err := sess.Regenerate(); err != nil {
-		return err
+	if !sess.Fresh() {
+		// An existing session (perhaps planted) gets a new id; a fresh
+		// one has one already, and its old id was never stored.
+		if err := sess.Regenerate(); err != nil {
+			return err
+		}
 	}
 	sess.Set("registration", regID)
 	return sess.Save()

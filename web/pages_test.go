@@ -1,9 +1,17 @@
 package web_test
 
 import (
+	"context"
 	"net/url"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/web"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 func TestPageHeaders(t *testing.T) {
@@ -39,5 +47,106 @@ func TestPagesCSRF(t *testing.T) {
 	}
 	if n := e.count(t, "registrations"); n != 0 {
 		t.Errorf("%d registrations stored by a forged post", n)
+	}
+}
+
+// writeCounter counts the store's writes by collection.
+type writeCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (w *writeCounter) fault(coll, op string) mongodb.Fault {
+	if op != "find" && op != "count" {
+		w.mu.Lock()
+		w.n[coll]++
+		w.mu.Unlock()
+	}
+	return mongodb.NoFault
+}
+
+func (w *writeCounter) total() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, v := range w.n {
+		n += v
+	}
+	w.n = map[string]int{}
+	return n
+}
+
+var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// TestPageWrites: viewing a page writes nothing (the CSRF token is signed,
+// not stored), and a sign-up through the form costs at most one store
+// write more than through the API (the session). The CSRF middleware used
+// to write on every page view, and the state it wrote was never swept.
+func TestPageWrites(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "free", func(b map[string]any) { delete(b, "price") })
+	w := &writeCounter{n: map[string]int{}}
+	e.store.InjectFaults(w.fault)
+	defer e.store.InjectFaults(nil)
+
+	e.mustSignup(t, "free", person("api@example.no"))
+	api := w.total()
+	if api == 0 {
+		t.Fatal("an API sign-up counted no write: the counter sees nothing")
+	}
+
+	r := e.do(t, "GET", "/e/free", "", nil)
+	if n := w.total(); n != 0 {
+		t.Errorf("viewing the form wrote %d times", n)
+	}
+	var cookie string
+	for _, c := range r.header.Values("Set-Cookie") {
+		if strings.HasPrefix(c, "pamelding_csrf=") {
+			cookie, _, _ = strings.Cut(c, ";")
+		}
+	}
+	m := csrfInput.FindSubmatch(r.body)
+	if cookie == "" || m == nil {
+		t.Fatalf("no CSRF cookie (%q) or form token", cookie)
+	}
+	again := e.do(t, "GET", "/e/free", "", nil, "Cookie", cookie)
+	if n := w.total(); n != 0 || strings.Contains(strings.Join(again.header.Values("Set-Cookie"), " "), "pamelding_csrf") {
+		t.Errorf("a second view wrote %d times or set a new cookie", n)
+	}
+	form := url.Values{"f_name": {"Kari"}, "f_email": {"kari@example.no"}, "lang": {"nb"}, "_csrf": {string(m[1])}}.Encode()
+	post := e.do(t, "POST", "/e/free", "", form, "Content-Type", "application/x-www-form-urlencoded", "Cookie", cookie)
+	if post.status != 200 || e.count(t, mongodb.Registrations) != 2 {
+		t.Fatalf("form sign-up: %d (cookie %q, token %q) %s", post.status, cookie, m[1], post.body)
+	}
+	if page := w.total(); page > api+1 {
+		t.Errorf("a form sign-up wrote %d times, an API sign-up %d", page, api)
+	}
+	// Another browser's cookie does not go with this token.
+	other := url.Values{"f_name": {"Ola"}, "f_email": {"ola@example.no"}, "_csrf": {string(m[1])}}.Encode()
+	forged := e.do(t, "POST", "/e/free", "", other, "Content-Type", "application/x-www-form-urlencoded",
+		"Cookie", "pamelding_csrf=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	if forged.status != 403 {
+		t.Errorf("a token with another cookie: %d", forged.status)
+	}
+}
+
+// TestStateSwept: the pages' expired sessions are swept by their job.
+func TestStateSwept(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.store.Collection(mongodb.WebState)
+	for id, at := range map[string]time.Time{"old": time.Now().Add(-time.Hour), "new": time.Now().Add(time.Hour)} {
+		if err := c.InsertOne(ctx, bson.M{"_id": id, "value": []byte("x"), "expiresAt": at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := web.StateJob(e.a, time.Minute).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.Count(ctx, bson.M{"_id": "old"}); n != 0 {
+		t.Error("an expired session was not swept")
+	}
+	if n, _ := c.Count(ctx, bson.M{"_id": "new"}); n != 1 {
+		t.Error("a live session was swept")
 	}
 }
