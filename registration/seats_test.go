@@ -50,6 +50,21 @@ func (f *fixture) signup(t *testing.T, who string) *registration.Result {
 	return res
 }
 
+// oneSeatOneWaiting makes the event one seat with a waiting list: one
+// holds the seat, the next waits.
+func (f *fixture) oneSeatOneWaiting(t *testing.T) (holder, next *registration.Result) {
+	t.Helper()
+	one := 1
+	if _, err := f.app.Events.Patch(context.Background(), "gala", events.PatchRequest{Capacity: &one, Waitlist: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	holder, next = f.signup(t, "holder"), f.signup(t, "next")
+	if holder.Status != registration.Confirmed || next.Status != registration.Waitlisted {
+		t.Fatalf("statuses %s %s", holder.Status, next.Status)
+	}
+	return holder, next
+}
+
 func faultOn(coll, op string, fault mongodb.Fault) mongodb.FaultFunc {
 	return func(c, o string) mongodb.Fault {
 		if c == coll && o == op {
@@ -135,15 +150,7 @@ func TestSeatsNeverLost(t *testing.T) {
 	} {
 		t.Run(tc.name+"HandOnFailed", func(t *testing.T) {
 			f := newFixture(t)
-			w := 1
-			if _, err := f.app.Events.Patch(ctx, "gala", events.PatchRequest{Capacity: &w, Waitlist: ptr(true)}); err != nil {
-				t.Fatal(err)
-			}
-			holder := f.signup(t, "holder")
-			next := f.signup(t, "next")
-			if holder.Status != registration.Confirmed || next.Status != registration.Waitlisted {
-				t.Fatalf("statuses %s %s", holder.Status, next.Status)
-			}
+			holder, next := f.oneSeatOneWaiting(t)
 			if tc.prep != nil {
 				if err := tc.prep(f, holder.ID); err != nil {
 					t.Fatal(err)
@@ -175,12 +182,7 @@ func TestSeatsNeverLost(t *testing.T) {
 	}
 	t.Run("OKOfferAcceptedAnswerLost", func(t *testing.T) {
 		f := newFixture(t)
-		w := 1
-		if _, err := f.app.Events.Patch(ctx, "gala", events.PatchRequest{Capacity: &w, Waitlist: ptr(true)}); err != nil {
-			t.Fatal(err)
-		}
-		holder := f.signup(t, "holder")
-		next := f.signup(t, "next")
+		holder, next := f.oneSeatOneWaiting(t)
 		reg, _ := f.app.Registrations.Get(ctx, holder.ID)
 		if _, err := f.app.Signups.Cancel(ctx, reg, false); err != nil {
 			t.Fatal(err)
