@@ -9,6 +9,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -43,8 +44,10 @@ type Config struct {
 
 // App is every service of pamelding, wired.
 type App struct {
-	Log     *slog.Logger
-	Store   *mongodb.Store
+	Log   *slog.Logger
+	Store *mongodb.Store
+	// KeyStore holds the registrations' data keys, apart from the data.
+	KeyStore *mongodb.Store
 	Keys    *privacy.Keyring
 	Metrics *metrics.Metrics
 
@@ -75,17 +78,17 @@ type App struct {
 	now func() time.Time
 }
 
-// New builds the object graph on an open store. now is the clock every
-// service reads (tests move it).
-func New(store *mongodb.Store, keys *privacy.Keyring, log *slog.Logger, now func() time.Time, cfg Config) *App {
+// New builds the object graph on an open data store and key store. now
+// is the clock every service reads (tests move it).
+func New(store, keyStore *mongodb.Store, keys *privacy.Keyring, log *slog.Logger, now func() time.Time, cfg Config) *App {
 	if cfg.JobInterval == 0 {
 		cfg.JobInterval = time.Minute
 	}
-	a := &App{Log: log, Store: store, Keys: keys, cfg: cfg, now: now}
+	a := &App{Log: log, Store: store, KeyStore: keyStore, Keys: keys, cfg: cfg, now: now}
 	a.Events = events.NewService(store, now)
 	a.Staff = staff.NewService(store, a.Events, cfg.AdminToken, now)
 
-	d := registration.NewDomain(store, a.Events, keys, log, now)
+	d := registration.NewDomain(store, keyStore, a.Events, keys, log, now)
 	a.Domain, a.Registrations = d, d.Store
 	a.Invoices = payments.NewInvoices(store, a.Events, d.Store, log, now, cfg.Payments)
 	// Interfaces hold nil only when nothing is configured: a nil pointer
@@ -111,6 +114,11 @@ func New(store *mongodb.Store, keys *privacy.Keyring, log *slog.Logger, now func
 	a.Metrics = metrics.New(cfg.Version, a.seatsLeft, a.Runner.Status)
 	a.Runner.OnRun = a.Metrics.JobRun
 	return a
+}
+
+// Close closes the stores.
+func (a *App) Close(ctx context.Context) error {
+	return errors.Join(a.KeyStore.Close(ctx), a.Store.Close(ctx))
 }
 
 // CardPayments says whether Stripe is configured.

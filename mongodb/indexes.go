@@ -34,6 +34,9 @@ const (
 	// Seats is a scratch collection used by the lock test and the load
 	// command; no domain code writes it.
 	Seats = "seats"
+	// DataKeys, in the key store, holds each registration's data keys
+	// (wrapped by the master key), apart from the data they open.
+	DataKeys = "data_keys"
 )
 
 // Index is one index the service relies on.
@@ -77,7 +80,11 @@ var Indexes = []Index{
 // index that already exists.
 func (s *Store) ensureIndexes(ctx context.Context) error {
 	existing := map[string]map[string]bool{}
-	for _, ix := range Indexes {
+	table := Indexes
+	if s.keys {
+		table = nil // the key store is read by _id only
+	}
+	for _, ix := range table {
 		names, ok := existing[ix.Collection]
 		if !ok {
 			var err error

@@ -10,6 +10,7 @@ package mongodb
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,11 @@ type Options struct {
 	// already serving DataDir instead of failing; used by CLI commands
 	// that run beside a server.
 	Attach bool
+	// Keys opens the key store rather than the data store: only the
+	// DataKeys collection, and in embedded mode SQLite files of its own
+	// with secure_delete on, so a destroyed key is overwritten, never
+	// left in a free page (see Checkpoint for the write-ahead log).
+	Keys bool
 }
 
 // Store is an open connection to the database.
@@ -63,6 +69,11 @@ type Store struct {
 	stopEmbedded func()
 	// dir is the embedded store's data directory ("" against MongoDB).
 	dir string
+	// keys: this is the key store.
+	keys bool
+	// sqlite is a connection of our own to the embedded store's file
+	// (indexes FerretDB does not make; checkpoints).
+	sqlite *sql.DB
 }
 
 // Open connects to MongoDB or starts the embedded store, pings it and
@@ -74,7 +85,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Database == "" {
 		o.Database = "pamelding"
 	}
-	s := &Store{faults: &faults{}}
+	s := &Store{faults: &faults{}, keys: o.Keys}
 	uri := o.URI
 	if uri == "" {
 		var err error
@@ -122,8 +133,8 @@ func startEmbedded(ctx context.Context, o Options) (uri string, stop func(), err
 	if err != nil {
 		return "", nil, fmt.Errorf("data directory: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", nil, fmt.Errorf("create data directory: %w", err)
+	if err := private(dir); err != nil {
+		return "", nil, err
 	}
 	sock := filepath.Join(dir, SocketName)
 	if len(sock) > maxSocketPath {
@@ -143,10 +154,16 @@ func startEmbedded(ctx context.Context, o Options) (uri string, stop func(), err
 		return "", nil, fmt.Errorf("remove stale socket: %w", err)
 	}
 
+	sqliteURL := &url.URL{Scheme: "file", Opaque: dir + "/"}
+	if o.Keys {
+		// A deleted row's bytes are overwritten with zeros, in the table
+		// and in free pages.
+		sqliteURL.RawQuery = "_pragma=secure_delete(on)"
+	}
 	fdb, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{Unix: sock},
 		Handler:   "sqlite",
-		SQLiteURL: (&url.URL{Scheme: "file", Opaque: dir + "/"}).String(),
+		SQLiteURL: sqliteURL.String(),
 		// FerretDB logs wire messages at WARN; they may hold documents.
 		Logger: quietLogger(o.Logger),
 	})
@@ -161,6 +178,29 @@ func startEmbedded(ctx context.Context, o Options) (uri string, stop func(), err
 		_ = fdb.Run(ctx)
 	}()
 	return uri, func() { cancel(); <-done }, nil
+}
+
+// private makes the data directory readable by this user alone, whatever
+// existed before: the directory 0700, its files 0600.
+func private(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			if err := os.Chmod(filepath.Join(dir, e.Name()), 0o600); err != nil {
+				return fmt.Errorf("data directory: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // quietLogger passes on only FerretDB's errors, and only their message.
@@ -200,6 +240,9 @@ func (s *Store) Close(ctx context.Context) error {
 	var err error
 	if s.client != nil {
 		err = s.client.Disconnect(ctx)
+	}
+	if s.sqlite != nil {
+		_ = s.sqlite.Close()
 	}
 	s.stop()
 	return err

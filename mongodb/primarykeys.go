@@ -3,10 +3,12 @@ package mongodb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
 	"slices"
+	"time"
 
 	_ "modernc.org/sqlite" // the driver FerretDB itself uses
 
@@ -36,7 +38,11 @@ func (s *Store) indexPrimaryKeys(ctx context.Context, database string) error {
 	if err != nil {
 		return fmt.Errorf("list collections: %w", mapErr(err))
 	}
-	for _, c := range collections {
+	want := collections
+	if s.keys {
+		want = []string{DataKeys}
+	}
+	for _, c := range want {
 		if slices.Contains(names, c) {
 			continue
 		}
@@ -52,7 +58,8 @@ func (s *Store) indexPrimaryKeys(ctx context.Context, database string) error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
-	defer db.Close()
+	db.SetMaxOpenConns(1)
+	s.sqlite = db
 	rows, err := db.QueryContext(ctx, `SELECT table_name FROM _ferretdb_collections`)
 	if err != nil {
 		return fmt.Errorf("list tables: %w", err)
@@ -78,4 +85,32 @@ func (s *Store) indexPrimaryKeys(ctx context.Context, database string) error {
 		}
 	}
 	return nil
+}
+
+// Checkpoint moves the embedded store's write-ahead log into its file and
+// truncates the log to nothing, so that what a write removed (a destroyed
+// key: secure_delete zeroed it in the file) is not left in the log either.
+// Against MongoDB it does nothing: WiredTiger's files are its own (see the
+// README on backups).
+func (s *Store) Checkpoint(ctx context.Context) error {
+	if s.sqlite == nil {
+		return nil
+	}
+	defer s.Collection(Seats).write()() // no write of ours in between
+	for range 50 {
+		var busy, logFrames, checkpointed int
+		if err := s.sqlite.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if busy == 0 {
+			return nil
+		}
+		// A reader holds a snapshot in the log: wait for it to finish.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return errors.New("checkpoint: the write-ahead log stayed busy")
 }

@@ -115,6 +115,7 @@ type Invoicing interface {
 	AwaitingInvoice(ctx context.Context, limit int64) ([]registration.Registration, error)
 	ClaimInvoicing(ctx context.Context, id, nonce string, until time.Time) (*registration.Registration, bool, error)
 	ReleaseInvoicing(ctx context.Context, id, nonce string) error
+	Open(ctx context.Context, reg *registration.Registration, fields ...string) (map[string]string, error)
 	MarkInvoiced(ctx context.Context, id, nonce string, number int64, kid string) (creditDue bool, err error)
 }
 
@@ -295,6 +296,11 @@ func (s *Invoices) issue(ctx context.Context, reg *registration.Registration, no
 		}
 	}
 	if inv == nil {
+		// The buyer's fields, opened for the invoice that must carry them
+		// (bokføringsforskriften § 5-1-1).
+		if _, err := s.regs.Open(ctx, reg, "name", "organisation", "invoice_org_number", "invoice_address", "invoice_reference"); err != nil {
+			return err
+		}
 		doc := s.newInvoice(reg, ev)
 		if err := s.number(ctx, &doc); err != nil {
 			return err
@@ -324,18 +330,19 @@ func (s *Invoices) newInvoice(reg *registration.Registration, ev *events.Event) 
 		rate = 0 // a seller not registered for VAT may not charge it
 	}
 	net, vat := vatOf(ev.Price.Amount, rate)
-	buyerName := reg.Fields["organisation"]
+	v := reg.Plain
+	buyerName := v["organisation"]
 	if buyerName == "" {
-		buyerName = reg.Fields["name"]
+		buyerName = v["name"]
 	}
 	return Invoice{
 		Kind: KindInvoice, Registration: reg.ID, Event: ev.Slug,
 		Seller: Party{Name: s.cfg.Seller.Name, OrgNumber: s.cfg.Seller.OrgNumber, VATRegistered: s.cfg.Seller.VATRegistered,
 			Address: s.cfg.Seller.Address, BankAccount: s.cfg.Seller.BankAccount},
-		Buyer: Party{Name: buyerName, Organisation: reg.Fields["organisation"], OrgNumber: reg.Fields["invoice_org_number"],
-			Address: reg.Fields["invoice_address"], Reference: reg.Fields["invoice_reference"]},
+		Buyer: Party{Name: buyerName, Organisation: v["organisation"], OrgNumber: v["invoice_org_number"],
+			Address: v["invoice_address"], Reference: v["invoice_reference"]},
 		Lines: []Line{{
-			Description: "Deltakeravgift / registration fee: " + ev.Title.NB + " (" + reg.Fields["name"] + ")",
+			Description: "Deltakeravgift / registration fee: " + ev.Title.NB + " (" + v["name"] + ")",
 			Quantity:    1, UnitGross: ev.Price.Amount, VATRate: rate, Net: net, VAT: vat, Gross: ev.Price.Amount,
 		}},
 		Currency: ev.Price.Currency, Net: net, VAT: vat, Total: ev.Price.Amount,

@@ -72,6 +72,7 @@ type Registrations interface {
 	SettlementFailed(ctx context.Context, id string, status registration.PaymentStatus, next time.Time, class string) error
 	MarkCredited(ctx context.Context, id string, creditNote int64) error
 	RecordInvoicePayment(ctx context.Context, id string, invoice, paidTotal int64, st registration.PaymentStatus, at time.Time) error
+	Open(ctx context.Context, reg *registration.Registration, fields ...string) (map[string]string, error)
 }
 
 // Holds ends card holds (package registration's sign-ups): the
@@ -184,7 +185,7 @@ func (s *Checkout) Start(ctx context.Context, reg *registration.Registration, ev
 	params.AddMetadata("registration", reg.ID)
 	params.AddMetadata("event", ev.Slug)
 	if ev.PrefillEmail { // shown to participants: email lists payment_processor
-		params.CustomerEmail = stripe.String(reg.Fields["email"])
+		params.CustomerEmail = stripe.String(reg.Plain["email"])
 	}
 	params.SetIdempotencyKey("checkout-" + reg.ID)
 	params.Context = ctx

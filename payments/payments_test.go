@@ -63,7 +63,7 @@ func newFixture(t testing.TB) *fixture {
 	now := time.Now
 	keys, _ := privacy.NewKeyring(bytes.Repeat([]byte{3}, 32))
 	log := slog.New(slog.DiscardHandler)
-	a := app.New(db, keys, log, now, app.Config{Payments: payments.Config{
+	a := app.New(db, mongotest.OpenKeys(t), keys, log, now, app.Config{Payments: payments.Config{
 		StripeKey: "sk_test_123", StripeAPIBase: stripetest.URL(t), WebhookSecret: "whsec_x", PublicURL: "https://x.example",
 		Seller: payments.Seller{Name: "Kurs AS", OrgNumber: "923609016"},
 	}})

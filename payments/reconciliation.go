@@ -116,8 +116,12 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 			return nil, err
 		}
 		p := reg.Payment
+		values, err := s.regs.Open(ctx, reg, "name", "organisation")
+		if err != nil {
+			return nil, err
+		}
 		row := ReportRow{
-			Registration: reg.ID, Event: reg.Event, Name: reg.Fields["name"], Organisation: reg.Fields["organisation"],
+			Registration: reg.ID, Event: reg.Event, Name: values["name"], Organisation: values["organisation"],
 			Status: reg.Status, Method: p.Method, PaymentStatus: p.Status,
 			AmountPaid: p.PaidAmount, AmountRefunded: p.RefundedAmount, Currency: p.Currency,
 			SessionID: p.SessionID, PaymentIntentID: p.PaymentIntentID, RefundID: p.RefundID,

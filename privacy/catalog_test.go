@@ -201,7 +201,7 @@ func TestSealing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dek, wrapped := k.NewDataKey("reg1")
+	dek, wrapped := k.NewValueKey("reg1", "dietary")
 	s, err := privacy.SealValue(dek, "reg1", "dietary", "nøtteallergi")
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +209,7 @@ func TestSealing(t *testing.T) {
 	if strings.Contains(string(s.Data), "nøtt") {
 		t.Fatal("sealed value holds the plaintext")
 	}
-	dek2, err := k.UnwrapDataKey("reg1", wrapped)
+	dek2, err := k.UnwrapValueKey("reg1", "dietary", wrapped)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,8 +217,11 @@ func TestSealing(t *testing.T) {
 		t.Fatalf("open = %q, %v", v, err)
 	}
 	t.Run("BoundToRegistration", func(t *testing.T) {
-		if _, err := k.UnwrapDataKey("reg2", wrapped); err == nil {
+		if _, err := k.UnwrapValueKey("reg2", "dietary", wrapped); err == nil {
 			t.Error("a data key unwrapped for another registration")
+		}
+		if _, err := k.UnwrapValueKey("reg1", "phone", wrapped); err == nil {
+			t.Error("a data key unwrapped for another field")
 		}
 		if _, err := privacy.OpenValue(dek2, "reg2", "dietary", s); err == nil {
 			t.Error("a value opened for another registration")
@@ -228,7 +231,7 @@ func TestSealing(t *testing.T) {
 		other := make([]byte, 32)
 		other[0] = 1
 		k2, _ := privacy.NewKeyring(other)
-		if _, err := k2.UnwrapDataKey("reg1", wrapped); err == nil {
+		if _, err := k2.UnwrapValueKey("reg1", "dietary", wrapped); err == nil {
 			t.Error("another master key unwrapped the data key")
 		}
 	})

@@ -18,10 +18,11 @@ import (
 // KeySize is the size of the master key and of data keys (AES-256).
 const KeySize = 32
 
-// Keyring holds the keys derived from the master key. Health data is
-// sealed with AES-256-GCM under a data key of its own per registration;
-// the data key is stored wrapped by a key derived from the master key.
-// Destroying the wrapped data key makes the sealed values unrecoverable.
+// Keyring holds the keys derived from the master key. Every personal value
+// of a registration is sealed with AES-256-GCM under a data key of its
+// own; the data key is stored wrapped by a key derived from the master
+// key, in a key store apart from the data. Destroying the wrapped data key
+// makes the sealed value unrecoverable, wherever a copy of it lies.
 type Keyring struct {
 	wrap     cipher.AEAD
 	emailMAC []byte
@@ -120,16 +121,36 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// NewDataKey makes a data key for the registration id and returns it with
-// its wrapped form, the only form ever stored.
-func (k *Keyring) NewDataKey(id string) (dek []byte, wrapped Sealed) {
+// NewValueKey makes the data key of one value of a registration and
+// returns it with its wrapped form, the only form ever stored (in the key
+// store, apart from the data).
+func (k *Keyring) NewValueKey(id, field string) (dek []byte, wrapped Sealed) {
+	dek = make([]byte, KeySize)
+	_, _ = rand.Read(dek)
+	return dek, seal(k.wrap, dek, []byte("dek:"+id+":"+field))
+}
+
+// UnwrapValueKey recovers the data key of one value of a registration.
+func (k *Keyring) UnwrapValueKey(id, field string, wrapped Sealed) ([]byte, error) {
+	dek, err := k.wrap.Open(nil, wrapped.Nonce, wrapped.Data, []byte("dek:"+id+":"+field))
+	if err != nil {
+		return nil, errors.New("unwrap data key: authentication failed")
+	}
+	return dek, nil
+}
+
+// NewLegacyDataKey makes a data key of the first scheme (tests of the
+// migration from it).
+func (k *Keyring) NewLegacyDataKey(id string) (dek []byte, wrapped Sealed) {
 	dek = make([]byte, KeySize)
 	_, _ = rand.Read(dek)
 	return dek, seal(k.wrap, dek, []byte("dek:"+id))
 }
 
-// UnwrapDataKey recovers a registration's data key.
-func (k *Keyring) UnwrapDataKey(id string, wrapped Sealed) ([]byte, error) {
+// UnwrapLegacyDataKey recovers a data key of the first scheme, one key
+// per registration for its health values; only the migration to a key
+// per value reads it.
+func (k *Keyring) UnwrapLegacyDataKey(id string, wrapped Sealed) ([]byte, error) {
 	dek, err := k.wrap.Open(nil, wrapped.Nonce, wrapped.Data, []byte("dek:"+id))
 	if err != nil {
 		return nil, errors.New("unwrap data key: authentication failed")

@@ -28,9 +28,10 @@ type Domain struct {
 	mailDue chan string
 }
 
-// NewDomain returns the shared part of the registration domain.
-func NewDomain(db *mongodb.Store, ev *events.Service, keys *privacy.Keyring, log *slog.Logger, now func() time.Time) *Domain {
-	return &Domain{Store: NewStore(db, now), events: ev, keys: keys, log: log, now: now, db: db, mailDue: make(chan string, 4096)}
+// NewDomain returns the shared part of the registration domain: the
+// documents in db, their data keys in keyStore.
+func NewDomain(db, keyStore *mongodb.Store, ev *events.Service, keys *privacy.Keyring, log *slog.Logger, now func() time.Time) *Domain {
+	return &Domain{Store: NewStore(db, keyStore, keys, now), events: ev, keys: keys, log: log, now: now, db: db, mailDue: make(chan string, 4096)}
 }
 
 func (d *Domain) clock() time.Time { return d.now().UTC().Truncate(time.Millisecond) }
@@ -53,21 +54,3 @@ func (d *Domain) mailWithToken(kind string, now time.Time, token string) Mail {
 	return Mail{Kind: kind, CreatedAt: now, Token: &sealed, TokenHash: h}
 }
 
-// value returns a field's value, opening sealed ones.
-func (d *Domain) value(reg *Registration, key string) (string, error) {
-	if v, ok := reg.Fields[key]; ok {
-		return v, nil
-	}
-	sealed, ok := reg.Sealed[key]
-	if !ok {
-		return "", nil
-	}
-	if reg.DataKey == nil {
-		return "", errHealthKeyDestroyed
-	}
-	dek, err := d.keys.UnwrapDataKey(reg.ID, *reg.DataKey)
-	if err != nil {
-		return "", err
-	}
-	return privacy.OpenValue(dek, reg.ID, key, sealed)
-}

@@ -77,7 +77,7 @@ func (s *Lists) PartnerExport(ctx context.Context, ev *events.Event, partnerID, 
 	}
 	projection := bson.M{"_id": 1}
 	for _, c := range cols {
-		projection["fields."+c] = 1
+		projection["sealed."+c] = 1
 	}
 	cur, err := s.d.Store.c.Find(ctx, bson.M{
 		"event": ev.Slug, "status": Confirmed,
@@ -100,20 +100,21 @@ func (s *Lists) PartnerExport(ctx context.Context, ev *events.Event, partnerID, 
 		ids = ids[:0]
 		return err
 	}
-	var doc struct {
-		ID     string            `bson:"_id"`
-		Fields map[string]string `bson:"fields"`
-	}
 	values := make([]string, len(cols))
 	var rowErr error
 	for cur.Next(ctx) {
-		doc.Fields = nil
+		var doc Registration
 		if err := cur.Decode(&doc); err != nil {
 			rowErr = err
 			break
 		}
+		opened, err := s.d.Store.Open(ctx, &doc, cols...)
+		if err != nil {
+			rowErr = err
+			break
+		}
 		for j, c := range cols {
-			values[j] = doc.Fields[c]
+			values[j] = opened[c]
 		}
 		// Logged before it is sent: a disclosure log may list one row
 		// too many, never one too few.

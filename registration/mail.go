@@ -200,7 +200,11 @@ func (m *Mailer) sendOutbox(ctx context.Context, reg *Registration, now time.Tim
 var errRender = errors.New("render mail")
 
 func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registration, mail Mail) error {
-	to := reg.Fields["email"]
+	values, err := m.d.Store.Open(ctx, reg, "email")
+	if err != nil {
+		return fmt.Errorf("%w: %v", errRender, err)
+	}
+	to := values["email"]
 	if to == "" {
 		return fmt.Errorf("%w: no address", errRender)
 	}

@@ -38,7 +38,7 @@ func newFixture(t testing.TB) *fixture {
 	f := &fixture{db: mongotest.Open(t), logs: &bytes.Buffer{}, smtp: mailtest.Start(t), now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
 	clock := func() time.Time { return f.now }
 	keys, _ := privacy.NewKeyring(bytes.Repeat([]byte{1}, 32))
-	f.app = app.New(f.db, keys, slog.New(slog.NewJSONHandler(f.logs, nil)), clock, app.Config{})
+	f.app = app.New(f.db, mongotest.OpenKeys(t), keys, slog.New(slog.NewJSONHandler(f.logs, nil)), clock, app.Config{})
 	f.ev = f.app.Events
 	_, err := f.ev.Create(context.Background(), eventstest.Request("gala", events.Settings{Kind: events.Conference, Title: privacy.Text{NB: "Gallamiddag", EN: "Gala dinner"},
 		StartsAt: f.now.Add(30 * 24 * time.Hour), EndsAt: f.now.Add(30*24*time.Hour + 4*time.Hour), Capacity: 100,

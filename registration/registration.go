@@ -25,7 +25,6 @@ var (
 	ErrNotCancellable     = errors.New("registration cannot be cancelled")
 	ErrNoOffer            = errors.New("no open offer")
 	ErrInvalidManageToken = errors.New("invalid manage token")
-	errHealthKeyDestroyed = errors.New("health data key destroyed")
 )
 
 // Status is where a registration stands.
@@ -97,11 +96,19 @@ type Registration struct {
 	Status Status `bson:"status"`
 	// Seat: the registration holds one of the event's seats.
 	Seat bool `bson:"seat"`
-	// Fields holds the values in clear; health values are in Sealed.
-	Fields map[string]string         `bson:"fields"`
+	// Sealed holds every value, each sealed under a data key of its own
+	// that lives in the key store (see Store): destroying the key destroys
+	// the value, in this document and in every copy of it.
 	Sealed map[string]privacy.Sealed `bson:"sealed,omitempty"`
-	// DataKey is the wrapped key of Sealed; removing it destroys them.
-	DataKey *privacy.Sealed `bson:"dataKey,omitempty"`
+	// DeleteAt is when each value's retention runs out, fixed at sign-up
+	// from what the participant was told; a change to the event can only
+	// bring it forward. A value with no date here goes with the
+	// registration, on withdrawal of its consent, or (bookkeeping) at the
+	// end of the fifth year after the fiscal year it was paid or invoiced.
+	DeleteAt map[string]time.Time `bson:"deleteAt,omitempty"`
+	// Plain holds the values opened for the use at hand (Store.Open); it
+	// is never stored.
+	Plain map[string]string `bson:"-" json:"-"`
 	// EmailKey is the keyed hash of the e-mail; ActiveKey equals it while
 	// the registration is live and the id after, so one person has one live
 	// registration per event (a unique index) and may sign up again after

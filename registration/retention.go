@@ -51,7 +51,7 @@ func due(reg *Registration, ev *events.Event, now time.Time) (values []string, r
 			values, rules[key] = append(values, key), "undeclared"
 			return
 		}
-		at, ok := f.Retention.DeleteAt(a)
+		at, ok := deleteAt(reg, ev, key)
 		if !ok {
 			if f.Retention.Anchor != privacy.WithRegistration {
 				remaining++
@@ -63,9 +63,6 @@ func due(reg *Registration, ev *events.Event, now time.Time) (values []string, r
 			return
 		}
 		remaining++
-	}
-	for key := range reg.Fields {
-		consider(key)
 	}
 	for key := range reg.Sealed {
 		consider(key)
@@ -105,6 +102,15 @@ func (s *Retention) RunRetention(ctx context.Context, dryRun bool) (*PurgeReceip
 	if err != nil {
 		return nil, err
 	}
+	destroyed := false
+	defer func() {
+		// Destroyed keys leave no copy in the key store's log.
+		if destroyed {
+			if err := s.d.Store.vault.checkpoint(context.WithoutCancel(ctx)); err != nil {
+				s.d.log.ErrorContext(ctx, "key store checkpoint after retention", "err", err)
+			}
+		}
+	}()
 	for i := range evs {
 		ev := &evs[i]
 		counts := map[[2]string]int{}
@@ -126,6 +132,12 @@ func (s *Retention) RunRetention(ctx context.Context, dryRun bool) (*PurgeReceip
 				continue
 			}
 			if deleteAll {
+				// The keys first: from then on no copy of the values can be
+				// read; the document with what is left goes after.
+				if err := s.d.Store.vault.destroy(ctx, reg.ID, nil); err != nil {
+					return nil, err
+				}
+				destroyed = true
 				ok, err := s.d.Store.deleteExpired(ctx, reg)
 				if err != nil {
 					return nil, err
@@ -135,8 +147,12 @@ func (s *Retention) RunRetention(ctx context.Context, dryRun bool) (*PurgeReceip
 				}
 				continue
 			}
+			if err := s.d.Store.vault.destroy(ctx, reg.ID, values); err != nil {
+				return nil, err
+			}
+			destroyed = true
 			// Only if unchanged since read: a rectification meanwhile is
-			// looked at again next run.
+			// looked at again next run (its key is gone already).
 			if _, err := s.d.Store.purgeValues(ctx, reg, values, now); err != nil {
 				return nil, err
 			}
@@ -209,13 +225,11 @@ func (s *Retention) RetentionOverview(ctx context.Context) ([]EventRetention, er
 			f, _ := ev.Field(ff.Key)
 			fr := FieldRetention{Field: ff.Key, Rule: f.Retention.String()}
 			for j := range regs {
-				_, inClear := regs[j].Fields[ff.Key]
-				_, sealed := regs[j].Sealed[ff.Key]
-				if !inClear && !sealed {
+				if _, held := regs[j].Sealed[ff.Key]; !held {
 					continue
 				}
 				fr.Held++
-				if at, ok := f.Retention.DeleteAt(anchors(&regs[j], ev)); ok {
+				if at, ok := deleteAt(&regs[j], ev, ff.Key); ok {
 					if fr.First == nil || at.Before(*fr.First) {
 						fr.First = &at
 					}

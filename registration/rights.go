@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"maps"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -63,12 +64,12 @@ func (s *Rights) Export(ctx context.Context, reg *Registration) (*Portability, e
 		Status: reg.Status, RegisteredAt: reg.CreatedAt, Fields: map[string]string{},
 		Consents: reg.Consents, Objections: reg.Objections, Restricted: reg.Restricted, Payment: reg.Payment,
 	}
+	values, err := s.d.Store.Open(ctx, reg)
+	if err != nil {
+		return nil, err
+	}
 	for _, ff := range ev.Fields {
-		v, err := s.d.value(reg, ff.Key)
-		if err != nil {
-			return nil, err
-		}
-		if v != "" {
+		if v := values[ff.Key]; v != "" {
 			p.Fields[ff.Key] = v
 		}
 	}
@@ -93,7 +94,8 @@ func (s *Rights) Rectify(ctx context.Context, reg *Registration, r RectifyReques
 	now := s.d.now().UTC().Truncate(time.Millisecond)
 	var errs privacy.Errors
 	set, unset := bson.M{}, bson.M{}
-	var dek []byte
+	values := map[string]string{}
+	var removed []string
 	for key, raw := range r.Fields {
 		path := "fields." + key
 		df, ok := declared(ev, key)
@@ -111,49 +113,52 @@ func (s *Rights) Rectify(ctx context.Context, reg *Registration, r RectifyReques
 				errs.Add(path, privacy.CodeRequired)
 				continue
 			}
-			unset["fields."+key] = ""
 			unset["sealed."+key] = ""
+			unset["deleteAt."+key] = ""
+			removed = append(removed, key)
 			continue
 		}
-		if !df.LegalBasis.NeedsConsent() {
-			set["fields."+key] = v
-			if key == "email" {
-				set["emailKey"] = s.d.keys.EmailKey(v)
-				if reg.Status.Live() {
-					set["activeKey"] = s.d.keys.EmailKey(v)
-				}
-			}
-			continue
-		}
-		if !reg.ConsentState[df.ConsentPurpose] {
+		if df.LegalBasis.NeedsConsent() && !reg.ConsentState[df.ConsentPurpose] {
 			errs.Add(path, privacy.CodeConsentRequired)
 			continue
 		}
-		if dek == nil {
-			if reg.DataKey != nil {
-				if dek, err = s.d.keys.UnwrapDataKey(reg.ID, *reg.DataKey); err != nil {
-					return nil, err
-				}
-			} else {
-				var wrapped privacy.Sealed
-				dek, wrapped = s.d.keys.NewDataKey(reg.ID)
-				set["dataKey"] = wrapped
+		values[key] = v
+		if key == "email" {
+			set["emailKey"] = s.d.keys.EmailKey(v)
+			if reg.Status.Live() {
+				set["activeKey"] = s.d.keys.EmailKey(v)
 			}
 		}
-		sealed, err := privacy.SealValue(dek, reg.ID, key, v)
-		if err != nil {
-			return nil, err
-		}
-		set["sealed."+key] = sealed
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	if len(set)+len(unset) == 0 {
+	if len(values)+len(unset) == 0 {
 		return reg, nil
 	}
+	sealed, err := s.d.Store.vault.reseal(ctx, reg, values)
+	if err != nil {
+		return nil, err
+	}
+	for key, sv := range sealed {
+		set["sealed."+key] = sv
+		if _, ok := reg.DeleteAt[key]; !ok {
+			// A value added now is deleted by the same rule as at sign-up.
+			if at, ok := deadlines(ev, map[string]string{key: ""})[key]; ok {
+				set["deleteAt."+key] = at
+			}
+		}
+	}
 	set["updatedAt"] = now
-	return s.d.Store.rectify(ctx, reg.ID, set, unset)
+	out, err := s.d.Store.rectify(ctx, reg.ID, set, unset)
+	if err != nil {
+		return nil, err
+	}
+	// A value removed: its key goes too.
+	if err := s.d.Store.destroyKeys(ctx, reg.ID, removed); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func declared(ev *events.Event, key string) (events.DeclaredField, bool) {
@@ -179,26 +184,18 @@ func (s *Rights) WithdrawConsent(ctx context.Context, reg *Registration, purpose
 	}
 	now := s.d.now().UTC().Truncate(time.Millisecond)
 	unset := bson.M{}
-	others := 0 // sealed values under other consents
+	var fields []string
 	for _, df := range ev.Form() {
-		switch {
-		case df.ConsentPurpose == purpose:
+		if df.ConsentPurpose == purpose {
 			unset["sealed."+df.Key] = ""
-			unset["fields."+df.Key] = ""
-		case df.LegalBasis.NeedsConsent() && reg.Sealed[df.Key].Data != nil:
-			others++
+			unset["deleteAt."+df.Key] = ""
+			fields = append(fields, df.Key)
 		}
 	}
-	if others == 0 && reg.DataKey != nil {
-		// Nothing else is sealed under the data key: destroy it, so no
-		// copy of the values (a backup, a replica) is readable again.
-		for k := range unset {
-			if strings.HasPrefix(k, "sealed.") {
-				delete(unset, k)
-			}
-		}
-		unset["sealed"] = ""
-		unset["dataKey"] = ""
+	// The keys first: from this moment no copy of the values (a backup, a
+	// free page, a replica) can be read again.
+	if err := s.d.Store.destroyKeys(ctx, reg.ID, fields); err != nil {
+		return nil, err
 	}
 	update := bson.M{
 		"$set": bson.M{"consentState." + string(purpose): false, "updatedAt": now},
@@ -285,7 +282,8 @@ func (s *Rights) Erase(ctx context.Context, reg *Registration) (*ErasureReceipt,
 	keepFields := map[string]bool{}
 	rec := &ErasureReceipt{Registration: reg.ID, Removed: []string{}, Kept: []Kept{}}
 	a := anchors(reg, ev)
-	for key := range reg.Fields {
+	var removed []string
+	for _, key := range slices.Sorted(maps.Keys(reg.Sealed)) {
 		f, ok := ev.Field(key)
 		if ok && f.LegalBasis == privacy.LegalObligation && invoiced {
 			keepFields[key] = true
@@ -294,9 +292,7 @@ func (s *Rights) Erase(ctx context.Context, reg *Registration) (*ErasureReceipt,
 			continue
 		}
 		rec.Removed = append(rec.Removed, key)
-	}
-	for key := range reg.Sealed {
-		rec.Removed = append(rec.Removed, key)
+		removed = append(removed, key)
 	}
 	if reg.Payment != nil && (reg.Payment.PaidAmount > 0 || invoiced) {
 		until := privacy.MustRetention("fiscal_year_end+5y")
@@ -310,12 +306,23 @@ func (s *Rights) Erase(ctx context.Context, reg *Registration) (*ErasureReceipt,
 	}
 	rec.Kept = append(rec.Kept, Kept{What: "the registration's id, event, status and dates, without personal data", Why: "to count seats and keep the disclosure log true", Basis: "legitimate_interest"})
 
-	fields := bson.M{}
+	// The keys first: from this moment no copy of the values (a backup, a
+	// free page, a replica) can be read again. Then the sealed values go.
+	if len(keepFields) == 0 {
+		removed = nil // every key, and the key document with them
+	}
+	if err := s.d.Store.destroyKeys(ctx, reg.ID, removed); err != nil {
+		return nil, err
+	}
+	sealed, deleteAt := bson.M{}, bson.M{}
 	for k := range keepFields {
-		fields[k] = reg.Fields[k]
+		sealed[k] = reg.Sealed[k]
+		if at, ok := reg.DeleteAt[k]; ok {
+			deleteAt[k] = at
+		}
 	}
 	set := bson.M{
-		"fields": fields, "erasedAt": now, "updatedAt": now,
+		"sealed": sealed, "deleteAt": deleteAt, "erasedAt": now, "updatedAt": now,
 		"emailKey": "erased:" + reg.ID, "activeKey": reg.ID, "manageTokens": []string{},
 		"outbox": bson.M{}, "consentState": bson.M{}, "consents": []Consent{}, "objections": Objections{},
 	}

@@ -3,6 +3,7 @@ package registration_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 )
 
@@ -205,3 +207,94 @@ func TestSeatsNeverLost(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestMigrateLegacy: a registration stored by the first version (values
+// in clear, health data under one key in the document) is migrated to a
+// key per value in the key store; its values read as before, and nothing
+// is left in clear.
+func TestMigrateLegacy(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	dek, wrapped := f.app.Keys.NewLegacyDataKey("old1")
+	diet, err := privacy.SealValue(dek, "old1", "dietary", "skalldyr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := f.db.Collection(mongodb.Registrations)
+	if err := raw.InsertOne(ctx, bson.M{"_id": "old1", "event": "gala", "status": "confirmed", "seat": false,
+		"fields": bson.M{"name": "Gammel Deltaker", "email": "gammel@example.no"},
+		"sealed": bson.M{"dietary": diet}, "dataKey": wrapped, "emailKey": "k-old1", "activeKey": "k-old1",
+		"updatedAt": f.now, "createdAt": f.now}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.app.Domain.MigrateLegacy(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("migrated %d, %v", n, err)
+	}
+	var doc bson.Raw
+	if err := raw.FindOne(ctx, bson.M{"_id": "old1"}, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(doc), "Gammel") || strings.Contains(string(doc), "gammel@") || doc.Lookup("fields").Type != 0 || doc.Lookup("dataKey").Type != 0 {
+		t.Errorf("left after migration: %s", doc)
+	}
+	reg, _ := f.app.Registrations.Get(ctx, "old1")
+	v, err := f.app.Registrations.Open(ctx, reg)
+	if err != nil || v["name"] != "Gammel Deltaker" || v["email"] != "gammel@example.no" || v["dietary"] != "skalldyr" {
+		t.Errorf("values %v, %v", v, err)
+	}
+	if _, ok := reg.DeleteAt["name"]; !ok {
+		t.Error("no deletion date fixed for the name")
+	}
+	if n, err := f.app.Domain.MigrateLegacy(ctx); err != nil || n != 0 {
+		t.Errorf("a second run migrated %d, %v", n, err)
+	}
+}
+
+// TestRetentionDestroysKeys: retention destroys a value's key when its
+// time has come (the sealed value goes after), and the registration's
+// key document with the registration; before, it removed the sealed value
+// but kept the key.
+func TestRetentionDestroysKeys(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, err := f.app.Events.Patch(ctx, "gala", events.PatchRequest{Fields: &[]events.FormField{
+		{Key: "name", Required: true}, {Key: "email", Required: true}, {Key: "phone"}, {Key: "dietary"}}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{
+		Fields: map[string]string{"name": "Pia", "email": "pia@example.no", "phone": "+4791234567"}}, registration.API)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func() map[string]bool {
+		var doc struct{ Keys map[string]any }
+		_ = f.app.KeyStore.Collection(mongodb.DataKeys).FindOne(ctx, bson.M{"_id": res.ID}, &doc)
+		out := map[string]bool{}
+		for k := range doc.Keys {
+			out[k] = true
+		}
+		return out
+	}
+	if k := keys(); !k["phone"] || !k["name"] {
+		t.Fatalf("keys before %v", k)
+	}
+	f.now = f.now.Add(30*24*time.Hour + 31*24*time.Hour) // past event end + 30 days
+	if _, err := f.app.Retention.RunRetention(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := f.app.Registrations.Get(ctx, res.ID)
+	if k := keys(); k["phone"] || !k["name"] || reg.Sealed["phone"].Data != nil {
+		t.Errorf("after 30 days: keys %v, sealed phone %v", k, reg.Sealed["phone"].Data != nil)
+	}
+	f.now = f.now.Add(366 * 24 * time.Hour)
+	if _, err := f.app.Retention.RunRetention(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.app.Registrations.Get(ctx, res.ID); !errors.Is(err, registration.ErrNotFound) {
+		t.Errorf("registration after a year: %v", err)
+	}
+	if k := keys(); len(k) != 0 {
+		t.Errorf("keys after the registration went: %v", k)
+	}
+}

@@ -94,7 +94,7 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		return nil, err
 	}
 
-	reg, token, err := s.newRegistration(ev, c, r, ch, now)
+	reg, keys, token, err := s.newRegistration(ev, c, r, ch, now)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	}
 	reg.OutboxNextAt = &now
 
-	if err := s.d.Store.insert(ctx, reg); err != nil {
+	if err := s.d.Store.insert(ctx, reg, keys); err != nil {
 		if reg.Seat {
 			if mongodb.NotApplied(err) || errors.Is(err, ErrAlreadyRegistered) {
 				s.giveSeatBack(ctx, ev.Slug, "refused insert")
@@ -194,9 +194,10 @@ func (s *Signups) startCheckout(ctx context.Context, reg *Registration, ev *even
 	return nil
 }
 
-// newRegistration builds the document: values in clear but for those that
-// need consent, which are sealed under a data key of their own.
-func (s *Signups) newRegistration(ev *events.Event, c *checked, r SignupRequest, ch Channel, now time.Time) (*Registration, string, error) {
+// newRegistration builds the document and its data keys: every value
+// sealed under a key of its own, and when each is deleted, fixed now from
+// the event's form as the participant sees it.
+func (s *Signups) newRegistration(ev *events.Event, c *checked, r SignupRequest, ch Channel, now time.Time) (*Registration, *keyDoc, string, error) {
 	id := rand.Text()
 	token := newManageToken(id)
 	lang := r.Lang
@@ -204,7 +205,7 @@ func (s *Signups) newRegistration(ev *events.Event, c *checked, r SignupRequest,
 		lang = "nb"
 	}
 	reg := &Registration{
-		ID: id, Event: ev.Slug, Fields: map[string]string{},
+		ID: id, Event: ev.Slug, Plain: c.values,
 		EmailKey: s.d.keys.EmailKey(c.values["email"]), Consents: c.consents,
 		Objections:   Objections{PartnerSharing: r.Objections.PartnerSharing},
 		ManageTokens: []string{hashToken(token)}, Lang: lang, Channel: ch,
@@ -215,26 +216,29 @@ func (s *Signups) newRegistration(ev *events.Event, c *checked, r SignupRequest,
 	for _, c := range c.consents {
 		reg.ConsentState[c.Purpose] = c.Given
 	}
-	var dek []byte
-	for key, v := range c.values {
-		f, _ := ev.Field(key)
-		if !f.LegalBasis.NeedsConsent() {
-			reg.Fields[key] = v
+	reg.DeleteAt = deadlines(ev, c.values)
+	sealed, keys, err := s.d.Store.vault.seal(id, ev.Slug, c.values)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	reg.Sealed = sealed
+	return reg, keys, token, nil
+}
+
+// deadlines are the dates the values' retention runs out, from the rules
+// anchored to the event (the others have none yet).
+func deadlines(ev *events.Event, values map[string]string) map[string]time.Time {
+	out := map[string]time.Time{}
+	for key := range values {
+		f, ok := ev.Field(key)
+		if !ok || f.Retention.Anchor != privacy.EventEnd {
 			continue
 		}
-		if dek == nil {
-			var wrapped privacy.Sealed
-			dek, wrapped = s.d.keys.NewDataKey(reg.ID)
-			reg.DataKey = &wrapped
-			reg.Sealed = map[string]privacy.Sealed{}
+		if at, ok := f.Retention.DeleteAt(privacy.Anchors{EventEnd: ev.EndsAt}); ok {
+			out[key] = at
 		}
-		sealed, err := privacy.SealValue(dek, reg.ID, key, v)
-		if err != nil {
-			return nil, "", err
-		}
-		reg.Sealed[key] = sealed
 	}
-	return reg, token, nil
+	return out
 }
 
 // Get returns a registration of an event.

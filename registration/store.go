@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/privacy"
 )
 
 // ErrWrongState: the registration is not in the state a transition
@@ -24,14 +26,34 @@ var ErrWrongState = errors.New("registration not in the expected state")
 // more) from any other state. Package payments and package webhooks call
 // the exported ones through small interfaces of their own; nothing else
 // writes a registration.
+//
+// It keeps the registrations' data keys too, in the key store (vault): a
+// registration holds its values sealed, each under a key of its own.
 type Store struct {
-	c   *mongodb.Collection
-	now func() time.Time
+	c     *mongodb.Collection
+	vault *vault
+	now   func() time.Time
 }
 
-// NewStore returns the registrations' store.
-func NewStore(db *mongodb.Store, now func() time.Time) *Store {
-	return &Store{c: db.Collection(mongodb.Registrations), now: now}
+// NewStore returns the registrations' store: documents in db, their data
+// keys in keyStore.
+func NewStore(db, keyStore *mongodb.Store, keys *privacy.Keyring, now func() time.Time) *Store {
+	return &Store{c: db.Collection(mongodb.Registrations), now: now,
+		vault: &vault{store: keyStore, c: keyStore.Collection(mongodb.DataKeys), keys: keys}}
+}
+
+// Open opens a registration's values (those named, or all) into its Plain
+// map and returns them. A value whose key was destroyed is not there.
+func (s *Store) Open(ctx context.Context, reg *Registration, fields ...string) (map[string]string, error) {
+	values, err := s.vault.open(ctx, reg, fields...)
+	if err != nil {
+		return nil, err
+	}
+	if reg.Plain == nil {
+		reg.Plain = map[string]string{}
+	}
+	maps.Copy(reg.Plain, values)
+	return values, nil
 }
 
 func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
@@ -267,18 +289,30 @@ func (s *Store) count(ctx context.Context, slug string) (int64, error) {
 
 // ----- sign-up, seats and the waiting list -----
 
-// insert stores a new registration; ErrAlreadyRegistered when the person
-// has a live one for the event. Any other error may be ambiguous: the
-// registration may have been stored (ErrUnavailable after the write).
-func (s *Store) insert(ctx context.Context, r *Registration) error {
+// insert stores a new registration, its data keys first (in the key
+// store); ErrAlreadyRegistered when the person has a live one for the
+// event. Any other error may be ambiguous: the registration may have been
+// stored (ErrUnavailable after the write). Keys of a registration
+// definitely not stored are destroyed again.
+func (s *Store) insert(ctx context.Context, r *Registration, keys *keyDoc) error {
+	if keys != nil {
+		if err := s.vault.c.InsertOne(ctx, keys); err != nil {
+			return fmt.Errorf("insert data keys: %w", err)
+		}
+	}
 	err := s.c.InsertOne(ctx, r)
+	if err == nil {
+		return nil
+	}
+	if keys != nil && mongodb.NotApplied(err) {
+		if derr := s.vault.destroy(context.WithoutCancel(ctx), r.ID, nil); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}
 	if errors.Is(err, mongodb.ErrDuplicate) {
 		return fmt.Errorf("insert registration: %w", ErrAlreadyRegistered)
 	}
-	if err != nil {
-		return fmt.Errorf("insert registration: %w", err)
-	}
-	return nil
+	return fmt.Errorf("insert registration: %w", err)
 }
 
 // cancel moves a live registration, as it was read, to cancelled, giving
@@ -634,11 +668,24 @@ func (s *Store) rights(ctx context.Context, op, id string, update bson.M) (*Regi
 // erase removes a registration's personal data, once.
 func (s *Store) erase(ctx context.Context, id string, set bson.M) (*Registration, error) {
 	out, err := s.transition(ctx, "erase", notErased(id),
-		bson.M{"$set": set, "$unset": bson.M{"sealed": "", "dataKey": "", "outboxNextAt": "", "offerExpiresAt": ""}})
+		bson.M{"$set": set, "$unset": bson.M{"outboxNextAt": "", "offerExpiresAt": ""}})
 	if errors.Is(err, ErrWrongState) {
 		return nil, ErrErased
 	}
 	return out, err
+}
+
+// destroyKeys destroys the data keys of a registration's named values
+// (every one when fields is nil) and makes sure no copy of them is left
+// in the key store's log.
+func (s *Store) destroyKeys(ctx context.Context, id string, fields []string) error {
+	if fields != nil && len(fields) == 0 {
+		return nil
+	}
+	if err := s.vault.destroy(ctx, id, fields); err != nil {
+		return err
+	}
+	return s.vault.checkpoint(ctx)
 }
 
 // ----- retention -----
@@ -649,8 +696,8 @@ func (s *Store) erase(ctx context.Context, id string, set bson.M) (*Registration
 func (s *Store) purgeValues(ctx context.Context, reg *Registration, keys []string, now time.Time) (bool, error) {
 	unset := bson.M{}
 	for _, k := range keys {
-		unset["fields."+k] = ""
 		unset["sealed."+k] = ""
+		unset["deleteAt."+k] = ""
 	}
 	return s.set(ctx, "purge values", bson.M{"_id": reg.ID, "updatedAt": reg.UpdatedAt},
 		bson.M{"$unset": unset, "$set": bson.M{"updatedAt": now}})
@@ -686,4 +733,27 @@ func (s *Store) HooksDispatched(ctx context.Context, id string, keys []string, h
 	}
 	_, err = s.set(ctx, "hooks dispatched", bson.M{"_id": id}, bson.M{"$unset": unset})
 	return err
+}
+
+// Import stores registrations in bulk (imports, benchmarks): each one's
+// Plain values are sealed under keys of their own, the keys stored first.
+// Nothing is validated: the caller vouches for the documents.
+func (s *Store) Import(ctx context.Context, regs []*Registration) error {
+	docs := make([]any, len(regs))
+	keys := make([]any, len(regs))
+	for i, r := range regs {
+		sealed, kd, err := s.vault.seal(r.ID, r.Event, r.Plain)
+		if err != nil {
+			return err
+		}
+		r.Sealed = sealed
+		docs[i], keys[i] = r, kd
+	}
+	if err := s.vault.c.InsertMany(ctx, keys); err != nil {
+		return fmt.Errorf("import data keys: %w", err)
+	}
+	if err := s.c.InsertMany(ctx, docs); err != nil {
+		return fmt.Errorf("import registrations: %w", err)
+	}
+	return nil
 }

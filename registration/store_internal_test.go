@@ -10,6 +10,7 @@ import (
 
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/mongodb/mongotest"
+	"github.com/pamelding/pamelding/privacy"
 )
 
 // TestTransitions: every transition on a registration moves it from the
@@ -19,7 +20,8 @@ func TestTransitions(t *testing.T) {
 	ctx := context.Background()
 	db := mongotest.Open(t)
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	s := NewStore(db, func() time.Time { return now })
+	keys, _ := privacy.NewKeyring(make([]byte, privacy.KeySize))
+	s := NewStore(db, mongotest.OpenKeys(t), keys, func() time.Time { return now })
 	past, future := now.Add(-time.Hour), now.Add(time.Hour)
 	card := func(st PaymentStatus) *Payment {
 		return &Payment{Method: Card, Status: st, Amount: 1000, Currency: "NOK", SessionID: "cs_1", PaidAmount: 1000, PaymentIntentID: "pi_1"}
@@ -28,7 +30,7 @@ func TestTransitions(t *testing.T) {
 		return &Payment{Method: Invoice, Status: st, Amount: 1000, Currency: "NOK", InvoiceNumber: 7, KID: "70"}
 	}
 	base := func(st Status, p *Payment) Registration {
-		return Registration{Event: "e", Status: st, Seat: st.WithSeat(), Fields: map[string]string{"name": "N"},
+		return Registration{Event: "e", Status: st, Seat: st.WithSeat(), Sealed: map[string]privacy.Sealed{"name": {Nonce: []byte("n"), Data: []byte("d")}},
 			EmailKey: "k", ManageTokens: []string{}, Outbox: map[string]Mail{}, Payment: p, CreatedAt: now, UpdatedAt: now}
 	}
 	with := func(r Registration, f func(*Registration)) Registration { f(&r); return r }
@@ -187,21 +189,21 @@ func TestTransitions(t *testing.T) {
 			}},
 		{name: "Rectify", ok: base(Confirmed, nil), wrong: with(base(Cancelled, nil), func(r *Registration) { r.ErasedAt = &past }), wrongErr: ErrErased,
 			run: func(id string, _ *Registration) error {
-				_, err := s.rectify(ctx, id, bson.M{"fields.name": "M"}, nil)
+				_, err := s.rectify(ctx, id, bson.M{"sealed.name": privacy.Sealed{Nonce: []byte("m"), Data: []byte("m")}}, nil)
 				return err
 			},
 			check: func(t *testing.T, r *Registration) {
-				if r.Fields["name"] != "M" {
-					t.Errorf("%+v", r.Fields)
+				if string(r.Sealed["name"].Data) != "m" {
+					t.Errorf("%+v", r.Sealed)
 				}
 			}},
 		{name: "Erase", ok: base(Cancelled, nil), wrong: with(base(Cancelled, nil), func(r *Registration) { r.ErasedAt = &past }), wrongErr: ErrErased,
 			run: func(id string, _ *Registration) error {
-				_, err := s.erase(ctx, id, bson.M{"fields": bson.M{}, "erasedAt": now})
+				_, err := s.erase(ctx, id, bson.M{"sealed": bson.M{}, "erasedAt": now})
 				return err
 			},
 			check: func(t *testing.T, r *Registration) {
-				if r.ErasedAt == nil || len(r.Fields) != 0 {
+				if r.ErasedAt == nil || len(r.Sealed) != 0 {
 					t.Errorf("%+v", r)
 				}
 			}},
@@ -228,8 +230,8 @@ func TestTransitions(t *testing.T) {
 				return err
 			},
 			check: func(t *testing.T, r *Registration) {
-				if _, ok := r.Fields["name"]; ok {
-					t.Errorf("%+v", r.Fields)
+				if _, ok := r.Sealed["name"]; ok {
+					t.Errorf("%+v", r.Sealed)
 				}
 			}},
 	}
@@ -241,7 +243,7 @@ func TestTransitions(t *testing.T) {
 			ok.ActiveKey, wrong.ActiveKey = ok.ID, wrong.ID
 			ok.EmailKey, wrong.EmailKey = string(rune('a'+i))+"1", string(rune('a'+i))+"2"
 			for _, r := range []*Registration{&ok, &wrong} {
-				if err := s.insert(ctx, r); err != nil {
+				if err := s.insert(ctx, r, nil); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -86,6 +86,21 @@ func anchors(reg *Registration, ev *events.Event) privacy.Anchors {
 	return a
 }
 
+// deleteAt is when a value of the registration is deleted: the date fixed
+// at sign-up (or brought forward since), else the rule's date from the
+// payment (bookkeeping); false when none is set (it goes with the
+// registration, or when its consent is withdrawn).
+func deleteAt(reg *Registration, ev *events.Event, key string) (time.Time, bool) {
+	if at, ok := reg.DeleteAt[key]; ok {
+		return at, true
+	}
+	f, ok := ev.Field(key)
+	if !ok || f.Retention.Anchor == privacy.EventEnd {
+		return time.Time{}, false
+	}
+	return f.Retention.DeleteAt(anchors(reg, ev))
+}
+
 // AccessReport returns the participant's own report: every value held,
 // health data opened for them alone.
 func (s *Rights) AccessReport(ctx context.Context, reg *Registration) (*AccessReport, error) {
@@ -104,17 +119,17 @@ func (s *Rights) AccessReport(ctx context.Context, reg *Registration) (*AccessRe
 		Disclosures: []DisclosureView{}, Payment: reg.Payment,
 		OfferExpiresAt: reg.OfferExpiresAt, CreatedAt: reg.CreatedAt, Channel: reg.Channel,
 	}
-	a := anchors(reg, ev)
+	values, err := s.d.Store.Open(ctx, reg)
+	if err != nil {
+		return nil, err
+	}
 	for _, df := range ev.Form() {
-		val, err := s.d.value(reg, df.Key)
-		if err != nil {
-			return nil, err
-		}
+		val := values[df.Key]
 		if val == "" {
 			continue
 		}
 		fv := FieldValue{DeclaredField: df, Value: val, DeleteRule: df.Retention.String()}
-		if at, ok := df.Retention.DeleteAt(a); ok {
+		if at, ok := deleteAt(reg, ev, df.Key); ok {
 			fv.DeleteAt = &at
 		}
 		if df.LegalBasis.NeedsConsent() {
@@ -206,6 +221,10 @@ func NewLists(d *Domain) *Lists {
 // first, streamed from a cursor.
 func (s *Lists) List(ctx context.Context, ev *events.Event, a Audience, q ListQuery) (iter.Seq2[Row, error], error) {
 	cols := Columns(ev, a)
+	keys := make([]string, len(cols))
+	for i, c := range cols {
+		keys[i] = c.Key
+	}
 	filter := bson.M{"event": ev.Slug}
 	if a == CateringStaff {
 		filter["seat"] = true
@@ -224,17 +243,15 @@ func (s *Lists) List(ctx context.Context, ev *events.Event, a Audience, q ListQu
 				return
 			}
 			row := Row{ID: reg.ID, Status: reg.Status, CreatedAt: reg.CreatedAt, Values: map[string]string{}, Restricted: reg.Restricted}
-			for _, c := range cols {
-				if reg.Restricted {
-					// Art. 18: stored, not processed; the row says it is there.
-					break
-				}
-				v, err := s.d.value(reg, c.Key)
+			if !reg.Restricted && len(keys) > 0 { // art. 18: stored, not processed; the row says it is there
+				values, err := s.d.Store.Open(ctx, reg, keys...)
 				if err != nil {
 					yield(Row{}, err)
 					return
 				}
-				row.Values[c.Key] = v
+				for _, c := range cols {
+					row.Values[c.Key] = values[c.Key]
+				}
 			}
 			if !yield(row, nil) {
 				return

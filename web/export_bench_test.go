@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/registration"
 )
 
@@ -25,19 +24,18 @@ func BenchmarkPartnerExport(b *testing.B) {
 	e := newEnv(b)
 	e.mustEvent(b, "big", func(m map[string]any) { m["capacity"] = n; delete(m, "price") })
 	ctx := context.Background()
-	regs := e.store.Collection(mongodb.Registrations)
 	start := time.Now()
-	batch := make([]any, 0, 1000)
+	batch := make([]*registration.Registration, 0, 1000)
 	for i := range n {
 		id := fmt.Sprintf("R%08d", i)
-		batch = append(batch, registration.Registration{
+		batch = append(batch, &registration.Registration{
 			ID: id, Event: "big", Status: registration.Confirmed, Seat: true,
-			Fields:   map[string]string{"name": fmt.Sprintf("Deltaker %d", i), "email": fmt.Sprintf("d%d@example.no", i), "organisation": "Acme AS"},
+			Plain:    map[string]string{"name": fmt.Sprintf("Deltaker %d", i), "email": fmt.Sprintf("d%d@example.no", i), "organisation": "Acme AS"},
 			EmailKey: id, ActiveKey: id, ManageTokens: []string{}, Consents: []registration.Consent{}, Outbox: map[string]registration.Mail{},
 			CreatedAt: time.Unix(int64(i), 0).UTC(), UpdatedAt: time.Unix(int64(i), 0).UTC(),
 		})
 		if len(batch) == cap(batch) {
-			if err := regs.InsertMany(ctx, batch); err != nil {
+			if err := e.a.Registrations.Import(ctx, batch); err != nil {
 				b.Fatal(err)
 			}
 			batch = batch[:0]

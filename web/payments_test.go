@@ -642,7 +642,7 @@ func TestRefundSurvivesStripeOutage(t *testing.T) {
 		t.Fatal(r.status)
 	}
 	// Another instance, whose Stripe is unreachable, takes the cancellation.
-	down := app.New(e.store, e.keys, slog.New(slog.DiscardHandler), e.clock.now, app.Config{Payments: payments.Config{
+	down := app.New(e.store, e.a.KeyStore, e.keys, slog.New(slog.DiscardHandler), e.clock.now, app.Config{Payments: payments.Config{
 		StripeKey: "sk_test_123", StripeAPIBase: "http://127.0.0.1:9", WebhookSecret: webhookSecret, PublicURL: "https://pamelding.example.no"}})
 	reg, err := down.Registrations.Get(ctx, card.ID)
 	if err != nil {

@@ -82,14 +82,8 @@ func TestSignup(t *testing.T) {
 	})
 	t.Run("ValuesNormalised", func(t *testing.T) {
 		s := e.mustSignup(t, "free", map[string]any{"fields": map[string]any{"name": "  Per  ", "email": "per@example.no", "organisation": " Acme AS "}})
-		var doc struct {
-			Fields map[string]string `bson:"fields"`
-		}
-		if err := e.store.Collection(mongodb.Registrations).FindOne(context.Background(), bson.M{"_id": s.ID}, &doc); err != nil {
-			t.Fatal(err)
-		}
-		if doc.Fields["name"] != "Per" || doc.Fields["organisation"] != "Acme AS" {
-			t.Errorf("stored %v", doc.Fields)
+		if v := e.values(t, s.ID); v["name"] != "Per" || v["organisation"] != "Acme AS" {
+			t.Errorf("stored %v", v)
 		}
 	})
 }
@@ -229,7 +223,10 @@ func TestHealthDataAtRest(t *testing.T) {
 	}
 
 	t.Run("DataKeyDestroyed", func(t *testing.T) {
-		if _, err := e.store.Collection(mongodb.Registrations).UpdateOne(context.Background(), bson.M{"_id": s.ID}, bson.M{"$unset": bson.M{"dataKey": ""}}); err != nil {
+		if !e.keysOf(t, s.ID)["dietary"] {
+			t.Fatal("no key of dietary in the key store")
+		}
+		if _, err := e.a.KeyStore.Collection(mongodb.DataKeys).UpdateOne(context.Background(), bson.M{"_id": s.ID}, bson.M{"$unset": bson.M{"keys.dietary": ""}}); err != nil {
 			t.Fatal(err)
 		}
 		r := e.do(t, "GET", "/api/v1/me", s.ManageToken, nil)

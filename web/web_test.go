@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -74,7 +75,7 @@ func newEnvWith(t testing.TB, change func(*web.Deps)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := app.New(store, keys, log, clk.now, app.Config{
+	a := app.New(store, mongotest.OpenKeys(t), keys, log, clk.now, app.Config{
 		Payments: payments.Config{
 			StripeKey: "sk_test_123", StripeAPIBase: stripetest.URL(t), WebhookSecret: webhookSecret,
 			PublicURL: "https://pamelding.example.no",
@@ -215,4 +216,54 @@ func mustProblem(t testing.TB, r response, status int) problemDoc {
 		t.Fatalf("problem %+v", p)
 	}
 	return p
+}
+
+// keysOf lists the fields of a registration whose data keys are in the
+// key store.
+func (e *env) keysOf(t testing.TB, id string) map[string]bool {
+	t.Helper()
+	var doc struct {
+		Keys map[string]any `bson:"keys"`
+	}
+	err := e.a.KeyStore.Collection(mongodb.DataKeys).FindOne(context.Background(), bson.M{"_id": id}, &doc)
+	if err != nil && !errors.Is(err, mongodb.ErrNotFound) {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for k := range doc.Keys {
+		out[k] = true
+	}
+	return out
+}
+
+// sealedOf lists the fields whose sealed values a registration's document
+// holds.
+func (e *env) sealedOf(t testing.TB, id string) map[string]bool {
+	t.Helper()
+	var doc struct {
+		Sealed map[string]any `bson:"sealed"`
+	}
+	if err := e.store.Collection(mongodb.Registrations).FindOne(context.Background(), bson.M{"_id": id}, &doc); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for k := range doc.Sealed {
+		out[k] = true
+	}
+	return out
+}
+
+// values opens a registration's values as the service would.
+func (e *env) values(t testing.TB, id string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	reg, err := e.a.Registrations.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.a.Registrations.Open(ctx, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

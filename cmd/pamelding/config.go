@@ -9,6 +9,7 @@ import (
 	netmail "net/mail"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -40,9 +41,15 @@ type config struct {
 	AdminToken string
 	PublicURL  string
 	LogLevel   slog.Level
-	// EncryptionKey is the master key (32 bytes); nil: use the key file in
-	// the data directory (embedded mode only).
-	EncryptionKey     []byte
+	// EncryptionKey is the master key (32 bytes); nil: use KeyFile
+	// (embedded mode only).
+	EncryptionKey []byte
+	// KeyFile holds the master key when EncryptionKey is unset.
+	KeyFile string
+	// KeyStoreDir (embedded) and KeyStoreURI (MongoDB) say where the data
+	// keys are kept.
+	KeyStoreDir       string
+	KeyStoreURI       string
 	SMTPURL           string
 	SMTPFrom          string
 	DigitalConsentAge int
@@ -72,7 +79,13 @@ var settings = []setting{
 		check: checkAdminToken, set: func(c *config, v string) { c.AdminToken = v }},
 	{name: "PAMELDING_PUBLIC_URL", def: "http://localhost:8080", help: "the service's public base URL, for links in e-mails and payment redirects",
 		check: checkPublicURL, set: func(c *config, v string) { c.PublicURL = strings.TrimRight(v, "/") }},
-	{name: "PAMELDING_ENCRYPTION_KEY", def: "", secret: true, help: "master key for health data: base64 of 32 random bytes (openssl rand -base64 32); required with MONGODB_URI, else kept in DATA_DIR/encryption.key",
+	{name: "PAMELDING_KEYSTORE_DIR", def: "", help: "the embedded key store's directory, apart from the data (default: DATA_DIR with -keys appended)",
+		set: func(c *config, v string) { c.KeyStoreDir = v }},
+	{name: "PAMELDING_KEYSTORE_URI", def: "", secret: true, help: "MongoDB holding the data keys (default: MONGODB_URI), in database MONGODB_DATABASE_keys",
+		check: checkMongoURI, set: func(c *config, v string) { c.KeyStoreURI = v }},
+	{name: "PAMELDING_KEY_FILE", def: "", help: "file of the master key when PAMELDING_ENCRYPTION_KEY is unset (embedded store only; default: pamelding.key beside DATA_DIR, never inside it); created 0600 if missing",
+		set: func(c *config, v string) { c.KeyFile = v }},
+	{name: "PAMELDING_ENCRYPTION_KEY", def: "", secret: true, help: "master key wrapping every data key: base64 of 32 random bytes (openssl rand -base64 32); required with MONGODB_URI, else read from PAMELDING_KEY_FILE",
 		check: func(v string) error { _, err := privacy.ParseMasterKey(v); return err },
 		set:   func(c *config, v string) { c.EncryptionKey, _ = privacy.ParseMasterKey(v) }},
 	{name: "SMTP_URL", def: "", secret: true, help: "smtp://user:pass@host:587 (STARTTLS) or smtps://...; unset: mail waits in the outbox",
@@ -150,6 +163,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.MongoURI != "" && c.EncryptionKey == nil {
 		errs = append(errs, errors.New("PAMELDING_ENCRYPTION_KEY: required with MONGODB_URI (every instance must share it)"))
+	}
+	if c.KeyStoreDir == "" {
+		c.KeyStoreDir = strings.TrimRight(c.DataDir, "/") + "-keys"
+	}
+	if c.KeyStoreURI == "" {
+		c.KeyStoreURI = c.MongoURI
+	}
+	if c.KeyFile == "" {
+		abs, err := filepath.Abs(c.DataDir)
+		if err == nil {
+			c.KeyFile = filepath.Join(filepath.Dir(abs), "pamelding.key")
+		}
 	}
 	return c, errors.Join(errs...)
 }

@@ -81,6 +81,9 @@ func Version() string {
 
 // run is the whole program; ctx ends it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	// Whatever the program creates (the store's files, the master key) is
+	// readable by its user alone.
+	syscall.Umask(0o077)
 	root := commands(getenv, stdout, stderr)
 	root.SetArgs(args[1:])
 	root.SetOut(stdout)
@@ -148,27 +151,32 @@ func open(ctx context.Context, getenv func(string) string, stderr io.Writer, att
 		return nil, cfg, fmt.Errorf("configuration: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	var sender registration.Sender
+	if cfg.SMTPURL != "" {
+		s, err := mail.Parse(cfg.SMTPURL, cfg.SMTPFrom)
+		if err != nil {
+			return nil, cfg, fmt.Errorf("SMTP_URL: %w", err)
+		}
+		sender = s
+	}
+	keys, err := keyring(cfg, log)
+	if err != nil {
+		return nil, cfg, err
+	}
 	store, err := mongodb.Open(ctx, mongodb.Options{
 		URI: cfg.MongoURI, DataDir: cfg.DataDir, Database: cfg.Database, Logger: log, Attach: attach,
 	})
 	if err != nil {
 		return nil, cfg, err
 	}
-	keys, err := keyring(cfg, log)
+	keyStore, err := mongodb.Open(ctx, mongodb.Options{
+		URI: cfg.KeyStoreURI, DataDir: cfg.KeyStoreDir, Database: cfg.Database + "_keys", Logger: log, Attach: attach, Keys: true,
+	})
 	if err != nil {
 		_ = store.Close(ctx)
-		return nil, cfg, err
+		return nil, cfg, fmt.Errorf("key store: %w", err)
 	}
-	var sender registration.Sender
-	if cfg.SMTPURL != "" {
-		s, err := mail.Parse(cfg.SMTPURL, cfg.SMTPFrom)
-		if err != nil {
-			_ = store.Close(ctx)
-			return nil, cfg, fmt.Errorf("SMTP_URL: %w", err)
-		}
-		sender = s
-	}
-	return app.New(store, keys, log, time.Now, appConfig(cfg, sender)), cfg, nil
+	return app.New(store, keyStore, keys, log, time.Now, appConfig(cfg, sender)), cfg, nil
 }
 
 // appConfig is what the services are built with, from the environment's
@@ -186,19 +194,29 @@ func appConfig(cfg config, sender registration.Sender) app.Config {
 }
 
 // keyring is the master key of PAMELDING_ENCRYPTION_KEY, or in embedded
-// mode the key file in the data directory (created on first start).
+// mode of the key file, outside the data directory (created on first
+// start; a key file an older version kept inside the data directory is
+// moved out).
 func keyring(cfg config, log *slog.Logger) (*privacy.Keyring, error) {
 	key := cfg.EncryptionKey
 	if key == nil {
-		path := filepath.Join(cfg.DataDir, "encryption.key")
+		legacy := filepath.Join(cfg.DataDir, "encryption.key")
+		if _, err := os.Stat(cfg.KeyFile); errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(legacy); err == nil {
+				if err := os.Rename(legacy, cfg.KeyFile); err != nil {
+					return nil, fmt.Errorf("move the master key out of the data directory: %w", err)
+				}
+				log.Warn("moved the master key out of the data directory: a copy of the data directory alone no longer opens anything", "file", cfg.KeyFile)
+			}
+		}
 		var created bool
 		var err error
-		key, created, err = privacy.LoadOrCreateKeyFile(path)
+		key, created, err = privacy.LoadOrCreateKeyFile(cfg.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("encryption key: %w", err)
+			return nil, fmt.Errorf("master key: %w", err)
 		}
 		if created {
-			log.Warn("PAMELDING_ENCRYPTION_KEY is not set: created a key file in the data directory; back it up, health data cannot be read without it", "file", path)
+			log.Warn("PAMELDING_ENCRYPTION_KEY is not set: created a master key file; back it up apart from the data, nothing personal can be read without it", "file", cfg.KeyFile)
 		}
 	}
 	return privacy.NewKeyring(key)
@@ -209,8 +227,13 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	defer a.Store.Close(context.WithoutCancel(ctx))
+	defer a.Close(context.WithoutCancel(ctx))
 
+	if n, err := a.Domain.MigrateLegacy(ctx); err != nil {
+		return fmt.Errorf("migrate registrations to sealed values: %w", err)
+	} else if n > 0 {
+		a.Log.Info("registrations migrated: every value sealed under a key of its own", "count", n)
+	}
 	if a.Store.Embedded() {
 		// Only this process writes the embedded store, and it serves
 		// nothing yet: seat counts are repaired at once, not after the

@@ -93,14 +93,17 @@ func TestRegistrationEndToEnd(t *testing.T) {
 		}
 	}
 	t.Run("KeyFile", func(t *testing.T) {
-		fi, err := os.Stat(filepath.Join(env["PAMELDING_DATA_DIR"], "encryption.key"))
+		if _, err := os.Stat(filepath.Join(env["PAMELDING_DATA_DIR"], "encryption.key")); err == nil {
+			t.Error("the master key lies in the data directory")
+		}
+		fi, err := os.Stat(filepath.Join(filepath.Dir(env["PAMELDING_DATA_DIR"]), "pamelding.key"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if fi.Mode().Perm() != 0o600 {
 			t.Errorf("key file mode %o, want 600", fi.Mode().Perm())
 		}
-		if !strings.Contains(logs, "PAMELDING_ENCRYPTION_KEY is not set") {
+		if !strings.Contains(logs, "PAMELDING_ENCRYPTION_KEY is not set: created a master key file") {
 			t.Error("no warning that the key file was created")
 		}
 	})

@@ -36,7 +36,7 @@ store, stop the server first: this command opens the data directory itself.`,
 			if err != nil {
 				return fmt.Errorf("%w (stop the server first: it runs retention hourly by itself)", err)
 			}
-			defer a.Store.Close(context.WithoutCancel(ctx))
+			defer a.Close(context.WithoutCancel(ctx))
 			rec, err := a.Retention.RunRetention(ctx, dry)
 			if err != nil {
 				return err

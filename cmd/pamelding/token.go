@@ -40,7 +40,7 @@ server: in embedded mode it connects to the server's socket.`,
 			if err != nil {
 				return err
 			}
-			defer a.Store.Close(context.WithoutCancel(ctx))
+			defer a.Close(context.WithoutCancel(ctx))
 			tok, t, err := a.Staff.Create(ctx, req)
 			if err != nil {
 				return err

@@ -46,3 +46,25 @@ func Open(tb testing.TB) *mongodb.Store {
 	})
 	return s
 }
+
+// OpenKeys opens a fresh key store (see mongodb.Options.Keys) and closes
+// it when the test ends.
+func OpenKeys(tb testing.TB) *mongodb.Store {
+	tb.Helper()
+	ctx := context.WithoutCancel(tb.Context())
+	o := mongodb.Options{DataDir: ShortTempDir(tb), Keys: true, Database: "pamelding_keys"}
+	if uri := os.Getenv("PAMELDING_TEST_MONGODB_URI"); uri != "" {
+		o = mongodb.Options{URI: uri, Database: "pamelding_test_keys_" + rand.Text()[:10], Keys: true}
+	}
+	s, err := mongodb.Open(ctx, o)
+	if err != nil {
+		tb.Fatalf("open test key store: %v", err)
+	}
+	tb.Cleanup(func() {
+		if o.URI != "" {
+			_ = s.Drop(ctx)
+		}
+		_ = s.Close(ctx)
+	})
+	return s
+}

@@ -1,0 +1,167 @@
+package registration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/privacy"
+)
+
+// keyDoc holds a registration's data keys, in the key store: one key per
+// value, wrapped by the master key. Destroying a key makes its value
+// unreadable wherever a copy of the sealed value lies: a backup of the
+// data store, a free page, a replica. The key store deletes physically
+// (see mongodb.Options.Keys and Store.Checkpoint).
+type keyDoc struct {
+	ID    string                    `bson:"_id"`
+	Event string                    `bson:"event"`
+	Keys  map[string]privacy.Sealed `bson:"keys"`
+}
+
+// vault seals and opens a registration's values with the keys of the key
+// store.
+type vault struct {
+	store *mongodb.Store
+	c     *mongodb.Collection
+	keys  *privacy.Keyring
+}
+
+// ErrKeyDestroyed: the value's key was destroyed (erasure, withdrawal,
+// retention); the sealed value can never be opened again.
+var ErrKeyDestroyed = errors.New("data key destroyed")
+
+// seal seals values for a new registration, each under a new key; the
+// keys are returned for the key store.
+func (v *vault) seal(id, event string, values map[string]string) (map[string]privacy.Sealed, *keyDoc, error) {
+	doc := &keyDoc{ID: id, Event: event, Keys: map[string]privacy.Sealed{}}
+	sealed := map[string]privacy.Sealed{}
+	for field, value := range values {
+		dek, wrapped := v.keys.NewValueKey(id, field)
+		s, err := privacy.SealValue(dek, id, field, value)
+		if err != nil {
+			return nil, nil, err
+		}
+		sealed[field], doc.Keys[field] = s, wrapped
+	}
+	return sealed, doc, nil
+}
+
+// keysOf reads a registration's wrapped keys; none when all were
+// destroyed.
+func (v *vault) keysOf(ctx context.Context, id string) (map[string]privacy.Sealed, error) {
+	var doc keyDoc
+	err := v.c.FindOne(ctx, bson.M{"_id": id}, &doc)
+	if errors.Is(err, mongodb.ErrNotFound) {
+		return map[string]privacy.Sealed{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read data keys: %w", err)
+	}
+	return doc.Keys, nil
+}
+
+// open opens a registration's values (only those named, if any are); a
+// value whose key was destroyed is left out.
+func (v *vault) open(ctx context.Context, reg *Registration, fields ...string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(reg.Sealed) == 0 {
+		return out, nil
+	}
+	keys, err := v.keysOf(ctx, reg.ID)
+	if err != nil {
+		return nil, err
+	}
+	for field, sealed := range reg.Sealed {
+		if len(fields) > 0 && !slices.Contains(fields, field) {
+			continue
+		}
+		wrapped, ok := keys[field]
+		if !ok {
+			continue // destroyed: the value is gone
+		}
+		dek, err := v.keys.UnwrapValueKey(reg.ID, field, wrapped)
+		if err != nil {
+			return nil, err
+		}
+		value, err := privacy.OpenValue(dek, reg.ID, field, sealed)
+		if err != nil {
+			return nil, err
+		}
+		out[field] = value
+	}
+	return out, nil
+}
+
+// reseal seals new values of an existing registration: under the field's
+// key where it has one, else under a new key, stored in the key store
+// before the value is (a crash between leaves an unused key, never a value
+// no key opens).
+func (v *vault) reseal(ctx context.Context, reg *Registration, values map[string]string) (map[string]privacy.Sealed, error) {
+	keys, err := v.keysOf(ctx, reg.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]privacy.Sealed{}
+	added := bson.M{}
+	for _, field := range slices.Sorted(maps.Keys(values)) {
+		var dek []byte
+		if wrapped, ok := keys[field]; ok {
+			if dek, err = v.keys.UnwrapValueKey(reg.ID, field, wrapped); err != nil {
+				return nil, err
+			}
+		} else {
+			var wrapped privacy.Sealed
+			dek, wrapped = v.keys.NewValueKey(reg.ID, field)
+			added["keys."+field] = wrapped
+		}
+		if out[field], err = privacy.SealValue(dek, reg.ID, field, values[field]); err != nil {
+			return nil, err
+		}
+	}
+	if len(added) > 0 {
+		added["event"] = reg.Event
+		if _, err := v.c.UpdateOne(ctx, bson.M{"_id": reg.ID}, bson.M{"$set": added}, options.UpdateOne().SetUpsert(true)); err != nil {
+			return nil, fmt.Errorf("store data keys: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// destroy destroys the keys of the named values of a registration (all of
+// them when fields is nil). The caller then checkpoints the key store, so
+// no copy of the keys is left in its log, and tidies the sealed values
+// away: without their keys they are noise.
+func (v *vault) destroy(ctx context.Context, id string, fields []string) error {
+	if fields == nil {
+		if _, err := v.c.DeleteOne(ctx, bson.M{"_id": id}); err != nil {
+			return fmt.Errorf("destroy data keys: %w", err)
+		}
+	} else {
+		if len(fields) == 0 {
+			return nil
+		}
+		unset := bson.M{}
+		for _, f := range fields {
+			unset["keys."+f] = ""
+		}
+		if _, err := v.c.UpdateOne(ctx, bson.M{"_id": id}, bson.M{"$unset": unset}); err != nil {
+			return fmt.Errorf("destroy data keys: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkpoint makes destroyed keys gone from the key store's log too.
+func (v *vault) checkpoint(ctx context.Context) error {
+	if err := v.store.Checkpoint(ctx); err != nil {
+		return fmt.Errorf("key store: %w", err)
+	}
+	return nil
+}
