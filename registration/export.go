@@ -75,19 +75,14 @@ func (s *Lists) PartnerExport(ctx context.Context, ev *events.Event, partnerID, 
 	if err := s.disclosures.InsertOne(ctx, d); err != nil {
 		return nil, fmt.Errorf("log disclosure: %w", err)
 	}
-	projection := bson.M{"_id": 1}
+	projection := bson.M{"_id": 1, "createdAt": 1}
 	for _, c := range cols {
 		projection["sealed."+c] = 1
 	}
-	cur, err := s.d.Store.c.Find(ctx, bson.M{
+	regs := s.d.Store.vault.openAll(ctx, ev.Slug, cols, s.d.Store.each(ctx, bson.M{
 		"event": ev.Slug, "status": Confirmed,
 		"restricted": bson.M{"$ne": true}, "objections.partnerSharing": bson.M{"$ne": true},
-	}, options.Find().SetProjection(projection).SetBatchSize(1000).
-		SetSort(s.d.Store.insertionOrder()))
-	if err != nil {
-		return nil, fmt.Errorf("partner export: %w", err)
-	}
-	defer cur.Close(context.WithoutCancel(ctx))
+	}, options.Find().SetProjection(projection).SetBatchSize(1000).SetSort(s.d.Store.insertionOrder())))
 
 	ids := make([]string, 0, chunkSize)
 	chunk := 0
@@ -102,19 +97,13 @@ func (s *Lists) PartnerExport(ctx context.Context, ev *events.Event, partnerID, 
 	}
 	values := make([]string, len(cols))
 	var rowErr error
-	for cur.Next(ctx) {
-		var doc Registration
-		if err := cur.Decode(&doc); err != nil {
-			rowErr = err
-			break
-		}
-		opened, err := s.d.Store.Open(ctx, &doc, cols...)
+	for doc, err := range regs {
 		if err != nil {
 			rowErr = err
 			break
 		}
 		for j, c := range cols {
-			values[j] = opened[c]
+			values[j] = doc.Plain[c]
 		}
 		// Logged before it is sent: a disclosure log may list one row
 		// too many, never one too few.
@@ -130,9 +119,6 @@ func (s *Lists) PartnerExport(ctx context.Context, ev *events.Event, partnerID, 
 			rowErr = err
 			break
 		}
-	}
-	if rowErr == nil {
-		rowErr = cur.Err()
 	}
 	ctx = context.WithoutCancel(ctx)
 	if err := flush(); err != nil && rowErr == nil {

@@ -18,6 +18,7 @@ type legacyDoc struct {
 	Fields    map[string]string         `bson:"fields"`
 	Sealed    map[string]privacy.Sealed `bson:"sealed"`
 	DataKey   *privacy.Sealed           `bson:"dataKey"`
+	CreatedAt time.Time                 `bson:"createdAt"`
 	UpdatedAt time.Time                 `bson:"updatedAt"`
 }
 
@@ -51,7 +52,7 @@ func (d *Domain) MigrateLegacy(ctx context.Context) (int, error) {
 				values[k] = v
 			}
 		}
-		reg := &Registration{ID: doc.ID, Event: doc.Event}
+		reg := &Registration{ID: doc.ID, Event: doc.Event, CreatedAt: doc.CreatedAt}
 		sealed, err := d.Store.vault.reseal(ctx, reg, values)
 		if err != nil {
 			return n, err

@@ -3,7 +3,9 @@ package registration_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -296,5 +298,43 @@ func TestRetentionDestroysKeys(t *testing.T) {
 	}
 	if k := keys(); len(k) != 0 {
 		t.Errorf("keys after the registration went: %v", k)
+	}
+}
+
+// TestListOpensEveryRow: a whole list opens every row's values with keys
+// read alongside (in one pass), also when concurrent sign-ups stored keys
+// and registrations out of step, and when rows between are left out.
+func TestListOpensEveryRow(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Go(func() {
+			if _, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{
+				"name": fmt.Sprintf("Deltaker %d", i), "email": fmt.Sprintf("d%d@example.no", i)}}, registration.API); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	ev, _ := f.ev.Get(ctx, "gala")
+	for _, q := range []registration.ListQuery{{}, {Offset: 7, Limit: 20}} {
+		rows, err := f.app.Lists.List(ctx, ev, registration.Organisers, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for row, err := range rows {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+			if !strings.HasPrefix(row.Values["name"], "Deltaker ") || !strings.HasSuffix(row.Values["email"], "@example.no") {
+				t.Errorf("row %s not opened: %v", row.ID, row.Values)
+			}
+		}
+		if want := 60; q.Limit > 0 && n != int(q.Limit) || q.Limit == 0 && n != want {
+			t.Errorf("%+v: %d rows", q, n)
+		}
 	}
 }

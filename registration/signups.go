@@ -217,7 +217,7 @@ func (s *Signups) newRegistration(ev *events.Event, c *checked, r SignupRequest,
 		reg.ConsentState[c.Purpose] = c.Given
 	}
 	reg.DeleteAt = deadlines(ev, c.values)
-	sealed, keys, err := s.d.Store.vault.seal(id, ev.Slug, c.values)
+	sealed, keys, err := s.d.Store.vault.seal(id, ev.Slug, now, c.values)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -742,7 +742,7 @@ func (s *Store) Import(ctx context.Context, regs []*Registration) error {
 	docs := make([]any, len(regs))
 	keys := make([]any, len(regs))
 	for i, r := range regs {
-		sealed, kd, err := s.vault.seal(r.ID, r.Event, r.Plain)
+		sealed, kd, err := s.vault.seal(r.ID, r.Event, r.CreatedAt, r.Plain)
 		if err != nil {
 			return err
 		}

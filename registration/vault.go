@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -20,9 +22,11 @@ import (
 // data store, a free page, a replica. The key store deletes physically
 // (see mongodb.Options.Keys and Store.Checkpoint).
 type keyDoc struct {
-	ID    string                    `bson:"_id"`
-	Event string                    `bson:"event"`
-	Keys  map[string]privacy.Sealed `bson:"keys"`
+	ID    string `bson:"_id"`
+	Event string `bson:"event"`
+	// At is when the registration was made (see openAll).
+	At   time.Time                 `bson:"at"`
+	Keys map[string]privacy.Sealed `bson:"keys"`
 }
 
 // vault seals and opens a registration's values with the keys of the key
@@ -39,8 +43,8 @@ var ErrKeyDestroyed = errors.New("data key destroyed")
 
 // seal seals values for a new registration, each under a new key; the
 // keys are returned for the key store.
-func (v *vault) seal(id, event string, values map[string]string) (map[string]privacy.Sealed, *keyDoc, error) {
-	doc := &keyDoc{ID: id, Event: event, Keys: map[string]privacy.Sealed{}}
+func (v *vault) seal(id, event string, at time.Time, values map[string]string) (map[string]privacy.Sealed, *keyDoc, error) {
+	doc := &keyDoc{ID: id, Event: event, At: at, Keys: map[string]privacy.Sealed{}}
 	sealed := map[string]privacy.Sealed{}
 	for field, value := range values {
 		dek, wrapped := v.keys.NewValueKey(id, field)
@@ -70,14 +74,133 @@ func (v *vault) keysOf(ctx context.Context, id string) (map[string]privacy.Seale
 // open opens a registration's values (only those named, if any are); a
 // value whose key was destroyed is left out.
 func (v *vault) open(ctx context.Context, reg *Registration, fields ...string) (map[string]string, error) {
-	out := map[string]string{}
 	if len(reg.Sealed) == 0 {
-		return out, nil
+		return map[string]string{}, nil
 	}
 	keys, err := v.keysOf(ctx, reg.ID)
 	if err != nil {
 		return nil, err
 	}
+	return v.openWith(reg, keys, fields...)
+}
+
+// openAll opens the named values of a stream of registrations of one
+// event, for an export that opens them all: fetching keys row by row is a
+// round trip per row. Against MongoDB the keys of each batch of 500 are
+// read by their ids. The embedded store cannot find many ids at once
+// without reading every document, but reads a collection in insertion
+// order, and a registration's keys are stored just before it: its keys
+// are read alongside the registrations, in one pass, looking ahead past
+// keys stored out of step (concurrent sign-ups) and keeping those until
+// their registration comes.
+func (v *vault) openAll(ctx context.Context, event string, fields []string, regs iter.Seq2[*Registration, error]) iter.Seq2[*Registration, error] {
+	projection := bson.M{"_id": 1}
+	for _, f := range fields {
+		projection["keys."+f] = 1
+	}
+	open := func(reg *Registration, keys map[string]privacy.Sealed) error {
+		values, err := v.openWith(reg, keys, fields...)
+		reg.Plain = values
+		return err
+	}
+	if !v.store.Embedded() {
+		return func(yield func(*Registration, error) bool) {
+			batch := make([]*Registration, 0, 500)
+			flush := func() bool {
+				ids := make([]string, len(batch))
+				for i, r := range batch {
+					ids[i] = r.ID
+				}
+				var docs []keyDoc
+				if err := v.c.All(ctx, bson.M{"_id": bson.M{"$in": ids}}, &docs, options.Find().SetProjection(projection)); err != nil {
+					return yield(nil, fmt.Errorf("read data keys: %w", err))
+				}
+				keys := map[string]map[string]privacy.Sealed{}
+				for _, d := range docs {
+					keys[d.ID] = d.Keys
+				}
+				for _, r := range batch {
+					if err := open(r, keys[r.ID]); err != nil {
+						return yield(nil, err)
+					}
+					if !yield(r, nil) {
+						return false
+					}
+				}
+				batch = batch[:0]
+				return true
+			}
+			for r, err := range regs {
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				if batch = append(batch, r); len(batch) == cap(batch) && !flush() {
+					return
+				}
+			}
+			if len(batch) > 0 {
+				flush()
+			}
+		}
+	}
+	return func(yield func(*Registration, error) bool) {
+		cur, err := v.c.Find(ctx, bson.M{"event": event}, options.Find().SetProjection(projection).SetBatchSize(1000))
+		if err != nil {
+			yield(nil, fmt.Errorf("read data keys: %w", err))
+			return
+		}
+		defer cur.Close(context.WithoutCancel(ctx))
+		ahead := map[string]map[string]privacy.Sealed{}
+		for r, err := range regs {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			keys, ok := ahead[r.ID]
+			delete(ahead, r.ID)
+			for !ok && len(r.Sealed) > 0 && cur.Next(ctx) {
+				var d keyDoc
+				if err := cur.Decode(&d); err != nil {
+					yield(nil, err)
+					return
+				}
+				switch {
+				case d.ID == r.ID:
+					keys, ok = d.Keys, true
+				case d.At.IsZero() || !d.At.Before(r.CreatedAt.Add(-lookBehind)):
+					ahead[d.ID] = d.Keys
+				}
+			}
+			if err := cur.Err(); err != nil {
+				yield(nil, err)
+				return
+			}
+			if !ok && len(r.Sealed) > 0 {
+				if keys, err = v.keysOf(ctx, r.ID); err != nil {
+					yield(nil, err)
+					return
+				}
+			}
+			if err := open(r, keys); err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+// lookBehind is how much earlier than a registration one made before it
+// may have been stored (a slow sign-up); keys older than that are not
+// kept while looking for a registration's keys.
+const lookBehind = 30 * time.Second
+
+// openWith opens a registration's values with its keys as read.
+func (v *vault) openWith(reg *Registration, keys map[string]privacy.Sealed, fields ...string) (map[string]string, error) {
+	out := map[string]string{}
 	for field, sealed := range reg.Sealed {
 		if len(fields) > 0 && !slices.Contains(fields, field) {
 			continue
@@ -126,7 +249,7 @@ func (v *vault) reseal(ctx context.Context, reg *Registration, values map[string
 		}
 	}
 	if len(added) > 0 {
-		added["event"] = reg.Event
+		added["event"], added["at"] = reg.Event, reg.CreatedAt
 		if _, err := v.c.UpdateOne(ctx, bson.M{"_id": reg.ID}, bson.M{"$set": added}, options.UpdateOne().SetUpsert(true)); err != nil {
 			return nil, fmt.Errorf("store data keys: %w", err)
 		}

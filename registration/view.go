@@ -236,6 +236,22 @@ func (s *Lists) List(ctx context.Context, ev *events.Event, a Audience, q ListQu
 		o.SetLimit(q.Limit)
 	}
 	regs := s.d.Store.each(ctx, filter, o)
+	if len(keys) > 0 {
+		// Restricted registrations are stored, not processed (art. 18):
+		// their values are not opened.
+		stored := regs
+		unrestricted := func(yield func(*Registration, error) bool) {
+			for reg, err := range stored {
+				if err == nil && reg.Restricted {
+					reg.Sealed = nil
+				}
+				if !yield(reg, err) {
+					return
+				}
+			}
+		}
+		regs = s.d.Store.vault.openAll(ctx, ev.Slug, keys, unrestricted)
+	}
 	return func(yield func(Row, error) bool) {
 		for reg, err := range regs {
 			if err != nil {
@@ -243,14 +259,9 @@ func (s *Lists) List(ctx context.Context, ev *events.Event, a Audience, q ListQu
 				return
 			}
 			row := Row{ID: reg.ID, Status: reg.Status, CreatedAt: reg.CreatedAt, Values: map[string]string{}, Restricted: reg.Restricted}
-			if !reg.Restricted && len(keys) > 0 { // art. 18: stored, not processed; the row says it is there
-				values, err := s.d.Store.Open(ctx, reg, keys...)
-				if err != nil {
-					yield(Row{}, err)
-					return
-				}
+			if !reg.Restricted { // art. 18: stored, not processed; the row says it is there
 				for _, c := range cols {
-					row.Values[c.Key] = values[c.Key]
+					row.Values[c.Key] = reg.Plain[c.Key]
 				}
 			}
 			if !yield(row, nil) {
