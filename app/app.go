@@ -48,8 +48,8 @@ type App struct {
 	Store *mongodb.Store
 	// KeyStore holds the registrations' data keys, apart from the data.
 	KeyStore *mongodb.Store
-	Keys    *privacy.Keyring
-	Metrics *metrics.Metrics
+	Keys     *privacy.Keyring
+	Metrics  *metrics.Metrics
 
 	Events *events.Service
 	Staff  *staff.Service

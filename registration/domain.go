@@ -53,4 +53,3 @@ func (d *Domain) mailWithToken(kind string, now time.Time, token string) Mail {
 	sealed := d.keys.SealSecret("mail-token:"+h, token)
 	return Mail{Kind: kind, CreatedAt: now, Token: &sealed, TokenHash: h}
 }
-
