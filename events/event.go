@@ -213,3 +213,29 @@ func (e *Event) Public() Public {
 		PublicList: e.PublicList,
 	}
 }
+
+// ConsentText returns the text of a consent the event asks for: the
+// catalog's, or a custom field's own.
+func (e *Event) ConsentText(p privacy.ConsentPurpose) (privacy.ConsentText, bool) {
+	if t, ok := privacy.ConsentTextFor(p); ok {
+		return t, true
+	}
+	for _, f := range e.CustomFields {
+		if f.Consent != nil && f.Consent.Purpose == p {
+			return *f.Consent, true
+		}
+	}
+	return privacy.ConsentText{}, false
+}
+
+// ConsentPurposes lists the consents the form's fields need, in form
+// order, each once.
+func (e *Event) ConsentPurposes() []privacy.ConsentPurpose {
+	var out []privacy.ConsentPurpose
+	for _, df := range e.Form() {
+		if df.LegalBasis.NeedsConsent() && !slices.Contains(out, df.ConsentPurpose) {
+			out = append(out, df.ConsentPurpose)
+		}
+	}
+	return out
+}

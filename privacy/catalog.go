@@ -107,7 +107,13 @@ type Field struct {
 	Recipients     []Recipient    `json:"recipients" bson:"recipients"`
 	Retention      Retention      `json:"retention" bson:"retention"`
 	ConsentPurpose ConsentPurpose `json:"consentPurpose,omitempty" bson:"consentPurpose,omitempty"`
-	Validation     Validation     `json:"validation" bson:"validation"`
+	// Consent is the own consent of a custom field under consent: its
+	// text and version (a catalog field's consent is in the catalog).
+	Consent    *ConsentText `json:"consentText,omitempty" bson:"consent,omitempty"`
+	Validation Validation   `json:"validation" bson:"validation"`
+	// RetentionReason says why a custom field is kept longer than the
+	// bound for its kind; the notice prints it.
+	RetentionReason *Text `json:"retentionReason,omitempty" bson:"retentionReason,omitempty"`
 }
 
 // SharedWith reports whether r is among the field's recipients.

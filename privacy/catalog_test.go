@@ -102,6 +102,18 @@ func TestRetention(t *testing.T) {
 	}
 }
 
+// healthField makes a custom health field with its own consent, then
+// changes it.
+func healthField(change func(*privacy.CustomFieldSpec)) func(*privacy.CustomFieldSpec) {
+	return func(s *privacy.CustomFieldSpec) {
+		s.Category, s.LegalBasis, s.Recipients = privacy.Health, privacy.ExplicitConsent, []privacy.Recipient{privacy.Catering}
+		s.ConsentText = &privacy.Text{NB: "Jeg samtykker til at arrangøren bruker opplysningen om medisinske behov.", EN: "I consent to the organiser using what I state about medical needs."}
+		if change != nil {
+			change(s)
+		}
+	}
+}
+
 func TestCustomField(t *testing.T) {
 	good := func() privacy.CustomFieldSpec {
 		return privacy.CustomFieldSpec{
@@ -126,11 +138,28 @@ func TestCustomField(t *testing.T) {
 		{"PurposesMissing", func(s *privacy.CustomFieldSpec) { s.Purposes = nil }, privacy.FieldError{Field: "c.purposes", Code: "required"}},
 		{"PurposeUnknown", func(s *privacy.CustomFieldSpec) { s.Purposes = []privacy.Purpose{"profiling"} }, privacy.FieldError{Field: "c.purposes[0]", Code: "invalid"}},
 		{"RecipientsMissing", func(s *privacy.CustomFieldSpec) { s.Recipients = nil }, privacy.FieldError{Field: "c.recipients", Code: "required"}},
-		{"RecipientPartners", func(s *privacy.CustomFieldSpec) { s.Recipients = []privacy.Recipient{privacy.Partners} }, privacy.FieldError{Field: "c.recipients[0]", Code: "invalid"}},
+		{"RecipientPartners", func(s *privacy.CustomFieldSpec) { s.Recipients = []privacy.Recipient{privacy.Partners} }, privacy.FieldError{Field: "c.recipients[0]", Code: "recipient_not_allowed"}},
+		{"RecipientPublic", func(s *privacy.CustomFieldSpec) { s.Recipients = []privacy.Recipient{privacy.Public} }, privacy.FieldError{Field: "c.recipients[0]", Code: "recipient_not_allowed"}},
+		{"RetentionOverAYear", func(s *privacy.CustomFieldSpec) { s.Retention = "event_end+13m" }, privacy.FieldError{Field: "c.retention", Code: "retention_too_long"}},
+		{"RetentionBookkeepingWithoutObligation", func(s *privacy.CustomFieldSpec) { s.Retention = "fiscal_year_end+5y" }, privacy.FieldError{Field: "c.retention", Code: "invalid"}},
+		{"OKRetentionLongerWithReason", func(s *privacy.CustomFieldSpec) {
+			s.Retention = "event_end+3y"
+			s.RetentionReason = &privacy.Text{NB: "Krav fra forsikringen", EN: "Required by the insurance"}
+		}, privacy.FieldError{}},
+		{"RetentionOverTenYearsWithReason", func(s *privacy.CustomFieldSpec) {
+			s.Retention = "event_end+999y"
+			s.RetentionReason = &privacy.Text{NB: "Fordi", EN: "Because"}
+		}, privacy.FieldError{Field: "c.retention", Code: "retention_too_long"}},
+		{"OKHealthWithOwnConsent", healthField(nil), privacy.FieldError{}},
+		{"HealthUnderMarketingConsent", healthField(func(s *privacy.CustomFieldSpec) { s.ConsentPurpose = "marketing" }), privacy.FieldError{Field: "c.consentPurpose", Code: "own_consent_required"}},
+		{"HealthWithoutConsentText", healthField(func(s *privacy.CustomFieldSpec) { s.ConsentText = nil }), privacy.FieldError{Field: "c.consentText", Code: "own_consent_required"}},
+		{"HealthToFinance", healthField(func(s *privacy.CustomFieldSpec) { s.Recipients = []privacy.Recipient{privacy.Finance} }), privacy.FieldError{Field: "c.recipients[0]", Code: "recipient_not_allowed"}},
+		{"HealthKeptAYear", healthField(func(s *privacy.CustomFieldSpec) { s.Retention = "event_end+1y" }), privacy.FieldError{Field: "c.retention", Code: "retention_too_long"}},
+		{"UntilWithdrawnWithoutConsent", func(s *privacy.CustomFieldSpec) { s.Retention = "until_withdrawn" }, privacy.FieldError{Field: "c.retention", Code: "invalid"}},
 		{"RetentionMissing", func(s *privacy.CustomFieldSpec) { s.Retention = "" }, privacy.FieldError{Field: "c.retention", Code: "required"}},
 		{"RetentionInvalid", func(s *privacy.CustomFieldSpec) { s.Retention = "forever" }, privacy.FieldError{Field: "c.retention", Code: "invalid"}},
 		{"HealthWithoutExplicitConsent", func(s *privacy.CustomFieldSpec) { s.Category = privacy.Health }, privacy.FieldError{Field: "c.legalBasis", Code: "invalid"}},
-		{"ConsentWithoutPurpose", func(s *privacy.CustomFieldSpec) { s.LegalBasis = privacy.Consent }, privacy.FieldError{Field: "c.consentPurpose", Code: "required"}},
+		{"ConsentWithoutOwnText", func(s *privacy.CustomFieldSpec) { s.LegalBasis = privacy.Consent }, privacy.FieldError{Field: "c.consentText", Code: "own_consent_required"}},
 		{"MaxLengthTooBig", func(s *privacy.CustomFieldSpec) {
 			s.Validation = &privacy.Validation{Kind: privacy.KindText, MaxLength: 1 << 20}
 		}, privacy.FieldError{Field: "c.validation.maxLength", Code: "invalid"}},
@@ -143,7 +172,8 @@ func TestCustomField(t *testing.T) {
 				if errs != nil {
 					t.Fatalf("errors %v", errs)
 				}
-				if f.Key != s.Key || f.Validation.Kind != privacy.KindText || f.Retention.String() != "event_end+30d" {
+				if f.Key != s.Key || f.Validation.Kind != privacy.KindText || f.Retention.String() != s.Retention ||
+					(s.LegalBasis.NeedsConsent() && (f.Consent == nil || f.ConsentPurpose != privacy.ConsentPurpose(s.Key) || f.Consent.Version == "")) {
 					t.Errorf("field = %+v", f)
 				}
 				return

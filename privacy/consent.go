@@ -23,9 +23,9 @@ const (
 // consent. Its version and hash are recorded with every consent given or
 // refused.
 type ConsentText struct {
-	Purpose ConsentPurpose `json:"purpose"`
-	Version string         `json:"version"`
-	Text    Text           `json:"text"`
+	Purpose ConsentPurpose `json:"purpose" bson:"purpose"`
+	Version string         `json:"version" bson:"version"`
+	Text    Text           `json:"text" bson:"text"`
 }
 
 // SHA256 is the hex SHA-256 of the texts as shown, nb then en separated by

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // CustomFieldSpec is an organiser's declaration of a field the catalog does
@@ -18,7 +19,45 @@ type CustomFieldSpec struct {
 	Recipients     []Recipient `json:"recipients"`
 	Retention      string      `json:"retention"`
 	ConsentPurpose string      `json:"consentPurpose,omitempty"`
-	Validation     *Validation `json:"validation,omitempty"`
+	// ConsentText is the text of the field's own consent, required when
+	// its legal basis is a consent: no other consent's text covers it.
+	ConsentText *Text       `json:"consentText,omitempty"`
+	Validation  *Validation `json:"validation,omitempty"`
+	// RetentionReason, printed in the privacy notice, allows a retention
+	// longer than the catalog's bound for the field's kind.
+	RetentionReason *Text `json:"retentionReason,omitempty"`
+}
+
+// Error codes of the rules custom fields must follow.
+const (
+	// CodeOwnConsent: a field under consent needs a consent purpose and
+	// text of its own.
+	CodeOwnConsent = "own_consent_required"
+	// CodeRecipient: a recipient custom fields may not have.
+	CodeRecipient = "recipient_not_allowed"
+	// CodeRetentionTooLong: longer than the bound for the field's kind,
+	// and no reason given.
+	CodeRetentionTooLong = "retention_too_long"
+)
+
+// Retention bounds of custom fields: no longer than the catalog's own
+// fields of their kind keep their data, unless the organiser states a
+// reason the notice prints, and never past maxCustomRetention.
+var (
+	healthBound        = MustRetention("event_end+30d") // the catalog's dietary
+	defaultBound       = MustRetention("event_end+1y")  // the catalog's name and e-mail
+	bookkeepingBound   = MustRetention("fiscal_year_end+5y")
+	maxCustomRetention = MustRetention("event_end+10y")
+)
+
+// longer reports whether rule a deletes later than rule b, for an event
+// ending on a reference day.
+func longer(a, b Retention) bool {
+	ref := time.Date(2027, 6, 1, 12, 0, 0, 0, time.UTC)
+	anchors := Anchors{EventEnd: ref, FiscalYearEnd: EndOfFiscalYear(ref)}
+	at, okA := a.DeleteAt(anchors)
+	bt, okB := b.DeleteAt(anchors)
+	return okA && okB && at.After(bt)
 }
 
 var customKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{1,39}$`)
@@ -84,26 +123,74 @@ func CustomField(path string, s CustomFieldSpec) (Field, Errors) {
 		errs.Add(at("recipients"), CodeRequired)
 	}
 	for i, r := range s.Recipients {
-		if !slices.Contains(Recipients, r) || r == Partners || r == PaymentProcessor {
+		// Besides the organiser, a custom field may go to catering or
+		// finance only (health data to catering only): never to partners,
+		// the public or the payment processor.
+		switch {
+		case !slices.Contains(Recipients, r):
 			errs.Add(at("recipients["+strconv.Itoa(i)+"]"), CodeInvalid)
+		case r != Catering && r != Finance, s.Category.Special() && r != Catering:
+			errs.Add(at("recipients["+strconv.Itoa(i)+"]"), CodeRecipient)
 		}
 	}
 	var retention Retention
+	var reason *Text
+	if s.RetentionReason != nil {
+		r := Text{NB: strings.TrimSpace(s.RetentionReason.NB), EN: strings.TrimSpace(s.RetentionReason.EN)}
+		switch {
+		case r.NB == "" || r.EN == "":
+			errs.Add(at("retentionReason"), CodeRequired)
+		case len([]rune(r.NB)) > 500 || len([]rune(r.EN)) > 500:
+			errs.Add(at("retentionReason"), CodeTooLong)
+		default:
+			reason = &r
+		}
+	}
 	if s.Retention == "" {
 		errs.Add(at("retention"), CodeRequired)
 	} else if r, err := ParseRetention(s.Retention); err != nil {
 		errs.Add(at("retention"), CodeInvalid)
 	} else {
 		retention = r
+		bound := defaultBound
+		if s.Category.Special() {
+			bound = healthBound
+		}
+		switch {
+		case r.Anchor == UntilWithdrawn && !s.LegalBasis.NeedsConsent():
+			errs.Add(at("retention"), CodeInvalid) // only a consent can be withdrawn
+		case r.Anchor == FiscalYearEnd && s.LegalBasis != LegalObligation:
+			errs.Add(at("retention"), CodeInvalid) // the bookkeeping period is for bookkeeping
+		case r.Anchor == FiscalYearEnd && longer(r, bookkeepingBound):
+			errs.Add(at("retention"), CodeRetentionTooLong)
+		case r.Anchor == EventEnd && (longer(r, maxCustomRetention) || longer(r, bound) && reason == nil):
+			errs.Add(at("retention"), CodeRetentionTooLong)
+		}
 	}
 	cp := ConsentPurpose(s.ConsentPurpose)
+	var consent *ConsentText
 	if s.LegalBasis.NeedsConsent() {
-		if cp == "" {
-			errs.Add(at("consentPurpose"), CodeRequired)
-		} else if _, ok := consentTexts[cp]; !ok {
-			errs.Add(at("consentPurpose"), CodeInvalid)
+		// The field's own consent, with its own text: a consent given to
+		// something else (news by e-mail, food allergies) never covers it.
+		if cp != "" && cp != ConsentPurpose(s.Key) {
+			errs.Add(at("consentPurpose"), CodeOwnConsent)
 		}
-	} else if cp != "" {
+		cp = ConsentPurpose(s.Key)
+		var text Text
+		if s.ConsentText != nil {
+			text = Text{NB: strings.TrimSpace(s.ConsentText.NB), EN: strings.TrimSpace(s.ConsentText.EN)}
+		}
+		switch {
+		case text.NB == "" || text.EN == "":
+			errs.Add(at("consentText"), CodeOwnConsent)
+		case len([]rune(text.NB)) > 1000 || len([]rune(text.EN)) > 1000:
+			errs.Add(at("consentText"), CodeTooLong)
+		default:
+			c := ConsentText{Purpose: cp, Text: text}
+			c.Version = c.SHA256()[:12]
+			consent = &c
+		}
+	} else if cp != "" || s.ConsentText != nil {
 		errs.Add(at("consentPurpose"), CodeInvalid)
 	}
 	v := Validation{Kind: KindText, MaxLength: defaultMax}
@@ -125,6 +212,6 @@ func CustomField(path string, s CustomFieldSpec) (Field, Errors) {
 	return Field{
 		Key: s.Key, Label: label, Category: s.Category, LegalBasis: s.LegalBasis,
 		Purposes: slices.Clone(s.Purposes), Recipients: slices.Clone(s.Recipients),
-		Retention: retention, ConsentPurpose: cp, Validation: v,
+		Retention: retention, ConsentPurpose: cp, Consent: consent, Validation: v, RetentionReason: reason,
 	}, nil
 }

@@ -202,6 +202,14 @@ func Notice(in NoticeInput) []Section {
 		if f.LegalBasis.NeedsConsent() {
 			ret += "; " + RetentionText(Retention{Anchor: UntilWithdrawn}, lang)
 		}
+		if r := f.RetentionReason; r != nil {
+			// A custom field kept longer than its kind's bound says why.
+			if lang == "en" {
+				ret += " (" + r.EN + ")"
+			} else {
+				ret += " (" + r.NB + ")"
+			}
+		}
 		table = append(table, []string{label(f.Field) + " (" + req + ")", strings.Join(purposes, "; "),
 			BasisText(f.LegalBasis, lang), strings.Join(recips, ", "), ret})
 		if f.Category.Special() {

@@ -64,7 +64,7 @@ func TestConfirmationMail(t *testing.T) {
 	f := newFixture(t)
 	res, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{
 		Fields:   map[string]string{"name": "Kari Nordmann", "email": "kari@example.no", "dietary": "skalldyrallergi"},
-		Consents: registration.ConsentsRequest{Health: true},
+		Consents: registration.ConsentsRequest{privacy.ConsentHealth: true},
 	}, registration.API)
 	if err != nil {
 		t.Fatal(err)

@@ -174,13 +174,13 @@ func declared(ev *events.Event, key string) (events.DeclaredField, bool) {
 // 7(3)). Withdrawing health deletes the values it covered at once and
 // destroys the data key they were sealed with; marketing stops marketing.
 func (s *Rights) WithdrawConsent(ctx context.Context, reg *Registration, purpose privacy.ConsentPurpose) (*Registration, error) {
-	t, ok := privacy.ConsentTextFor(purpose)
-	if !ok {
-		return nil, ErrUnknownPurpose
-	}
 	ev, err := s.d.events.Get(ctx, reg.Event)
 	if err != nil {
 		return nil, err
+	}
+	t, ok := ev.ConsentText(purpose)
+	if !ok {
+		return nil, ErrUnknownPurpose
 	}
 	now := s.d.now().UTC().Truncate(time.Millisecond)
 	unset := bson.M{}

@@ -1,6 +1,7 @@
 package registration
 
 import (
+	"slices"
 	"time"
 
 	"github.com/pamelding/pamelding/events"
@@ -21,12 +22,10 @@ type SignupRequest struct {
 	Lang string `json:"lang"`
 }
 
-// ConsentsRequest holds the consents as sent; absent is refused.
-type ConsentsRequest struct {
-	Health    bool `json:"health"`
-	Marketing bool `json:"marketing"`
-	Guardian  bool `json:"guardian"`
-}
+// ConsentsRequest holds the consents as sent, by purpose: health,
+// marketing, guardian, or a custom field's own; absent is refused. A
+// purpose the event does not ask for is refused (undeclared).
+type ConsentsRequest map[privacy.ConsentPurpose]bool
 
 // Payment methods.
 const (
@@ -50,18 +49,22 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 	var errs privacy.Errors
 	c := &checked{values: map[string]string{}}
 
-	// Data minimisation: only declared fields are taken.
+	// Data minimisation: only declared fields are taken, and consents to
+	// what the event asks for.
 	for key := range r.Fields {
 		if !ev.Asks(key) {
 			errs.Add("fields."+key, privacy.CodeUndeclared)
 		}
 	}
-	consentFields := map[privacy.ConsentPurpose]bool{}
+	for p := range r.Consents {
+		switch {
+		case p == privacy.ConsentMarketing, p == privacy.ConsentGuardian, slices.Contains(ev.ConsentPurposes(), p):
+		default:
+			errs.Add("consents."+string(p), privacy.CodeUndeclared)
+		}
+	}
 	for _, df := range ev.Form() {
 		path := "fields." + df.Key
-		if df.LegalBasis.NeedsConsent() {
-			consentFields[df.ConsentPurpose] = true
-		}
 		v, code := df.Validation.Check(r.Fields[df.Key], now)
 		switch {
 		case code != "":
@@ -73,7 +76,7 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 			}
 			continue
 		}
-		if df.LegalBasis.NeedsConsent() && !consentGiven(r.Consents, df.ConsentPurpose) {
+		if df.LegalBasis.NeedsConsent() && !r.Consents[df.ConsentPurpose] {
 			// Not stored without the explicit consent asked in the same
 			// request.
 			errs.Add(path, privacy.CodeConsentRequired)
@@ -89,14 +92,17 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 		age = ageOn(d, now)
 	}
 	c.minor = age >= 0 && age < ev.GuardianAge
-	childConsenting := age >= 0 && age < digitalConsentAge && (r.Consents.Health || r.Consents.Marketing)
+	childConsenting := false
+	for p, given := range r.Consents {
+		childConsenting = childConsenting || (given && p != privacy.ConsentGuardian && age >= 0 && age < digitalConsentAge)
+	}
 	if c.minor || childConsenting {
 		for _, k := range []string{"guardian_name", "guardian_email"} {
 			if c.values[k] == "" && !hasErr(errs, "fields."+k) {
 				errs.Add("fields."+k, privacy.CodeRequired)
 			}
 		}
-		if !r.Consents.Guardian {
+		if !r.Consents[privacy.ConsentGuardian] {
 			errs.Add("consents.guardian", privacy.CodeConsentRequired)
 		}
 	}
@@ -138,32 +144,20 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 
 	// Every consent asked is recorded, given or refused, with its text.
 	record := func(p privacy.ConsentPurpose, given bool) {
-		t, _ := privacy.ConsentTextFor(p)
+		t, _ := ev.ConsentText(p)
 		c.consents = append(c.consents, Consent{
 			Purpose: p, Given: given, At: now, TextVersion: t.Version, TextSHA256: t.SHA256(),
 			Channel: ch, ByGuardian: given && (c.minor || age >= 0 && age < digitalConsentAge),
 		})
 	}
-	if consentFields[privacy.ConsentHealth] {
-		record(privacy.ConsentHealth, r.Consents.Health)
+	for _, p := range ev.ConsentPurposes() {
+		record(p, r.Consents[p])
 	}
-	record(privacy.ConsentMarketing, r.Consents.Marketing)
+	record(privacy.ConsentMarketing, r.Consents[privacy.ConsentMarketing])
 	if c.minor {
-		record(privacy.ConsentGuardian, r.Consents.Guardian)
+		record(privacy.ConsentGuardian, r.Consents[privacy.ConsentGuardian])
 	}
 	return c, nil
-}
-
-func consentGiven(c ConsentsRequest, p privacy.ConsentPurpose) bool {
-	switch p {
-	case privacy.ConsentHealth:
-		return c.Health
-	case privacy.ConsentMarketing:
-		return c.Marketing
-	case privacy.ConsentGuardian:
-		return c.Guardian
-	}
-	return false
 }
 
 func hasErr(errs privacy.Errors, field string) bool {

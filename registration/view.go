@@ -138,7 +138,7 @@ func (s *Rights) AccessReport(ctx context.Context, reg *Registration) (*AccessRe
 		v.Fields = append(v.Fields, fv)
 	}
 	for _, c := range reg.Consents {
-		if t, ok := privacy.ConsentTextFor(c.Purpose); ok && !slices.ContainsFunc(v.ConsentTexts, func(x ConsentText) bool { return x.Purpose == c.Purpose }) {
+		if t, ok := ev.ConsentText(c.Purpose); ok && !slices.ContainsFunc(v.ConsentTexts, func(x ConsentText) bool { return x.Purpose == c.Purpose }) {
 			v.ConsentTexts = append(v.ConsentTexts, t)
 		}
 	}

@@ -163,7 +163,37 @@ func TestCreateEventRefused(t *testing.T) {
 			c := custom("")
 			c["recipients"] = []string{"partners"}
 			b["customFields"] = []any{c}
-		}), nil, 422, "validation", "customFields[0].recipients[0]", "invalid"},
+		}), nil, 422, "validation", "customFields[0].recipients[0]", "recipient_not_allowed"},
+		// A custom health field could be put under the marketing consent
+		// text, shown to the public and kept 999 years.
+		{"CustomHealthUnderMarketingConsent", adminToken, with(func(b map[string]any) {
+			c := custom("")
+			c["category"], c["legalBasis"], c["consentPurpose"], c["recipients"] = "health", "explicit_consent", "marketing", []string{"catering"}
+			c["consentText"] = map[string]string{"nb": "Ja", "en": "Yes"}
+			b["customFields"] = []any{c}
+		}), nil, 422, "validation", "customFields[0].consentPurpose", "own_consent_required"},
+		{"CustomHealthWithoutOwnConsentText", adminToken, with(func(b map[string]any) {
+			c := custom("")
+			c["category"], c["legalBasis"], c["recipients"] = "health", "explicit_consent", []string{"catering"}
+			b["customFields"] = []any{c}
+		}), nil, 422, "validation", "customFields[0].consentText", "own_consent_required"},
+		{"CustomHealthToPublic", adminToken, with(func(b map[string]any) {
+			c := custom("")
+			c["category"], c["legalBasis"], c["recipients"] = "health", "explicit_consent", []string{"public"}
+			c["consentText"] = map[string]string{"nb": "Ja", "en": "Yes"}
+			b["customFields"] = []any{c}
+		}), nil, 422, "validation", "customFields[0].recipients[0]", "recipient_not_allowed"},
+		{"CustomHealth999Years", adminToken, with(func(b map[string]any) {
+			c := custom("")
+			c["category"], c["legalBasis"], c["recipients"], c["retention"] = "health", "explicit_consent", []string{"catering"}, "event_end+999y"
+			c["consentText"] = map[string]string{"nb": "Ja", "en": "Yes"}
+			b["customFields"] = []any{c}
+		}), nil, 422, "validation", "customFields[0].retention", "retention_too_long"},
+		{"CustomFieldOverAYear", adminToken, with(func(b map[string]any) {
+			c := custom("")
+			c["retention"] = "event_end+2y"
+			b["customFields"] = []any{c}
+		}), nil, 422, "validation", "customFields[0].retention", "retention_too_long"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.count(t, mongodb.Events)

@@ -184,7 +184,8 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 	case e.SeatsLeft <= 0 && !e.Waitlist:
 		data["Closed"] = t(lang, "soldout")
 	}
-	var fields, healthFields, guardianFields []formField
+	var fields, guardianFields []formField
+	consentFields := map[privacy.ConsentPurpose][]formField{}
 	var errs []pageError
 	if general != "" {
 		errs = append(errs, pageError{Text: general})
@@ -197,7 +198,7 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 		}
 		switch {
 		case df.LegalBasis.NeedsConsent():
-			healthFields = append(healthFields, f)
+			consentFields[df.ConsentPurpose] = append(consentFields[df.ConsentPurpose], f)
 		case df.Category == privacy.Guardian:
 			guardianFields = append(guardianFields, f)
 		default:
@@ -206,7 +207,7 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 	}
 	data["Fields"] = fields
 	consent := func(p privacy.ConsentPurpose) privacy.ConsentText {
-		ct, _ := privacy.ConsentTextFor(p)
+		ct, _ := e.ConsentText(p)
 		return ct
 	}
 	text := func(ct privacy.ConsentText) string {
@@ -215,11 +216,20 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 		}
 		return ct.Text.NB
 	}
-	if len(healthFields) > 0 {
-		ct := consent(privacy.ConsentHealth)
-		data["Health"] = fiber.Map{"Fields": healthFields, "Checked": in["consent_health"] == "true",
-			"Text": text(ct) + " " + fmt.Sprintf(t(lang, "health.consent"), ct.Version)}
+	// Each consent the form needs in a fieldset of its own: its fields,
+	// then its own text, with an unticked box.
+	var consents []fiber.Map
+	for _, p := range e.ConsentPurposes() {
+		ct := consent(p)
+		legend := t(lang, "health.legend")
+		if p != privacy.ConsentHealth {
+			legend = consentFields[p][0].Label
+		}
+		consents = append(consents, fiber.Map{"Purpose": string(p), "Legend": legend, "Fields": consentFields[p],
+			"Checked": in["consent_"+string(p)] == "true",
+			"Text":    text(ct) + " " + fmt.Sprintf(t(lang, "health.consent"), ct.Version)})
 	}
+	data["Consents"] = consents
 	if len(guardianFields) > 0 {
 		g := fiber.Map{"Fields": guardianFields, "Checked": in["consent_guardian"] == "true", "Text": text(consent(privacy.ConsentGuardian))}
 		if code := byField["consents.guardian"]; code != "" {
@@ -289,10 +299,17 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 			in["f_"+ff.Key] = v
 			req.Fields[ff.Key] = v
 		}
-		for _, k := range []string{"consent_health", "consent_marketing", "consent_guardian", "object_partners", "payment_method"} {
+		for _, k := range []string{"object_partners", "payment_method"} {
 			in[k] = c.FormValue(k)
 		}
-		req.Consents = registration.ConsentsRequest{Health: in["consent_health"] == "true", Marketing: in["consent_marketing"] == "true", Guardian: in["consent_guardian"] == "true"}
+		req.Consents = registration.ConsentsRequest{}
+		for _, p := range append(e.ConsentPurposes(), privacy.ConsentMarketing, privacy.ConsentGuardian) {
+			k := "consent_" + string(p)
+			in[k] = c.FormValue(k)
+			if in[k] == "true" {
+				req.Consents[p] = true
+			}
+		}
 		req.Objections.PartnerSharing = in["object_partners"] == "true"
 		if e.Price.Amount > 0 {
 			req.Payment.Method = in["payment_method"]

@@ -656,3 +656,47 @@ func TestPrivacyRequestRetention(t *testing.T) {
 	run()
 	mustProblem(t, e.do(t, "GET", "/api/v1/privacy/requests/"+req.ID, pc, nil), 404)
 }
+
+// TestCustomConsentField: a custom field under consent is asked with its
+// own consent and text, recorded with its version, and withdrawn on its
+// own, destroying that value's key only.
+func TestCustomConsentField(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "kurs", func(b map[string]any) {
+		delete(b, "price")
+		b["fields"] = []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true}, {"key": "medical"}}
+		b["customFields"] = []any{map[string]any{
+			"key": "medical", "label": map[string]string{"nb": "Medisinske behov", "en": "Medical needs"},
+			"category": "health", "legalBasis": "explicit_consent", "purposes": []string{"safety"},
+			"recipients": []string{"catering"}, "retention": "event_end+7d",
+			"consentText": map[string]string{"nb": "Jeg samtykker til at arrangøren kjenner mine medisinske behov.", "en": "I consent to the organiser knowing my medical needs."},
+		}}
+	})
+	body := person("kari@example.no")
+	body["fields"].(map[string]any)["medical"] = "astma"
+	if p := mustProblem(t, e.do(t, "POST", "/api/v1/events/kurs/registrations", "", body), 422); !p.has("fields.medical", "consent_required") {
+		t.Errorf("without its own consent: %+v", p)
+	}
+	body["consents"] = map[string]any{"health": true}
+	if p := mustProblem(t, e.do(t, "POST", "/api/v1/events/kurs/registrations", "", body), 422); !p.has("consents.health", "undeclared") {
+		t.Errorf("under another consent: %+v", p)
+	}
+	body["consents"] = map[string]any{"medical": true}
+	s := e.mustSignup(t, "kurs", body)
+	var me struct {
+		Consents []struct{ Purpose, TextVersion string }
+	}
+	e.do(t, "GET", "/api/v1/me", s.ManageToken, nil).json(t, &me)
+	if len(me.Consents) == 0 || me.Consents[0].Purpose != "medical" || me.Consents[0].TextVersion == "" {
+		t.Errorf("consents %+v", me.Consents)
+	}
+	if !e.keysOf(t, s.ID)["medical"] {
+		t.Fatal("no key for the value")
+	}
+	if r := e.do(t, "POST", "/api/v1/me/consents/medical/withdraw", s.ManageToken, nil); r.status != 200 {
+		t.Fatalf("withdraw: %d %s", r.status, r.body)
+	}
+	if keys := e.keysOf(t, s.ID); keys["medical"] || !keys["name"] {
+		t.Errorf("keys after withdrawal %v", keys)
+	}
+}

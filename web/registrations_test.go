@@ -139,7 +139,7 @@ func TestSignupRefused(t *testing.T) {
 		{"PaymentMissing", "paid", with(func(_, b map[string]any) { delete(b, "payment") }), 422, "validation", "payment.method", "required"},
 		{"PaymentInvalid", "paid", with(func(_, b map[string]any) { b["payment"] = map[string]any{"method": "bitcoin"} }), 422, "validation", "payment.method", "invalid"},
 		{"UnknownTopLevel", "paid", with(func(_, b map[string]any) { b["referrer"] = "x" }), 422, "validation", "referrer", "unknown"},
-		{"UnknownConsent", "paid", with(func(_, b map[string]any) { b["consents"] = map[string]any{"profiling": true} }), 422, "validation", "profiling", "unknown"},
+		{"UnknownConsent", "paid", with(func(_, b map[string]any) { b["consents"] = map[string]any{"profiling": true} }), 422, "validation", "consents.profiling", "undeclared"},
 		{"FieldNotString", "paid", with(func(f, _ map[string]any) { f["name"] = 42 }), 400, "wrong_type", "", ""},
 		{"Malformed", "paid", `{"fields": `, 400, "malformed_json", "", ""},
 	} {
