@@ -40,6 +40,10 @@ type Config struct {
 	AllowLoopbackWebhooks bool
 	// Version names this build in metrics.
 	Version string
+	// PartnerObjectionWindow is how long participants told of a partner
+	// added after they signed up may object before the partner gets
+	// their name (default 14 days).
+	PartnerObjectionWindow time.Duration
 }
 
 // App is every service of pamelding, wired.
@@ -104,7 +108,7 @@ func New(store, keyStore *mongodb.Store, keys *privacy.Keyring, log *slog.Logger
 	a.Signups = registration.NewSignups(d, cfg.Registration, checkout, invoicer)
 	a.Rights = registration.NewRights(d, a.Signups)
 	a.Requests = registration.NewRequests(d)
-	a.Lists = registration.NewLists(d)
+	a.Lists = registration.NewLists(d, cfg.PartnerObjectionWindow)
 	a.Retention = registration.NewRetention(d)
 	a.Mailer = registration.NewMailer(d, cfg.Sender, cfg.PublicURL)
 	a.Payments = payments.NewService(store, a.Events, d.Store, a.Signups, a.Invoices, log, now, cfg.Payments)

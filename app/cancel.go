@@ -233,7 +233,7 @@ func (a *App) EventForStaff(ctx context.Context, slug string) (*EventStaffView, 
 // PatchEvent changes an event; seats a larger capacity frees go to the
 // waiting list first.
 func (a *App) PatchEvent(ctx context.Context, slug string, p events.PatchRequest) (*events.Event, error) {
-	e, err := a.Events.Patch(ctx, slug, p)
+	e, err := a.Events.Patch(ctx, slug, p, a.Registrations.AnyOf)
 	if err != nil {
 		return nil, err
 	}

@@ -51,6 +51,13 @@ type FormField struct {
 type Partner struct {
 	ID   string `json:"id" bson:"id" validate:"required,slug"`
 	Name string `json:"name" bson:"name" validate:"required,max=200,singleline"`
+	// AddedAt is when the partner was added to the event (set by the
+	// service): participants who signed up before are told, and may
+	// object, before the partner gets their name.
+	AddedAt time.Time `json:"addedAt,omitzero" bson:"addedAt,omitempty"`
+	// NoticesDoneAt is set once every participant who signed up before
+	// the partner was added has been told.
+	NoticesDoneAt *time.Time `json:"noticesDoneAt,omitempty" bson:"noticesDoneAt,omitempty"`
 }
 
 // Organiser is who is responsible (the controller) for an event's data.
@@ -115,6 +122,9 @@ type Event struct {
 	UpdatedAt time.Time `json:"updatedAt" bson:"updatedAt"`
 	// Version counts changes; an update applies only to the version read.
 	Version int `json:"version" bson:"version"`
+	// PromiseID names what a participant signing up now is told (see
+	// Promise).
+	PromiseID string `json:"promise" bson:"promise"`
 }
 
 // Field returns the catalog or custom field behind a form key.

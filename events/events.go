@@ -3,22 +3,36 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/privacy"
 )
 
-// Service creates, changes and reads events.
+// Service creates, changes and reads events, and keeps what each version
+// of an event promised its participants.
 type Service struct {
-	store store
-	now   func() time.Time
+	store    store
+	promises *promises
+	now      func() time.Time
 }
 
 // NewService returns the events service on the store; now is the clock.
 func NewService(db *mongodb.Store, now func() time.Time) *Service {
-	return &Service{store: store{c: db.Collection(mongodb.Events)}, now: now}
+	return &Service{store: store{c: db.Collection(mongodb.Events)}, now: now,
+		promises: &promises{c: db.Collection(mongodb.Promises), cache: map[string]*Promise{}}}
 }
+
+// ErrTagsInUse: a patch would change the tags of a field participants
+// have signed up under; a new field (another key) is the way.
+var ErrTagsInUse = errors.New("field tags in use")
+
+// InUse says whether anyone has signed up for the event (then the tags of
+// its fields are part of what they were told, and cannot change).
+type InUse func(ctx context.Context, slug string) (bool, error)
 
 // Create checks the request and stores the new event. createdBy names the
 // staff token that asked.
@@ -35,6 +49,12 @@ func (s *Service) Create(ctx context.Context, r CreateRequest, createdBy string)
 	e.CreatedAt = now.UTC().Truncate(time.Millisecond)
 	e.UpdatedAt = e.CreatedAt
 	e.Version = 1
+	for i := range e.Partners {
+		e.Partners[i].AddedAt = e.CreatedAt
+	}
+	if err := s.keepPromise(ctx, e); err != nil {
+		return nil, err
+	}
 	if err := s.store.insert(ctx, e); err != nil {
 		return nil, err
 	}
@@ -51,10 +71,21 @@ func (s *Service) List(ctx context.Context) ([]Event, error) {
 	return s.store.list(ctx)
 }
 
+// keepPromise stores what the event promises now, and names it on the
+// event.
+func (s *Service) keepPromise(ctx context.Context, e *Event) error {
+	p := e.promise()
+	e.PromiseID = p.ID
+	return s.promises.keep(ctx, p, s.now())
+}
+
 // Patch applies the members p carries to the event, then checks the
-// result by the rules of a new event. A concurrent change is retried a
-// few times on the fresh version before ErrConflict is returned.
-func (s *Service) Patch(ctx context.Context, slug string, p PatchRequest) (*Event, error) {
+// result by the rules of a new event. Once anyone has signed up (inUse),
+// the tags of a field in the form cannot change: ErrTagsInUse. A partner
+// added is dated, so that those who signed up before are told first. A
+// concurrent change is retried a few times on the fresh version before
+// ErrConflict is returned.
+func (s *Service) Patch(ctx context.Context, slug string, p PatchRequest, inUse InUse) (*Event, error) {
 	for range 3 {
 		prev, err := s.store.get(ctx, slug)
 		if err != nil {
@@ -66,10 +97,24 @@ func (s *Service) Patch(ctx context.Context, slug string, p PatchRequest) (*Even
 		if err := errs.Err(); err != nil {
 			return nil, err
 		}
+		now := s.now().UTC().Truncate(time.Millisecond)
+		next.Partners = datePartners(prev.Partners, next.Partners, now)
 		if reflect.DeepEqual(next.Settings, prev.Settings) {
 			return prev, nil // nothing to change
 		}
-		next.UpdatedAt = s.now().UTC().Truncate(time.Millisecond)
+		next.UpdatedAt = now
+		if keys := changedTags(prev, &next); len(keys) > 0 && inUse != nil {
+			used, err := inUse(ctx, slug)
+			if err != nil {
+				return nil, err
+			}
+			if used {
+				return nil, fmt.Errorf("fields %v: %w", keys, ErrTagsInUse)
+			}
+		}
+		if err := s.keepPromise(ctx, &next); err != nil {
+			return nil, err
+		}
 		err = s.store.replace(ctx, prev, &next)
 		if errors.Is(err, ErrConflict) {
 			continue
@@ -80,6 +125,40 @@ func (s *Service) Patch(ctx context.Context, slug string, p PatchRequest) (*Even
 		return &next, nil
 	}
 	return nil, ErrConflict
+}
+
+// changedTags lists the fields of both forms whose tags a change would
+// alter (category, legal basis, purposes, recipients, retention, consent).
+func changedTags(prev, next *Event) []string {
+	var keys []string
+	for _, f := range next.Fields {
+		if !prev.Asks(f.Key) {
+			continue
+		}
+		a, _ := prev.Field(f.Key)
+		b, _ := next.Field(f.Key)
+		a.Label, b.Label = privacy.Text{}, privacy.Text{}
+		a.Validation, b.Validation = privacy.Validation{}, privacy.Validation{}
+		if !reflect.DeepEqual(a, b) {
+			keys = append(keys, f.Key)
+		}
+	}
+	return keys
+}
+
+// datePartners keeps when each partner already there was added, and
+// dates those added now.
+func datePartners(prev, next []Partner, now time.Time) []Partner {
+	out := slices.Clone(next)
+	for i := range out {
+		j := slices.IndexFunc(prev, func(p Partner) bool { return p.ID == out[i].ID })
+		if j >= 0 {
+			out[i].AddedAt, out[i].NoticesDoneAt = prev[j].AddedAt, prev[j].NoticesDoneAt
+		} else {
+			out[i].AddedAt, out[i].NoticesDoneAt = now, nil
+		}
+	}
+	return out
 }
 
 // ClaimSeat takes a seat of the event; ErrSoldOut when none is left.

@@ -45,7 +45,7 @@ func TestPatchCapacity(t *testing.T) {
 	}
 
 	t.Run("ErrCapacityBelowTaken", func(t *testing.T) {
-		_, err := s.Patch(ctx, "race", events.PatchRequest{Capacity: ptr(80)})
+		_, err := s.Patch(ctx, "race", events.PatchRequest{Capacity: ptr(80)}, nil)
 		if !errors.Is(err, events.ErrCapacityBelowTaken) {
 			t.Fatalf("err = %v", err)
 		}
@@ -55,7 +55,7 @@ func TestPatchCapacity(t *testing.T) {
 		}
 	})
 	t.Run("OK", func(t *testing.T) {
-		e, err := s.Patch(ctx, "race", events.PatchRequest{Capacity: ptr(95)})
+		e, err := s.Patch(ctx, "race", events.PatchRequest{Capacity: ptr(95)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +82,7 @@ func TestPatchConcurrent(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			_, err := s.Patch(ctx, "race", events.PatchRequest{Capacity: ptr(1000 + i)})
+			_, err := s.Patch(ctx, "race", events.PatchRequest{Capacity: ptr(1000 + i)}, nil)
 			if err != nil && !errors.Is(err, events.ErrConflict) {
 				t.Error(err)
 			}
@@ -208,7 +208,7 @@ func TestPatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		next, err := s.Patch(ctx, "empty", events.PatchRequest{})
+		next, err := s.Patch(ctx, "empty", events.PatchRequest{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -233,7 +233,7 @@ func TestPatch(t *testing.T) {
 			ptr := reflect.New(v.Type())
 			ptr.Elem().Set(v)
 			reflect.ValueOf(&p).Elem().FieldByName(name).Set(ptr)
-			if _, err := s.Patch(ctx, slug, p); err != nil {
+			if _, err := s.Patch(ctx, slug, p, nil); err != nil {
 				t.Fatal(err)
 			}
 			got, _ := s.Get(ctx, slug)

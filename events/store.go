@@ -67,7 +67,7 @@ func (s store) replace(ctx context.Context, prev, next *Event) error {
 	if err := bson.Unmarshal(raw, &set); err != nil {
 		return fmt.Errorf("update event: %w", err)
 	}
-	set["updatedAt"] = next.UpdatedAt
+	set["updatedAt"], set["promise"] = next.UpdatedAt, next.PromiseID
 	var out Event
 	err = s.c.FindOneAndUpdate(ctx, filter, bson.M{
 		"$set": set,

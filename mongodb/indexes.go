@@ -34,6 +34,12 @@ const (
 	// Seats is a scratch collection used by the lock test and the load
 	// command; no domain code writes it.
 	Seats = "seats"
+	// Promises are what participants were told at sign-up, each stored
+	// once, never changed.
+	Promises = "promises"
+	// RetentionChanges record every deletion date an event change brought
+	// forward.
+	RetentionChanges = "retention_changes"
 	// DataKeys, in the key store, holds each registration's data keys
 	// (wrapped by the master key), apart from the data they open.
 	DataKeys = "data_keys"

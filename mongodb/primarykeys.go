@@ -17,7 +17,8 @@ import (
 
 // collections is every collection pamelding keeps.
 var collections = []string{Events, Tokens, Registrations, Leases, Invoices, Counters, StripeEvents, BankEntries,
-	Disclosures, DisclosureChunks, PrivacyRequests, PurgeReceipts, HookEndpoints, HookDeliveries, WebState, Seats}
+	Disclosures, DisclosureChunks, PrivacyRequests, PurgeReceipts, HookEndpoints, HookDeliveries, WebState, Seats,
+	Promises, RetentionChanges}
 
 // indexPrimaryKeys makes the embedded store find a document by its _id
 // without reading the whole table.

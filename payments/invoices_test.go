@@ -183,7 +183,7 @@ func BenchmarkInvoiceSignups(b *testing.B) {
 				b.StopTimer()
 				f := newFixture(b)
 				capacity := n
-				if _, err := f.app.Events.Patch(context.Background(), "kurs", events.PatchRequest{Capacity: &capacity}); err != nil {
+				if _, err := f.app.Events.Patch(context.Background(), "kurs", events.PatchRequest{Capacity: &capacity}, nil); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()

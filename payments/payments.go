@@ -73,6 +73,7 @@ type Registrations interface {
 	MarkCredited(ctx context.Context, id string, creditNote int64) error
 	RecordInvoicePayment(ctx context.Context, id string, invoice, paidTotal int64, st registration.PaymentStatus, at time.Time) error
 	Open(ctx context.Context, reg *registration.Registration, fields ...string) (map[string]string, error)
+	Disclosed(ctx context.Context, event, recipient, token string, fields, ids []string) error
 }
 
 // Holds ends card holds (package registration's sign-ups): the

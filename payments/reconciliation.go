@@ -81,10 +81,13 @@ type Orphan struct {
 	Anomaly   string    `json:"anomaly"`
 }
 
-// ReportQuery selects registrations by event and registration time.
+// ReportQuery selects registrations by event and registration time. By
+// names the staff token that asks: the names it opens are logged as
+// disclosed to finance.
 type ReportQuery struct {
 	Event    string
 	From, To *time.Time
+	By       string
 }
 
 // Reconciliation builds the report: one row per registration with a
@@ -111,7 +114,8 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 	}
 	now := s.clock()
 	rep := &Report{Event: q.Event, From: q.From, To: q.To, Rows: []ReportRow{}, Orphans: []Orphan{}}
-	for reg, err := range s.regs.WithPayment(ctx, registration.PaymentQuery(q)) {
+	opened := map[string][]string{} // by event, the registrations whose names finance sees
+	for reg, err := range s.regs.WithPayment(ctx, registration.PaymentQuery{Event: q.Event, From: q.From, To: q.To}) {
 		if err != nil {
 			return nil, err
 		}
@@ -119,6 +123,9 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 		values, err := s.regs.Open(ctx, reg, "name", "organisation")
 		if err != nil {
 			return nil, err
+		}
+		if len(values) > 0 {
+			opened[reg.Event] = append(opened[reg.Event], reg.ID)
 		}
 		row := ReportRow{
 			Registration: reg.ID, Event: reg.Event, Name: values["name"], Organisation: values["organisation"],
@@ -167,6 +174,11 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 		}
 		rep.Totals.Anomalies += len(row.Anomalies)
 		rep.Rows = append(rep.Rows, row)
+	}
+	for event, ids := range opened {
+		if err := s.regs.Disclosed(ctx, event, "finance", q.By, []string{"name", "organisation"}, ids); err != nil {
+			return nil, err
+		}
 	}
 	var orphans []stripeEvent
 	if err := s.store.stripeEvents.All(ctx, bson.M{"orphan": true}, &orphans); err != nil {

@@ -1,6 +1,7 @@
 package registration
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -52,4 +53,19 @@ func (d *Domain) mailWithToken(kind string, now time.Time, token string) Mail {
 	h := hashToken(token)
 	sealed := d.keys.SealSecret("mail-token:"+h, token)
 	return Mail{Kind: kind, CreatedAt: now, Token: &sealed, TokenHash: h}
+}
+
+// promise is what the registration's participant was told at sign-up
+// (registrations from before promises were kept: what the event says
+// now).
+func (d *Domain) promise(ctx context.Context, reg *Registration) (*events.Promise, error) {
+	id := reg.Promise
+	if id == "" {
+		ev, err := d.events.Get(ctx, reg.Event)
+		if err != nil {
+			return nil, err
+		}
+		id = ev.PromiseID
+	}
+	return d.events.Promise(ctx, id)
 }

@@ -19,14 +19,20 @@ import (
 // ErrUnknownPartner: the event has no partner with that id.
 var ErrUnknownPartner = errors.New("unknown partner")
 
-// Disclosure records one partner export: to whom, when, by which token,
-// which fields, how many registrations. Which registrations is in its
-// chunks. It holds no personal data, so it outlives erasure.
+// Disclosure records one time personal data left the store for someone:
+// a partner's export, or a list staff read (every decryption for staff is
+// logged): to whom, when, by which token, which fields, how many
+// registrations. Which registrations is in its chunks. It holds no
+// personal data, so it outlives erasure, and each participant's access
+// report lists the disclosures that included them.
 type Disclosure struct {
-	ID          string    `bson:"_id" json:"id"`
-	Event       string    `bson:"event" json:"event"`
-	Partner     string    `bson:"partner" json:"partner"`
-	PartnerName string    `bson:"partnerName" json:"partnerName"`
+	ID    string `bson:"_id" json:"id"`
+	Event string `bson:"event" json:"event"`
+	// Recipient is partners, or the staff role that read: organiser,
+	// catering or finance.
+	Recipient   string    `bson:"recipient" json:"recipient"`
+	Partner     string    `bson:"partner,omitempty" json:"partner,omitempty"`
+	PartnerName string    `bson:"partnerName,omitempty" json:"partnerName,omitempty"`
 	At          time.Time `bson:"at" json:"at"`
 	Token       string    `bson:"token" json:"token"`
 	Fields      []string  `bson:"fields" json:"fields"`
@@ -45,6 +51,76 @@ type disclosureChunk struct {
 
 const chunkSize = 5000
 
+// disclosureLog writes one disclosure as its rows go out: a row is
+// logged before it is sent, so the log may list one row too many, never
+// one too few.
+type disclosureLog struct {
+	s   *Lists
+	d   *Disclosure
+	ids []string
+	n   int
+}
+
+func (s *Lists) startDisclosure(ctx context.Context, d *Disclosure) (*disclosureLog, error) {
+	d.ID, d.At = rand.Text(), s.d.now().UTC().Truncate(time.Millisecond)
+	if err := s.disclosures.InsertOne(ctx, d); err != nil {
+		return nil, fmt.Errorf("log disclosure: %w", err)
+	}
+	return &disclosureLog{s: s, d: d, ids: make([]string, 0, 64)}, nil
+}
+
+func (l *disclosureLog) add(ctx context.Context, id string) error {
+	l.ids = append(l.ids, id)
+	l.d.Count++
+	if len(l.ids) == chunkSize {
+		return l.flush(ctx)
+	}
+	return nil
+}
+
+func (l *disclosureLog) flush(ctx context.Context) error {
+	if len(l.ids) == 0 {
+		return nil
+	}
+	l.n++
+	err := l.s.chunks.InsertOne(ctx, disclosureChunk{ID: fmt.Sprintf("%s-%d", l.d.ID, l.n), Disclosure: l.d.ID, Registrations: l.ids})
+	l.ids = make([]string, 0, 64)
+	return err
+}
+
+// finish writes what is left and whether the rows all went out.
+func (l *disclosureLog) finish(ctx context.Context, rowErr error) error {
+	ctx = context.WithoutCancel(ctx)
+	if err := l.flush(ctx); err != nil && rowErr == nil {
+		rowErr = err
+	}
+	if _, err := l.s.disclosures.UpdateOne(ctx, bson.M{"_id": l.d.ID}, bson.M{"$set": bson.M{"count": l.d.Count, "complete": rowErr == nil}}); err != nil && rowErr == nil {
+		rowErr = err
+	}
+	l.d.Complete = rowErr == nil
+	return rowErr
+}
+
+// Disclosed logs that the named fields of the registrations were opened
+// for a staff role (finance reading its reconciliation report, say) by
+// the token with the id.
+func (s *Store) Disclosed(ctx context.Context, event, recipient, token string, fields, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	l := &Lists{d: &Domain{Store: s, now: s.now}, disclosures: s.disclosures, chunks: s.chunks}
+	log, err := l.startDisclosure(ctx, &Disclosure{Event: event, Recipient: recipient, Token: token, Fields: fields, Format: "report"})
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := log.add(ctx, id); err != nil {
+			return log.finish(ctx, err)
+		}
+	}
+	return log.finish(ctx, nil)
+}
+
 // PartnerColumns are the fields a partner receives of the event: exactly
 // those whose catalog recipients include partners (name and organisation
 // among the built-ins), computed from the catalog, never listed by hand.
@@ -60,44 +136,45 @@ func PartnerColumns(ev *events.Event) []string {
 
 // PartnerExport streams the partner-safe list of an event to row, and logs
 // the disclosure: confirmed registrations that are not restricted and did
-// not object to partner sharing, with PartnerColumns only. tokenID names
-// the staff token that asked.
+// not object to partner sharing, with PartnerColumns only, and only those
+// who were told of this partner: at sign-up (their promise names it), or
+// by the notice of a partner added later, once its objection window has
+// passed. tokenID names the staff token that asked.
 func (s *Lists) PartnerExport(ctx context.Context, ev *events.Event, partnerID, tokenID, format string, row func(values []string) error) (*Disclosure, error) {
 	i := slices.IndexFunc(ev.Partners, func(p events.Partner) bool { return p.ID == partnerID })
 	if i < 0 {
 		return nil, ErrUnknownPartner
 	}
 	cols := PartnerColumns(ev)
-	d := &Disclosure{
-		ID: rand.Text(), Event: ev.Slug, Partner: partnerID, PartnerName: ev.Partners[i].Name,
-		At: s.d.now().UTC().Truncate(time.Millisecond), Token: tokenID, Fields: cols, Format: format,
+	log, err := s.startDisclosure(ctx, &Disclosure{Event: ev.Slug, Recipient: string(privacy.Partners), Partner: partnerID,
+		PartnerName: ev.Partners[i].Name, Token: tokenID, Fields: cols, Format: format})
+	if err != nil {
+		return nil, err
 	}
-	if err := s.disclosures.InsertOne(ctx, d); err != nil {
-		return nil, fmt.Errorf("log disclosure: %w", err)
-	}
-	projection := bson.M{"_id": 1, "createdAt": 1}
+	now := s.d.clock()
+	projection := bson.M{"_id": 1, "createdAt": 1, "promise": 1, "partnerNotices": 1, "event": 1}
 	for _, c := range cols {
 		projection["sealed."+c] = 1
 	}
-	regs := s.d.Store.vault.openAll(ctx, ev.Slug, cols, s.d.Store.each(ctx, bson.M{
-		"event": ev.Slug, "status": Confirmed,
-		"restricted": bson.M{"$ne": true}, "objections.partnerSharing": bson.M{"$ne": true},
-	}, options.Find().SetProjection(projection).SetBatchSize(1000).SetSort(s.d.Store.insertionOrder())))
-
-	ids := make([]string, 0, chunkSize)
-	chunk := 0
-	flush := func() error {
-		if len(ids) == 0 {
-			return nil
+	told := func(yield func(*Registration, error) bool) {
+		for reg, err := range s.d.Store.each(ctx, bson.M{
+			"event": ev.Slug, "status": Confirmed,
+			"restricted": bson.M{"$ne": true}, "objections.partnerSharing": bson.M{"$ne": true},
+		}, options.Find().SetProjection(projection).SetBatchSize(1000).SetSort(s.d.Store.insertionOrder())) {
+			if err == nil {
+				var ok bool
+				if ok, err = s.toldOf(ctx, reg, partnerID, now); err == nil && !ok {
+					continue
+				}
+			}
+			if !yield(reg, err) {
+				return
+			}
 		}
-		chunk++
-		err := s.chunks.InsertOne(ctx, disclosureChunk{ID: fmt.Sprintf("%s-%d", d.ID, chunk), Disclosure: d.ID, Registrations: ids})
-		ids = ids[:0]
-		return err
 	}
 	values := make([]string, len(cols))
 	var rowErr error
-	for doc, err := range regs {
+	for doc, err := range s.d.Store.vault.openAll(ctx, ev.Slug, cols, told) {
 		if err != nil {
 			rowErr = err
 			break
@@ -105,30 +182,31 @@ func (s *Lists) PartnerExport(ctx context.Context, ev *events.Event, partnerID, 
 		for j, c := range cols {
 			values[j] = doc.Plain[c]
 		}
-		// Logged before it is sent: a disclosure log may list one row
-		// too many, never one too few.
-		ids = append(ids, doc.ID)
-		d.Count++
-		if len(ids) == chunkSize {
-			if err := flush(); err != nil {
-				rowErr = err
-				break
-			}
+		if err := log.add(ctx, doc.ID); err != nil {
+			rowErr = err
+			break
 		}
 		if err := row(values); err != nil {
 			rowErr = err
 			break
 		}
 	}
-	ctx = context.WithoutCancel(ctx)
-	if err := flush(); err != nil && rowErr == nil {
-		rowErr = err
+	return log.d, log.finish(ctx, rowErr)
+}
+
+// toldOf says whether a participant was told their name goes to the
+// partner: at sign-up, or by the notice of a partner added later, whose
+// objection window has passed.
+func (s *Lists) toldOf(ctx context.Context, reg *Registration, partnerID string, now time.Time) (bool, error) {
+	p, err := s.d.promise(ctx, reg)
+	if err != nil {
+		return false, err
 	}
-	if _, err := s.disclosures.UpdateOne(ctx, bson.M{"_id": d.ID}, bson.M{"$set": bson.M{"count": d.Count, "complete": rowErr == nil}}); err != nil && rowErr == nil {
-		rowErr = err
+	if p.HasPartner(partnerID) {
+		return true, nil
 	}
-	d.Complete = rowErr == nil
-	return d, rowErr
+	at, ok := reg.PartnerNotices[partnerID]
+	return ok && !now.Before(at.Add(s.objectionWindow)), nil
 }
 
 // disclosuresOf returns the disclosures that included a registration.

@@ -109,6 +109,13 @@ type Registration struct {
 	// Plain holds the values opened for the use at hand (Store.Open); it
 	// is never stored.
 	Plain map[string]string `bson:"-" json:"-"`
+	// Promise names what the participant was told at sign-up (see
+	// events.Promise); every later use of the data obeys it.
+	Promise string `bson:"promise,omitempty"`
+	// PartnerNotices says when the participant was told of each partner
+	// added after they signed up; such a partner gets their name only
+	// once the objection window since has passed without an objection.
+	PartnerNotices map[string]time.Time `bson:"partnerNotices,omitempty"`
 	// EmailKey is the keyed hash of the e-mail; ActiveKey equals it while
 	// the registration is live and the id after, so one person has one live
 	// registration per event (a unique index) and may sign up again after

@@ -59,7 +59,7 @@ func (f *fixture) signup(t *testing.T, who string) *registration.Result {
 func (f *fixture) oneSeatOneWaiting(t *testing.T) (holder, next *registration.Result) {
 	t.Helper()
 	one := 1
-	if _, err := f.app.Events.Patch(context.Background(), "gala", events.PatchRequest{Capacity: &one, Waitlist: ptr(true)}); err != nil {
+	if _, err := f.app.Events.Patch(context.Background(), "gala", events.PatchRequest{Capacity: &one, Waitlist: ptr(true)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	holder, next = f.signup(t, "holder"), f.signup(t, "next")
@@ -261,7 +261,7 @@ func TestRetentionDestroysKeys(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	if _, err := f.app.Events.Patch(ctx, "gala", events.PatchRequest{Fields: &[]events.FormField{
-		{Key: "name", Required: true}, {Key: "email", Required: true}, {Key: "phone"}, {Key: "dietary"}}}); err != nil {
+		{Key: "name", Required: true}, {Key: "email", Required: true}, {Key: "phone"}, {Key: "dietary"}}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	res, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{
@@ -319,7 +319,7 @@ func TestListOpensEveryRow(t *testing.T) {
 	wg.Wait()
 	ev, _ := f.ev.Get(ctx, "gala")
 	for _, q := range []registration.ListQuery{{}, {Offset: 7, Limit: 20}} {
-		rows, err := f.app.Lists.List(ctx, ev, registration.Organisers, q)
+		rows, err := f.app.Lists.List(ctx, ev, registration.Organisers, q, "test")
 		if err != nil {
 			t.Fatal(err)
 		}

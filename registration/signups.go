@@ -205,7 +205,7 @@ func (s *Signups) newRegistration(ev *events.Event, c *checked, r SignupRequest,
 		lang = "nb"
 	}
 	reg := &Registration{
-		ID: id, Event: ev.Slug, Plain: c.values,
+		ID: id, Event: ev.Slug, Plain: c.values, Promise: ev.PromiseID,
 		EmailKey: s.d.keys.EmailKey(c.values["email"]), Consents: c.consents,
 		Objections:   Objections{PartnerSharing: r.Objections.PartnerSharing},
 		ManageTokens: []string{hashToken(token)}, Lang: lang, Channel: ch,

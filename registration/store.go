@@ -33,13 +33,16 @@ type Store struct {
 	c     *mongodb.Collection
 	vault *vault
 	now   func() time.Time
+	// disclosures and chunks log what was opened for whom.
+	disclosures, chunks *mongodb.Collection
 }
 
 // NewStore returns the registrations' store: documents in db, their data
 // keys in keyStore.
 func NewStore(db, keyStore *mongodb.Store, keys *privacy.Keyring, now func() time.Time) *Store {
 	return &Store{c: db.Collection(mongodb.Registrations), now: now,
-		vault: &vault{store: keyStore, c: keyStore.Collection(mongodb.DataKeys), keys: keys}}
+		vault:       &vault{store: keyStore, c: keyStore.Collection(mongodb.DataKeys), keys: keys},
+		disclosures: db.Collection(mongodb.Disclosures), chunks: db.Collection(mongodb.DisclosureChunks)}
 }
 
 // Open opens a registration's values (those named, or all) into its Plain
@@ -281,6 +284,12 @@ func (s *Store) ofEvent(ctx context.Context, slug string) ([]Registration, error
 func (s *Store) ofSubject(ctx context.Context, emailKey string) ([]Registration, error) {
 	return s.all(ctx, "find registrations of subject", bson.M{"emailKey": emailKey},
 		options.Find().SetProjection(bson.M{"_id": 1, "event": 1, "status": 1, "createdAt": 1}))
+}
+
+// AnyOf says whether anyone has signed up for the event.
+func (s *Store) AnyOf(ctx context.Context, slug string) (bool, error) {
+	n, err := s.c.Count(ctx, bson.M{"event": slug})
+	return n > 0, err
 }
 
 func (s *Store) count(ctx context.Context, slug string) (int64, error) {

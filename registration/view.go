@@ -41,11 +41,14 @@ type Controller struct {
 	PrivacyEmail string `json:"privacyEmail"`
 }
 
-// DisclosureView is one time the participant's data went to a recipient.
+// DisclosureView is one time the participant's data went to a recipient:
+// a partner (To is its name), or staff of the organiser reading a list
+// (To is the role: organiser, catering, finance).
 type DisclosureView struct {
-	To     string    `json:"to"`
-	At     time.Time `json:"at"`
-	Fields []string  `json:"fields"`
+	To        string    `json:"to"`
+	Recipient string    `json:"recipient,omitempty"`
+	At        time.Time `json:"at"`
+	Fields    []string  `json:"fields"`
 }
 
 // AccessReport is what a participant may know about their registration
@@ -123,7 +126,13 @@ func (s *Rights) AccessReport(ctx context.Context, reg *Registration) (*AccessRe
 	if err != nil {
 		return nil, err
 	}
-	for _, df := range ev.Form() {
+	promise, err := s.d.promise(ctx, reg)
+	if err != nil {
+		return nil, err
+	}
+	// Each value with the tags the participant was told, not the event's
+	// current ones.
+	for _, df := range promise.Fields {
 		val := values[df.Key]
 		if val == "" {
 			continue
@@ -147,7 +156,11 @@ func (s *Rights) AccessReport(ctx context.Context, reg *Registration) (*AccessRe
 		return nil, err
 	}
 	for _, d := range ds {
-		v.Disclosures = append(v.Disclosures, DisclosureView{To: d.PartnerName, At: d.At, Fields: d.Fields})
+		to := d.PartnerName
+		if d.Recipient != "" && d.Recipient != string(privacy.Partners) {
+			to = d.Recipient
+		}
+		v.Disclosures = append(v.Disclosures, DisclosureView{To: to, Recipient: d.Recipient, At: d.At, Fields: d.Fields})
 	}
 	return v, nil
 }
@@ -210,26 +223,39 @@ type Lists struct {
 	d           *Domain
 	disclosures *mongodb.Collection
 	chunks      *mongodb.Collection
+	// objectionWindow is how long a participant told of a partner added
+	// after they signed up may object before the partner gets their name.
+	objectionWindow time.Duration
 }
 
-// NewLists returns the lists part.
-func NewLists(d *Domain) *Lists {
-	return &Lists{d: d, disclosures: d.db.Collection(mongodb.Disclosures), chunks: d.db.Collection(mongodb.DisclosureChunks)}
+// NewLists returns the lists part; objectionWindow defaults to 14 days.
+func NewLists(d *Domain, objectionWindow time.Duration) *Lists {
+	if objectionWindow == 0 {
+		objectionWindow = 14 * 24 * time.Hour
+	}
+	return &Lists{d: d, disclosures: d.db.Collection(mongodb.Disclosures), chunks: d.db.Collection(mongodb.DisclosureChunks),
+		objectionWindow: objectionWindow}
 }
 
 // List yields an audience's rows of an event's registrations, oldest
 // first, streamed from a cursor.
-func (s *Lists) List(ctx context.Context, ev *events.Event, a Audience, q ListQuery) (iter.Seq2[Row, error], error) {
+func (s *Lists) List(ctx context.Context, ev *events.Event, a Audience, q ListQuery, by string) (iter.Seq2[Row, error], error) {
 	cols := Columns(ev, a)
 	keys := make([]string, len(cols))
+	var consents bson.A
 	for i, c := range cols {
 		keys[i] = c.Key
+		if a == CateringStaff && c.LegalBasis.NeedsConsent() {
+			consents = append(consents, bson.M{"consentState." + string(c.ConsentPurpose): true})
+		}
 	}
 	filter := bson.M{"event": ev.Slug}
 	if a == CateringStaff {
 		filter["seat"] = true
 		filter["restricted"] = bson.M{"$ne": true}
-		filter["consentState."+string(privacy.ConsentHealth)] = true
+		if len(consents) > 0 {
+			filter["$or"] = consents
+		}
 	}
 	o := options.Find().SetSort(s.d.Store.insertionOrder()).SetSkip(q.Offset)
 	if q.Limit > 0 {
@@ -252,16 +278,53 @@ func (s *Lists) List(ctx context.Context, ev *events.Event, a Audience, q ListQu
 		}
 		regs = s.d.Store.vault.openAll(ctx, ev.Slug, keys, unrestricted)
 	}
+	format := "page"
+	if q.Limit == 0 {
+		format = "list"
+	}
 	return func(yield func(Row, error) bool) {
+		// Every value opened for staff is a disclosure: logged as the rows
+		// go out.
+		log, err := s.startDisclosure(ctx, &Disclosure{Event: ev.Slug, Recipient: string(a), Token: by, Fields: keys, Format: format})
+		if err != nil {
+			yield(Row{}, err)
+			return
+		}
+		var rowErr error
+		defer func() {
+			if err := log.finish(ctx, rowErr); err != nil && rowErr == nil {
+				s.d.log.ErrorContext(ctx, "disclosure log", "disclosure", log.d.ID, "err", err)
+			}
+		}()
+		allowed := map[string]map[string]bool{} // by promise: the columns the audience may see
 		for reg, err := range regs {
 			if err != nil {
+				rowErr = err
 				yield(Row{}, err)
 				return
 			}
 			row := Row{ID: reg.ID, Status: reg.Status, CreatedAt: reg.CreatedAt, Values: map[string]string{}, Restricted: reg.Restricted}
-			if !reg.Restricted { // art. 18: stored, not processed; the row says it is there
+			if !reg.Restricted && len(reg.Plain) > 0 { // art. 18: stored, not processed; the row says it is there
+				may, ok := allowed[reg.Promise]
+				if !ok {
+					if may, err = s.audienceMay(ctx, reg, a); err != nil {
+						rowErr = err
+						yield(Row{}, err)
+						return
+					}
+					allowed[reg.Promise] = may
+				}
 				for _, c := range cols {
-					row.Values[c.Key] = reg.Plain[c.Key]
+					if may[c.Key] {
+						row.Values[c.Key] = reg.Plain[c.Key]
+					}
+				}
+				if len(row.Values) > 0 {
+					if err := log.add(ctx, reg.ID); err != nil {
+						rowErr = err
+						yield(Row{}, err)
+						return
+					}
 				}
 			}
 			if !yield(row, nil) {
@@ -269,6 +332,29 @@ func (s *Lists) List(ctx context.Context, ev *events.Event, a Audience, q ListQu
 			}
 		}
 	}, nil
+}
+
+// audienceMay says which fields a staff audience may see of a
+// registration, by what its participant was told: the organiser every
+// field but special categories, catering and finance the fields that
+// named them as recipients.
+func (s *Lists) audienceMay(ctx context.Context, reg *Registration, a Audience) (map[string]bool, error) {
+	p, err := s.d.promise(ctx, reg)
+	if err != nil {
+		return nil, err
+	}
+	may := map[string]bool{}
+	for _, f := range p.Fields {
+		switch a {
+		case Organisers:
+			may[f.Key] = !f.Category.Special()
+		case CateringStaff:
+			may[f.Key] = f.SharedWith(privacy.Catering)
+		case FinanceStaff:
+			may[f.Key] = f.SharedWith(privacy.Finance)
+		}
+	}
+	return may, nil
 }
 
 // Count counts an event's registrations.

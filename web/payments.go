@@ -178,7 +178,7 @@ func handleReconciliation(p *payments.Service) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		q := payments.ReportQuery{Event: ev}
+		q := payments.ReportQuery{Event: ev, By: principal(c).ID}
 		for _, b := range []struct {
 			name string
 			dst  **time.Time

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -698,5 +699,64 @@ func TestCustomConsentField(t *testing.T) {
 	}
 	if keys := e.keysOf(t, s.ID); keys["medical"] || !keys["name"] {
 		t.Errorf("keys after withdrawal %v", keys)
+	}
+}
+
+// TestPromiseHolds: what a participant was told at sign-up governs every
+// later use. Re-tagging a health field as professional data used to show
+// the decrypted value in the organiser's list; now tags in use cannot
+// change (409), and lists show each row only what its promise allows, and
+// log it as a disclosure.
+func TestPromiseHolds(t *testing.T) {
+	e := newEnv(t)
+	medical := map[string]any{
+		"key": "medical", "label": map[string]string{"nb": "Medisinske behov", "en": "Medical needs"},
+		"category": "health", "legalBasis": "explicit_consent", "purposes": []string{"safety"},
+		"recipients": []string{"catering"}, "retention": "event_end+7d",
+		"consentText": map[string]string{"nb": "Jeg samtykker.", "en": "I consent."},
+	}
+	e.mustEvent(t, "kurs", func(b map[string]any) {
+		delete(b, "price")
+		b["fields"] = []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true}, {"key": "medical"}}
+		b["customFields"] = []any{medical}
+	})
+	body := person("kari@example.no")
+	body["fields"].(map[string]any)["medical"] = "epilepsi"
+	body["consents"] = map[string]any{"medical": true}
+	s := e.mustSignup(t, "kurs", body)
+
+	retagged := maps.Clone(medical)
+	retagged["category"], retagged["legalBasis"], retagged["recipients"] = "professional", "contract", []string{"finance"}
+	delete(retagged, "consentText")
+	p := mustProblem(t, e.do(t, "PATCH", "/api/v1/events/kurs", adminToken, map[string]any{"customFields": []any{retagged}}), 409)
+	if p.Code != "field_tags_in_use" {
+		t.Fatalf("re-tagging a field in use: %+v", p)
+	}
+	// A label may change; the tags may not.
+	relabelled := maps.Clone(medical)
+	relabelled["label"] = map[string]string{"nb": "Helse", "en": "Health"}
+	if r := e.do(t, "PATCH", "/api/v1/events/kurs", adminToken, map[string]any{"customFields": []any{relabelled}}); r.status != 200 {
+		t.Fatalf("relabel: %d %s", r.status, r.body)
+	}
+	for _, tok := range []string{adminToken, e.token(t, staff.CreateRequest{Role: staff.Finance, Name: "f"})} {
+		r := e.do(t, "GET", "/api/v1/events/kurs/registrations?format=csv", tok, nil)
+		if r.status != 200 || strings.Contains(string(r.body), "epilepsi") {
+			t.Errorf("the list shows the health value: %d %s", r.status, r.body)
+		}
+	}
+	catering := e.token(t, staff.CreateRequest{Role: staff.Catering, Name: "k", Events: []string{"kurs"}})
+	if r := e.do(t, "GET", "/api/v1/events/kurs/registrations", catering, nil); !strings.Contains(string(r.body), "epilepsi") {
+		t.Errorf("catering, named in the promise, does not see it: %s", r.body)
+	}
+	var me struct {
+		Disclosures []struct{ To, Recipient string }
+	}
+	e.do(t, "GET", "/api/v1/me", s.ManageToken, nil).json(t, &me)
+	seen := map[string]bool{}
+	for _, d := range me.Disclosures {
+		seen[d.Recipient] = true
+	}
+	if !seen["organiser"] || !seen["catering"] {
+		t.Errorf("staff reads not in the access report's disclosures: %+v", me.Disclosures)
 	}
 }

@@ -64,7 +64,7 @@ func handleListRegistrations(ev *events.Service, s *registration.Lists) fiber.Ha
 		a := audience(principal(c))
 		cols := registration.Columns(e, a)
 		if c.Query("format") == "csv" || strings.HasPrefix(c.Get(fiber.HeaderAccept), "text/csv") {
-			rows, err := s.List(c.UserContext(), e, a, registration.ListQuery{})
+			rows, err := s.List(c.UserContext(), e, a, registration.ListQuery{}, principal(c).ID)
 			if err != nil {
 				return err
 			}
@@ -110,7 +110,7 @@ func handleListRegistrations(ev *events.Service, s *registration.Lists) fiber.Ha
 			}
 			q.Offset = n
 		}
-		rows, err := s.List(c.UserContext(), e, a, q)
+		rows, err := s.List(c.UserContext(), e, a, q, principal(c).ID)
 		if err != nil {
 			return err
 		}

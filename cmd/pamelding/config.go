@@ -55,13 +55,15 @@ type config struct {
 	DigitalConsentAge int
 	OfferTTL          time.Duration
 	JobInterval       time.Duration
-	StripeKey         string
-	StripeAPIBase     string
-	StripeWebhook     string
-	PaymentHold       time.Duration
-	Seller            payments.Seller
-	InvoiceDueDays    int
-	Limits            web.Limits
+	// PartnerObjectionWindow: see app.Config.
+	PartnerObjectionWindow time.Duration
+	StripeKey              string
+	StripeAPIBase          string
+	StripeWebhook          string
+	PaymentHold            time.Duration
+	Seller                 payments.Seller
+	InvoiceDueDays         int
+	Limits                 web.Limits
 }
 
 // settings declares every variable with its default, in one table. A
@@ -97,6 +99,8 @@ var settings = []setting{
 		check: intBetween(13, 16), set: func(c *config, v string) { c.DigitalConsentAge, _ = strconv.Atoi(v) }},
 	{name: "PAMELDING_OFFER_TTL", def: "48h", help: "how long a seat offered from the waiting list is held",
 		check: durationBetween(time.Minute, 30*24*time.Hour), set: func(c *config, v string) { c.OfferTTL, _ = time.ParseDuration(v) }},
+	{name: "PAMELDING_PARTNER_OBJECTION_WINDOW", def: "336h", help: "how long participants told of a partner added after they signed up may object before it gets their name (default 14 days)",
+		check: durationBetween(time.Hour, 90*24*time.Hour), set: func(c *config, v string) { c.PartnerObjectionWindow, _ = time.ParseDuration(v) }},
 	{name: "PAMELDING_JOB_INTERVAL", def: "1m", help: "how often background jobs sweep for due mail and ended offers (new mail goes out at once)",
 		check: durationBetween(10*time.Millisecond, time.Hour), set: func(c *config, v string) { c.JobInterval, _ = time.ParseDuration(v) }},
 	{name: "STRIPE_SECRET_KEY", def: "", secret: true, help: "Stripe secret key (sk_live_... or sk_test_...); unset: card payment is not offered",

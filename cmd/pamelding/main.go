@@ -189,7 +189,7 @@ func appConfig(cfg config, sender registration.Sender) app.Config {
 			Hold: cfg.PaymentHold, PublicURL: cfg.PublicURL, Seller: cfg.Seller, InvoiceDueDays: cfg.InvoiceDueDays,
 		},
 		AdminToken: cfg.AdminToken, PublicURL: cfg.PublicURL, Sender: sender,
-		JobInterval: cfg.JobInterval, Version: Version(),
+		JobInterval: cfg.JobInterval, Version: Version(), PartnerObjectionWindow: cfg.PartnerObjectionWindow,
 	}
 }
 
