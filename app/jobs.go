@@ -17,6 +17,7 @@ const (
 	jobCancellations = "event-cancellations"
 	jobSeats         = "seats"
 	jobRetention     = "retention"
+	jobPartners      = "partner-notices"
 )
 
 // Job is one background job: what it does, and how often.
@@ -42,7 +43,39 @@ func (a *App) Jobs() []Job {
 		{jobCancellations, every, count(a.ResumeCancellations)},
 		{jobSeats, every, count(func(ctx context.Context) (int, error) { return a.Signups.RecountSeats(ctx, false) })},
 		{jobRetention, time.Hour, a.RunRetention},
+		{jobPartners, every, count(a.NoticePartners)},
 	}
+}
+
+// NoticePartners tells the participants of every event who signed up
+// before a partner was added that it will get their name, and how to
+// object (see registration.Lists.NoticePartners).
+func (a *App) NoticePartners(ctx context.Context) (int, error) {
+	evs, err := a.Events.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	total, failed := 0, 0
+	for _, e := range evs {
+		for _, p := range e.Partners {
+			if p.NoticesDoneAt != nil {
+				continue
+			}
+			n, done, err := a.Lists.NoticePartners(ctx, &e, p.ID)
+			total += n
+			if err == nil && done {
+				err = a.Events.PartnerNoticesDone(ctx, e.Slug, p.ID)
+			}
+			if err != nil {
+				failed++
+				a.Log.ErrorContext(ctx, "job item failed", "job", jobPartners, "item", e.Slug+"/"+p.ID, "err", err)
+			}
+		}
+	}
+	if failed > 0 {
+		return total, fmt.Errorf("%s: %d partners failed (see the log)", jobPartners, failed)
+	}
+	return total, nil
 }
 
 // RunRetention is the hourly retention job: every rule applied, and the

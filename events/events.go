@@ -194,6 +194,12 @@ func (s *Service) CancellationDone(ctx context.Context, slug string) error {
 	return s.store.cancellationDone(ctx, slug, s.now().UTC().Truncate(time.Millisecond))
 }
 
+// PartnerNoticesDone records that everyone who signed up before the
+// partner was added has been told of it.
+func (s *Service) PartnerNoticesDone(ctx context.Context, slug, partnerID string) error {
+	return s.store.partnerNoticesDone(ctx, slug, partnerID, s.now().UTC().Truncate(time.Millisecond))
+}
+
 // CountPurged adds n registrations deleted by retention to the event's
 // count.
 func (s *Service) CountPurged(ctx context.Context, slug string, n int) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -136,6 +137,32 @@ func (s store) cancellationDone(ctx context.Context, slug string, at time.Time) 
 		return fmt.Errorf("cancellation done: %w", err)
 	}
 	return nil
+}
+
+// partnerNoticesDone dates a partner's notices done, on the version of
+// the event read (FerretDB v1 updates no array element in place).
+func (s store) partnerNoticesDone(ctx context.Context, slug, partnerID string, at time.Time) error {
+	for range 5 {
+		e, err := s.get(ctx, slug)
+		if err != nil {
+			return err
+		}
+		ps := slices.Clone(e.Partners)
+		i := slices.IndexFunc(ps, func(p Partner) bool { return p.ID == partnerID })
+		if i < 0 {
+			return nil // removed meanwhile
+		}
+		ps[i].NoticesDoneAt = &at
+		ok, err := s.c.UpdateOne(ctx, bson.M{"_id": slug, "version": e.Version},
+			bson.M{"$set": bson.M{"partners": ps}, "$inc": bson.M{"version": 1}})
+		if err != nil {
+			return fmt.Errorf("partner notices done: %w", err)
+		}
+		if ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("partner notices done: %w", ErrConflict)
 }
 
 func (s store) countPurged(ctx context.Context, slug string, n int) error {

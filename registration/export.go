@@ -239,3 +239,41 @@ func (s *Lists) Disclosures(ctx context.Context, slug string) ([]Disclosure, err
 	err := s.disclosures.All(ctx, bson.M{"event": slug}, &out, options.Find().SetSort(bson.D{{Key: "at", Value: 1}}))
 	return out, err
 }
+
+// NoticePartners tells the participants who signed up before a partner
+// was added (their promise does not name it) that it will get their name
+// and organisation, and how to object, by mail with a new manage link; the
+// partner's export includes them once the objection window since has
+// passed. It returns how many it told; done when nobody is left to tell.
+func (s *Lists) NoticePartners(ctx context.Context, ev *events.Event, partnerID string) (n int, done bool, err error) {
+	live, err := s.d.Store.Live(ctx, ev.Slug)
+	if err != nil {
+		return 0, false, err
+	}
+	now := s.d.clock()
+	objectBy := now.Add(s.objectionWindow)
+	for i := range live {
+		reg := &live[i]
+		if _, told := reg.PartnerNotices[partnerID]; told {
+			continue
+		}
+		p, err := s.d.promise(ctx, reg)
+		if err != nil {
+			return n, false, err
+		}
+		if p.HasPartner(partnerID) {
+			continue
+		}
+		m := s.d.mailWithToken(mailPartner, now, newManageToken(reg.ID))
+		m.Partner, m.ObjectBy = partnerID, &objectBy
+		ok, err := s.d.Store.notePartner(ctx, reg.ID, partnerID, now, m)
+		if err != nil {
+			return n, false, err
+		}
+		if ok {
+			n++
+			s.d.notifyMail(reg.ID)
+		}
+	}
+	return n, true, nil
+}

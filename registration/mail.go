@@ -6,7 +6,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"text/template"
 	"time"
@@ -20,6 +22,9 @@ import (
 const (
 	mailConfirmation = "confirmation"
 	mailOffer        = "offer"
+	// mailPartner tells of a partner added after the participant signed
+	// up, and how to object before it gets their name.
+	mailPartner = "partner"
 )
 
 // Message is one rendered e-mail.
@@ -42,7 +47,7 @@ var mailFS embed.FS
 
 var mailTemplates = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, kind := range []string{mailConfirmation, mailOffer} {
+	for _, kind := range []string{mailConfirmation, mailOffer, mailPartner} {
 		for _, lang := range []string{"nb", "en"} {
 			name := kind + "." + lang + ".tmpl"
 			m[kind+"."+lang] = template.Must(template.ParseFS(mailFS, "mailtemplates/"+name))
@@ -56,6 +61,13 @@ var mailTemplates = func() map[string]*template.Template {
 // data never goes into a mail.
 type mailData struct {
 	Title, When, Venue, StatusText, ManageLink, OfferExpires, Organiser, PrivacyEmail string
+	// Partners are the partners named in the participant's promise;
+	// Objected, whether they objected to partner sharing.
+	Partners string
+	Objected bool
+	// Partner and ObjectBy, in a partner notice: who, and until when the
+	// participant may object before it gets their name.
+	Partner, ObjectBy string
 }
 
 var statusText = map[string]map[Status]string{
@@ -219,6 +231,23 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 	}
 	if reg.OfferExpiresAt != nil {
 		d.OfferExpires = reg.OfferExpiresAt.In(oslo).Format("02.01.2006 15:04")
+	}
+	// What the mail says of partners is what the participant was told.
+	promise, err := m.d.promise(ctx, reg)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errRender, err)
+	}
+	var names []string
+	for _, p := range promise.Partners {
+		names = append(names, p.Name)
+	}
+	d.Partners, d.Objected = strings.Join(names, ", "), reg.Objections.PartnerSharing
+	if mail.Kind == mailPartner {
+		i := slices.IndexFunc(ev.Partners, func(p events.Partner) bool { return p.ID == mail.Partner })
+		if i < 0 || mail.ObjectBy == nil {
+			return fmt.Errorf("%w: partner gone", errRender)
+		}
+		d.Partner, d.ObjectBy = ev.Partners[i].Name, mail.ObjectBy.In(oslo).Format("02.01.2006")
 	}
 	if mail.Token != nil {
 		token, err := m.d.keys.OpenSecret("mail-token:"+mail.TokenHash, *mail.Token)

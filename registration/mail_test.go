@@ -248,3 +248,38 @@ func TestSweepsGoOn(t *testing.T) {
 		t.Errorf("the failing item is not logged by id alone: %s", f.logs.String())
 	}
 }
+
+// TestPartnerMail: the confirmation says who the partners are and how to
+// refuse (Janteloppet's notice promises it), and a partner added later is
+// announced by a mail of its own with a link to object.
+func TestPartnerMail(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, err := f.app.Events.Patch(ctx, "gala", events.PatchRequest{Partners: &[]events.Partner{{ID: "bank", Name: "Sparebanken Øst"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": "Kari", "email": "kari@example.no"}}, registration.API); err != nil {
+		t.Fatal(err)
+	}
+	m := registration.NewMailer(f.app.Domain, f.sender(t), "https://x.example")
+	if n, err := m.SendDue(ctx); err != nil || n != 1 {
+		t.Fatalf("sent %d, %v", n, err)
+	}
+	body := f.smtp.Mail()[0].Body()
+	if !strings.Contains(body, "Sparebanken Øst") || !strings.Contains(body, "reservere deg") {
+		t.Errorf("the confirmation does not state partner sharing and how to refuse:\n%s", body)
+	}
+	if _, err := f.app.Events.Patch(ctx, "gala", events.PatchRequest{Partners: &[]events.Partner{{ID: "bank", Name: "Sparebanken Øst"}, {ID: "kommune", Name: "Kongsvinger kommune"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.app.NoticePartners(ctx); err != nil || n != 1 {
+		t.Fatalf("noticed %d, %v", n, err)
+	}
+	if n, err := m.SendDue(ctx); err != nil || n != 1 {
+		t.Fatalf("sent %d, %v", n, err)
+	}
+	got := f.smtp.Mail()[1]
+	if !strings.Contains(got.Header("Subject"), "Ny partner") || !strings.Contains(got.Body(), "Kongsvinger kommune") || !strings.Contains(got.Body(), "https://x.example/m/pmr_") {
+		t.Errorf("partner notice:\n%s\n%s", got.Header("Subject"), got.Body())
+	}
+}

@@ -87,6 +87,10 @@ type Mail struct {
 	// LastError is the class of the last failure, never its text (an SMTP
 	// reply can quote the address).
 	LastError string `bson:"lastError,omitempty"`
+	// Partner and ObjectBy, in a partner notice: which partner, and until
+	// when the participant may object before it gets their name.
+	Partner  string     `bson:"partner,omitempty"`
+	ObjectBy *time.Time `bson:"objectBy,omitempty"`
 }
 
 // Registration is one person's registration for one event, as stored.

@@ -649,6 +649,16 @@ func (s *Store) releaseOutbox(ctx context.Context, id string, leaseEnd time.Time
 	return err
 }
 
+// notePartner queues the notice of a partner added after the participant
+// signed up, with a new manage link, and dates it: the objection window
+// counts from then. Once only, for a registration live and not erased.
+func (s *Store) notePartner(ctx context.Context, id, partner string, at time.Time, m Mail) (bool, error) {
+	return s.set(ctx, "note partner",
+		bson.M{"_id": id, "status": bson.M{"$in": LiveStatuses}, "erasedAt": bson.M{"$exists": false}, "partnerNotices." + partner: bson.M{"$exists": false}},
+		bson.M{"$set": bson.M{"partnerNotices." + partner: at, "outbox.partner-" + partner: m, "outboxNextAt": at},
+			"$push": bson.M{"manageTokens": m.TokenHash}})
+}
+
 // ----- participants' rights -----
 
 // rectify sets and removes values of a registration not erased.

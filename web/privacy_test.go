@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 )
 
@@ -758,5 +760,65 @@ func TestPromiseHolds(t *testing.T) {
 	}
 	if !seen["organiser"] || !seen["catering"] {
 		t.Errorf("staff reads not in the access report's disclosures: %+v", me.Disclosures)
+	}
+}
+
+// TestPartnerAddedLater: a partner added after people signed up gets none
+// of their names until each was told by mail (what it gets, how to
+// object) and the objection window passed without an objection; those
+// who sign up after see the partner at once. It used to get everyone at
+// once, with no notice.
+func TestPartnerAddedLater(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.mustEvent(t, "gala", func(b map[string]any) {
+		delete(b, "price")
+		delete(b, "partners")
+		b["fields"] = []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true}, {"key": "organisation"}}
+	})
+	signup := func(email string) signup {
+		return e.mustSignup(t, "gala", map[string]any{"fields": map[string]any{"name": "N " + email, "email": email, "organisation": "Org " + email}})
+	}
+	kari := signup("kari@example.no")
+	ola := signup("ola@example.no")
+	if r := e.do(t, "PATCH", "/api/v1/events/gala", adminToken, map[string]any{"partners": []map[string]string{{"id": "acme", "name": "Acme AS"}}}); r.status != 200 {
+		t.Fatalf("add partner: %d %s", r.status, r.body)
+	}
+	signup("per@example.no") // after the partner was added
+	acme := e.token(t, staff.CreateRequest{Role: staff.Partner, Name: "acme", Events: []string{"gala"}, Partner: "acme"})
+	names := func() []string {
+		var out []string
+		for _, rec := range e.partnerCSV(t, "gala", acme, "")[1:] {
+			out = append(out, rec[0])
+		}
+		return out
+	}
+	if got := names(); !slices.Equal(got, []string{"N per@example.no"}) {
+		t.Fatalf("before any notice the partner got %v, want only who signed up after it was added", got)
+	}
+	n, err := e.a.NoticePartners(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("told %d, %v", n, err)
+	}
+	if n, _ := e.a.NoticePartners(ctx); n != 0 {
+		t.Errorf("told %d more on a second run", n)
+	}
+	var doc struct {
+		Outbox map[string]registration.Mail `bson:"outbox"`
+	}
+	_ = e.store.Collection(mongodb.Registrations).FindOne(ctx, bson.M{"_id": kari.ID}, &doc)
+	if m, ok := doc.Outbox["partner-acme"]; !ok || m.Kind != "partner" || m.Token == nil || m.ObjectBy == nil {
+		t.Fatalf("no partner notice queued: %+v", doc.Outbox)
+	}
+	if got := names(); len(got) != 1 {
+		t.Errorf("within the objection window the partner got %v", got)
+	}
+	// Ola objects within the window.
+	if r := e.do(t, "POST", "/api/v1/me/objections", ola.ManageToken, map[string]any{"partnerSharing": true}); r.status != 200 {
+		t.Fatalf("object: %d", r.status)
+	}
+	e.clock.add(15 * 24 * time.Hour)
+	if got := names(); !slices.Equal(got, []string{"N kari@example.no", "N per@example.no"}) {
+		t.Errorf("after the window the partner got %v, want Kari (told, no objection) and Per", got)
 	}
 }
