@@ -232,10 +232,23 @@ func (a *App) EventForStaff(ctx context.Context, slug string) (*EventStaffView, 
 
 // PatchEvent changes an event; seats a larger capacity frees go to the
 // waiting list first.
+//
+// Deletion dates, fixed at sign-up, follow an earlier end of the event
+// and never a later one; each change is recorded.
 func (a *App) PatchEvent(ctx context.Context, slug string, p events.PatchRequest) (*events.Event, error) {
+	prev, err := a.Events.Get(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
 	e, err := a.Events.Patch(ctx, slug, p, a.Registrations.AnyOf)
 	if err != nil {
 		return nil, err
+	}
+	if e.EndsAt.Before(prev.EndsAt) {
+		reason := "event end moved from " + prev.EndsAt.Format(time.RFC3339) + " to " + e.EndsAt.Format(time.RFC3339)
+		if _, err := a.Retention.Shorten(ctx, e, reason); err != nil {
+			return nil, err
+		}
 	}
 	if e.Waitlist && e.SeatsLeft > 0 {
 		if _, err := a.Signups.OfferFreeSeats(ctx, e.Slug); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/mongodb"
@@ -84,11 +85,13 @@ type Retention struct {
 	d        *Domain
 	purges   *mongodb.Collection
 	requests *mongodb.Collection
+	changes  *mongodb.Collection
 }
 
 // NewRetention returns the retention part.
 func NewRetention(d *Domain) *Retention {
-	return &Retention{d: d, purges: d.db.Collection(mongodb.PurgeReceipts), requests: d.db.Collection(mongodb.PrivacyRequests)}
+	return &Retention{d: d, purges: d.db.Collection(mongodb.PurgeReceipts), requests: d.db.Collection(mongodb.PrivacyRequests),
+		changes: d.db.Collection(mongodb.RetentionChanges)}
 }
 
 // RunRetention applies every field's retention rule: values whose time has
@@ -263,4 +266,75 @@ func (s *Retention) purgeRequests(ctx context.Context, now time.Time, dryRun boo
 	m, err := s.requests.UpdateMany(ctx, bson.M{"closedAt": bson.M{"$lt": addrBefore}, "subjectKey": bson.M{"$ne": ""}},
 		bson.M{"$set": bson.M{"subjectKey": ""}, "$unset": bson.M{"email": ""}})
 	return int(n + m), err
+}
+
+// RetentionChange records deletion dates an event change brought forward:
+// which event, field and how many registrations, from when to when, and
+// why. It holds no personal data.
+type RetentionChange struct {
+	ID     string    `bson:"_id" json:"id"`
+	Event  string    `bson:"event" json:"event"`
+	At     time.Time `bson:"at" json:"at"`
+	Field  string    `bson:"field" json:"field"`
+	Count  int       `bson:"count" json:"count"`
+	From   time.Time `bson:"from" json:"from"`
+	To     time.Time `bson:"to" json:"to"`
+	Reason string    `bson:"reason" json:"reason"`
+}
+
+// Shorten brings forward the deletion dates of an event's registrations
+// that its current settings (an earlier end, say) make earlier; a date is
+// never moved later: it was fixed at sign-up, by what the participant was
+// told. Every change is recorded. It returns how many registrations
+// changed.
+func (s *Retention) Shorten(ctx context.Context, ev *events.Event, reason string) (int, error) {
+	regs, err := s.d.Store.ofEvent(ctx, ev.Slug)
+	if err != nil {
+		return 0, err
+	}
+	type change struct {
+		field    string
+		from, to time.Time
+	}
+	counts := map[change]int{}
+	n := 0
+	for i := range regs {
+		reg := &regs[i]
+		values := map[string]string{}
+		for k := range reg.DeleteAt {
+			values[k] = ""
+		}
+		set := bson.M{}
+		for k, at := range deadlines(ev, values) {
+			if old := reg.DeleteAt[k]; at.Before(old) {
+				set["deleteAt."+k] = at
+				counts[change{k, old, at}]++
+			}
+		}
+		if len(set) == 0 {
+			continue
+		}
+		ok, err := s.d.Store.shortenDeadlines(ctx, reg, set)
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			n++
+		}
+	}
+	now := s.d.clock()
+	for c, count := range counts {
+		if err := s.changes.InsertOne(ctx, RetentionChange{ID: rand.Text(), Event: ev.Slug, At: now, Field: c.field,
+			Count: count, From: c.from, To: c.to, Reason: reason}); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Changes lists the recorded changes of deletion dates, oldest first.
+func (s *Retention) Changes(ctx context.Context) ([]RetentionChange, error) {
+	out := []RetentionChange{}
+	err := s.changes.All(ctx, bson.M{}, &out, options.Find().SetSort(bson.D{{Key: "at", Value: 1}}))
+	return out, err
 }

@@ -722,6 +722,13 @@ func (s *Store) purgeValues(ctx context.Context, reg *Registration, keys []strin
 		bson.M{"$unset": unset, "$set": bson.M{"updatedAt": now}})
 }
 
+// shortenDeadlines brings deletion dates forward, if the registration is
+// unchanged since it was read.
+func (s *Store) shortenDeadlines(ctx context.Context, reg *Registration, set bson.M) (bool, error) {
+	set["updatedAt"] = s.clock()
+	return s.set(ctx, "shorten deadlines", bson.M{"_id": reg.ID, "updatedAt": reg.UpdatedAt}, bson.M{"$set": set})
+}
+
 // deleteExpired deletes a registration with nothing left to keep, if it
 // is unchanged since it was read.
 func (s *Store) deleteExpired(ctx context.Context, reg *Registration) (bool, error) {

@@ -351,6 +351,8 @@ func handleRecords(ev *events.Service, cardPayments bool) fiber.Handler {
 
 type retentionOverview struct {
 	Events []registration.EventRetention `json:"events"`
+	// Changes are the deletion dates event changes brought forward.
+	Changes []registration.RetentionChange `json:"changes"`
 }
 
 func handleRetention(rs *registration.Retention) fiber.Handler {
@@ -359,7 +361,11 @@ func handleRetention(rs *registration.Retention) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(retentionOverview{Events: out})
+		changes, err := rs.Changes(c.UserContext())
+		if err != nil {
+			return err
+		}
+		return c.JSON(retentionOverview{Events: out, Changes: changes})
 	}
 }
 

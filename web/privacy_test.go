@@ -822,3 +822,65 @@ func TestPartnerAddedLater(t *testing.T) {
 		t.Errorf("after the window the partner got %v, want Kari (told, no objection) and Per", got)
 	}
 }
+
+// TestRetentionOnlyShortens: deletion dates are fixed at sign-up; moving
+// the event later does not move them (a child's health data was moved to
+// 2099 by moving the event), moving it earlier brings them forward, and
+// that change is recorded.
+func TestRetentionOnlyShortens(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "gala", func(b map[string]any) { delete(b, "price") })
+	body := person("kari@example.no")
+	body["fields"].(map[string]any)["dietary"] = "nøtter"
+	body["consents"] = map[string]any{"health": true}
+	s := e.mustSignup(t, "gala", body)
+	deleteAt := func() map[string]time.Time {
+		var rep struct {
+			Fields []struct {
+				Key      string
+				DeleteAt time.Time
+			}
+		}
+		e.do(t, "GET", "/api/v1/me", s.ManageToken, nil).json(t, &rep)
+		out := map[string]time.Time{}
+		for _, f := range rep.Fields {
+			out[f.Key] = f.DeleteAt
+		}
+		return out
+	}
+	before := deleteAt()
+	if before["dietary"].IsZero() || before["name"].IsZero() {
+		t.Fatalf("no deletion dates: %v", before)
+	}
+	if r := e.do(t, "PATCH", "/api/v1/events/gala", adminToken, map[string]any{"startsAt": "2099-06-01T10:00:00Z", "endsAt": "2099-06-01T12:00:00Z",
+		"registrationClosesAt": "2099-06-01T09:00:00Z"}); r.status != 200 {
+		t.Fatalf("move later: %d %s", r.status, r.body)
+	}
+	if after := deleteAt(); !after["dietary"].Equal(before["dietary"]) || !after["name"].Equal(before["name"]) {
+		t.Errorf("moving the event later moved the deletion dates: %v -> %v", before, after)
+	}
+	if r := e.do(t, "PATCH", "/api/v1/events/gala", adminToken, map[string]any{"startsAt": "2027-01-10T10:00:00Z", "endsAt": "2027-01-10T12:00:00Z",
+		"registrationClosesAt": "2027-01-10T09:00:00Z"}); r.status != 200 {
+		t.Fatalf("move earlier: %d %s", r.status, r.body)
+	}
+	after := deleteAt()
+	if !after["dietary"].Before(before["dietary"]) || !after["dietary"].Equal(time.Date(2027, 2, 9, 12, 0, 0, 0, time.UTC)) {
+		t.Errorf("moving the event earlier: dietary deleted %v (was %v)", after["dietary"], before["dietary"])
+	}
+	var ov struct {
+		Changes []struct {
+			Event, Field, Reason string
+			Count                int
+		}
+	}
+	e.do(t, "GET", "/api/v1/privacy/retention", adminToken, nil).json(t, &ov)
+	recorded := map[string]bool{}
+	for _, c := range ov.Changes {
+		if c.Event == "gala" && c.Count == 1 && strings.Contains(c.Reason, "event end moved") {
+			recorded[c.Field] = true
+		}
+	}
+	if !recorded["dietary"] || !recorded["name"] {
+		t.Errorf("changes not recorded: %+v", ov.Changes)
+	}
+}
