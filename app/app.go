@@ -107,7 +107,7 @@ func New(store, keyStore *mongodb.Store, keys *privacy.Keyring, log *slog.Logger
 	}
 	a.Signups = registration.NewSignups(d, cfg.Registration, checkout, invoicer)
 	a.Rights = registration.NewRights(d, a.Signups)
-	a.Requests = registration.NewRequests(d)
+	a.Requests = registration.NewRequests(d, cfg.Sender)
 	a.Lists = registration.NewLists(d, cfg.PartnerObjectionWindow)
 	a.Retention = registration.NewRetention(d)
 	a.Mailer = registration.NewMailer(d, cfg.Sender, cfg.PublicURL)

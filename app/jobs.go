@@ -18,6 +18,7 @@ const (
 	jobSeats         = "seats"
 	jobRetention     = "retention"
 	jobPartners      = "partner-notices"
+	jobRequestMail   = "request-mail"
 )
 
 // Job is one background job: what it does, and how often.
@@ -44,6 +45,7 @@ func (a *App) Jobs() []Job {
 		{jobSeats, every, count(func(ctx context.Context) (int, error) { return a.Signups.RecountSeats(ctx, false) })},
 		{jobRetention, time.Hour, a.RunRetention},
 		{jobPartners, every, count(a.NoticePartners)},
+		{jobRequestMail, every, count(a.Requests.SendDue)},
 	}
 }
 

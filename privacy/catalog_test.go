@@ -304,3 +304,23 @@ func TestDeleteAt(t *testing.T) {
 		t.Error("with_registration has a date")
 	}
 }
+
+func TestAddMonths(t *testing.T) {
+	for _, tc := range []struct {
+		from, want string
+		n          int
+	}{
+		{"2027-01-31", "2027-02-28", 1},
+		{"2028-01-31", "2028-02-29", 1},
+		{"2027-03-31", "2027-04-30", 1},
+		{"2027-01-15", "2027-02-15", 1},
+		{"2027-12-31", "2028-01-31", 1},
+		{"2027-01-31", "2027-04-30", 3},
+		{"2027-11-30", "2028-02-29", 3},
+	} {
+		from, _ := time.Parse(time.DateOnly, tc.from)
+		if got := privacy.AddMonths(from, tc.n).Format(time.DateOnly); got != tc.want {
+			t.Errorf("%s + %d months = %s, want %s", tc.from, tc.n, got, tc.want)
+		}
+	}
+}

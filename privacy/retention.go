@@ -175,3 +175,14 @@ func (r Retention) DeleteAt(a Anchors) (time.Time, bool) {
 	}
 	return base.AddDate(r.Years, r.Months, r.Days), true
 }
+
+// AddMonths is t n calendar months later, on the same day of the month,
+// or the month's last day where it has no such day: one month after 31
+// January is 28 (or 29) February, not 3 March. This is how GDPR art.
+// 12(3)'s "one month" counts (Regulation 1182/71 art. 3(2)(c)).
+func AddMonths(t time.Time, n int) time.Time {
+	y, m, d := t.Date()
+	first := time.Date(y, m+time.Month(n), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+	last := first.AddDate(0, 1, -1).Day()
+	return first.AddDate(0, 0, min(d, last)-1)
+}

@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/privacy"
 )
 
@@ -69,6 +70,49 @@ func (d *Domain) MigrateLegacy(ctx context.Context) (int, error) {
 		if ok {
 			n++
 		}
+	}
+	m, err := d.migrateRequests(ctx)
+	return n + m, err
+}
+
+// legacyRequest is a privacy request as the first version stored it: the
+// address sealed under the master key itself, the notes in clear.
+type legacyRequest struct {
+	ID    string          `bson:"_id"`
+	Email *privacy.Sealed `bson:"email"`
+	Notes string          `bson:"notes"`
+}
+
+// migrateRequests seals the address and notes of requests stored by the
+// first version under keys of their own, so that they can be shredded.
+func (d *Domain) migrateRequests(ctx context.Context) (int, error) {
+	requests := d.db.Collection(mongodb.PrivacyRequests)
+	var docs []legacyRequest
+	if err := requests.All(ctx, bson.M{"$or": bson.A{bson.M{"email": bson.M{"$exists": true}}, bson.M{"notes": bson.M{"$exists": true}}}}, &docs); err != nil {
+		return 0, fmt.Errorf("find legacy privacy requests: %w", err)
+	}
+	n := 0
+	for _, doc := range docs {
+		values := map[string]string{}
+		if doc.Email != nil && doc.Email.Data != nil {
+			email, err := d.keys.OpenSecret("privacy-request:"+doc.ID, *doc.Email)
+			if err != nil {
+				return n, fmt.Errorf("migrate privacy request %s: %w", doc.ID, err)
+			}
+			values["email"] = email
+		}
+		if doc.Notes != "" {
+			values["notes"] = doc.Notes
+		}
+		sealed, err := d.Store.vault.reseal(ctx, &Registration{ID: requestKeys(doc.ID), CreatedAt: d.now()}, values)
+		if err != nil {
+			return n, err
+		}
+		if _, err := requests.UpdateOne(ctx, bson.M{"_id": doc.ID, "sealed": bson.M{"$exists": false}},
+			bson.M{"$set": bson.M{"sealed": sealed}, "$unset": bson.M{"email": "", "notes": ""}}); err != nil {
+			return n, err
+		}
+		n++
 	}
 	return n, nil
 }

@@ -173,10 +173,13 @@ func (s *Retention) RunRetention(ctx context.Context, dryRun bool) (*PurgeReceip
 	// Privacy requests: the subject's address is needed to answer; it goes
 	// a year after the request was closed. The record of what was asked and
 	// done stays three years, to show the rights were honoured.
-	if n, err := s.purgeRequests(ctx, now, dryRun); err != nil {
+	n, err := s.purgeRequests(ctx, now, dryRun)
+	destroyed = destroyed || (n > 0 && !dryRun)
+	if err != nil {
 		return nil, err
-	} else if n > 0 {
-		rec.Values = append(rec.Values, PurgeCount{Event: "-", Field: "privacy_request", Rule: "closed+1y (address), closed+3y (record)", Count: n})
+	}
+	if n > 0 {
+		rec.Values = append(rec.Values, PurgeCount{Event: "-", Field: "privacy_request", Rule: "closed+1y (address, notes), closed+3y (record)", Count: n})
 	}
 	sort.Slice(rec.Values, func(i, j int) bool {
 		a, b := rec.Values[i], rec.Values[j]
@@ -252,20 +255,31 @@ func (s *Retention) RetentionOverview(ctx context.Context) ([]EventRetention, er
 // ago and the requests closed over three years ago; it counts both.
 func (s *Retention) purgeRequests(ctx context.Context, now time.Time, dryRun bool) (int, error) {
 	addrBefore, recordBefore := now.AddDate(-1, 0, 0), now.AddDate(-3, 0, 0)
+	var due []Request
+	if err := s.requests.All(ctx, bson.M{"closedAt": bson.M{"$lt": addrBefore}, "subjectKey": bson.M{"$ne": ""}}, &due,
+		options.Find().SetProjection(bson.M{"_id": 1})); err != nil {
+		return 0, err
+	}
 	if dryRun {
-		a, err := s.requests.Count(ctx, bson.M{"closedAt": bson.M{"$lt": addrBefore}, "subjectKey": bson.M{"$ne": ""}})
-		if err != nil {
-			return 0, err
-		}
-		return int(a), nil
+		return len(due), nil
 	}
 	n, err := s.requests.DeleteMany(ctx, bson.M{"closedAt": bson.M{"$lt": recordBefore}})
 	if err != nil {
 		return 0, err
 	}
-	m, err := s.requests.UpdateMany(ctx, bson.M{"closedAt": bson.M{"$lt": addrBefore}, "subjectKey": bson.M{"$ne": ""}},
-		bson.M{"$set": bson.M{"subjectKey": ""}, "$unset": bson.M{"email": ""}})
-	return int(n + m), err
+	for _, req := range due {
+		// The keys first: the address and the notes cannot be read again,
+		// from any copy; then the ciphertexts go.
+		if err := s.d.Store.vault.destroy(ctx, requestKeys(req.ID), nil); err != nil {
+			return int(n), err
+		}
+		if _, err := s.requests.UpdateOne(ctx, bson.M{"_id": req.ID},
+			bson.M{"$set": bson.M{"subjectKey": ""}, "$unset": bson.M{"sealed": "", "email": "", "notes": ""}}); err != nil {
+			return int(n), err
+		}
+		n++
+	}
+	return int(n), nil
 }
 
 // RetentionChange records deletion dates an event change brought forward:

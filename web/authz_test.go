@@ -86,6 +86,7 @@ var authz = map[string]access{
 	"GET /api/v1/privacy/requests/:id":          staffOf(staff.Admin, staff.Privacy),
 	"POST /api/v1/privacy/requests/:id/actions": staffOf(staff.Admin, staff.Privacy),
 	"POST /api/v1/privacy/requests/:id/close":   staffOf(staff.Admin, staff.Privacy),
+	"POST /api/v1/privacy/requests/:id/extend":  staffOf(staff.Admin, staff.Privacy),
 	"GET /api/v1/privacy/retention":             staffOf(staff.Admin, staff.Privacy),
 	"GET /api/v1/privacy/records":               staffOf(staff.Admin, staff.Privacy),
 

@@ -442,3 +442,20 @@ func handleCloseRequest(rs *registration.Requests) fiber.Handler {
 		return c.JSON(v)
 	}
 }
+
+// handleExtendRequest prolongs a request's deadline (art. 12(3)), with the
+// reason recorded and mailed to the requester.
+func handleExtendRequest(rs *registration.Requests) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req registration.ExtendRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		v, err := rs.Extend(c.UserContext(), c.Params("id"), req, principal(c).ID)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.JSON(v)
+	}
+}

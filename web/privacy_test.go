@@ -884,3 +884,34 @@ func TestRetentionOnlyShortens(t *testing.T) {
 		t.Errorf("changes not recorded: %+v", ov.Changes)
 	}
 }
+
+// TestPrivacyRequestExtend: only the privacy contact extends a deadline,
+// with a reason, by two months in all.
+func TestPrivacyRequestExtend(t *testing.T) {
+	e := newEnv(t)
+	pc := e.token(t, staff.CreateRequest{Role: staff.Privacy, Name: "pv"})
+	organiser := e.token(t, staff.CreateRequest{Role: staff.Organiser, Name: "o"})
+	var req struct {
+		ID         string
+		Deadline   time.Time
+		Extensions []struct{ Months int }
+	}
+	e.do(t, "POST", "/api/v1/privacy/requests", pc, map[string]any{"type": "access", "email": "kari@example.no", "receivedAt": "2026-10-31"}).json(t, &req)
+	if req.Deadline.Format(time.DateOnly) != "2026-11-30" {
+		t.Fatalf("deadline %s", req.Deadline)
+	}
+	path := "/api/v1/privacy/requests/" + req.ID + "/extend"
+	mustProblem(t, e.do(t, "POST", path, organiser, map[string]any{"months": 1, "reason": "travelt"}), 403)
+	if p := mustProblem(t, e.do(t, "POST", path, pc, map[string]any{"months": 3}), 422); !p.has("months", "invalid") || !p.has("reason", "required") {
+		t.Errorf("errors %+v", p.Errors)
+	}
+	r := e.do(t, "POST", path, pc, map[string]any{"months": 2, "reason": "Mange henvendelser"})
+	r.json(t, &req)
+	if r.status != 200 || req.Deadline.Format(time.DateOnly) != "2027-01-31" || len(req.Extensions) != 1 {
+		t.Fatalf("extend: %d %s", r.status, r.body)
+	}
+	if p := mustProblem(t, e.do(t, "POST", path, pc, map[string]any{"months": 1, "reason": "enda mer"}), 409); p.Code != "extension_not_allowed" {
+		t.Errorf("a third month: %+v", p)
+	}
+	mustProblem(t, e.do(t, "POST", "/api/v1/privacy/requests/nope/extend", pc, map[string]any{"months": 1, "reason": "x"}), 404)
+}

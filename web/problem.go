@@ -60,6 +60,7 @@ var domainErrors = []struct {
 	{events.ErrSlugTaken, http.StatusConflict, "slug_taken", "An event already has that slug."},
 	{events.ErrConflict, http.StatusConflict, "conflict", "The event changed while this request was handled; read it again and retry."},
 	{events.ErrCapacityBelowTaken, http.StatusConflict, "capacity_below_taken", "More seats are taken than the new capacity."},
+	{registration.ErrTooLate, http.StatusConflict, "extension_not_allowed", "The deadline can be extended by two months in all, before it has passed."},
 	{events.ErrTagsInUse, http.StatusConflict, "field_tags_in_use", "Participants signed up under this field's tags (category, legal basis, purposes, recipients, retention, consent): they cannot change. Add a new field, with another key, instead."},
 	{events.ErrSoldOut, http.StatusConflict, "sold_out", "No seat is left."},
 	{registration.ErrNotFound, http.StatusNotFound, "not_found", "No such registration."},
