@@ -82,6 +82,9 @@ type App struct {
 	now func() time.Time
 }
 
+// Now is the services' time (tests move it).
+func (a *App) Now() time.Time { return a.now() }
+
 // New builds the object graph on an open data store and key store. now
 // is the clock every service reads (tests move it).
 func New(store, keyStore *mongodb.Store, keys *privacy.Keyring, log *slog.Logger, now func() time.Time, cfg Config) *App {

@@ -19,6 +19,7 @@ const (
 	jobRetention     = "retention"
 	jobPartners      = "partner-notices"
 	jobRequestMail   = "request-mail"
+	jobGuardians     = "guardian-holds"
 )
 
 // Job is one background job: what it does, and how often.
@@ -46,6 +47,7 @@ func (a *App) Jobs() []Job {
 		{jobRetention, time.Hour, a.RunRetention},
 		{jobPartners, every, count(a.NoticePartners)},
 		{jobRequestMail, every, count(a.Requests.SendDue)},
+		{jobGuardians, every, count(a.Signups.ExpireGuardianHolds)},
 	}
 }
 

@@ -25,6 +25,11 @@ const (
 	// mailPartner tells of a partner added after the participant signed
 	// up, and how to object before it gets their name.
 	mailPartner = "partner"
+	// mailGuardian asks a minor's guardian to confirm the registration.
+	mailGuardian = "guardian"
+	// mailGuardianWithdrawn tells the organiser a guardian withdrew the
+	// consents they gave, and which fields were erased.
+	mailGuardianWithdrawn = "guardian-withdrawn"
 )
 
 // Message is one rendered e-mail.
@@ -47,7 +52,7 @@ var mailFS embed.FS
 
 var mailTemplates = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, kind := range []string{mailConfirmation, mailOffer, mailPartner} {
+	for _, kind := range []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn} {
 		for _, lang := range []string{"nb", "en"} {
 			name := kind + "." + lang + ".tmpl"
 			m[kind+"."+lang] = template.Must(template.ParseFS(mailFS, "mailtemplates/"+name))
@@ -68,11 +73,18 @@ type mailData struct {
 	// Partner and ObjectBy, in a partner notice: who, and until when the
 	// participant may object before it gets their name.
 	Partner, ObjectBy string
+	// For a guardian: the participant's name (to know whose registration
+	// it is), the age below which a guardian confirms, and until when.
+	// HoldUntil is in the participant's confirmation too.
+	Participant, HoldUntil string
+	GuardianAge            int
+	// For the organiser: the registration's id and the fields erased.
+	Registration, Fields string
 }
 
 var statusText = map[string]map[Status]string{
-	"nb": {Confirmed: "bekreftet", PendingPayment: "venter på betaling", Waitlisted: "på venteliste", Offered: "plass tilbudt", Cancelled: "avmeldt", Expired: "utløpt"},
-	"en": {Confirmed: "confirmed", PendingPayment: "awaiting payment", Waitlisted: "on the waiting list", Offered: "seat offered", Cancelled: "cancelled", Expired: "expired"},
+	"nb": {Confirmed: "bekreftet", PendingPayment: "venter på betaling", Waitlisted: "på venteliste", Offered: "plass tilbudt", Cancelled: "avmeldt", Expired: "utløpt", PendingGuardian: "venter på bekreftelse fra foresatt"},
+	"en": {Confirmed: "confirmed", PendingPayment: "awaiting payment", Waitlisted: "on the waiting list", Offered: "seat offered", Cancelled: "cancelled", Expired: "expired", PendingGuardian: "awaiting the guardian's confirmation"},
 }
 
 // StatusText says a status in words, in nb or en, as mails and pages do.
@@ -212,22 +224,38 @@ func (m *Mailer) sendOutbox(ctx context.Context, reg *Registration, now time.Tim
 var errRender = errors.New("render mail")
 
 func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registration, mail Mail) error {
-	values, err := m.d.Store.Open(ctx, reg, "email")
+	values, err := m.d.Store.Open(ctx, reg, "email", "name", "guardian_email")
 	if err != nil {
 		return fmt.Errorf("%w: %v", errRender, err)
 	}
-	to := values["email"]
+	to, lang, link := values["email"], reg.Lang, "/m/"
+	switch mail.To {
+	case ToGuardian:
+		to, link = values["guardian_email"], "/g/"
+	case ToOrganiser:
+		to, lang = ev.Organiser.PrivacyEmail, "nb"
+	}
 	if to == "" {
 		return fmt.Errorf("%w: no address", errRender)
 	}
 	d := mailData{
 		Title: ev.Title.NB, Venue: ev.Venue, Organiser: ev.Organiser.Name, PrivacyEmail: ev.Organiser.PrivacyEmail,
 		When:       ev.StartsAt.In(oslo).Format("02.01.2006 15:04"),
-		StatusText: StatusText(reg.Lang, reg.Status),
+		StatusText: StatusText(lang, reg.Status), GuardianAge: ev.GuardianAge,
+		Registration: reg.ID, Fields: strings.Join(mail.Fields, ", "),
 	}
-	if reg.Lang == "en" {
+	if mail.Kind == mailGuardian {
+		d.Participant = values["name"]
+	}
+	if g := reg.Guardian; g != nil && g.ConfirmedAt == nil {
+		d.HoldUntil = g.HoldUntil.In(oslo).Format("02.01.2006 15:04")
+	}
+	if lang == "en" {
 		d.Title = ev.Title.EN
 		d.When = ev.StartsAt.In(oslo).Format("2 January 2006 15:04")
+		if g := reg.Guardian; g != nil && g.ConfirmedAt == nil {
+			d.HoldUntil = g.HoldUntil.In(oslo).Format("2 January 2006 15:04")
+		}
 	}
 	if reg.OfferExpiresAt != nil {
 		d.OfferExpires = reg.OfferExpiresAt.In(oslo).Format("02.01.2006 15:04")
@@ -254,9 +282,9 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 		if err != nil {
 			return fmt.Errorf("%w: %v", errRender, err)
 		}
-		d.ManageLink = m.publicURL + "/m/" + token
+		d.ManageLink = m.publicURL + link + token
 	}
-	subject, body, err := render(mail.Kind, reg.Lang, d)
+	subject, body, err := render(mail.Kind, lang, d)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errRender, err)
 	}

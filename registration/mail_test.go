@@ -283,3 +283,61 @@ func TestPartnerMail(t *testing.T) {
 		t.Errorf("partner notice:\n%s\n%s", got.Header("Subject"), got.Body())
 	}
 }
+
+// TestGuardianMail: a minor's sign-up mails the guardian's address a link
+// of its own (the participant's confirmation says a guardian must
+// confirm, and by when); a guardian's withdrawal mails the organiser's
+// privacy address the registration and the fields, never a value or name.
+func TestGuardianMail(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if _, err := f.app.Events.Patch(ctx, "gala", events.PatchRequest{Fields: &[]events.FormField{{Key: "name", Required: true}, {Key: "email", Required: true},
+		{Key: "date_of_birth", Required: true}, {Key: "guardian_name"}, {Key: "guardian_email"}, {Key: "dietary"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{
+		Fields: map[string]string{"name": "Emma Nordmann", "email": "emma@example.no", "date_of_birth": "2012-06-01",
+			"guardian_name": "Kari Nordmann", "guardian_email": "kari@example.no", "dietary": "nøtteallergi"},
+		Consents: registration.ConsentsRequest{privacy.ConsentGuardian: true, privacy.ConsentHealth: true},
+	}, registration.API)
+	if err != nil || res.Status != registration.PendingGuardian {
+		t.Fatalf("sign-up %+v, %v", res, err)
+	}
+	m := registration.NewMailer(f.app.Domain, f.sender(t), "https://x.example")
+	if n, err := m.SendDue(ctx); err != nil || n != 2 {
+		t.Fatalf("sent %d, %v", n, err)
+	}
+	var toChild, toGuardian mailtest.Mail
+	for _, got := range f.smtp.Mail() {
+		switch got.To[0] {
+		case "emma@example.no":
+			toChild = got
+		case "kari@example.no":
+			toGuardian = got
+		}
+	}
+	if b := toGuardian.Body(); !strings.Contains(b, "Emma Nordmann") || !strings.Contains(b, "https://x.example/g/pmg_"+res.ID+".") ||
+		!strings.Contains(b, "24.11.2026 13:00") || strings.Contains(b, "nøtteallergi") || strings.Contains(b, "/m/pmr_") {
+		t.Errorf("the guardian's mail:\n%s", b)
+	}
+	if b := toChild.Body(); !strings.Contains(b, "en foresatt bekrefte påmeldingen") || !strings.Contains(b, "24.11.2026 13:00") || strings.Contains(b, "pmg_") {
+		t.Errorf("the participant's confirmation:\n%s", b)
+	}
+
+	reg, _ := f.app.Registrations.Get(ctx, res.ID)
+	if _, err := f.app.Signups.ConfirmGuardian(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	reg, _ = f.app.Registrations.Get(ctx, res.ID)
+	if _, err := f.app.Rights.GuardianWithdraw(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := m.SendDue(ctx); err != nil || n != 1 {
+		t.Fatalf("sent %d, %v", n, err)
+	}
+	got := f.smtp.Mail()[2]
+	if b := got.Body(); got.To[0] != "personvern@example.no" || !strings.Contains(b, res.ID) || !strings.Contains(b, "dietary") ||
+		strings.Contains(b, "Emma") || strings.Contains(b, "nøtteallergi") || strings.Contains(b, "kari@") {
+		t.Errorf("the organiser's notice to %v:\n%s", got.To, b)
+	}
+}

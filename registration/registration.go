@@ -40,6 +40,10 @@ const (
 	Offered   Status = "offered"
 	Cancelled Status = "cancelled"
 	Expired   Status = "expired"
+	// PendingGuardian: a minor's registration holds a seat until the
+	// guardian confirms it through the link mailed to them, or the hold
+	// runs out (Guardian.HoldUntil). Nothing is due before.
+	PendingGuardian Status = "pending_guardian"
 )
 
 // Channel is how a registration or consent came in.
@@ -49,6 +53,8 @@ type Channel string
 const (
 	API Channel = "api"
 	Web Channel = "web"
+	// GuardianLink: given by a guardian through the link mailed to them.
+	GuardianLink Channel = "guardian_link"
 )
 
 // Consent records one consent asked for: given or refused, when, through
@@ -91,6 +97,36 @@ type Mail struct {
 	// when the participant may object before it gets their name.
 	Partner  string     `bson:"partner,omitempty"`
 	ObjectBy *time.Time `bson:"objectBy,omitempty"`
+	// To is who the mail goes to: the participant (""), the guardian
+	// (ToGuardian: their address is a field of the registration) or the
+	// organiser (ToOrganiser: the event's privacy address).
+	To string `bson:"to,omitempty"`
+	// Fields names fields a mail to the organiser is about (never their
+	// values).
+	Fields []string `bson:"fields,omitempty"`
+}
+
+// Recipients of a mail other than the participant.
+const (
+	ToGuardian  = "guardian"
+	ToOrganiser = "organiser"
+)
+
+// GuardianCheck is a minor's guardian's part in a registration: the
+// guardian confirms through a link mailed to the address given for them,
+// before HoldUntil, or the registration lapses and its data is erased;
+// once confirmed, the guardian can withdraw the consents (their
+// consent-based data is erased and the organiser told) or cancel.
+type GuardianCheck struct {
+	HoldUntil   time.Time  `bson:"holdUntil" json:"holdUntil"`
+	ConfirmedAt *time.Time `bson:"confirmedAt,omitempty" json:"confirmedAt,omitempty"`
+	WithdrawnAt *time.Time `bson:"withdrawnAt,omitempty" json:"withdrawnAt,omitempty"`
+	// LapsedAt is set when the hold ran out unconfirmed and the data
+	// was erased.
+	LapsedAt *time.Time `bson:"lapsedAt,omitempty" json:"lapsedAt,omitempty"`
+	// Tokens are the SHA-256 hashes of the guardian's link tokens: they
+	// open the guardian's page only, never the participant's.
+	Tokens []string `bson:"tokens" json:"-"`
 }
 
 // Registration is one person's registration for one event, as stored.
@@ -140,6 +176,8 @@ type Registration struct {
 	Outbox         map[string]Mail `bson:"outbox"`
 	OutboxNextAt   *time.Time      `bson:"outboxNextAt,omitempty"`
 	OfferExpiresAt *time.Time      `bson:"offerExpiresAt,omitempty"`
+	// Guardian is set for a minor's registration (see GuardianCheck).
+	Guardian *GuardianCheck `bson:"guardian,omitempty"`
 	// Payment is set for paid events; package payments moves it on.
 	Payment *Payment `bson:"payment,omitempty"`
 	// ErasedAt is set when the participant's data was erased (art. 17).
@@ -165,9 +203,10 @@ var (
 	// a payment is due for them.
 	SeatStatuses = []Status{Confirmed, PendingPayment, Offered}
 	// LiveStatuses hold a person's one registration for the event: those
-	// with a seat and the waiting list. Cancelling, expiring or erasing
-	// ends it, and the person may sign up again.
-	LiveStatuses = append(slices.Clone(SeatStatuses), Waitlisted)
+	// with a seat, the waiting list and a minor's awaiting the guardian.
+	// Cancelling, expiring or erasing ends it, and the person may sign up
+	// again.
+	LiveStatuses = append(slices.Clone(SeatStatuses), Waitlisted, PendingGuardian)
 )
 
 // Live reports whether the status holds the person's one registration for

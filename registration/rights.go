@@ -344,3 +344,73 @@ func (s *Rights) Erase(ctx context.Context, reg *Registration) (*ErasureReceipt,
 	}
 	return rec, nil
 }
+
+// GuardianWithdrawal answers a guardian's withdrawal: the consents
+// withdrawn and the fields whose values were erased.
+type GuardianWithdrawal struct {
+	Registration string                   `json:"registration"`
+	Withdrawn    []privacy.ConsentPurpose `json:"withdrawn"`
+	Erased       []string                 `json:"erased"`
+	// OrganiserTold: a mail to the organiser's privacy address is queued,
+	// naming the registration and the fields, not their values.
+	OrganiserTold bool `json:"organiserTold"`
+}
+
+// GuardianWithdraw is a minor's guardian withdrawing the consents given
+// for the child: every consent still given is withdrawn (the guardian's
+// own included), the values held under a consent in the participant's
+// promise are erased (their keys destroyed first), and the organiser is
+// told by mail. The registration itself stands, on its contract basis;
+// cancelling it is a separate step (Signups.Cancel).
+func (s *Rights) GuardianWithdraw(ctx context.Context, reg *Registration) (*GuardianWithdrawal, error) {
+	if reg.Guardian == nil || reg.Guardian.ConfirmedAt == nil || reg.Guardian.WithdrawnAt != nil || reg.ErasedAt != nil {
+		return nil, ErrGuardianDone
+	}
+	promise, err := s.d.promise(ctx, reg)
+	if err != nil {
+		return nil, err
+	}
+	now := s.d.now().UTC().Truncate(time.Millisecond)
+	out := &GuardianWithdrawal{Registration: reg.ID, Withdrawn: []privacy.ConsentPurpose{}, Erased: []string{}}
+	set, unset := bson.M{}, bson.M{}
+	var consents []Consent
+	for _, p := range slices.Sorted(maps.Keys(reg.ConsentState)) {
+		if !reg.ConsentState[p] {
+			continue
+		}
+		c, _ := reg.Consent(p)
+		consents = append(consents, Consent{Purpose: p, Given: false, At: now, TextVersion: c.TextVersion, TextSHA256: c.TextSHA256,
+			Channel: GuardianLink, ByGuardian: true, WithdrawnAt: &now})
+		set["consentState."+string(p)] = false
+		out.Withdrawn = append(out.Withdrawn, p)
+	}
+	for _, f := range promise.Fields {
+		if _, held := reg.Sealed[f.Key]; held && f.LegalBasis.NeedsConsent() {
+			out.Erased = append(out.Erased, f.Key)
+			unset["sealed."+f.Key], unset["deleteAt."+f.Key] = "", ""
+		}
+	}
+	// The keys first: from this moment no copy of the values can be read.
+	if err := s.d.Store.destroyKeys(ctx, reg.ID, out.Erased); err != nil {
+		return nil, err
+	}
+	m := Mail{Kind: mailGuardianWithdrawn, CreatedAt: now, To: ToOrganiser, Fields: out.Erased}
+	if len(out.Erased) == 0 {
+		m.Fields = []string{"-"}
+	}
+	update := bson.M{"$set": set, "$push": bson.M{"consents": bson.M{"$each": consents}}}
+	if len(unset) > 0 {
+		update["$unset"] = unset
+	}
+	if len(consents) == 0 {
+		delete(update, "$push")
+	}
+	if _, err := s.d.Store.guardianWithdrew(ctx, reg.ID, update, m, now); errors.Is(err, ErrWrongState) {
+		return nil, ErrGuardianDone
+	} else if err != nil {
+		return nil, err
+	}
+	s.d.notifyMail(reg.ID)
+	out.OrganiserTold = true
+	return out, nil
+}

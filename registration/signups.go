@@ -20,6 +20,9 @@ type Config struct {
 	DigitalConsentAge int
 	// OfferTTL is how long a seat offered from the waiting list is held.
 	OfferTTL time.Duration
+	// GuardianHold is how long a minor's seat is held for the guardian to
+	// confirm the registration through the link mailed to them.
+	GuardianHold time.Duration
 	// RecountGrace is how long a drift between an event's seat count and
 	// its registrations must stand still before the recount repairs it (a
 	// sign-up between its seat claim and its insert is a drift too, for a
@@ -48,6 +51,9 @@ func NewSignups(d *Domain, cfg Config, checkout Checkout, invoicer Invoicer) *Si
 	}
 	if cfg.OfferTTL == 0 {
 		cfg.OfferTTL = 48 * time.Hour
+	}
+	if cfg.GuardianHold == 0 {
+		cfg.GuardianHold = 72 * time.Hour
 	}
 	if cfg.RecountGrace == 0 {
 		cfg.RecountGrace = 2 * time.Minute
@@ -110,10 +116,19 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	default:
 		return nil, err
 	}
+	var guardianToken string
+	if c.minor {
+		// The guardian confirms from their own mailbox; the seat waits.
+		guardianToken = newGuardianToken(reg.ID)
+		reg.Guardian = &GuardianCheck{HoldUntil: now.Add(s.cfg.GuardianHold), Tokens: []string{hashToken(guardianToken)}}
+		if reg.Status == Confirmed {
+			reg.Status = PendingGuardian
+		}
+	}
 	if ev.Price.Amount > 0 {
 		reg.Payment = &Payment{Method: r.Payment.Method, Amount: ev.Price.Amount, Currency: ev.Price.Currency}
 		switch {
-		case reg.Status == Waitlisted:
+		case reg.Status == Waitlisted, reg.Status == PendingGuardian:
 			reg.Payment.Status = PaymentNotDue
 		case r.Payment.Method == Invoice:
 			// Organisations pay by invoice: the seat is theirs now.
@@ -128,6 +143,11 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		}
 	}
 	reg.Outbox = map[string]Mail{"confirmation": s.d.mailWithToken(mailConfirmation, now, token)}
+	if guardianToken != "" {
+		m := s.d.mailWithToken(mailGuardian, now, guardianToken)
+		m.To = ToGuardian
+		reg.Outbox["guardian"] = m
+	}
 	if reg.Status == Confirmed {
 		k, h := HookSet(HookConfirmed, now)
 		reg.Hooks = map[string]HookEvent{strings.TrimPrefix(k, "hooks."): h}
@@ -391,35 +411,174 @@ func (s *Signups) AcceptOffer(ctx context.Context, reg *Registration) (*Result, 
 		return nil, err
 	}
 	now := s.d.clock()
-	status, pay := Confirmed, PaymentStatus("")
-	if ev.Price.Amount > 0 && reg.Payment != nil {
-		status, pay = PendingPayment, PaymentPending
-		if reg.Payment.Method == Invoice {
-			status, pay = Confirmed, PaymentInvoicing
-		}
-	}
-	var checkout *CheckoutSession
-	if pay == PaymentPending {
-		if s.checkout == nil {
-			return nil, ErrPaymentUnavailable
-		}
-		// The page is opened before the seat is taken: if Stripe does not
-		// answer, the offer still stands.
-		if checkout, err = s.checkout.Start(ctx, reg, ev); err != nil {
-			s.d.log.ErrorContext(ctx, "start checkout for an offer", "registration", reg.ID, "err", err)
-			return nil, ErrPaymentUnavailable
-		}
-	}
-	out, err := s.d.Store.acceptOffer(ctx, reg.ID, status, pay, checkout, now)
+	// The page is opened before the seat is taken: if Stripe does not
+	// answer, the offer still stands.
+	due, err := s.seatDue(ctx, reg, ev, "an offer")
 	if err != nil {
 		return nil, err
 	}
+	out, err := s.d.Store.acceptOffer(ctx, reg.ID, due, now)
+	if err != nil {
+		return nil, err
+	}
+	return s.seatResult(ctx, out), nil
+}
+
+// SeatDue is what taking a seat makes due: the status, the payment's
+// status, and for a card the processor's page.
+type SeatDue struct {
+	Status   Status
+	Pay      PaymentStatus // "" for a free event
+	Checkout *CheckoutSession
+}
+
+// seatDue is what a registration taking its seat owes: for a paid event
+// by invoice it is confirmed and the invoice is to be issued; by card it
+// waits for payment on a new Stripe page, opened here.
+func (s *Signups) seatDue(ctx context.Context, reg *Registration, ev *events.Event, why string) (SeatDue, error) {
+	due := SeatDue{Status: Confirmed}
+	if ev.Price.Amount == 0 || reg.Payment == nil {
+		return due, nil
+	}
+	if reg.Payment.Method == Invoice {
+		due.Pay = PaymentInvoicing
+		return due, nil
+	}
+	due.Status, due.Pay = PendingPayment, PaymentPending
+	if s.checkout == nil {
+		return due, ErrPaymentUnavailable
+	}
+	cs, err := s.checkout.Start(ctx, reg, ev)
+	if err != nil {
+		s.d.log.ErrorContext(ctx, "start checkout for "+why, "registration", reg.ID, "err", err)
+		return due, ErrPaymentUnavailable
+	}
+	due.Checkout = cs
+	return due, nil
+}
+
+// seatResult answers a registration that took its seat, and issues its
+// invoice if one is due.
+func (s *Signups) seatResult(ctx context.Context, out *Registration) *Result {
 	res := &Result{ID: out.ID, Status: out.Status}
 	if out.Payment != nil {
 		res.PaymentStatus, res.CheckoutURL = out.Payment.Status, out.Payment.CheckoutURL
 		s.issueInvoice(ctx, res)
 	}
+	return res
+}
+
+// ErrGuardianDone: the guardian confirmed already, or the hold ran out.
+var ErrGuardianDone = errors.New("nothing for the guardian to confirm")
+
+// ConfirmGuardian records a guardian's confirmation of a minor's
+// registration, through the link mailed to them, with their consent to
+// the text the sign-up showed. A registration that held its seat for the
+// guardian takes it, and its payment becomes due as for an accepted
+// offer: by invoice it is confirmed and the invoice issued; by card it
+// waits for payment on a Stripe page whose URL the result carries (the
+// guardian pays). One on the waiting list can now be offered a seat.
+func (s *Signups) ConfirmGuardian(ctx context.Context, reg *Registration) (*Result, error) {
+	ev, err := s.d.events.Get(ctx, reg.Event)
+	if err != nil {
+		return nil, err
+	}
+	now := s.d.clock()
+	if reg.Guardian == nil || reg.Guardian.ConfirmedAt != nil || !now.Before(reg.Guardian.HoldUntil) ||
+		(reg.Status != PendingGuardian && reg.Status != Waitlisted) {
+		return nil, ErrGuardianDone
+	}
+	due := SeatDue{}
+	if reg.Status == PendingGuardian {
+		// The page is opened before anything changes: if Stripe does not
+		// answer, the guardian can try again.
+		if due, err = s.seatDue(ctx, reg, ev, "a guardian"); err != nil {
+			return nil, err
+		}
+	}
+	// The guardian consents to the text the sign-up showed, not to what
+	// the event says now.
+	consent := Consent{Purpose: privacy.ConsentGuardian, Given: true, At: now, Channel: GuardianLink, ByGuardian: true}
+	if c, ok := reg.Consent(privacy.ConsentGuardian); ok {
+		consent.TextVersion, consent.TextSHA256 = c.TextVersion, c.TextSHA256
+	} else {
+		t, _ := ev.ConsentText(privacy.ConsentGuardian)
+		consent.TextVersion, consent.TextSHA256 = t.Version, t.SHA256()
+	}
+	out, err := s.d.Store.confirmGuardian(ctx, reg.ID, reg.Status, due, consent, now)
+	if errors.Is(err, ErrWrongState) {
+		return nil, ErrGuardianDone
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := s.seatResult(ctx, out)
+	if out.Status == Waitlisted && ev.Waitlist {
+		// A seat freed while the guardian had not confirmed waits for
+		// nobody now.
+		if _, err := s.OfferFreeSeats(ctx, out.Event); err != nil {
+			s.d.log.ErrorContext(ctx, "offer free seats", "event", out.Event, "err", err)
+		}
+	}
 	return res, nil
+}
+
+// ExpireGuardianHolds ends minors' registrations whose guardian did not
+// confirm in time: the seat is passed on, and the data erased (its keys
+// destroyed first), since nobody who may consent did. It returns how many
+// lapsed.
+func (s *Signups) ExpireGuardianHolds(ctx context.Context) (int, error) {
+	now := s.d.clock()
+	due, err := s.d.Store.guardianHoldsDue(ctx, now, 100)
+	if err != nil {
+		return 0, err
+	}
+	lapsed := 0
+	_, err = mongodb.Sweep(ctx, s.d.log, "guardian holds", due, regID, func(ctx context.Context, reg Registration) error {
+		if reg.Status != Expired {
+			ok, err := s.lapse(ctx, &reg, now, false)
+			if err != nil || !ok {
+				return err // !ok: confirmed or cancelled meanwhile
+			}
+			lapsed++
+			return nil
+		}
+		// Lapsed before, its data not yet erased (a crash in between).
+		if err := s.d.Store.destroyKeys(ctx, reg.ID, nil); err != nil {
+			return err
+		}
+		return s.d.Store.eraseLapsed(ctx, reg.ID, now)
+	})
+	return lapsed, err
+}
+
+// DeclineGuardian is a guardian declining a minor's registration before
+// confirming it: it lapses at once, as if the hold ran out.
+func (s *Signups) DeclineGuardian(ctx context.Context, reg *Registration) error {
+	ok, err := s.lapse(ctx, reg, s.d.clock(), true)
+	if err == nil && !ok {
+		err = ErrGuardianDone
+	}
+	return err
+}
+
+// lapse ends a minor's registration awaiting its guardian: expired, the
+// seat passed on, then the data erased, its keys destroyed first.
+func (s *Signups) lapse(ctx context.Context, reg *Registration, now time.Time, declined bool) (bool, error) {
+	out, err := s.d.Store.lapseGuardianHold(ctx, reg.ID, now, declined)
+	if errors.Is(err, ErrWrongState) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if reg.Seat {
+		s.handOn(ctx, out.Event)
+	}
+	if err := s.d.Store.destroyKeys(ctx, reg.ID, nil); err != nil {
+		return true, err
+	}
+	return true, s.d.Store.eraseLapsed(ctx, reg.ID, now)
 }
 
 // ExpireOffers ends offers whose time ran out and passes their seats on,

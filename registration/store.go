@@ -119,7 +119,22 @@ func (s *Store) all(ctx context.Context, op string, filter bson.M, opts ...optio
 
 // ByToken returns the registration a manage token belongs to.
 func (s *Store) ByToken(ctx context.Context, token string) (*Registration, error) {
-	id, ok := tokenID(token)
+	return s.byToken(ctx, manageTokenPrefix, token, func(r *Registration) []string { return r.ManageTokens })
+}
+
+// ByGuardianToken returns the minor's registration a guardian token
+// belongs to, not erased.
+func (s *Store) ByGuardianToken(ctx context.Context, token string) (*Registration, error) {
+	return s.byToken(ctx, guardianTokenPrefix, token, func(r *Registration) []string {
+		if r.Guardian == nil || r.ErasedAt != nil {
+			return nil
+		}
+		return r.Guardian.Tokens
+	})
+}
+
+func (s *Store) byToken(ctx context.Context, prefix, token string, hashes func(*Registration) []string) (*Registration, error) {
+	id, ok := tokenID(prefix, token)
 	if !ok {
 		return nil, ErrInvalidManageToken
 	}
@@ -130,7 +145,7 @@ func (s *Store) ByToken(ctx context.Context, token string) (*Registration, error
 	if err != nil {
 		return nil, err
 	}
-	if !reg.holds(token) {
+	if !oneOf(token, hashes(reg)) {
 		return nil, ErrInvalidManageToken
 	}
 	return reg, nil
@@ -260,8 +275,12 @@ func (s *Store) seatsHeld(ctx context.Context) (map[string]int, error) {
 	return out, nil
 }
 
+// firstWaitlisted is the first on the waiting list; a minor's waits for
+// the guardian's confirmation before it can be offered a seat.
 func (s *Store) firstWaitlisted(ctx context.Context, slug string) (*Registration, error) {
-	return s.one(ctx, bson.M{"event": slug, "status": Waitlisted}, options.FindOne().SetSort(s.insertionOrder()))
+	return s.one(ctx, bson.M{"event": slug, "status": Waitlisted, "$or": bson.A{
+		bson.M{"guardian": bson.M{"$exists": false}}, bson.M{"guardian.confirmedAt": bson.M{"$exists": true}},
+	}}, options.FindOne().SetSort(s.insertionOrder()))
 }
 
 func (s *Store) offersDue(ctx context.Context, now time.Time, limit int64) ([]Registration, error) {
@@ -366,20 +385,28 @@ func (s *Store) offer(ctx context.Context, id string, now, until time.Time, m Ma
 	return err
 }
 
-// acceptOffer takes an offered seat before the offer runs out.
-func (s *Store) acceptOffer(ctx context.Context, id string, status Status, pay PaymentStatus, cs *CheckoutSession, now time.Time) (*Registration, error) {
-	set := bson.M{"status": status, "updatedAt": now}
-	if status == Confirmed {
+// set adds to an update's $set what taking the seat changes: the status
+// (confirmed is told to the organisers' systems), the payment's status,
+// and the processor's page.
+func (due SeatDue) set(set bson.M, now time.Time) {
+	set["status"] = due.Status
+	if due.Status == Confirmed {
 		k, h := HookSet(HookConfirmed, now)
 		set[k], set["hooksAt"] = h, now
 	}
-	if pay != "" {
-		set["payment.status"] = pay
+	if due.Pay != "" {
+		set["payment.status"] = due.Pay
 	}
-	if cs != nil {
+	if cs := due.Checkout; cs != nil {
 		exp := cs.ExpiresAt.UTC().Truncate(time.Millisecond)
 		set["payment.sessionId"], set["payment.checkoutUrl"], set["payment.sessionExpiresAt"] = cs.ID, cs.URL, exp
 	}
+}
+
+// acceptOffer takes an offered seat before the offer runs out.
+func (s *Store) acceptOffer(ctx context.Context, id string, due SeatDue, now time.Time) (*Registration, error) {
+	set := bson.M{"updatedAt": now}
+	due.set(set, now)
 	out, err := s.transition(ctx, "accept offer",
 		bson.M{"_id": id, "status": Offered, "offerExpiresAt": bson.M{"$gt": now}},
 		bson.M{"$set": set, "$unset": bson.M{"offerExpiresAt": ""}})
@@ -394,6 +421,70 @@ func (s *Store) expireOffer(ctx context.Context, id string, now time.Time) (*Reg
 	return s.transition(ctx, "expire offer",
 		bson.M{"_id": id, "status": Offered, "offerExpiresAt": bson.M{"$lte": now}},
 		bson.M{"$set": bson.M{"status": Expired, "seat": false, "activeKey": id, "updatedAt": now}})
+}
+
+// ----- guardians -----
+
+// guardianOpen is the filter of a minor's registration awaiting its
+// guardian, not erased.
+func guardianOpen(id string) bson.M {
+	return bson.M{"_id": id, "erasedAt": bson.M{"$exists": false}, "status": bson.M{"$in": []Status{PendingGuardian, Waitlisted}},
+		"guardian.confirmedAt": bson.M{"$exists": false}}
+}
+
+// confirmGuardian records the guardian's confirmation before the hold ran
+// out, with their consent. One pending the guardian (from) takes its
+// status and the payment now due, as an accepted offer does; one on the
+// waiting list stays there, now to be offered a seat.
+func (s *Store) confirmGuardian(ctx context.Context, id string, from Status, due SeatDue, c Consent, now time.Time) (*Registration, error) {
+	filter := guardianOpen(id)
+	filter["status"], filter["guardian.holdUntil"] = from, bson.M{"$gt": now}
+	set := bson.M{"guardian.confirmedAt": now, "consentState." + string(privacy.ConsentGuardian): true, "updatedAt": now}
+	if from == PendingGuardian {
+		due.set(set, now)
+	}
+	return s.transition(ctx, "confirm guardian", filter, bson.M{"$set": set, "$push": bson.M{"consents": c}})
+}
+
+// guardianHoldsDue lists minors' registrations whose guardian did not
+// confirm in time, and those that lapsed with data still to erase.
+func (s *Store) guardianHoldsDue(ctx context.Context, now time.Time, limit int64) ([]Registration, error) {
+	return s.all(ctx, "find guardian holds due", bson.M{"guardian.confirmedAt": bson.M{"$exists": false}, "erasedAt": bson.M{"$exists": false}, "$or": bson.A{
+		bson.M{"status": bson.M{"$in": []Status{PendingGuardian, Waitlisted}}, "guardian.holdUntil": bson.M{"$lte": now}},
+		bson.M{"status": Expired},
+	}}, options.Find().SetLimit(limit))
+}
+
+// lapseGuardianHold ends a minor's registration its guardian did not
+// confirm in time, or declined: expired, its seat given up (the caller
+// passes it on).
+func (s *Store) lapseGuardianHold(ctx context.Context, id string, now time.Time, declined bool) (*Registration, error) {
+	filter := guardianOpen(id)
+	if !declined {
+		filter["guardian.holdUntil"] = bson.M{"$lte": now}
+	}
+	return s.transition(ctx, "lapse guardian hold", filter,
+		bson.M{"$set": bson.M{"status": Expired, "seat": false, "activeKey": id, "updatedAt": now, "guardian.lapsedAt": now}})
+}
+
+// eraseLapsed removes the values of a lapsed minor's registration, whose
+// keys are destroyed: nobody consented to keep them.
+func (s *Store) eraseLapsed(ctx context.Context, id string, now time.Time) error {
+	_, err := s.set(ctx, "erase lapsed", bson.M{"_id": id, "status": Expired, "guardian.confirmedAt": bson.M{"$exists": false}, "erasedAt": bson.M{"$exists": false}},
+		bson.M{"$set": bson.M{"sealed": bson.M{}, "deleteAt": bson.M{}, "erasedAt": now, "updatedAt": now, "emailKey": "erased:" + id,
+			"manageTokens": []string{}, "guardian.tokens": []string{}, "outbox": bson.M{}, "consentState": bson.M{}},
+			"$unset": bson.M{"outboxNextAt": ""}})
+	return err
+}
+
+// guardianWithdrew records a guardian's withdrawal of the consents they
+// gave, with the values under them gone (their keys destroyed first),
+// and queues the organiser's notice.
+func (s *Store) guardianWithdrew(ctx context.Context, id string, update bson.M, m Mail, now time.Time) (*Registration, error) {
+	set := update["$set"].(bson.M)
+	set["guardian.withdrawnAt"], set["outbox.guardian-withdrawn"], set["outboxNextAt"], set["updatedAt"] = now, m, now, now
+	return s.transition(ctx, "guardian withdrew", bson.M{"_id": id, "erasedAt": bson.M{"$exists": false},
+		"guardian.confirmedAt": bson.M{"$exists": true}, "guardian.withdrawnAt": bson.M{"$exists": false}}, update)
 }
 
 // ----- payments (called by package payments) -----

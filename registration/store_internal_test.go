@@ -31,7 +31,7 @@ func TestTransitions(t *testing.T) {
 	}
 	base := func(st Status, p *Payment) Registration {
 		return Registration{Event: "e", Status: st, Seat: st.WithSeat(), Sealed: map[string]privacy.Sealed{"name": {Nonce: []byte("n"), Data: []byte("d")}},
-			EmailKey: "k", ManageTokens: []string{}, Outbox: map[string]Mail{}, Payment: p, CreatedAt: now, UpdatedAt: now}
+			EmailKey: "k", ManageTokens: []string{}, Outbox: map[string]Mail{}, ConsentState: map[privacy.ConsentPurpose]bool{}, Consents: []Consent{}, Payment: p, CreatedAt: now, UpdatedAt: now}
 	}
 	with := func(r Registration, f func(*Registration)) Registration { f(&r); return r }
 	mail := Mail{Kind: mailOffer, CreatedAt: now, TokenHash: "0123456789abcdef"}
@@ -64,7 +64,7 @@ func TestTransitions(t *testing.T) {
 		{name: "AcceptOffer", ok: with(base(Offered, nil), func(r *Registration) { r.OfferExpiresAt = &future }),
 			wrong: with(base(Offered, nil), func(r *Registration) { r.OfferExpiresAt = &past }), wrongErr: ErrNoOffer,
 			run: func(id string, _ *Registration) error {
-				_, err := s.acceptOffer(ctx, id, Confirmed, "", nil, now)
+				_, err := s.acceptOffer(ctx, id, SeatDue{Status: Confirmed}, now)
 				return err
 			},
 			check: func(t *testing.T, r *Registration) {
@@ -81,6 +81,42 @@ func TestTransitions(t *testing.T) {
 			check: func(t *testing.T, r *Registration) {
 				if r.Status != Expired || r.Seat {
 					t.Errorf("%+v", r)
+				}
+			}},
+		{name: "ConfirmGuardian", ok: with(base(PendingGuardian, nil), func(r *Registration) { r.Seat, r.Guardian = true, &GuardianCheck{HoldUntil: future} }),
+			wrong: with(base(PendingGuardian, nil), func(r *Registration) { r.Seat, r.Guardian = true, &GuardianCheck{HoldUntil: past} }),
+			run: func(id string, _ *Registration) error {
+				_, err := s.confirmGuardian(ctx, id, PendingGuardian, SeatDue{Status: Confirmed}, Consent{Purpose: privacy.ConsentGuardian, Given: true, At: now}, now)
+				return err
+			},
+			check: func(t *testing.T, r *Registration) {
+				if r.Status != Confirmed || r.Guardian.ConfirmedAt == nil || !r.ConsentState[privacy.ConsentGuardian] || len(r.Consents) != 1 || r.HooksAt == nil {
+					t.Errorf("%+v %+v", r, r.Guardian)
+				}
+			}},
+		{name: "LapseGuardianHold", ok: with(base(PendingGuardian, nil), func(r *Registration) { r.Seat, r.Guardian = true, &GuardianCheck{HoldUntil: past} }),
+			wrong: with(base(Confirmed, nil), func(r *Registration) { r.Guardian = &GuardianCheck{HoldUntil: past, ConfirmedAt: &past} }),
+			run: func(id string, _ *Registration) error {
+				_, err := s.lapseGuardianHold(ctx, id, now, false)
+				return err
+			},
+			check: func(t *testing.T, r *Registration) {
+				if r.Status != Expired || r.Seat || r.Guardian.LapsedAt == nil || r.ActiveKey != r.ID {
+					t.Errorf("%+v %+v", r, r.Guardian)
+				}
+			}},
+		{name: "GuardianWithdrew", ok: with(base(Confirmed, nil), func(r *Registration) { r.Guardian = &GuardianCheck{HoldUntil: past, ConfirmedAt: &past} }),
+			wrong: with(base(Confirmed, nil), func(r *Registration) {
+				r.Guardian = &GuardianCheck{HoldUntil: past, ConfirmedAt: &past, WithdrawnAt: &past}
+			}),
+			run: func(id string, _ *Registration) error {
+				_, err := s.guardianWithdrew(ctx, id, bson.M{"$set": bson.M{"consentState.health": false}, "$unset": bson.M{"sealed.name": ""}},
+					Mail{Kind: mailGuardianWithdrawn, CreatedAt: now, To: ToOrganiser, Fields: []string{"name"}}, now)
+				return err
+			},
+			check: func(t *testing.T, r *Registration) {
+				if r.Guardian.WithdrawnAt == nil || len(r.Sealed) != 0 || r.Outbox["guardian-withdrawn"].To != ToOrganiser || r.OutboxNextAt == nil {
+					t.Errorf("%+v %+v", r, r.Guardian)
 				}
 			}},
 		{name: "MarkPaid", ok: base(PendingPayment, card(PaymentPending)), wrong: base(PendingPayment, card(PaymentRefunded)),

@@ -14,17 +14,27 @@ import (
 // primary key (the embedded store searches nothing else without a full
 // scan); the random part is the secret, and only the SHA-256 of the whole
 // token is stored, compared in constant time.
-const manageTokenPrefix = "pmr_"
+//
+// A guardian token is the same with "pmg_": it opens the guardian's page
+// of a minor's registration, and a manage token does not.
+const (
+	manageTokenPrefix   = "pmr_"
+	guardianTokenPrefix = "pmg_"
+)
 
-func newManageToken(id string) string {
+func newManageToken(id string) string { return newToken(manageTokenPrefix, id) }
+
+func newGuardianToken(id string) string { return newToken(guardianTokenPrefix, id) }
+
+func newToken(prefix, id string) string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
-	return manageTokenPrefix + id + "." + base64.RawURLEncoding.EncodeToString(b)
+	return prefix + id + "." + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// tokenID returns the registration id a token names.
-func tokenID(token string) (string, bool) {
-	rest, ok := strings.CutPrefix(token, manageTokenPrefix)
+// tokenID returns the registration id a token of the kind names.
+func tokenID(prefix, token string) (string, bool) {
+	rest, ok := strings.CutPrefix(token, prefix)
 	if !ok {
 		return "", false
 	}
@@ -41,10 +51,13 @@ func hashToken(token string) string {
 }
 
 // holds reports whether token is one of the registration's manage tokens.
-func (r *Registration) holds(token string) bool {
+func (r *Registration) holds(token string) bool { return oneOf(token, r.ManageTokens) }
+
+// oneOf reports, in constant time, whether token's hash is among hashes.
+func oneOf(token string, hashes []string) bool {
 	h := []byte(hashToken(token))
 	ok := 0
-	for _, stored := range r.ManageTokens {
+	for _, stored := range hashes {
 		ok |= subtle.ConstantTimeCompare(h, []byte(stored))
 	}
 	return ok == 1

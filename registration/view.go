@@ -69,8 +69,10 @@ type AccessReport struct {
 	Disclosures    []DisclosureView `json:"disclosures"`
 	Payment        *Payment         `json:"payment,omitempty"`
 	OfferExpiresAt *time.Time       `json:"offerExpiresAt,omitempty"`
-	CreatedAt      time.Time        `json:"createdAt"`
-	Channel        Channel          `json:"channel"`
+	// Guardian: a minor's guardian's confirmation, withdrawal or lapse.
+	Guardian  *GuardianCheck `json:"guardian,omitempty"`
+	CreatedAt time.Time      `json:"createdAt"`
+	Channel   Channel        `json:"channel"`
 }
 
 // ConsentText is a consent text a participant was shown, for reference.
@@ -120,7 +122,7 @@ func (s *Rights) AccessReport(ctx context.Context, reg *Registration) (*AccessRe
 		Fields:   []FieldValue{},
 		Consents: reg.Consents, Objections: reg.Objections, Restricted: reg.Restricted,
 		Disclosures: []DisclosureView{}, Payment: reg.Payment,
-		OfferExpiresAt: reg.OfferExpiresAt, CreatedAt: reg.CreatedAt, Channel: reg.Channel,
+		OfferExpiresAt: reg.OfferExpiresAt, Guardian: reg.Guardian, CreatedAt: reg.CreatedAt, Channel: reg.Channel,
 	}
 	values, err := s.d.Store.Open(ctx, reg)
 	if err != nil {

@@ -12,7 +12,8 @@ import (
 // access says who may use a route.
 type access struct {
 	// kind: "public" (anyone), "staff" (a staff token of roles, scoped to
-	// the event when scoped), "me" (a participant's manage token), "page"
+	// the event when scoped), "me" (a participant's manage token),
+	// "guardian" (a minor's guardian's token), "page"
 	// (participant pages: CSRF and session, no bearer tokens).
 	kind   string
 	roles  []staff.Role
@@ -23,6 +24,7 @@ type access struct {
 
 func public() access                  { return access{kind: "public"} }
 func me() access                      { return access{kind: "me"} }
+func guardian() access                { return access{kind: "guardian"} }
 func page() access                    { return access{kind: "page"} }
 func staffOf(r ...staff.Role) access  { return access{kind: "staff", roles: r} }
 func scopedTo(r ...staff.Role) access { return access{kind: "staff", roles: r, scoped: true} }
@@ -50,6 +52,12 @@ var authz = map[string]access{
 	"GET /me/delete":                      page(),
 	"POST /me/delete":                     page(),
 	"POST /me/logout":                     page(),
+	"GET /g/:token":                       page(),
+	"GET /guardian":                       page(),
+	"POST /guardian/confirm":              page(),
+	"POST /guardian/decline":              page(),
+	"POST /guardian/withdraw":             page(),
+	"POST /guardian/cancel":               page(),
 
 	"GET /api/v1/catalog":                           public(),
 	"GET /api/v1/openapi.yaml":                      public(),
@@ -75,6 +83,12 @@ var authz = map[string]access{
 	"POST /api/v1/me/restriction":                me(),
 	"DELETE /api/v1/me/registration":             me(),
 	"POST /api/v1/me/offer/accept":               me(),
+
+	"GET /api/v1/guardian":           guardian(),
+	"POST /api/v1/guardian/confirm":  guardian(),
+	"POST /api/v1/guardian/decline":  guardian(),
+	"POST /api/v1/guardian/withdraw": guardian(),
+	"POST /api/v1/guardian/cancel":   guardian(),
 
 	"POST /api/v1/tokens":       staffOf(staff.Admin),
 	"GET /api/v1/tokens":        staffOf(staff.Admin),
@@ -112,6 +126,7 @@ type principalCase struct {
 	inScope     bool
 	global      bool
 	participant bool
+	guardian    bool
 }
 
 // TestAuthorizationMatrix tries every route with no token, each staff
@@ -124,6 +139,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	e.mustEvent(t, "b", nil)
 	kari := e.mustSignup(t, "a", person("kari@example.no"))
 	ola := e.mustSignup(t, "b", person("ola@example.no"))
+	e.minorsEvent(t, "minors", 10)
+	emma := e.mustSignup(t, "minors", child("emma@example.no"))
 	tok := func(r staff.CreateRequest) string { return e.token(t, r) }
 	cases := []principalCase{
 		{name: "none"},
@@ -138,6 +155,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "privacy", token: tok(staff.CreateRequest{Role: staff.Privacy, Name: "pv"}), role: staff.Privacy, inScope: true, global: true},
 		{name: "participant", token: kari.ManageToken, participant: true},
 		{name: "other-participant", token: ola.ManageToken, participant: true},
+		{name: "minor", token: emma.ManageToken, participant: true},
+		{name: "guardian", token: e.guardianToken(t, emma.ID), guardian: true},
 	}
 
 	seen := map[string]bool{}
@@ -173,7 +192,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		for _, pc := range cases {
 			t.Run(fmt.Sprintf("%s/%s", strings.ReplaceAll(key, "/", "_"), pc.name), func(t *testing.T) {
 				if key == "DELETE /api/v1/me" || key == "DELETE /api/v1/me/registration" || key == "POST /api/v1/events/:slug/cancel" ||
-					key == "DELETE /api/v1/events/:slug/registrations/:id" || key == "POST /api/v1/tokens" {
+					key == "DELETE /api/v1/events/:slug/registrations/:id" || key == "POST /api/v1/tokens" || strings.HasPrefix(key, "POST /api/v1/guardian/") {
 					// Destructive: only the refusals are tried here; the
 					// allowed calls have their own tests.
 					if allowed(a, pc) {
@@ -221,6 +240,8 @@ func allowed(a access, pc principalCase) bool {
 		return true
 	case "me":
 		return pc.participant
+	case "guardian":
+		return pc.guardian
 	case "staff":
 		ok := false
 		for _, r := range a.roles {

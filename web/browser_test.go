@@ -383,3 +383,40 @@ func TestBrowserWaitingListOffer(t *testing.T) {
 		t.Errorf("after taking the seat: %+v", d)
 	}
 }
+
+// TestBrowserGuardian: the guardian's mailed link opens their page, which
+// shows what the child registered and the consent text; they confirm,
+// then withdraw the consents, which erases the dietary value.
+func TestBrowserGuardian(t *testing.T) {
+	b := newBrowser(t)
+	b.minorsEvent(t, "race", 10)
+	s := b.mustSignup(t, "race", child("emma@example.no"))
+	g := b.guardianToken(t, s.ID)
+
+	b.run(t, chromedp.Navigate(b.base+"/g/"+g+"?lang=nb"),
+		chromedp.WaitVisible(`main[data-page="guardian"] #guardian-confirm`, chromedp.ByQuery))
+	var loc string
+	b.run(t, chromedp.Location(&loc))
+	if strings.Contains(loc, "pmg_") {
+		t.Errorf("the token stays in the address bar: %s", loc)
+	}
+	b.shot(t, "9-guardian")
+	b.axeCheck(t, "/guardian")
+	if body := b.text(t, "main"); !strings.Contains(body, "Emma Nordmann") || !strings.Contains(body, "nøtteallergi") || !strings.Contains(b.text(t, "#guardian-consent-text"), "foresatt") {
+		t.Errorf("the guardian's page lacks what was registered or the consent text: %s", body)
+	}
+	// The guardian's session is not the participant's.
+	b.run(t, chromedp.Navigate(b.base+"/me?lang=nb"), chromedp.WaitVisible(`main[data-page="expired"]`, chromedp.ByQuery))
+
+	b.run(t, chromedp.Navigate(b.base+"/guardian"), chromedp.WaitVisible(`#guardian-confirm`, chromedp.ByID),
+		chromedp.Click("#guardian-confirm", chromedp.ByID), chromedp.WaitVisible(`main[data-page="guardian"] #guardian-withdraw`, chromedp.ByQuery))
+	if d := b.reg(t, s.ID); d.Status != "confirmed" {
+		t.Errorf("after confirming: %s", d.Status)
+	}
+	b.axeCheck(t, "/guardian confirmed")
+	b.run(t, chromedp.Click("#guardian-withdraw", chromedp.ByID), chromedp.WaitVisible(`main[data-page="guardian"] p[role=status]`, chromedp.ByQuery))
+	b.shot(t, "10-guardian-withdrawn")
+	if b.keysOf(t, s.ID)["dietary"] || strings.Contains(b.text(t, "main"), "nøtteallergi") {
+		t.Error("the dietary value outlived the guardian's withdrawal")
+	}
+}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 
 	"github.com/gofiber/fiber/v2"
@@ -12,16 +13,28 @@ const localRegistration = "registration"
 
 // requireParticipant authenticates a manage token sent as the bearer token.
 func requireParticipant(s *registration.Store, g *authGuard) fiber.Handler {
+	return requireRegistrationToken(s.ByToken, "pamelding-participant", g)
+}
+
+// requireGuardian authenticates a minor's guardian's token sent as the
+// bearer token: it opens the guardian's routes only.
+func requireGuardian(s *registration.Store, g *authGuard) fiber.Handler {
+	return requireRegistrationToken(s.ByGuardianToken, "pamelding-guardian", g)
+}
+
+// requireRegistrationToken authenticates a bearer token that names a
+// registration, found by lookup; failures count towards the guard's limit.
+func requireRegistrationToken(lookup func(context.Context, string) (*registration.Registration, error), realm string, g *authGuard) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if err := g.check(c); err != nil {
 			return err
 		}
-		reg, err := s.ByToken(c.UserContext(), bearer(c))
+		reg, err := lookup(c.UserContext(), bearer(c))
 		if err != nil {
 			if errors.Is(err, registration.ErrInvalidManageToken) {
 				g.failed(c)
 			}
-			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="pamelding-participant"`)
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="`+realm+`"`)
 			return err
 		}
 		c.Locals(localRegistration, reg)

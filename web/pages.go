@@ -336,17 +336,21 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 		if res.CheckoutURL != "" {
 			return c.Redirect(res.CheckoutURL, fiber.StatusSeeOther)
 		}
-		if err := ps.login(c, res.ID); err != nil {
+		if err := ps.login(c, sessionParticipant, res.ID); err != nil {
 			return err
 		}
-		title := t(lang, "done.title")
-		if res.Status == registration.Waitlisted {
+		title, paras := t(lang, "done.title"), []string{t(lang, "done.status") + ": " + registration.StatusText(lang, res.Status), t(lang, "done.mail")}
+		switch res.Status {
+		case registration.Waitlisted:
 			title = t(lang, "done.waitlist")
+		case registration.PendingGuardian:
+			title = t(lang, "done.guardian")
+			paras = append(paras, t(lang, "done.guardian.text"))
 		}
 		return render(c, "message", lang, fiber.Map{
 			"Page":       "done",
 			"Title":      title,
-			"Paragraphs": []string{t(lang, "done.status") + ": " + registration.StatusText(lang, res.Status), t(lang, "done.mail")},
+			"Paragraphs": paras,
 			"Link":       "/me?lang=" + lang, "LinkText": t(lang, "done.me"),
 		})
 	}
@@ -361,7 +365,14 @@ func handlePaidPage() fiber.Handler {
 
 // login starts a fresh session for a registration (a new session id, so a
 // planted one is worthless).
-func (ps *pageState) login(c *fiber.Ctx, regID string) error {
+// Session roles: a page session acts for the participant or for a
+// minor's guardian, never both.
+const (
+	sessionParticipant = "registration"
+	sessionGuardian    = "guardian"
+)
+
+func (ps *pageState) login(c *fiber.Ctx, role, regID string) error {
 	sess, err := ps.sessions.Get(c)
 	if err != nil {
 		return err
@@ -373,7 +384,9 @@ func (ps *pageState) login(c *fiber.Ctx, regID string) error {
 			return err
 		}
 	}
-	sess.Set("registration", regID)
+	sess.Delete(sessionParticipant)
+	sess.Delete(sessionGuardian)
+	sess.Set(role, regID)
 	return sess.Save()
 }
 
@@ -392,7 +405,7 @@ func handleManageLink(a *app.App, ps *pageState) fiber.Handler {
 			}
 			return err
 		}
-		if err := ps.login(c, reg.ID); err != nil {
+		if err := ps.login(c, sessionParticipant, reg.ID); err != nil {
 			return err
 		}
 		return render(c, "message", reg.Lang, fiber.Map{
@@ -402,13 +415,14 @@ func handleManageLink(a *app.App, ps *pageState) fiber.Handler {
 	}
 }
 
-// current is the registration of the page session, or nil.
-func (ps *pageState) current(c *fiber.Ctx, a *app.App) (*registration.Registration, error) {
+// current is the registration the page session acts for in the role, or
+// nil.
+func (ps *pageState) current(c *fiber.Ctx, a *app.App, role string) (*registration.Registration, error) {
 	sess, err := ps.sessions.Get(c)
 	if err != nil {
 		return nil, err
 	}
-	id, _ := sess.Get("registration").(string)
+	id, _ := sess.Get(role).(string)
 	if id == "" {
 		return nil, nil
 	}
@@ -423,14 +437,21 @@ func (ps *pageState) current(c *fiber.Ctx, a *app.App) (*registration.Registrati
 // withParticipant runs a /me page for the session's registration, or says
 // the link expired.
 func withParticipant(a *app.App, ps *pageState, h func(c *fiber.Ctx, reg *registration.Registration, lang string) error) fiber.Handler {
+	return withSession(a, ps, sessionParticipant, "me.title", "me.expired", h)
+}
+
+// withSession runs a page for the registration the session acts for in
+// the role, in the registration's language unless the request names one;
+// without one it answers 401 with the expired page (title and text keys).
+func withSession(a *app.App, ps *pageState, role, title, expired string, h func(c *fiber.Ctx, reg *registration.Registration, lang string) error) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		lang := pageLang(c)
-		reg, err := ps.current(c, a)
+		reg, err := ps.current(c, a, role)
 		if err != nil {
 			return err
 		}
 		if reg == nil {
-			return render(c.Status(fiber.StatusUnauthorized), "message", lang, fiber.Map{"Page": "expired", "Title": t(lang, "me.title"), "Paragraphs": []string{t(lang, "me.expired")}})
+			return render(c.Status(fiber.StatusUnauthorized), "message", lang, fiber.Map{"Page": "expired", "Title": t(lang, title), "Paragraphs": []string{t(lang, expired)}})
 		}
 		if c.Query("lang") == "" && c.FormValue("lang") == "" {
 			lang = reg.Lang
@@ -448,51 +469,8 @@ func mePage(c *fiber.Ctx, a *app.App, reg *registration.Registration, lang, flas
 	if err != nil {
 		return err
 	}
-	var rows []fiber.Map
-	values := map[string]string{}
-	for _, f := range rep.Fields {
-		values[f.Key] = f.Value
-		label := f.Label.NB
-		if lang == "en" {
-			label = f.Label.EN
-		}
-		var purposes, recips []string
-		for _, p := range f.Purposes {
-			if lang == "en" {
-				purposes = append(purposes, privacy.Purposes[p].EN)
-			} else {
-				purposes = append(purposes, privacy.Purposes[p].NB)
-			}
-		}
-		for _, r := range f.Recipients {
-			recips = append(recips, privacy.RecipientText(r, lang))
-		}
-		if len(recips) == 0 {
-			recips = []string{t(lang, "me.nobody")}
-		}
-		deleted := privacy.RetentionText(f.Retention, lang)
-		if f.DeleteAt != nil {
-			deleted = f.DeleteAt.In(oslo).Format("02.01.2006") + " (" + deleted + ")"
-		}
-		rows = append(rows, fiber.Map{"Label": label, "Value": f.Value, "Purposes": strings.Join(purposes, "; "),
-			"Basis": privacy.BasisText(f.LegalBasis, lang), "Recipients": strings.Join(recips, ", "), "Deleted": deleted})
-	}
-	var consents []fiber.Map
-	for _, p := range []privacy.ConsentPurpose{privacy.ConsentHealth, privacy.ConsentMarketing, privacy.ConsentGuardian} {
-		c, ok := reg.Consent(p)
-		if !ok {
-			continue
-		}
-		state := t(lang, "me.refused")
-		if c.WithdrawnAt != nil {
-			state = t(lang, "me.withdrawn")
-		} else if c.Given {
-			state = t(lang, "me.given")
-		}
-		consents = append(consents, fiber.Map{"Key": string(p), "Purpose": t(lang, "consent."+string(p)), "State": state,
-			"At": c.At.In(oslo).Format("02.01.2006 15:04"), "Version": c.TextVersion,
-			"CanWithdraw": reg.ConsentState[p] && p != privacy.ConsentGuardian})
-	}
+	rows, values := reportRows(rep, lang)
+	consents := consentRows(ev, reg, lang, true)
 	byField := map[string]string{}
 	var errs []pageError
 	for _, fe := range ferrs {
@@ -532,6 +510,84 @@ func mePage(c *fiber.Ctx, a *app.App, reg *registration.Registration, lang, flas
 		"Source":    fmt.Sprintf(t(lang, "me.source.text"), reg.CreatedAt.In(oslo).Format("02.01.2006"), t(lang, "channel."+string(reg.Channel))),
 		"CanCancel": reg.Status.Live(),
 	})
+}
+
+// reportRows are an access report's values as the table of a page shows
+// them, and the values by key.
+func reportRows(rep *registration.AccessReport, lang string) ([]fiber.Map, map[string]string) {
+	var rows []fiber.Map
+	values := map[string]string{}
+	for _, f := range rep.Fields {
+		values[f.Key] = f.Value
+		label := f.Label.NB
+		if lang == "en" {
+			label = f.Label.EN
+		}
+		var purposes, recips []string
+		for _, p := range f.Purposes {
+			if lang == "en" {
+				purposes = append(purposes, privacy.Purposes[p].EN)
+			} else {
+				purposes = append(purposes, privacy.Purposes[p].NB)
+			}
+		}
+		for _, r := range f.Recipients {
+			recips = append(recips, privacy.RecipientText(r, lang))
+		}
+		if len(recips) == 0 {
+			recips = []string{t(lang, "me.nobody")}
+		}
+		deleted := privacy.RetentionText(f.Retention, lang)
+		if f.DeleteAt != nil {
+			deleted = f.DeleteAt.In(oslo).Format("02.01.2006") + " (" + deleted + ")"
+		}
+		rows = append(rows, fiber.Map{"Label": label, "Value": f.Value, "Purposes": strings.Join(purposes, "; "),
+			"Basis": privacy.BasisText(f.LegalBasis, lang), "Recipients": strings.Join(recips, ", "), "Deleted": deleted})
+	}
+	return rows, values
+}
+
+// consentRows are the consents asked at sign-up, each purpose once, as it
+// stands; withdrawable says the page offers to withdraw those given (the
+// guardian's own consent is withdrawn on the guardian's page).
+func consentRows(ev *events.Event, reg *registration.Registration, lang string, withdrawable bool) []fiber.Map {
+	var out []fiber.Map
+	seen := map[privacy.ConsentPurpose]bool{}
+	for _, rec := range reg.Consents {
+		p := rec.Purpose
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		c, _ := reg.Consent(p)
+		state := t(lang, "me.refused")
+		if c.WithdrawnAt != nil {
+			state = t(lang, "me.withdrawn")
+		} else if c.Given {
+			state = t(lang, "me.given")
+		}
+		out = append(out, fiber.Map{"Key": string(p), "Purpose": consentLabel(ev, p, lang), "State": state,
+			"At": c.At.In(oslo).Format("02.01.2006 15:04"), "Version": c.TextVersion,
+			"CanWithdraw": withdrawable && reg.ConsentState[p] && p != privacy.ConsentGuardian})
+	}
+	return out
+}
+
+// consentLabel names a consent purpose: a built-in one by its words, a
+// custom field's by the field's label.
+func consentLabel(ev *events.Event, p privacy.ConsentPurpose, lang string) string {
+	if m, ok := msgs[lang]["consent."+string(p)]; ok {
+		return m
+	}
+	for _, df := range ev.Form() {
+		if df.ConsentPurpose == p {
+			if lang == "en" {
+				return df.Label.EN
+			}
+			return df.Label.NB
+		}
+	}
+	return string(p)
 }
 
 func handleMePage(a *app.App, ps *pageState) fiber.Handler {

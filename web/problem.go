@@ -68,6 +68,7 @@ var domainErrors = []struct {
 	{registration.ErrRegistrationClosed, http.StatusConflict, "registration_closed", "Registration for this event is not open."},
 	{registration.ErrNotCancellable, http.StatusConflict, "not_cancellable", "The registration is already cancelled or expired."},
 	{registration.ErrNoOffer, http.StatusConflict, "no_offer", "There is no open offer of a seat."},
+	{registration.ErrGuardianDone, http.StatusConflict, "guardian_done", "There is nothing for the guardian to do: the registration was confirmed, withdrawn, declined or lapsed already."},
 	{registration.ErrInvalidManageToken, http.StatusUnauthorized, "unauthenticated", "A valid manage token is required."},
 	{registration.ErrPaymentUnavailable, http.StatusServiceUnavailable, "payment_unavailable", "The payment provider did not answer; nothing was kept. Try again shortly."},
 	{payments.ErrBadSignature, http.StatusBadRequest, "bad_signature", "The webhook signature is missing, wrong or too old."},

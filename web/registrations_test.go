@@ -380,7 +380,7 @@ func TestMinors(t *testing.T) {
 		t.Errorf("errors %+v", p.Errors)
 	}
 	s := e.mustSignup(t, "race", kid(guardian, map[string]any{"guardian": true}))
-	if s.Status != "confirmed" {
+	if s.Status != "pending_guardian" {
 		t.Errorf("status %s", s.Status)
 	}
 	r := e.do(t, "GET", "/api/v1/me", s.ManageToken, nil)

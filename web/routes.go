@@ -12,6 +12,7 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	guard := newAuthGuard(d.Limits)
 	staffOnly := func(roles ...staff.Role) fiber.Handler { return requireStaff(a.Staff, guard, roles...) }
 	me := requireParticipant(a.Registrations, guard)
+	guardian := requireGuardian(a.Registrations, guard)
 	signupLimit := d.Limits.signupLimit()
 
 	f.Get("/healthz", handleHealthz())
@@ -35,6 +36,12 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	f.Get("/me/delete", page(handleMeDeletePage(a, ps))...)
 	f.Post("/me/delete", page(handleMeDelete(a, ps))...)
 	f.Post("/me/logout", page(handleMeLogout(ps))...)
+	f.Get("/g/:token", signupLimit, pageHeaders, ps.csrf, handleGuardianLink(a, ps))
+	f.Get("/guardian", page(handleGuardianPage(a, ps))...)
+	f.Post("/guardian/confirm", page(handleGuardianPost(a, ps, "confirm"))...)
+	f.Post("/guardian/decline", page(handleGuardianPost(a, ps, "decline"))...)
+	f.Post("/guardian/withdraw", page(handleGuardianPost(a, ps, "withdraw"))...)
+	f.Post("/guardian/cancel", page(handleGuardianPost(a, ps, "cancel"))...)
 	f.Get("/readyz", handleReadyz(a.Store))
 	f.Get("/metrics", handleMetrics(a.Metrics))
 
@@ -62,6 +69,11 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	v1.Post("/me/restriction", me, handleRestrict(a.Rights))
 	v1.Delete("/me/registration", me, handleMeCancelPaid(a))
 	v1.Post("/me/offer/accept", me, handleAcceptOffer(a.Signups))
+	v1.Get("/guardian", guardian, handleGuardian(a.Rights))
+	v1.Post("/guardian/confirm", guardian, handleGuardianAction(a, "confirm"))
+	v1.Post("/guardian/decline", guardian, handleGuardianAction(a, "decline"))
+	v1.Post("/guardian/withdraw", guardian, handleGuardianAction(a, "withdraw"))
+	v1.Post("/guardian/cancel", guardian, handleGuardianAction(a, "cancel"))
 	v1.Post("/tokens", staffOnly(staff.Admin), handleCreateToken(a.Staff))
 	v1.Get("/tokens", staffOnly(staff.Admin), handleListTokens(a.Staff))
 	v1.Delete("/tokens/:id", staffOnly(staff.Admin), handleRevokeToken(a.Staff))

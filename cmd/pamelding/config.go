@@ -54,6 +54,7 @@ type config struct {
 	SMTPFrom          string
 	DigitalConsentAge int
 	OfferTTL          time.Duration
+	GuardianHold      time.Duration
 	JobInterval       time.Duration
 	// PartnerObjectionWindow: see app.Config.
 	PartnerObjectionWindow time.Duration
@@ -99,6 +100,8 @@ var settings = []setting{
 		check: intBetween(13, 16), set: func(c *config, v string) { c.DigitalConsentAge, _ = strconv.Atoi(v) }},
 	{name: "PAMELDING_OFFER_TTL", def: "48h", help: "how long a seat offered from the waiting list is held",
 		check: durationBetween(time.Minute, 30*24*time.Hour), set: func(c *config, v string) { c.OfferTTL, _ = time.ParseDuration(v) }},
+	{name: "PAMELDING_GUARDIAN_HOLD", def: "72h", help: "how long a minor's seat is held for the guardian to confirm through the link mailed to them; then the registration lapses and its data is erased",
+		check: durationBetween(time.Hour, 30*24*time.Hour), set: func(c *config, v string) { c.GuardianHold, _ = time.ParseDuration(v) }},
 	{name: "PAMELDING_PARTNER_OBJECTION_WINDOW", def: "336h", help: "how long participants told of a partner added after they signed up may object before it gets their name (default 14 days)",
 		check: durationBetween(time.Hour, 90*24*time.Hour), set: func(c *config, v string) { c.PartnerObjectionWindow, _ = time.ParseDuration(v) }},
 	{name: "PAMELDING_JOB_INTERVAL", def: "1m", help: "how often background jobs sweep for due mail and ended offers (new mail goes out at once)",

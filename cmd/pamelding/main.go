@@ -183,7 +183,7 @@ func open(ctx context.Context, getenv func(string) string, stderr io.Writer, att
 // configuration.
 func appConfig(cfg config, sender registration.Sender) app.Config {
 	return app.Config{
-		Registration: registration.Config{DigitalConsentAge: cfg.DigitalConsentAge, OfferTTL: cfg.OfferTTL},
+		Registration: registration.Config{DigitalConsentAge: cfg.DigitalConsentAge, OfferTTL: cfg.OfferTTL, GuardianHold: cfg.GuardianHold},
 		Payments: payments.Config{
 			StripeKey: cfg.StripeKey, StripeAPIBase: cfg.StripeAPIBase, WebhookSecret: cfg.StripeWebhook,
 			Hold: cfg.PaymentHold, PublicURL: cfg.PublicURL, Seller: cfg.Seller, InvoiceDueDays: cfg.InvoiceDueDays,

@@ -260,6 +260,7 @@ func TestConfig(t *testing.T) {
 		{"SMTPURL", "SMTP_URL", "http://mail"},
 		{"DigitalConsentAge", "PAMELDING_DIGITAL_CONSENT_AGE", "9"},
 		{"OfferTTL", "PAMELDING_OFFER_TTL", "forever"},
+		{"GuardianHold", "PAMELDING_GUARDIAN_HOLD", "1m"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{tc.key: tc.value, "PAMELDING_DATA_DIR": mongotest.ShortTempDir(t)}

@@ -57,3 +57,28 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Errorf("the walk-through hit a 500:\n%s", s.logs)
 	}
 }
+
+// TestReadmeNamesEverySetting: each environment variable the program
+// reads has its row in the README's table, and no row names one it does
+// not read.
+func TestReadmeNamesEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(settings) < 20 {
+		t.Fatalf("only %d settings", len(settings))
+	}
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.name] = true
+		if !strings.Contains(string(readme), "| `"+s.name+"`") && !strings.Contains(string(readme), "`"+s.name+"` |") && !strings.Contains(string(readme), ", `"+s.name+"`") {
+			t.Errorf("the README's table has no row for %s", s.name)
+		}
+	}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Z_]+)`").FindAllStringSubmatch(string(readme), -1) {
+		if !known[m[1]] {
+			t.Errorf("the README documents %s, which the program does not read", m[1])
+		}
+	}
+}
