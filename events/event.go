@@ -146,9 +146,10 @@ type DeclaredField struct {
 	Required bool `json:"required"`
 }
 
-// Form returns the event's form fields with their tags. Recipients are
-// those that apply to this event: partners only where it has partners, the
-// public only where it publishes a participant list.
+// Form returns the event's form fields with their tags as they hold for
+// this event (privacy.Field.ForEvent): only the purposes it has, each with
+// its legal basis, and the recipients that apply: partners only where it
+// has partners, the public only where it publishes a participant list.
 func (e *Event) Form() []DeclaredField {
 	out := make([]DeclaredField, 0, len(e.Fields))
 	for _, ff := range e.Fields {
@@ -156,15 +157,18 @@ func (e *Event) Form() []DeclaredField {
 		if !ok {
 			continue // cannot happen: forms are checked on every write
 		}
-		f.Recipients = slices.DeleteFunc(f.Recipients, func(r privacy.Recipient) bool {
-			return (r == privacy.Partners && len(e.Partners) == 0) || (r == privacy.Public && !e.PublicList)
-		})
+		f = f.ForEvent(e.Traits())
 		if ff.Key == "email" && e.PrefillEmail && e.Price.Amount > 0 {
 			f.Recipients = append(f.Recipients, privacy.PaymentProcessor)
 		}
 		out = append(out, DeclaredField{Field: f, Required: ff.Required})
 	}
 	return out
+}
+
+// Traits are what decides which purposes the event has.
+func (e *Event) Traits() privacy.EventTraits {
+	return privacy.EventTraits{Kind: string(e.Kind), Paid: e.Price.Amount > 0, Partners: len(e.Partners) > 0, PublicList: e.PublicList}
 }
 
 // Asks reports whether the form asks for the field.

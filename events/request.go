@@ -203,6 +203,11 @@ func (e *Event) validate() privacy.Errors {
 			continue
 		}
 		seen[ff.Key] = true
+		if f, ok := e.Field(ff.Key); ok && len(f.ForEvent(e.Traits()).Purposes) == 0 {
+			// Data minimisation: nothing is asked for a purpose the event
+			// does not have.
+			errs.Add(path, privacy.CodeNoPurpose)
+		}
 		if ff.Key == "email" && ff.Required {
 			emailRequired = true
 		}

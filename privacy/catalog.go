@@ -114,6 +114,10 @@ type Field struct {
 	// RetentionReason says why a custom field is kept longer than the
 	// bound for its kind; the notice prints it.
 	RetentionReason *Text `json:"retentionReason,omitempty" bson:"retentionReason,omitempty"`
+	// Bases is the legal basis of each purpose, as it holds for an event
+	// (see ForEvent); LegalBasis is the basis on which the field is
+	// collected at all.
+	Bases map[Purpose]LegalBasis `json:"bases,omitempty" bson:"bases,omitempty"`
 }
 
 // SharedWith reports whether r is among the field's recipients.
@@ -215,11 +219,16 @@ var builtinByKey = func() map[string]Field {
 	return m
 }()
 
-// Catalog returns the built-in fields in catalog order. The slice is a copy.
+// Catalog returns the built-in fields in catalog order, each with the
+// legal basis of each of its purposes. The slice is a copy.
 func Catalog() []Field {
 	out := make([]Field, len(builtin))
 	for i, f := range builtin {
 		out[i] = f.clone()
+		out[i].Bases = map[Purpose]LegalBasis{}
+		for _, p := range f.Purposes {
+			out[i].Bases[p] = f.BasisFor(p)
+		}
 	}
 	return out
 }
@@ -235,6 +244,13 @@ func Lookup(key string) (Field, bool) {
 
 func (f Field) clone() Field {
 	f.Purposes = slices.Clone(f.Purposes)
+	if f.Bases != nil {
+		bases := make(map[Purpose]LegalBasis, len(f.Bases))
+		for p, b := range f.Bases {
+			bases[p] = b
+		}
+		f.Bases = bases
+	}
 	f.Recipients = slices.Clone(f.Recipients)
 	if f.Recipients == nil {
 		f.Recipients = []Recipient{} // "no one else", shown as []

@@ -38,6 +38,12 @@ const (
 	// CodeRetentionTooLong: longer than the bound for the field's kind,
 	// and no reason given.
 	CodeRetentionTooLong = "retention_too_long"
+	// CodePurposeBasis: the purpose has a legal basis of its own the
+	// field's does not match.
+	CodePurposeBasis = "purpose_basis_mismatch"
+	// CodeNoPurpose: none of the field's purposes exists for the event
+	// (invoice fields on a free event, a badge at a race).
+	CodeNoPurpose = "no_purpose_for_event"
 )
 
 // Retention bounds of custom fields: no longer than the catalog's own
@@ -117,6 +123,17 @@ func CustomField(path string, s CustomFieldSpec) (Field, Errors) {
 	for i, p := range s.Purposes {
 		if _, ok := Purposes[p]; !ok {
 			errs.Add(at("purposes["+strconv.Itoa(i)+"]"), CodeInvalid)
+			continue
+		}
+		// A purpose with a basis of its own takes a field on that basis:
+		// marketing only under consent, bookkeeping only as a legal
+		// obligation, partner lists never (partners get name and
+		// organisation only).
+		switch r := purposeRules[p]; {
+		case p == "partner_sharing",
+			r.basis == Consent && !s.LegalBasis.NeedsConsent(),
+			r.basis == LegalObligation && s.LegalBasis != LegalObligation:
+			errs.Add(at("purposes["+strconv.Itoa(i)+"]"), CodePurposeBasis)
 		}
 	}
 	if s.Recipients == nil {

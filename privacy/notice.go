@@ -44,7 +44,7 @@ type Section struct {
 }
 
 type words struct {
-	title, controller, controllerText, what, whatText, colField, colPurpose, colBasis, colRecipients, colRetention,
+	title, controller, controllerText, what, whatText, colField, colPurpose, colRecipients, colRetention,
 	required, optional, nobody, health, healthText, sharing, partnersText, noPartners, cateringText, publicText,
 	cardText, minors, minorsText, rights, rightsText, howTo, complaint string
 }
@@ -54,12 +54,12 @@ var noticeWords = map[string]words{
 		title: "Personvernerklæring for %s", controller: "Behandlingsansvarlig",
 		controllerText: "%s er behandlingsansvarlig for personopplysningene som samles inn ved påmelding til %s. Spørsmål om personvern og krav etter personvernforordningen sendes til %s.",
 		what:           "Hva vi samler inn, hvorfor og hvor lenge", whatText: "Skjemaet spør bare om feltene under. Alt annet avvises.",
-		colField: "Opplysning", colPurpose: "Formål", colBasis: "Rettslig grunnlag", colRecipients: "Mottakere utenom arrangøren", colRetention: "Slettes",
+		colField: "Opplysning", colPurpose: "Formål og rettslig grunnlag", colRecipients: "Mottakere utenom arrangøren", colRetention: "Slettes",
 		required: "påkrevd", optional: "valgfri", nobody: "ingen",
 		health:       "Helseopplysninger",
 		healthText:   "%s kan være helseopplysninger (GDPR art. 9). De lagres bare med ditt uttrykkelige samtykke, gitt i samme skjema, krypteres med en egen nøkkel for din påmelding og deles bare med serveringsansvarlig. Trekker du samtykket, slettes de straks og nøkkelen destrueres.",
 		sharing:      "Hvem får opplysningene",
-		partnersText: "Arrangementets partnere (%s) får navn og organisasjon på bekreftede deltakere, ikke noe mer. Du kan reservere deg mot dette ved påmelding eller senere på «Mine data». Hver utlevering logges, og loggen vises deg.",
+		partnersText: "Arrangementets partnere (%s) får navn og organisasjon på bekreftede deltakere, ikke noe mer. Grunnlaget er berettiget interesse (GDPR art. 6(1)(f)): arrangørens og partnernes interesse i å møte deltakerne. Du kan protestere (reservere deg) ved påmelding eller når som helst senere på «Mine data» (art. 21). Hver utlevering logges, og loggen vises deg.",
 		noPartners:   "Arrangementet har ingen partnere som får deltakerlister.",
 		cateringText: "Serveringsansvarlig ser navn og matallergier/diett hos deltakere som har samtykket.",
 		publicText:   "Arrangementet publiserer deltaker- og resultatlister med navn og klubb.",
@@ -75,12 +75,12 @@ var noticeWords = map[string]words{
 		title: "Privacy notice for %s", controller: "Controller",
 		controllerText: "%s is the controller of the personal data collected when you register for %s. Send privacy questions and requests under the GDPR to %s.",
 		what:           "What we collect, why and for how long", whatText: "The form asks only for the fields below. Anything else is refused.",
-		colField: "Data", colPurpose: "Purpose", colBasis: "Legal basis", colRecipients: "Recipients besides the organiser", colRetention: "Deleted",
+		colField: "Data", colPurpose: "Purpose and legal basis", colRecipients: "Recipients besides the organiser", colRetention: "Deleted",
 		required: "required", optional: "optional", nobody: "none",
 		health:       "Health data",
 		healthText:   "%s may be health data (GDPR art. 9). It is stored only with your explicit consent, given in the same form, encrypted under a key of its own for your registration, and shared only with those responsible for catering. If you withdraw your consent it is deleted at once and the key destroyed.",
 		sharing:      "Who receives the data",
-		partnersText: "The event's partners (%s) receive the name and organisation of confirmed participants, nothing more. You can object to this when you register or later under \"My data\". Every disclosure is logged, and the log is shown to you.",
+		partnersText: "The event's partners (%s) receive the name and organisation of confirmed participants, nothing more. The basis is legitimate interest (GDPR art. 6(1)(f)): the organiser's and the partners' interest in meeting the participants. You can object when you register or at any time later under \"My data\" (art. 21). Every disclosure is logged, and the log is shown to you.",
 		noPartners:   "The event has no partners receiving attendee lists.",
 		cateringText: "Catering staff see the name and food allergies/diet of participants who consented.",
 		publicText:   "The event publishes participant and result lists with name and club.",
@@ -149,6 +149,29 @@ func RecipientText(r Recipient, lang string) string {
 	return recipientText[lang][r]
 }
 
+// PurposesText says a field's purposes, each with its legal basis, and
+// where the participant may object (legitimate interest, art. 21).
+func PurposesText(f Field, lang string) string {
+	if lang != "en" {
+		lang = "nb"
+	}
+	objection := map[string]string{"nb": ", du kan protestere", "en": ", you may object"}[lang]
+	var out []string
+	for _, p := range f.Purposes {
+		t := Purposes[p].NB
+		if lang == "en" {
+			t = Purposes[p].EN
+		}
+		b := f.BasisFor(p)
+		t += ": " + BasisText(b, lang)
+		if b.Objectable() {
+			t = strings.TrimSuffix(t, ")") + objection + ")"
+		}
+		out = append(out, t)
+	}
+	return strings.Join(out, "; ")
+}
+
 // BasisText says a legal basis in words with its article.
 func BasisText(b LegalBasis, lang string) string {
 	if lang != "en" {
@@ -174,7 +197,7 @@ func Notice(in NoticeInput) []Section {
 		Heading:    fmt.Sprintf(w.title, in.EventTitle),
 		Paragraphs: []string{fmt.Sprintf(w.controllerText, controllerName(in), in.EventTitle, in.PrivacyEmail)},
 	}}
-	table := [][]string{{w.colField, w.colPurpose, w.colBasis, w.colRecipients, w.colRetention}}
+	table := [][]string{{w.colField, w.colPurpose, w.colRecipients, w.colRetention}}
 	var health []string
 	asks := map[string]bool{}
 	for _, f := range in.Fields {
@@ -183,15 +206,7 @@ func Notice(in NoticeInput) []Section {
 		if f.Required {
 			req = w.required
 		}
-		var purposes, recips []string
-		for _, p := range f.Purposes {
-			t := Purposes[p]
-			if lang == "en" {
-				purposes = append(purposes, t.EN)
-			} else {
-				purposes = append(purposes, t.NB)
-			}
-		}
+		var recips []string
 		for _, r := range f.Recipients {
 			recips = append(recips, recipientText[lang][r])
 		}
@@ -210,8 +225,7 @@ func Notice(in NoticeInput) []Section {
 				ret += " (" + r.NB + ")"
 			}
 		}
-		table = append(table, []string{label(f.Field) + " (" + req + ")", strings.Join(purposes, "; "),
-			BasisText(f.LegalBasis, lang), strings.Join(recips, ", "), ret})
+		table = append(table, []string{label(f.Field) + " (" + req + ")", PurposesText(f.Field, lang), strings.Join(recips, ", "), ret})
 		if f.Category.Special() {
 			health = append(health, label(f.Field))
 		}

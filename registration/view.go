@@ -139,6 +139,14 @@ func (s *Rights) AccessReport(ctx context.Context, reg *Registration) (*AccessRe
 		if val == "" {
 			continue
 		}
+		if df.Bases == nil {
+			// A promise from before purposes were kept per event, with
+			// their bases: the purposes the event has, the recipients as
+			// promised.
+			recipients := df.Recipients
+			df.Field = df.ForEvent(ev.Traits())
+			df.Recipients = recipients
+		}
 		fv := FieldValue{DeclaredField: df, Value: val, DeleteRule: df.Retention.String()}
 		if at, ok := deleteAt(reg, ev, df.Key); ok {
 			fv.DeleteAt = &at
@@ -148,9 +156,11 @@ func (s *Rights) AccessReport(ctx context.Context, reg *Registration) (*AccessRe
 		}
 		v.Fields = append(v.Fields, fv)
 	}
+	// The consent texts the participant was shown.
 	for _, c := range reg.Consents {
-		if t, ok := ev.ConsentText(c.Purpose); ok && !slices.ContainsFunc(v.ConsentTexts, func(x ConsentText) bool { return x.Purpose == c.Purpose }) {
-			v.ConsentTexts = append(v.ConsentTexts, t)
+		i := slices.IndexFunc(promise.Consents, func(x ConsentText) bool { return x.Purpose == c.Purpose })
+		if i >= 0 && !slices.ContainsFunc(v.ConsentTexts, func(x ConsentText) bool { return x.Purpose == c.Purpose }) {
+			v.ConsentTexts = append(v.ConsentTexts, promise.Consents[i])
 		}
 	}
 	ds, err := disclosuresOf(ctx, s.d.db, reg.ID)

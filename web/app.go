@@ -17,6 +17,7 @@ import (
 	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/metrics"
 	"github.com/pamelding/pamelding/payments"
+	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/staff"
 )
 
@@ -39,6 +40,9 @@ type Config struct {
 	DigitalConsentAge int
 	// CardPayments: Stripe is configured.
 	CardPayments bool
+	// Processors are the data processors the record of processing names
+	// (art. 30), as the operator configured them.
+	Processors []privacy.Processor
 }
 
 // bodyLimit is the largest body the server reads at all (a bank

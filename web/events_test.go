@@ -148,6 +148,14 @@ func TestCreateEventRefused(t *testing.T) {
 		{"DuplicateField", adminToken, with(func(b map[string]any) {
 			b["fields"] = []map[string]any{{"key": "email", "required": true}, {"key": "email"}}
 		}), nil, 422, "validation", "fields[1].key", "duplicate"},
+		{"InvoiceFieldOnFreeEvent", adminToken, with(func(b map[string]any) {
+			delete(b, "price")
+			b["fields"] = []map[string]any{{"key": "email", "required": true}, {"key": "invoice_address"}}
+		}), nil, 422, "validation", "fields[1].key", "no_purpose_for_event"},
+		{"BadgeTitleAtARace", adminToken, with(func(b map[string]any) {
+			b["kind"] = "race"
+			b["fields"] = []map[string]any{{"key": "email", "required": true}, {"key": "title"}}
+		}), nil, 422, "validation", "fields[1].key", "no_purpose_for_event"},
 		{"NoRequiredEmail", adminToken, with(func(b map[string]any) { b["fields"] = []map[string]any{{"key": "name", "required": true}} }), nil, 422, "validation", "fields", "email_required"},
 		{"DuplicatePartner", adminToken, with(func(b map[string]any) {
 			b["partners"] = []map[string]string{{"id": "a", "name": "A"}, {"id": "a", "name": "B"}}

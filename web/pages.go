@@ -523,14 +523,7 @@ func reportRows(rep *registration.AccessReport, lang string) ([]fiber.Map, map[s
 		if lang == "en" {
 			label = f.Label.EN
 		}
-		var purposes, recips []string
-		for _, p := range f.Purposes {
-			if lang == "en" {
-				purposes = append(purposes, privacy.Purposes[p].EN)
-			} else {
-				purposes = append(purposes, privacy.Purposes[p].NB)
-			}
-		}
+		var recips []string
 		for _, r := range f.Recipients {
 			recips = append(recips, privacy.RecipientText(r, lang))
 		}
@@ -541,8 +534,8 @@ func reportRows(rep *registration.AccessReport, lang string) ([]fiber.Map, map[s
 		if f.DeleteAt != nil {
 			deleted = f.DeleteAt.In(oslo).Format("02.01.2006") + " (" + deleted + ")"
 		}
-		rows = append(rows, fiber.Map{"Label": label, "Value": f.Value, "Purposes": strings.Join(purposes, "; "),
-			"Basis": privacy.BasisText(f.LegalBasis, lang), "Recipients": strings.Join(recips, ", "), "Deleted": deleted})
+		rows = append(rows, fiber.Map{"Label": label, "Value": f.Value, "Purposes": privacy.PurposesText(f.Field, lang),
+			"Recipients": strings.Join(recips, ", "), "Deleted": deleted})
 	}
 	return rows, values
 }

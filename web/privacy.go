@@ -321,8 +321,12 @@ func handlePrivacyNotice(ev *events.Service, publicURL string, digitalConsentAge
 
 // handleRecords generates the art. 30 record from the catalog and the
 // events: JSON, or Markdown with ?format=md.
-func handleRecords(ev *events.Service, cardPayments bool) fiber.Handler {
+func handleRecords(ev *events.Service, cardPayments bool, processors []privacy.Processor) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		lang := c.Query("lang", "en")
+		if lang != "en" && lang != "nb" {
+			return problem(fiber.StatusBadRequest, "bad_query", "lang is nb or en.", privacy.FieldError{Field: "lang", Code: privacy.CodeInvalid})
+		}
 		evs, err := ev.List(c.UserContext())
 		if err != nil {
 			return err
@@ -330,7 +334,11 @@ func handleRecords(ev *events.Service, cardPayments bool) fiber.Handler {
 		var in []privacy.RecordsEvent
 		for i := range evs {
 			e := &evs[i]
-			re := privacy.RecordsEvent{Slug: e.Slug, Title: e.Title.EN, ControllerName: e.Organiser.Name,
+			title := e.Title.EN
+			if lang == "nb" {
+				title = e.Title.NB
+			}
+			re := privacy.RecordsEvent{Slug: e.Slug, Title: title, ControllerName: e.Organiser.Name,
 				ControllerOrgNumber: e.Organiser.OrgNumber, PrivacyEmail: e.Organiser.PrivacyEmail, CardPayments: cardPayments && e.Price.Amount > 0}
 			for _, df := range e.Form() {
 				re.Fields = append(re.Fields, privacy.NoticeField{Field: df.Field, Required: df.Required})
@@ -340,7 +348,7 @@ func handleRecords(ev *events.Service, cardPayments bool) fiber.Handler {
 			}
 			in = append(in, re)
 		}
-		rec := privacy.BuildRecords(time.Now(), in)
+		rec := privacy.BuildRecords(time.Now(), lang, in, processors)
 		if c.Query("format") == "md" || strings.HasPrefix(c.Get(fiber.HeaderAccept), "text/markdown") {
 			c.Set(fiber.HeaderContentType, "text/markdown; charset=utf-8")
 			return c.SendString(privacy.Markdown(rec.Sections()))

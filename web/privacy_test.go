@@ -22,13 +22,13 @@ import (
 	"github.com/pamelding/pamelding/staff"
 )
 
-// allFields is a form with every built-in field, and a value for each
-// that must never reach a partner but name and organisation.
+// allFields is a form with every built-in field a free conference with
+// partners has a purpose for (not the invoice fields), and a value for
+// each that must never reach a partner but name and organisation.
 var allFields = map[string]string{
 	"name": "Kari Nordmann", "email": "kari@example.no", "phone": "91234567", "organisation": "Acme AS",
 	"title": "Daglig leder", "dietary": "nøtteallergi", "date_of_birth": "1980-02-03", "club": "Kongsvinger IL",
 	"guardian_name": "Guro Verge", "guardian_email": "guro@example.no", "emergency_contact": "Per 99887766",
-	"invoice_org_number": "974760673", "invoice_address": "Postboks 9, 0101 Oslo", "invoice_reference": "REF-123",
 }
 
 func (e *env) everyFieldEvent(t testing.TB, slug string) {
@@ -36,7 +36,9 @@ func (e *env) everyFieldEvent(t testing.TB, slug string) {
 		delete(b, "price")
 		var fs []map[string]any
 		for _, f := range privacy.Catalog() {
-			fs = append(fs, map[string]any{"key": f.Key, "required": f.Key == "name" || f.Key == "email"})
+			if _, ok := allFields[f.Key]; ok {
+				fs = append(fs, map[string]any{"key": f.Key, "required": f.Key == "name" || f.Key == "email"})
+			}
 		}
 		b["fields"] = fs
 		b["partners"] = []map[string]string{{"id": "acme", "name": "Acme AS"}, {"id": "bank", "name": "Sparebanken"}}
@@ -503,7 +505,7 @@ func TestRetention(t *testing.T) {
 	}
 	e.clock.add(30 * 24 * time.Hour) // past event end + 30 days
 	run()
-	if k := fields(s.ID); has(k, "dietary") || has(k, "phone") || !has(k, "email") || !has(k, "invoice_org_number") {
+	if k := fields(s.ID); has(k, "dietary") || has(k, "phone") || !has(k, "email") {
 		t.Fatalf("30 days after: %v", k)
 	}
 	var ov struct {
@@ -521,7 +523,7 @@ func TestRetention(t *testing.T) {
 	}
 	e.clock.add(330 * 24 * time.Hour) // past event end + 1 year
 	run()
-	if k := fields(s.ID); has(k, "email") || has(k, "name") || !has(k, "invoice_org_number") {
+	if k := fields(s.ID); has(k, "email") || has(k, "name") || has(k, "club") {
 		t.Fatalf("a year after: %v", k)
 	}
 	if k := fields(inv.ID); !has(k, "invoice_org_number") || has(k, "email") {
@@ -539,7 +541,9 @@ func TestRetention(t *testing.T) {
 		RegistrationsDeleted int `bson:"registrationsDeleted"`
 	}
 	_ = e.store.Collection(mongodb.PurgeReceipts).All(context.Background(), bson.M{}, &receipts)
-	if len(receipts) != 6 || receipts[5].RegistrationsDeleted != 2 {
+	// The free registration goes a year after the event (nothing of it is
+	// bookkeeping); the invoiced one after its bookkeeping period.
+	if len(receipts) != 6 || receipts[4].RegistrationsDeleted != 1 || receipts[5].RegistrationsDeleted != 1 {
 		t.Errorf("receipts %+v", receipts)
 	}
 	var raw []bson.Raw
@@ -562,8 +566,8 @@ func TestGeneratedDocuments(t *testing.T) {
 		want         []string
 	}{
 		{"?lang=nb", "text/html", []string{"<h1>Personvernerklæring for Janteloppet</h1>", "Acme AS, Sparebanken", "7 dager etter arrangementet",
-			"5 år etter utløpet av regnskapsåret", "uttrykkelig samtykke (GDPR art. 9(2)(a))", "personvern@example.no", "Datatilsynet", "under 18 år"}},
-		{"?lang=en&format=md", "text/markdown", []string{"# Privacy notice for Janteloppet", "| Data | Purpose |", "30 days after the event", "name and organisation"}},
+			"30 dager etter arrangementet", "uttrykkelig samtykke (GDPR art. 9(2)(a))", "personvern@example.no", "Datatilsynet", "under 18 år"}},
+		{"?lang=en&format=md", "text/markdown", []string{"# Privacy notice for Janteloppet", "| Data | Purpose and legal basis |", "Attendee list for the event's partners: legitimate interest (GDPR art. 6(1)(f), you may object)", "30 days after the event", "name and organisation"}},
 	} {
 		r := e.do(t, "GET", "/api/v1/events/konf/privacy-notice"+tc.query, "", nil)
 		if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), tc.ctype) {
@@ -578,25 +582,51 @@ func TestGeneratedDocuments(t *testing.T) {
 	mustProblem(t, e.do(t, "GET", "/api/v1/events/konf/privacy-notice?lang=de", "", nil), 400)
 
 	r := e.do(t, "GET", "/api/v1/privacy/records", adminToken, nil)
+	type purpose struct {
+		Purpose, LegalBasis string
+		Objection           bool
+	}
 	var rec struct {
 		Activities []struct {
 			Event        string
 			DataSubjects []string
-			Categories   []struct {
-				Category    string
-				SpecialData bool `json:"specialCategory"`
-			}
-			Retention []map[string]string
+			Purposes     []purpose
+			Retention    []map[string]string
 		}
 	}
 	r.json(t, &rec)
 	if len(rec.Activities) != 1 || len(rec.Activities[0].Retention) != len(allFields) || len(rec.Activities[0].DataSubjects) != 3 {
 		t.Fatalf("records %s", r.body)
 	}
+	// Legal basis per purpose; only the purposes a free conference with
+	// partners has (finding 8).
+	bases := map[string]purpose{}
+	for _, p := range rec.Activities[0].Purposes {
+		bases[p.Purpose] = p
+	}
+	if p := bases["partner_sharing"]; p.LegalBasis != "legitimate_interest" || !p.Objection {
+		t.Errorf("partner lists on %+v", p)
+	}
+	if bases["registration"].LegalBasis != "contract" || bases["catering"].LegalBasis != "explicit_consent" {
+		t.Errorf("bases %+v", bases)
+	}
+	for _, absent := range []string{"results", "invoicing", "bookkeeping"} {
+		if _, ok := bases[absent]; ok {
+			t.Errorf("a free conference lists %s", absent)
+		}
+	}
 	md := e.do(t, "GET", "/api/v1/privacy/records?format=md", adminToken, nil)
-	if !strings.Contains(string(md.body), "# Record of processing activities (GDPR art. 30)") {
+	if !strings.Contains(string(md.body), "# Record of processing activities (GDPR art. 30)") || !strings.Contains(string(md.body), "not stated: set PAMELDING_PROCESSOR_HOSTING") {
 		t.Errorf("records md: %s", md.body)
 	}
+	nb := e.do(t, "GET", "/api/v1/privacy/records?format=md&lang=nb", adminToken, nil)
+	for _, w := range []string{"# Protokoll over behandlingsaktiviteter (personvernforordningen art. 30)", "Behandlingsansvarlig: Janteloppet AS (org.nr. 923609016)",
+		"berettiget interesse (GDPR art. 6(1)(f)); den registrerte kan protestere", "Overføring utenfor EØS: ingen."} {
+		if !strings.Contains(string(nb.body), w) {
+			t.Errorf("the Norwegian record lacks %q", w)
+		}
+	}
+	mustProblem(t, e.do(t, "GET", "/api/v1/privacy/records?lang=de", adminToken, nil), 400)
 	mustProblem(t, e.do(t, "GET", "/api/v1/privacy/records", "", nil), 401)
 	_ = fmt.Sprint
 }

@@ -450,13 +450,13 @@ func TestNoOversell(t *testing.T) {
 func TestOrganiserLists(t *testing.T) {
 	e := newEnv(t)
 	e.mustEvent(t, "gala", func(b map[string]any) {
-		delete(b, "price")
+		// Paid: finance and invoice references exist only for paid events.
 		b["fields"] = []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true},
 			{"key": "organisation"}, {"key": "dietary"}, {"key": "invoice_reference"}}
 	})
 	with := func(email, org, diet string) map[string]any {
 		f := map[string]any{"name": "N " + email, "email": email, "organisation": org}
-		b := map[string]any{"fields": f}
+		b := map[string]any{"fields": f, "payment": map[string]any{"method": "card"}}
 		if diet != "" {
 			f["dietary"] = diet
 			b["consents"] = map[string]any{"health": true}

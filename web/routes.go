@@ -85,7 +85,7 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	v1.Post("/privacy/requests/:id/close", staffOnly(staff.Admin, staff.Privacy), handleCloseRequest(a.Requests))
 	v1.Post("/privacy/requests/:id/extend", staffOnly(staff.Admin, staff.Privacy), handleExtendRequest(a.Requests))
 	v1.Get("/privacy/retention", staffOnly(staff.Admin, staff.Privacy), handleRetention(a.Retention))
-	v1.Get("/privacy/records", staffOnly(staff.Admin, staff.Privacy), handleRecords(a.Events, d.Config.CardPayments))
+	v1.Get("/privacy/records", staffOnly(staff.Admin, staff.Privacy), handleRecords(a.Events, d.Config.CardPayments, d.Config.Processors))
 	v1.Post("/webhooks", staffOnly(staff.Admin), handleCreateEndpoint(a.Webhooks))
 	v1.Get("/webhooks", staffOnly(staff.Admin), handleListEndpoints(a.Webhooks))
 	v1.Delete("/webhooks/:id", staffOnly(staff.Admin), handleDeleteEndpoint(a.Webhooks))

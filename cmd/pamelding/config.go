@@ -55,7 +55,9 @@ type config struct {
 	DigitalConsentAge int
 	OfferTTL          time.Duration
 	GuardianHold      time.Duration
-	JobInterval       time.Duration
+	// Processors are the data processors the record of processing names.
+	Processors  []privacy.Processor
+	JobInterval time.Duration
 	// PartnerObjectionWindow: see app.Config.
 	PartnerObjectionWindow time.Duration
 	StripeKey              string
@@ -100,6 +102,10 @@ var settings = []setting{
 		check: intBetween(13, 16), set: func(c *config, v string) { c.DigitalConsentAge, _ = strconv.Atoi(v) }},
 	{name: "PAMELDING_OFFER_TTL", def: "48h", help: "how long a seat offered from the waiting list is held",
 		check: durationBetween(time.Minute, 30*24*time.Hour), set: func(c *config, v string) { c.OfferTTL, _ = time.ParseDuration(v) }},
+	processorSetting("hosting", "PAMELDING_PROCESSOR_HOSTING", "", "who hosts the service, for the record of processing (art. 30): name|country|transfer basis, e.g. Hetzner Online GmbH|DE, or none when you host it yourself"),
+	processorSetting("mail", "PAMELDING_PROCESSOR_MAIL", "", "who relays the mail SMTP_URL names, e.g. Mailgun Technologies, Inc.|US|EU-US Data Privacy Framework; none for your own relay"),
+	processorSetting("payments", "PAMELDING_PROCESSOR_PAYMENTS", "Stripe Payments Europe, Limited|IE|US: EU-US Data Privacy Framework and standard contractual clauses (Stripe's data processing agreement)",
+		"the card payment processor, listed where card payments are on"),
 	{name: "PAMELDING_GUARDIAN_HOLD", def: "72h", help: "how long a minor's seat is held for the guardian to confirm through the link mailed to them; then the registration lapses and its data is erased",
 		check: durationBetween(time.Hour, 30*24*time.Hour), set: func(c *config, v string) { c.GuardianHold, _ = time.ParseDuration(v) }},
 	{name: "PAMELDING_PARTNER_OBJECTION_WINDOW", def: "336h", help: "how long participants told of a partner added after they signed up may object before it gets their name (default 14 days)",
@@ -351,4 +357,15 @@ func boolErr(ok bool, msg string) error {
 		return nil
 	}
 	return errors.New(msg)
+}
+
+// processorSetting reads a processor for the record of processing; a
+// country outside the EEA needs the transfer's basis.
+func processorSetting(role, name, def, help string) setting {
+	return setting{name: name, def: def, help: help,
+		check: func(v string) error { _, err := privacy.ParseProcessor(role, name, v); return err },
+		set: func(c *config, v string) {
+			p, _ := privacy.ParseProcessor(role, name, v)
+			c.Processors = append(c.Processors, p)
+		}}
 }

@@ -251,7 +251,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	defer func() { stopJobs(); <-jobsDone }()
 
 	srv := web.New(web.Deps{App: a, Limits: cfg.Limits,
-		Config: web.Config{PublicURL: cfg.PublicURL, DigitalConsentAge: cfg.DigitalConsentAge, CardPayments: a.CardPayments()}})
+		Config: web.Config{PublicURL: cfg.PublicURL, DigitalConsentAge: cfg.DigitalConsentAge, CardPayments: a.CardPayments(), Processors: processors(&cfg)}})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -277,4 +277,17 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// processors are the data processors the record of processing names: the
+// mail relay only where mail is sent.
+func processors(cfg *config) []privacy.Processor {
+	var out []privacy.Processor
+	for _, p := range cfg.Processors {
+		if p.Role == "mail" && cfg.SMTPURL == "" {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }

@@ -261,6 +261,7 @@ func TestConfig(t *testing.T) {
 		{"DigitalConsentAge", "PAMELDING_DIGITAL_CONSENT_AGE", "9"},
 		{"OfferTTL", "PAMELDING_OFFER_TTL", "forever"},
 		{"GuardianHold", "PAMELDING_GUARDIAN_HOLD", "1m"},
+		{"ProcessorOutsideEEAWithoutBasis", "PAMELDING_PROCESSOR_MAIL", "Mailgun Technologies, Inc.|US"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{tc.key: tc.value, "PAMELDING_DATA_DIR": mongotest.ShortTempDir(t)}
