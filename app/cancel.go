@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/pamelding/pamelding/events"
@@ -235,26 +236,34 @@ func (a *App) EventForStaff(ctx context.Context, slug string) (*EventStaffView, 
 //
 // Deletion dates, fixed at sign-up, follow an earlier end of the event
 // and never a later one; each change is recorded.
-func (a *App) PatchEvent(ctx context.Context, slug string, p events.PatchRequest) (*events.Event, error) {
+func (a *App) PatchEvent(ctx context.Context, slug string, p events.PatchRequest) (*events.Event, *registration.PurgeReceipt, error) {
 	prev, err := a.Events.Get(ctx, slug)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	e, err := a.Events.Patch(ctx, slug, p, a.Registrations.AnyOf)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if e.EndsAt.Before(prev.EndsAt) {
 		reason := "event end moved from " + prev.EndsAt.Format(time.RFC3339) + " to " + e.EndsAt.Format(time.RFC3339)
 		if _, err := a.Retention.Shorten(ctx, e, reason); err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+	}
+	var receipt *registration.PurgeReceipt
+	if slices.ContainsFunc(prev.Fields, func(f events.FormField) bool { return !e.Asks(f.Key) }) {
+		// A field left the form: its values go now, with a receipt (the
+		// hourly retention run would find them too).
+		if receipt, err = a.Retention.PurgeEvent(ctx, e); err != nil {
+			return nil, nil, err
 		}
 	}
 	if e.Waitlist && e.SeatsLeft > 0 {
 		if _, err := a.Signups.OfferFreeSeats(ctx, e.Slug); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return a.Events.Get(ctx, e.Slug)
+		e, err = a.Events.Get(ctx, e.Slug)
 	}
-	return e, nil
+	return e, receipt, err
 }

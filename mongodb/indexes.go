@@ -63,7 +63,7 @@ var Indexes = []Index{
 	{Events, "starts_at", bson.D{{Key: "startsAt", Value: 1}}, false, "event lists in date order"},
 	{Tokens, "role", bson.D{{Key: "role", Value: 1}}, false, "token listings by role"},
 	{Registrations, "one_per_person", bson.D{{Key: "event", Value: 1}, {Key: "activeKey", Value: 1}}, true,
-		"one live registration per person and event: activeKey is the e-mail's keyed hash while the registration is live, its id once cancelled, expired or erased"},
+		"one registration per submission: activeKey is the hash of a sign-up's Idempotency-Key (or the form's one-time field), else the id; a retry finds the first. (The name is from when it held one registration per address: an address may now hold several, so that no answer tells whether it is registered.)"},
 	{Registrations, "email_key", bson.D{{Key: "emailKey", Value: 1}}, false, "a person's registrations across events, for privacy requests"},
 	{Registrations, "event_status", bson.D{{Key: "event", Value: 1}, {Key: "status", Value: 1}, {Key: "createdAt", Value: 1}}, false, "organiser lists, the waiting list in order, seat counts"},
 	{Registrations, "outbox_due", bson.D{{Key: "outboxNextAt", Value: 1}}, false, "the mail worker finds registrations with mail due"},

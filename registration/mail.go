@@ -30,6 +30,8 @@ const (
 	// mailGuardianWithdrawn tells the organiser a guardian withdrew the
 	// consents they gave, and which fields were erased.
 	mailGuardianWithdrawn = "guardian-withdrawn"
+	// mailEmailChange asks a new address to confirm it.
+	mailEmailChange = "email-change"
 )
 
 // Message is one rendered e-mail.
@@ -52,7 +54,7 @@ var mailFS embed.FS
 
 var mailTemplates = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, kind := range []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn} {
+	for _, kind := range []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn, mailEmailChange} {
 		for _, lang := range []string{"nb", "en"} {
 			name := kind + "." + lang + ".tmpl"
 			m[kind+"."+lang] = template.Must(template.ParseFS(mailFS, "mailtemplates/"+name))
@@ -80,6 +82,9 @@ type mailData struct {
 	GuardianAge            int
 	// For the organiser: the registration's id and the fields erased.
 	Registration, Fields string
+	// Others, in a confirmation: the other live registrations the address
+	// holds for the event.
+	Others int
 }
 
 var statusText = map[string]map[Status]string{
@@ -224,7 +229,7 @@ func (m *Mailer) sendOutbox(ctx context.Context, reg *Registration, now time.Tim
 var errRender = errors.New("render mail")
 
 func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registration, mail Mail) error {
-	values, err := m.d.Store.Open(ctx, reg, "email", "name", "guardian_email")
+	values, err := m.d.Store.Open(ctx, reg, "email", "name", "guardian_email", pendingEmail)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errRender, err)
 	}
@@ -234,6 +239,11 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 		to, link = values["guardian_email"], "/g/"
 	case ToOrganiser:
 		to, lang = ev.Organiser.PrivacyEmail, "nb"
+	case ToPendingEmail:
+		to, link = values[pendingEmail], "/c/"
+		if reg.EmailChange == nil || reg.EmailChange.TokenHash != mail.TokenHash {
+			return fmt.Errorf("%w: address change superseded", errRender)
+		}
 	}
 	if to == "" {
 		return fmt.Errorf("%w: no address", errRender)
@@ -242,13 +252,16 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 		Title: ev.Title.NB, Venue: ev.Venue, Organiser: ev.Organiser.Name, PrivacyEmail: ev.Organiser.PrivacyEmail,
 		When:       ev.StartsAt.In(oslo).Format("02.01.2006 15:04"),
 		StatusText: StatusText(lang, reg.Status), GuardianAge: ev.GuardianAge,
-		Registration: reg.ID, Fields: strings.Join(mail.Fields, ", "),
+		Registration: reg.ID, Fields: strings.Join(mail.Fields, ", "), Others: mail.Others,
 	}
 	if mail.Kind == mailGuardian {
 		d.Participant = values["name"]
 	}
 	if g := reg.Guardian; g != nil && g.ConfirmedAt == nil {
 		d.HoldUntil = g.HoldUntil.In(oslo).Format("02.01.2006 15:04")
+	}
+	if c := reg.EmailChange; c != nil && mail.Kind == mailEmailChange {
+		d.HoldUntil = c.Until.In(oslo).Format("02.01.2006 15:04")
 	}
 	if lang == "en" {
 		d.Title = ev.Title.EN

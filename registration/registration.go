@@ -19,8 +19,10 @@ import (
 
 // Errors of the registration domain.
 var (
-	ErrNotFound           = errors.New("registration not found")
-	ErrAlreadyRegistered  = errors.New("already registered")
+	ErrNotFound = errors.New("registration not found")
+	// ErrSubmitted: a sign-up with the same submission key was made
+	// before (a retry); Signup answers with that registration.
+	ErrSubmitted          = errors.New("submitted before")
 	ErrRegistrationClosed = errors.New("registration closed")
 	ErrNotCancellable     = errors.New("registration cannot be cancelled")
 	ErrNoOffer            = errors.New("no open offer")
@@ -104,13 +106,29 @@ type Mail struct {
 	// Fields names fields a mail to the organiser is about (never their
 	// values).
 	Fields []string `bson:"fields,omitempty"`
+	// Others, in a confirmation, counts the other live registrations the
+	// address held for the event when this one was made.
+	Others int `bson:"others,omitempty"`
 }
 
 // Recipients of a mail other than the participant.
 const (
 	ToGuardian  = "guardian"
 	ToOrganiser = "organiser"
+	// ToPendingEmail: the new address of an address change, to confirm it.
+	ToPendingEmail = "pending_email"
 )
+
+// pendingEmail is the sealed value of a new address waiting to be
+// confirmed; it is not a field of any form.
+const pendingEmail = "pending_email"
+
+// EmailChange is an address change waiting to be confirmed from the new
+// address (the token's hash; until when).
+type EmailChange struct {
+	TokenHash string    `bson:"tokenHash" json:"-"`
+	Until     time.Time `bson:"until" json:"until"`
+}
 
 // GuardianCheck is a minor's guardian's part in a registration: the
 // guardian confirms through a link mailed to the address given for them,
@@ -156,10 +174,12 @@ type Registration struct {
 	// added after they signed up; such a partner gets their name only
 	// once the objection window since has passed without an objection.
 	PartnerNotices map[string]time.Time `bson:"partnerNotices,omitempty"`
-	// EmailKey is the keyed hash of the e-mail; ActiveKey equals it while
-	// the registration is live and the id after, so one person has one live
-	// registration per event (a unique index) and may sign up again after
-	// cancelling.
+	// EmailKey is the keyed hash of the e-mail. An address may hold
+	// several registrations for one event: refusing a second would tell
+	// anyone whether an address is registered (the owner is told of each
+	// by mail instead). ActiveKey is unique per event: the hash of the
+	// sign-up's submission key, so a retry finds the first registration,
+	// or the id.
 	EmailKey  string `bson:"emailKey"`
 	ActiveKey string `bson:"activeKey"`
 	// Consents is the record of every consent asked: given, refused or
@@ -178,6 +198,8 @@ type Registration struct {
 	OfferExpiresAt *time.Time      `bson:"offerExpiresAt,omitempty"`
 	// Guardian is set for a minor's registration (see GuardianCheck).
 	Guardian *GuardianCheck `bson:"guardian,omitempty"`
+	// EmailChange is set while a new address waits to be confirmed.
+	EmailChange *EmailChange `bson:"emailChange,omitempty"`
 	// Payment is set for paid events; package payments moves it on.
 	Payment *Payment `bson:"payment,omitempty"`
 	// ErasedAt is set when the participant's data was erased (art. 17).

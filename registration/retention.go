@@ -3,6 +3,7 @@ package registration
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -33,6 +34,10 @@ type PurgeReceipt struct {
 	RegistrationsDeleted int          `bson:"registrationsDeleted" json:"registrationsDeleted"`
 }
 
+// RuleRemovedFromForm is the purge rule of a value whose field an
+// organiser removed from the form: it goes at once.
+const RuleRemovedFromForm = "removed_from_form"
+
 // bookkeeping is how long payment records are kept: five years after the
 // end of the fiscal year (bokføringsloven § 13).
 var bookkeeping = privacy.MustRetention("fiscal_year_end+5y")
@@ -45,11 +50,25 @@ func due(reg *Registration, ev *events.Event, now time.Time) (values []string, r
 	a := anchors(reg, ev)
 	rules = map[string]string{}
 	remaining := 0
+	invoiced := reg.Payment != nil && reg.Payment.InvoiceNumber != 0
 	consider := func(key string) {
+		if key == pendingEmail {
+			// A new address waiting for its confirmation, until it runs out.
+			if c := reg.EmailChange; c == nil || !now.Before(c.Until) {
+				values, rules[key] = append(values, key), "address_change_unconfirmed"
+			}
+			return
+		}
 		f, ok := ev.Field(key)
 		if !ok {
 			// A field the form no longer declares: nothing allows keeping it.
 			values, rules[key] = append(values, key), "undeclared"
+			return
+		}
+		if !ev.Asks(key) && !(invoiced && f.LegalBasis == privacy.LegalObligation) {
+			// Removed from the form: no purpose is left for it, but the
+			// bookkeeping of an issued invoice.
+			values, rules[key] = append(values, key), RuleRemovedFromForm
 			return
 		}
 		at, ok := deleteAt(reg, ev, key)
@@ -115,59 +134,10 @@ func (s *Retention) RunRetention(ctx context.Context, dryRun bool) (*PurgeReceip
 		}
 	}()
 	for i := range evs {
-		ev := &evs[i]
-		counts := map[[2]string]int{}
-		regs, err := s.d.Store.ofEvent(ctx, ev.Slug)
+		d, err := s.purgeEvent(ctx, &evs[i], now, dryRun, rec)
+		destroyed = destroyed || d
 		if err != nil {
-			return nil, fmt.Errorf("retention: %w", err)
-		}
-		deleted := 0
-		for j := range regs {
-			reg := &regs[j]
-			values, rules, deleteAll := due(reg, ev, now)
-			for _, v := range values {
-				counts[[2]string{v, rules[v]}]++
-			}
-			if dryRun || (len(values) == 0 && !deleteAll) {
-				if deleteAll {
-					deleted++
-				}
-				continue
-			}
-			if deleteAll {
-				// The keys first: from then on no copy of the values can be
-				// read; the document with what is left goes after.
-				if err := s.d.Store.vault.destroy(ctx, reg.ID, nil); err != nil {
-					return nil, err
-				}
-				destroyed = true
-				ok, err := s.d.Store.deleteExpired(ctx, reg)
-				if err != nil {
-					return nil, err
-				}
-				if ok {
-					deleted++
-				}
-				continue
-			}
-			if err := s.d.Store.vault.destroy(ctx, reg.ID, values); err != nil {
-				return nil, err
-			}
-			destroyed = true
-			// Only if unchanged since read: a rectification meanwhile is
-			// looked at again next run (its key is gone already).
-			if _, err := s.d.Store.purgeValues(ctx, reg, values, now); err != nil {
-				return nil, err
-			}
-		}
-		for k, n := range counts {
-			rec.Values = append(rec.Values, PurgeCount{Event: ev.Slug, Field: k[0], Rule: k[1], Count: n})
-		}
-		rec.RegistrationsDeleted += deleted
-		if deleted > 0 && !dryRun {
-			if err := s.d.events.CountPurged(ctx, ev.Slug, deleted); err != nil {
-				return nil, err
-			}
+			return nil, err
 		}
 	}
 	// Privacy requests: the subject's address is needed to answer; it goes
@@ -185,6 +155,87 @@ func (s *Retention) RunRetention(ctx context.Context, dryRun bool) (*PurgeReceip
 		a, b := rec.Values[i], rec.Values[j]
 		return a.Event < b.Event || (a.Event == b.Event && a.Field < b.Field)
 	})
+	if err := s.purges.InsertOne(ctx, rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// purgeEvent applies retention to one event's registrations, adding what
+// it removed to rec; destroyed says whether keys were destroyed.
+func (s *Retention) purgeEvent(ctx context.Context, ev *events.Event, now time.Time, dryRun bool, rec *PurgeReceipt) (destroyed bool, err error) {
+	counts := map[[2]string]int{}
+	regs, err := s.d.Store.ofEvent(ctx, ev.Slug)
+	if err != nil {
+		return false, fmt.Errorf("retention: %w", err)
+	}
+	deleted := 0
+	for j := range regs {
+		reg := &regs[j]
+		values, rules, deleteAll := due(reg, ev, now)
+		for _, v := range values {
+			counts[[2]string{v, rules[v]}]++
+		}
+		if dryRun || (len(values) == 0 && !deleteAll) {
+			if deleteAll {
+				deleted++
+			}
+			continue
+		}
+		if deleteAll {
+			// The keys first: from then on no copy of the values can be
+			// read; the document with what is left goes after.
+			if err := s.d.Store.vault.destroyAll(ctx, reg.ID); err != nil {
+				return destroyed, err
+			}
+			destroyed = true
+			ok, err := s.d.Store.deleteExpired(ctx, reg)
+			if err != nil {
+				return destroyed, err
+			}
+			if ok {
+				deleted++
+			}
+			continue
+		}
+		if err := s.d.Store.vault.destroy(ctx, reg.ID, values); err != nil {
+			return destroyed, err
+		}
+		destroyed = true
+		// Only if unchanged since read: a rectification meanwhile is
+		// looked at again next run (its key is gone already).
+		if _, err := s.d.Store.purgeValues(ctx, reg, values, now); err != nil {
+			return destroyed, err
+		}
+	}
+	for k, n := range counts {
+		rec.Values = append(rec.Values, PurgeCount{Event: ev.Slug, Field: k[0], Rule: k[1], Count: n})
+	}
+	rec.RegistrationsDeleted += deleted
+	if deleted > 0 && !dryRun {
+		if err := s.d.events.CountPurged(ctx, ev.Slug, deleted); err != nil {
+			return destroyed, err
+		}
+	}
+	return destroyed, nil
+}
+
+// PurgeEvent applies retention to one event at once, after its form
+// changed: the values of fields removed from it go now (their keys
+// destroyed first), not at the next hourly run. It writes a receipt.
+func (s *Retention) PurgeEvent(ctx context.Context, ev *events.Event) (*PurgeReceipt, error) {
+	now := s.d.now().UTC().Truncate(time.Millisecond)
+	rec := &PurgeReceipt{ID: rand.Text(), At: now, Values: []PurgeCount{}}
+	destroyed, err := s.purgeEvent(ctx, ev, now, false, rec)
+	if destroyed {
+		if cerr := s.d.Store.vault.checkpoint(context.WithoutCancel(ctx)); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(rec.Values, func(i, j int) bool { return rec.Values[i].Field < rec.Values[j].Field })
 	if err := s.purges.InsertOne(ctx, rec); err != nil {
 		return nil, err
 	}
@@ -270,7 +321,7 @@ func (s *Retention) purgeRequests(ctx context.Context, now time.Time, dryRun boo
 	for _, req := range due {
 		// The keys first: the address and the notes cannot be read again,
 		// from any copy; then the ciphertexts go.
-		if err := s.d.Store.vault.destroy(ctx, requestKeys(req.ID), nil); err != nil {
+		if err := s.d.Store.vault.destroyAll(ctx, requestKeys(req.ID)); err != nil {
 			return int(n), err
 		}
 		if _, err := s.requests.UpdateOne(ctx, bson.M{"_id": req.ID},

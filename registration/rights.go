@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -84,8 +85,9 @@ type RectifyRequest struct {
 
 // Rectify changes values (GDPR art. 16) by the rules of sign-up: declared
 // fields only, each value checked, consent-based values only while their
-// consent stands. One conditional update; an e-mail change that makes a
-// second registration of the same person for the event is refused.
+// consent stands; each value replaced is sealed under a new key and the
+// old key destroyed. One conditional update. A new e-mail address waits,
+// sealed, until confirmed through a link mailed to it (ConfirmEmail).
 func (s *Rights) Rectify(ctx context.Context, reg *Registration, r RectifyRequest) (*Registration, error) {
 	ev, err := s.d.events.Get(ctx, reg.Event)
 	if err != nil {
@@ -123,15 +125,27 @@ func (s *Rights) Rectify(ctx context.Context, reg *Registration, r RectifyReques
 			continue
 		}
 		values[key] = v
-		if key == "email" {
-			set["emailKey"] = s.d.keys.EmailKey(v)
-			if reg.Status.Live() {
-				set["activeKey"] = s.d.keys.EmailKey(v)
-			}
-		}
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
+	}
+	if email, ok := values["email"]; ok {
+		// A new address takes effect once confirmed from it: mail for
+		// this registration never goes to an address its holder does not
+		// control, and the answer is the same whoever holds it.
+		delete(values, "email")
+		current, err := s.d.Store.Open(ctx, reg, "email")
+		if err != nil {
+			return nil, err
+		}
+		if !strings.EqualFold(current["email"], email) {
+			token := newToken(emailTokenPrefix, reg.ID)
+			values[pendingEmail] = email
+			m := s.d.mailWithToken(mailEmailChange, now, token)
+			m.To = ToPendingEmail
+			set["emailChange"] = EmailChange{TokenHash: hashToken(token), Until: now.Add(EmailChangeTTL)}
+			set["outbox.email-change"], set["outboxNextAt"] = m, now
+		}
 	}
 	if len(values)+len(unset) == 0 {
 		return reg, nil
@@ -154,8 +168,78 @@ func (s *Rights) Rectify(ctx context.Context, reg *Registration, r RectifyReques
 	if err != nil {
 		return nil, err
 	}
-	// A value removed: its key goes too.
+	if _, ok := set["outbox.email-change"]; ok {
+		s.d.notifyMail(reg.ID)
+	}
+	// A value removed: its key goes too; a value replaced: its old key.
+	if err := s.d.Store.vault.settle(ctx, reg.ID, slices.Collect(maps.Keys(values))); err != nil {
+		return nil, err
+	}
 	if err := s.d.Store.destroyKeys(ctx, reg.ID, removed); err != nil {
+		return nil, err
+	}
+	if len(values) > 0 && len(removed) == 0 {
+		if err := s.d.Store.vault.checkpoint(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// EmailChangeTTL is how long a new address waits to be confirmed.
+const EmailChangeTTL = 48 * time.Hour
+
+// ErrEmailChangeInvalid: the link is not a pending address change's, or
+// it ran out.
+var ErrEmailChangeInvalid = errors.New("invalid or expired address change")
+
+// EmailChangeFor returns the registration an address-change token
+// belongs to, while the change waits.
+func (s *Rights) EmailChangeFor(ctx context.Context, token string) (*Registration, error) {
+	now := s.d.now()
+	reg, err := s.d.Store.byToken(ctx, emailTokenPrefix, token, func(r *Registration) []string {
+		if r.EmailChange == nil || !now.Before(r.EmailChange.Until) || r.ErasedAt != nil {
+			return nil
+		}
+		return []string{r.EmailChange.TokenHash}
+	})
+	if errors.Is(err, ErrInvalidManageToken) {
+		return nil, ErrEmailChangeInvalid
+	}
+	return reg, err
+}
+
+// ConfirmEmail makes the address waiting for confirmation the
+// registration's, from the link mailed to it: sealed under a new key, the
+// old address's key destroyed.
+func (s *Rights) ConfirmEmail(ctx context.Context, token string) (*Registration, error) {
+	reg, err := s.EmailChangeFor(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	values, err := s.d.Store.Open(ctx, reg, pendingEmail)
+	if err != nil {
+		return nil, err
+	}
+	email := values[pendingEmail]
+	if email == "" {
+		return nil, ErrEmailChangeInvalid
+	}
+	sealed, err := s.d.Store.vault.reseal(ctx, reg, map[string]string{"email": email})
+	if err != nil {
+		return nil, err
+	}
+	now := s.d.now().UTC().Truncate(time.Millisecond)
+	out, err := s.d.Store.confirmEmail(ctx, reg.ID, reg.EmailChange.TokenHash, bson.M{
+		"sealed.email": sealed["email"], "emailKey": s.d.keys.EmailKey(email), "updatedAt": now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.d.Store.vault.settle(ctx, reg.ID, []string{"email"}); err != nil {
+		return nil, err
+	}
+	if err := s.d.Store.destroyKeys(ctx, reg.ID, []string{pendingEmail}); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -251,11 +335,25 @@ func (s *Rights) Restrict(ctx context.Context, reg *Registration, on bool) (*Reg
 
 // Kept is data erasure left in place, and why.
 type Kept struct {
+	// Code names what is kept, for pages to say it in their language:
+	// invoice_fields, payment_record, invoice, registration.
+	Code  string     `json:"code"`
 	What  string     `json:"what"`
 	Why   string     `json:"why"`
 	Basis string     `json:"legalBasis"`
 	Until *time.Time `json:"until,omitempty"`
+	// Fields, for invoice_fields; Invoice, for invoice.
+	Fields  []string `json:"fields,omitempty"`
+	Invoice int64    `json:"invoice,omitempty"`
 }
+
+// What erasure keeps, by code.
+const (
+	KeptInvoiceFields = "invoice_fields"
+	KeptPaymentRecord = "payment_record"
+	KeptInvoice       = "invoice"
+	KeptRegistration  = "registration"
+)
 
 // ErasureReceipt answers an erasure: what was removed and what was kept.
 type ErasureReceipt struct {
@@ -263,6 +361,54 @@ type ErasureReceipt struct {
 	Removed      []string `json:"removed"`
 	Kept         []Kept   `json:"kept"`
 	SeatReleased bool     `json:"seatReleased"`
+}
+
+// ErasurePlan says what erasing the registration would remove and keep,
+// and why, before anything is erased (the erasure page shows it).
+func (s *Rights) ErasurePlan(ctx context.Context, reg *Registration) (*ErasureReceipt, error) {
+	ev, err := s.d.events.Get(ctx, reg.Event)
+	if err != nil {
+		return nil, err
+	}
+	return erasurePlan(reg, ev), nil
+}
+
+// erasurePlan is what erasure removes and keeps: the buyer's invoice
+// fields of an issued invoice, the payment record, and the invoice itself
+// (which names the buyer) are kept for bookkeeping until the end of the
+// fifth year after the fiscal year.
+func erasurePlan(reg *Registration, ev *events.Event) *ErasureReceipt {
+	invoiced := reg.Payment != nil && reg.Payment.InvoiceNumber != 0
+	rec := &ErasureReceipt{Registration: reg.ID, Removed: []string{}, Kept: []Kept{}}
+	a := anchors(reg, ev)
+	bookkeepingUntil, _ := bookkeeping.DeleteAt(a)
+	var kept []string
+	for _, key := range slices.Sorted(maps.Keys(reg.Sealed)) {
+		if f, ok := ev.Field(key); ok && f.LegalBasis == privacy.LegalObligation && invoiced {
+			kept = append(kept, key)
+			continue
+		}
+		rec.Removed = append(rec.Removed, key)
+	}
+	if len(kept) > 0 {
+		until := bookkeepingUntil
+		rec.Kept = append(rec.Kept, Kept{Code: KeptInvoiceFields, What: "fields " + strings.Join(kept, ", "), Fields: kept,
+			Why: "on an issued invoice: bookkeeping act (bokføringsloven) § 13", Basis: "legal_obligation", Until: &until})
+	}
+	if reg.Payment != nil && (reg.Payment.PaidAmount > 0 || invoiced) {
+		until := bookkeepingUntil
+		rec.Kept = append(rec.Kept, Kept{Code: KeptPaymentRecord, What: "payment record (amounts, dates, Stripe ids, invoice and credit note numbers, KID)",
+			Why: "bookkeeping act (bokføringsloven) § 13", Basis: "legal_obligation", Until: &until})
+	}
+	if invoiced {
+		until := bookkeepingUntil
+		rec.Kept = append(rec.Kept, Kept{Code: KeptInvoice, Invoice: reg.Payment.InvoiceNumber,
+			What: fmt.Sprintf("invoice %d and any credit note (buyer name, organisation, org number, address, reference; amounts)", reg.Payment.InvoiceNumber),
+			Why:  "bookkeeping act (bokføringsloven) § 13 and bookkeeping regulation § 5-1-1", Basis: "legal_obligation", Until: &until})
+	}
+	rec.Kept = append(rec.Kept, Kept{Code: KeptRegistration, What: "the registration's id, event, status and dates, without personal data",
+		Why: "to count seats and keep the disclosure log true", Basis: "legitimate_interest"})
+	return rec
 }
 
 // Erase erases a registration (GDPR art. 17): every personal value is
@@ -278,40 +424,22 @@ func (s *Rights) Erase(ctx context.Context, reg *Registration) (*ErasureReceipt,
 		return nil, err
 	}
 	now := s.d.now().UTC().Truncate(time.Millisecond)
-	invoiced := reg.Payment != nil && reg.Payment.InvoiceNumber != 0
+	rec := erasurePlan(reg, ev)
 	keepFields := map[string]bool{}
-	rec := &ErasureReceipt{Registration: reg.ID, Removed: []string{}, Kept: []Kept{}}
-	a := anchors(reg, ev)
-	var removed []string
-	for _, key := range slices.Sorted(maps.Keys(reg.Sealed)) {
-		f, ok := ev.Field(key)
-		if ok && f.LegalBasis == privacy.LegalObligation && invoiced {
-			keepFields[key] = true
-			until, _ := f.Retention.DeleteAt(a)
-			rec.Kept = append(rec.Kept, Kept{What: "field " + key, Why: "on an issued invoice: bookkeeping act (bokføringsloven) § 13", Basis: "legal_obligation", Until: &until})
-			continue
+	for _, k := range rec.Kept {
+		for _, f := range k.Fields {
+			keepFields[f] = true
 		}
-		rec.Removed = append(rec.Removed, key)
-		removed = append(removed, key)
 	}
-	if reg.Payment != nil && (reg.Payment.PaidAmount > 0 || invoiced) {
-		until := privacy.MustRetention("fiscal_year_end+5y")
-		at, _ := until.DeleteAt(a)
-		rec.Kept = append(rec.Kept, Kept{What: "payment record (amounts, dates, Stripe ids, invoice and credit note numbers, KID)", Why: "bookkeeping act (bokføringsloven) § 13", Basis: "legal_obligation", Until: &at})
-	}
-	if invoiced {
-		at, _ := privacy.MustRetention("fiscal_year_end+5y").DeleteAt(a)
-		rec.Kept = append(rec.Kept, Kept{What: fmt.Sprintf("invoice %d and any credit note (buyer name, organisation, org number, address, reference; amounts)", reg.Payment.InvoiceNumber),
-			Why: "bookkeeping act (bokføringsloven) § 13 and bookkeeping regulation § 5-1-1", Basis: "legal_obligation", Until: &at})
-	}
-	rec.Kept = append(rec.Kept, Kept{What: "the registration's id, event, status and dates, without personal data", Why: "to count seats and keep the disclosure log true", Basis: "legitimate_interest"})
+	removed := rec.Removed
 
 	// The keys first: from this moment no copy of the values (a backup, a
 	// free page, a replica) can be read again. Then the sealed values go.
+	destroy := func() error { return s.d.Store.destroyKeys(ctx, reg.ID, removed) }
 	if len(keepFields) == 0 {
-		removed = nil // every key, and the key document with them
+		destroy = func() error { return s.d.Store.destroyAllKeys(ctx, reg.ID) } // and the key document with them
 	}
-	if err := s.d.Store.destroyKeys(ctx, reg.ID, removed); err != nil {
+	if err := destroy(); err != nil {
 		return nil, err
 	}
 	sealed, deleteAt := bson.M{}, bson.M{}

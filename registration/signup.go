@@ -20,6 +20,10 @@ type SignupRequest struct {
 	} `json:"payment"`
 	// Lang is the language of mails: nb (default) or en.
 	Lang string `json:"lang"`
+	// SubmissionKey makes a sign-up idempotent: a retry with the same key
+	// (the Idempotency-Key header; the form's one-time field) gets the
+	// registration the first made, not a second. Kept only as a hash.
+	SubmissionKey string `json:"-"`
 }
 
 // ConsentsRequest holds the consents as sent, by purpose: health,

@@ -3,6 +3,8 @@ package registration
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"sync"
@@ -74,6 +76,9 @@ type Result struct {
 	CheckoutURL string `json:"checkoutUrl,omitempty"`
 	// PaymentStatus, for paid events.
 	PaymentStatus PaymentStatus `json:"paymentStatus,omitempty"`
+	// Resubmitted: a retry with the same submission key; this is the
+	// registration the first made (without its manage token).
+	Resubmitted bool `json:"resubmitted,omitempty"`
 }
 
 // PaymentMethods says which payment methods are offered.
@@ -101,6 +106,22 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	}
 
 	reg, keys, token, err := s.newRegistration(ev, c, r, ch, now)
+	if err != nil {
+		return nil, err
+	}
+	if reg.ActiveKey != reg.ID {
+		// A retry of a sign-up already made answers with that one, before
+		// a seat is claimed.
+		if prev, err := s.d.Store.bySubmission(ctx, ev.Slug, reg.ActiveKey); err == nil {
+			return resubmitted(prev), nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+	}
+	// An address may hold several registrations for the event (refusing
+	// would tell whether it is registered): the confirmation tells the
+	// address's owner of the others.
+	others, err := s.d.Store.othersOf(ctx, ev.Slug, reg.EmailKey)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +163,9 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 			}
 		}
 	}
-	reg.Outbox = map[string]Mail{"confirmation": s.d.mailWithToken(mailConfirmation, now, token)}
+	confirmation := s.d.mailWithToken(mailConfirmation, now, token)
+	confirmation.Others = int(others)
+	reg.Outbox = map[string]Mail{"confirmation": confirmation}
 	if guardianToken != "" {
 		m := s.d.mailWithToken(mailGuardian, now, guardianToken)
 		m.To = ToGuardian
@@ -157,12 +180,18 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 
 	if err := s.d.Store.insert(ctx, reg, keys); err != nil {
 		if reg.Seat {
-			if mongodb.NotApplied(err) || errors.Is(err, ErrAlreadyRegistered) {
+			if mongodb.NotApplied(err) || errors.Is(err, ErrSubmitted) {
 				s.giveSeatBack(ctx, ev.Slug, "refused insert")
 			} else {
 				// The insert may have been committed: giving the seat back
 				// could sell it twice. The recount decides.
 				s.d.log.WarnContext(ctx, "sign-up answer lost; seat left to the recount", "event", ev.Slug, "registration", reg.ID)
+			}
+		}
+		if errors.Is(err, ErrSubmitted) {
+			// The same submission, at the same moment.
+			if prev, perr := s.d.Store.bySubmission(ctx, ev.Slug, reg.ActiveKey); perr == nil {
+				return resubmitted(prev), nil
 			}
 		}
 		return nil, err
@@ -174,6 +203,20 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		s.issueInvoice(ctx, res)
 	}
 	return res, nil
+}
+
+// resubmitted answers a retried sign-up with the registration the first
+// made, as it stands now; the manage token went by mail (only its hash
+// is kept).
+func resubmitted(reg *Registration) *Result {
+	res := &Result{ID: reg.ID, Status: reg.Status, Resubmitted: true}
+	if p := reg.Payment; p != nil {
+		res.PaymentStatus = p.Status
+		if reg.Status == PendingPayment {
+			res.CheckoutURL = p.CheckoutURL
+		}
+	}
+	return res
 }
 
 // giveSeatBack returns a seat claimed for a sign-up that was definitely
@@ -231,7 +274,11 @@ func (s *Signups) newRegistration(ev *events.Event, c *checked, r SignupRequest,
 		ManageTokens: []string{hashToken(token)}, Lang: lang, Channel: ch,
 		CreatedAt: now, UpdatedAt: now,
 	}
-	reg.ActiveKey = reg.EmailKey
+	reg.ActiveKey = id
+	if r.SubmissionKey != "" {
+		sum := sha256.Sum256([]byte(r.SubmissionKey))
+		reg.ActiveKey = "submission:" + hex.EncodeToString(sum[:])
+	}
 	reg.ConsentState = map[privacy.ConsentPurpose]bool{}
 	for _, c := range c.consents {
 		reg.ConsentState[c.Purpose] = c.Given
@@ -544,7 +591,7 @@ func (s *Signups) ExpireGuardianHolds(ctx context.Context) (int, error) {
 			return nil
 		}
 		// Lapsed before, its data not yet erased (a crash in between).
-		if err := s.d.Store.destroyKeys(ctx, reg.ID, nil); err != nil {
+		if err := s.d.Store.destroyAllKeys(ctx, reg.ID); err != nil {
 			return err
 		}
 		return s.d.Store.eraseLapsed(ctx, reg.ID, now)
@@ -575,7 +622,7 @@ func (s *Signups) lapse(ctx context.Context, reg *Registration, now time.Time, d
 	if reg.Seat {
 		s.handOn(ctx, out.Event)
 	}
-	if err := s.d.Store.destroyKeys(ctx, reg.ID, nil); err != nil {
+	if err := s.d.Store.destroyAllKeys(ctx, reg.ID); err != nil {
 		return true, err
 	}
 	return true, s.d.Store.eraseLapsed(ctx, reg.ID, now)

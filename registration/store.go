@@ -69,8 +69,6 @@ func (s *Store) transition(ctx context.Context, op string, filter, update bson.M
 	switch {
 	case errors.Is(err, mongodb.ErrNotFound):
 		return nil, fmt.Errorf("%s: %w", op, ErrWrongState)
-	case errors.Is(err, mongodb.ErrDuplicate):
-		return nil, fmt.Errorf("%s: %w", op, ErrAlreadyRegistered)
 	case err != nil:
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -305,6 +303,16 @@ func (s *Store) ofSubject(ctx context.Context, emailKey string) ([]Registration,
 		options.Find().SetProjection(bson.M{"_id": 1, "event": 1, "status": 1, "createdAt": 1}))
 }
 
+// bySubmission is the registration a sign-up with the submission key made.
+func (s *Store) bySubmission(ctx context.Context, slug, activeKey string) (*Registration, error) {
+	return s.one(ctx, bson.M{"event": slug, "activeKey": activeKey})
+}
+
+// othersOf counts the live registrations an address holds for an event.
+func (s *Store) othersOf(ctx context.Context, slug, emailKey string) (int64, error) {
+	return s.c.Count(ctx, bson.M{"emailKey": emailKey, "event": slug, "status": bson.M{"$in": LiveStatuses}})
+}
+
 // AnyOf says whether anyone has signed up for the event.
 func (s *Store) AnyOf(ctx context.Context, slug string) (bool, error) {
 	n, err := s.c.Count(ctx, bson.M{"event": slug})
@@ -318,8 +326,7 @@ func (s *Store) count(ctx context.Context, slug string) (int64, error) {
 // ----- sign-up, seats and the waiting list -----
 
 // insert stores a new registration, its data keys first (in the key
-// store); ErrAlreadyRegistered when the person has a live one for the
-// event. Any other error may be ambiguous: the registration may have been
+// store); ErrSubmitted when one with its submission key exists. Any other error may be ambiguous: the registration may have been
 // stored (ErrUnavailable after the write). Keys of a registration
 // definitely not stored are destroyed again.
 func (s *Store) insert(ctx context.Context, r *Registration, keys *keyDoc) error {
@@ -333,12 +340,12 @@ func (s *Store) insert(ctx context.Context, r *Registration, keys *keyDoc) error
 		return nil
 	}
 	if keys != nil && mongodb.NotApplied(err) {
-		if derr := s.vault.destroy(context.WithoutCancel(ctx), r.ID, nil); derr != nil {
+		if derr := s.vault.destroyAll(context.WithoutCancel(ctx), r.ID); derr != nil {
 			err = errors.Join(err, derr)
 		}
 	}
 	if errors.Is(err, mongodb.ErrDuplicate) {
-		return fmt.Errorf("insert registration: %w", ErrAlreadyRegistered)
+		return fmt.Errorf("insert registration: %w", ErrSubmitted)
 	}
 	return fmt.Errorf("insert registration: %w", err)
 }
@@ -765,6 +772,17 @@ func (s *Store) rectify(ctx context.Context, id string, set, unset bson.M) (*Reg
 	return out, err
 }
 
+// confirmEmail makes a confirmed new address the registration's, once.
+func (s *Store) confirmEmail(ctx context.Context, id, tokenHash string, set bson.M) (*Registration, error) {
+	filter := notErased(id)
+	filter["emailChange.tokenHash"] = tokenHash
+	out, err := s.transition(ctx, "confirm e-mail", filter, bson.M{"$set": set, "$unset": bson.M{"emailChange": "", "sealed." + pendingEmail: ""}})
+	if errors.Is(err, ErrWrongState) {
+		return nil, ErrEmailChangeInvalid
+	}
+	return out, err
+}
+
 // rights applies one of the other rights' updates (withdrawal, objection,
 // restriction) to a registration not erased.
 func (s *Store) rights(ctx context.Context, op, id string, update bson.M) (*Registration, error) {
@@ -786,13 +804,21 @@ func (s *Store) erase(ctx context.Context, id string, set bson.M) (*Registration
 }
 
 // destroyKeys destroys the data keys of a registration's named values
-// (every one when fields is nil) and makes sure no copy of them is left
-// in the key store's log.
+// (none named, none destroyed) and makes sure no copy of them is left in
+// the key store's log.
 func (s *Store) destroyKeys(ctx context.Context, id string, fields []string) error {
-	if fields != nil && len(fields) == 0 {
+	if len(fields) == 0 {
 		return nil
 	}
 	if err := s.vault.destroy(ctx, id, fields); err != nil {
+		return err
+	}
+	return s.vault.checkpoint(ctx)
+}
+
+// destroyAllKeys destroys every data key of a registration, likewise.
+func (s *Store) destroyAllKeys(ctx context.Context, id string) error {
+	if err := s.vault.destroyAll(ctx, id); err != nil {
 		return err
 	}
 	return s.vault.checkpoint(ctx)

@@ -17,9 +17,13 @@ import (
 //
 // A guardian token is the same with "pmg_": it opens the guardian's page
 // of a minor's registration, and a manage token does not.
+//
+// An address-change token ("pmc_") confirms a new e-mail address, from the
+// link mailed to it.
 const (
 	manageTokenPrefix   = "pmr_"
 	guardianTokenPrefix = "pmg_"
+	emailTokenPrefix    = "pmc_"
 )
 
 func newManageToken(id string) string { return newToken(manageTokenPrefix, id) }

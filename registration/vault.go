@@ -96,7 +96,7 @@ func (v *vault) open(ctx context.Context, reg *Registration, fields ...string) (
 func (v *vault) openAll(ctx context.Context, event string, fields []string, regs iter.Seq2[*Registration, error]) iter.Seq2[*Registration, error] {
 	projection := bson.M{"_id": 1}
 	for _, f := range fields {
-		projection["keys."+f] = 1
+		projection["keys."+f], projection["keys."+f+prevKey] = 1, 1
 	}
 	open := func(reg *Registration, keys map[string]privacy.Sealed) error {
 		values, err := v.openWith(reg, keys, fields...)
@@ -198,7 +198,8 @@ func (v *vault) openAll(ctx context.Context, event string, fields []string, regs
 // kept while looking for a registration's keys.
 const lookBehind = 30 * time.Second
 
-// openWith opens a registration's values with its keys as read.
+// openWith opens a registration's values with its keys as read. A value
+// being rectified may still be sealed under the key before (see reseal).
 func (v *vault) openWith(reg *Registration, keys map[string]privacy.Sealed, fields ...string) (map[string]string, error) {
 	out := map[string]string{}
 	for field, sealed := range reg.Sealed {
@@ -209,11 +210,10 @@ func (v *vault) openWith(reg *Registration, keys map[string]privacy.Sealed, fiel
 		if !ok {
 			continue // destroyed: the value is gone
 		}
-		dek, err := v.keys.UnwrapValueKey(reg.ID, field, wrapped)
-		if err != nil {
-			return nil, err
+		value, err := v.openValue(reg.ID, field, wrapped, sealed)
+		if prev, ok := keys[field+prevKey]; err != nil && ok {
+			value, err = v.openValue(reg.ID, field, prev, sealed)
 		}
-		value, err := privacy.OpenValue(dek, reg.ID, field, sealed)
 		if err != nil {
 			return nil, err
 		}
@@ -222,10 +222,24 @@ func (v *vault) openWith(reg *Registration, keys map[string]privacy.Sealed, fiel
 	return out, nil
 }
 
-// reseal seals new values of an existing registration: under the field's
-// key where it has one, else under a new key, stored in the key store
-// before the value is (a crash between leaves an unused key, never a value
-// no key opens).
+func (v *vault) openValue(id, field string, wrapped, sealed privacy.Sealed) (string, error) {
+	dek, err := v.keys.UnwrapValueKey(id, field, wrapped)
+	if err != nil {
+		return "", err
+	}
+	return privacy.OpenValue(dek, id, field, sealed)
+}
+
+// prevKey marks a value's key before a rectification, kept until the new
+// value is stored (see reseal).
+const prevKey = "~prev"
+
+// reseal seals new values of an existing registration, each under a new
+// key: the key of a value replaced is destroyed (settle), so no copy of
+// the old value can be read again. The new keys are stored before the
+// values are, and the old ones kept beside them until settle: a reader
+// in between opens either, and a crash leaves a key too many, never a
+// value no key opens.
 func (v *vault) reseal(ctx context.Context, reg *Registration, values map[string]string) (map[string]privacy.Sealed, error) {
 	keys, err := v.keysOf(ctx, reg.ID)
 	if err != nil {
@@ -234,15 +248,10 @@ func (v *vault) reseal(ctx context.Context, reg *Registration, values map[string
 	out := map[string]privacy.Sealed{}
 	added := bson.M{}
 	for _, field := range slices.Sorted(maps.Keys(values)) {
-		var dek []byte
-		if wrapped, ok := keys[field]; ok {
-			if dek, err = v.keys.UnwrapValueKey(reg.ID, field, wrapped); err != nil {
-				return nil, err
-			}
-		} else {
-			var wrapped privacy.Sealed
-			dek, wrapped = v.keys.NewValueKey(reg.ID, field)
-			added["keys."+field] = wrapped
+		dek, wrapped := v.keys.NewValueKey(reg.ID, field)
+		added["keys."+field] = wrapped
+		if old, ok := keys[field]; ok {
+			added["keys."+field+prevKey] = old
 		}
 		if out[field], err = privacy.SealValue(dek, reg.ID, field, values[field]); err != nil {
 			return nil, err
@@ -257,26 +266,44 @@ func (v *vault) reseal(ctx context.Context, reg *Registration, values map[string
 	return out, nil
 }
 
-// destroy destroys the keys of the named values of a registration (all of
-// them when fields is nil). The caller then checkpoints the key store, so
-// no copy of the keys is left in its log, and tidies the sealed values
-// away: without their keys they are noise.
+// settle destroys the keys the values resealed were sealed under before,
+// once the new values are stored; the caller checkpoints.
+func (v *vault) settle(ctx context.Context, id string, fields []string) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	unset := bson.M{}
+	for _, f := range fields {
+		unset["keys."+f+prevKey] = ""
+	}
+	if _, err := v.c.UpdateOne(ctx, bson.M{"_id": id}, bson.M{"$unset": unset}); err != nil {
+		return fmt.Errorf("destroy replaced data keys: %w", err)
+	}
+	return nil
+}
+
+// destroy destroys the keys of the named values of a registration; none
+// named, none destroyed. The caller then checkpoints the key store, so no
+// copy of the keys is left in its log, and tidies the sealed values away:
+// without their keys they are noise.
 func (v *vault) destroy(ctx context.Context, id string, fields []string) error {
-	if fields == nil {
-		if _, err := v.c.DeleteOne(ctx, bson.M{"_id": id}); err != nil {
-			return fmt.Errorf("destroy data keys: %w", err)
-		}
-	} else {
-		if len(fields) == 0 {
-			return nil
-		}
-		unset := bson.M{}
-		for _, f := range fields {
-			unset["keys."+f] = ""
-		}
-		if _, err := v.c.UpdateOne(ctx, bson.M{"_id": id}, bson.M{"$unset": unset}); err != nil {
-			return fmt.Errorf("destroy data keys: %w", err)
-		}
+	if len(fields) == 0 {
+		return nil
+	}
+	unset := bson.M{}
+	for _, f := range fields {
+		unset["keys."+f], unset["keys."+f+prevKey] = "", ""
+	}
+	if _, err := v.c.UpdateOne(ctx, bson.M{"_id": id}, bson.M{"$unset": unset}); err != nil {
+		return fmt.Errorf("destroy data keys: %w", err)
+	}
+	return nil
+}
+
+// destroyAll destroys every key of a registration (its key document).
+func (v *vault) destroyAll(ctx context.Context, id string) error {
+	if _, err := v.c.DeleteOne(ctx, bson.M{"_id": id}); err != nil {
+		return fmt.Errorf("destroy data keys: %w", err)
 	}
 	return nil
 }

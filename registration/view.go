@@ -70,9 +70,13 @@ type AccessReport struct {
 	Payment        *Payment         `json:"payment,omitempty"`
 	OfferExpiresAt *time.Time       `json:"offerExpiresAt,omitempty"`
 	// Guardian: a minor's guardian's confirmation, withdrawal or lapse.
-	Guardian  *GuardianCheck `json:"guardian,omitempty"`
-	CreatedAt time.Time      `json:"createdAt"`
-	Channel   Channel        `json:"channel"`
+	Guardian *GuardianCheck `json:"guardian,omitempty"`
+	// PendingEmail is a new address waiting to be confirmed from the link
+	// mailed to it, until EmailChange.Until.
+	PendingEmail string       `json:"pendingEmail,omitempty"`
+	EmailChange  *EmailChange `json:"emailChange,omitempty"`
+	CreatedAt    time.Time    `json:"createdAt"`
+	Channel      Channel      `json:"channel"`
 }
 
 // ConsentText is a consent text a participant was shown, for reference.
@@ -127,6 +131,9 @@ func (s *Rights) AccessReport(ctx context.Context, reg *Registration) (*AccessRe
 	values, err := s.d.Store.Open(ctx, reg)
 	if err != nil {
 		return nil, err
+	}
+	if reg.EmailChange != nil {
+		v.PendingEmail, v.EmailChange = values[pendingEmail], reg.EmailChange
 	}
 	promise, err := s.d.promise(ctx, reg)
 	if err != nil {

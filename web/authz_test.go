@@ -53,6 +53,8 @@ var authz = map[string]access{
 	"POST /me/delete":                     page(),
 	"POST /me/logout":                     page(),
 	"GET /g/:token":                       page(),
+	"GET /c/:token":                       page(),
+	"POST /c/:token":                      page(),
 	"GET /guardian":                       page(),
 	"POST /guardian/confirm":              page(),
 	"POST /guardian/decline":              page(),

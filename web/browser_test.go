@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -418,5 +419,34 @@ func TestBrowserGuardian(t *testing.T) {
 	b.shot(t, "10-guardian-withdrawn")
 	if b.keysOf(t, s.ID)["dietary"] || strings.Contains(b.text(t, "main"), "nøtteallergi") {
 		t.Error("the dietary value outlived the guardian's withdrawal")
+	}
+}
+
+// TestBrowserErasureInvoiced: the erasure page of an invoiced registration
+// says what stays and why, until when, in the site's language (finding 9:
+// it said the name was deleted while the invoice keeps it, in English on
+// the Norwegian site).
+func TestBrowserErasureInvoiced(t *testing.T) {
+	b := newBrowser(t)
+	b.invoiceEvent(t, "seminar")
+	var s signup
+	b.do(t, "POST", "/api/v1/events/seminar/registrations", "", invoiceBuyer("buyer@example.no")).json(t, &s)
+	n := b.reg(t, s.ID).Payment.InvoiceNumber
+	if n == 0 {
+		t.Fatal("precondition: the invoice is issued")
+	}
+	b.run(t, chromedp.Navigate(b.base+"/m/"+s.ManageToken+"?lang=nb"), chromedp.WaitVisible(`main[data-page="me"] #delete`, chromedp.ByQuery),
+		chromedp.Click("#delete", chromedp.ByID), chromedp.WaitVisible(`main[data-page="delete"] #confirm-delete`, chromedp.ByQuery))
+	page := b.text(t, "main")
+	for _, want := range []string{"Navn (slettes fra påmeldingen, men står på fakturaen", fmt.Sprintf("Faktura nr. %d", n), "bokføringsloven § 13", "31.12.2031"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the erasure page lacks %q:\n%s", want, page)
+		}
+	}
+	b.shot(t, "11-delete-invoiced")
+	b.run(t, chromedp.Click("#confirm-delete", chromedp.ByID), chromedp.WaitVisible(`main[data-page="deleted"]`, chromedp.ByQuery))
+	done := b.text(t, "main")
+	if !strings.Contains(done, fmt.Sprintf("Faktura nr. %d", n)) || strings.Contains(done, "bookkeeping act") || strings.Contains(done, "invoice ") {
+		t.Errorf("the receipt page is not in Norwegian or does not say what stays:\n%s", done)
 	}
 }

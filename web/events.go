@@ -5,6 +5,7 @@ import (
 
 	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 )
 
@@ -59,17 +60,24 @@ func handleGetEvent(s *events.Service) fiber.Handler {
 
 // handlePatchEvent changes an event; seats a larger capacity frees go to
 // the waiting list first.
+// patchedEvent answers a patch: the event, and when fields left the form,
+// the receipt of the values purged with them.
+type patchedEvent struct {
+	*events.Event
+	Purge *registration.PurgeReceipt `json:"purge,omitempty"`
+}
+
 func handlePatchEvent(a *app.App) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var req events.PatchRequest
 		if err := decodeJSON(c, &req); err != nil {
 			return err
 		}
-		e, err := a.PatchEvent(c.UserContext(), c.Params("slug"), req)
+		e, receipt, err := a.PatchEvent(c.UserContext(), c.Params("slug"), req)
 		if err != nil {
 			return err
 		}
-		return c.JSON(e)
+		return c.JSON(patchedEvent{Event: e, Purge: receipt})
 	}
 }
 

@@ -1,12 +1,14 @@
 package web
 
 import (
+	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -170,8 +172,13 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 	for _, fe := range ferrs {
 		byField[fe.Field] = fe.Code
 	}
+	submission := in["submission"]
+	if submission == "" {
+		submission = rand.Text()
+	}
 	data := fiber.Map{
-		"Title": title, "Slug": e.Slug, "Venue": e.Venue, "Price": money(e.Price, lang),
+		"Submission": submission,
+		"Title":      title, "Slug": e.Slug, "Venue": e.Venue, "Price": money(e.Price, lang),
 		"When":      e.StartsAt.In(oslo).Format("02.01.2006 15:04") + "–" + e.EndsAt.In(oslo).Format("15:04"),
 		"SeatsLeft": e.SeatsLeft, "SoldOut": e.SeatsLeft <= 0,
 		"NoticeURL": "/api/v1/events/" + e.Slug + "/privacy-notice?lang=" + lang,
@@ -299,8 +306,13 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 			in["f_"+ff.Key] = v
 			req.Fields[ff.Key] = v
 		}
-		for _, k := range []string{"object_partners", "payment_method"} {
+		for _, k := range []string{"object_partners", "payment_method", "submission"} {
 			in[k] = c.FormValue(k)
+		}
+		if len(in["submission"]) <= 64 {
+			// The form's one-time field: a second post of the same form (a
+			// double click, a reload) finds the registration the first made.
+			req.SubmissionKey = in["submission"]
 		}
 		req.Consents = registration.ConsentsRequest{}
 		for _, p := range append(e.ConsentPurposes(), privacy.ConsentMarketing, privacy.ConsentGuardian) {
@@ -503,8 +515,12 @@ func mePage(c *fiber.Ctx, a *app.App, reg *registration.Registration, lang, flas
 		p.SessionExpiresAt != nil && time.Now().Before(*p.SessionExpiresAt) {
 		payURL = p.CheckoutURL
 	}
+	pending := ""
+	if rep.PendingEmail != "" && rep.EmailChange != nil {
+		pending = fmt.Sprintf(t(lang, "email.pending"), rep.PendingEmail, rep.EmailChange.Until.In(oslo).Format("02.01.2006 15:04"))
+	}
 	return render(c, "me", lang, fiber.Map{
-		"Offer": offer, "PayURL": payURL,
+		"Offer": offer, "PayURL": payURL, "Pending": pending,
 		"Title": t(lang, "me.title"), "Report": rep, "Rows": rows, "Consents": consents, "Fields": fields, "Errors": errs,
 		"EventTitle": title, "Status": registration.StatusText(lang, reg.Status), "Flash": flash,
 		"Source":    fmt.Sprintf(t(lang, "me.source.text"), reg.CreatedAt.In(oslo).Format("02.01.2006"), t(lang, "channel."+string(reg.Channel))),
@@ -622,8 +638,6 @@ func handleMeFields(a *app.App, ps *pageState) fiber.Handler {
 		switch {
 		case errors.As(err, &ferrs):
 			return mePage(c.Status(fiber.StatusUnprocessableEntity), a, reg, lang, "", ferrs, in)
-		case errors.Is(err, registration.ErrAlreadyRegistered):
-			return mePage(c.Status(fiber.StatusConflict), a, reg, lang, "", privacy.Errors{{Field: "fields.email", Code: "already_registered"}}, in)
 		case err != nil:
 			return err
 		}
@@ -688,31 +702,59 @@ func handleMeCancelPage(a *app.App, ps *pageState) fiber.Handler {
 }
 
 // handleMeDeletePage says what deleting will remove and what must be kept
-// for bookkeeping, and why, before anything is deleted.
+// for bookkeeping, why and until when, before anything is deleted.
 func handleMeDeletePage(a *app.App, ps *pageState) fiber.Handler {
 	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
-		rep, err := a.Rights.AccessReport(c.UserContext(), reg)
+		plan, err := a.Rights.ErasurePlan(c.UserContext(), reg)
 		if err != nil {
 			return err
 		}
-		invoiced := reg.Payment != nil && reg.Payment.InvoiceNumber != 0
+		ev, err := a.Events.Get(c.UserContext(), reg.Event)
+		if err != nil {
+			return err
+		}
+		invoiced := slices.ContainsFunc(plan.Kept, func(k registration.Kept) bool { return k.Code == registration.KeptInvoice })
 		var removed []string
-		for _, f := range rep.Fields {
-			if invoiced && f.LegalBasis == privacy.LegalObligation {
-				continue
+		for _, key := range plan.Removed {
+			f, ok := ev.Field(key)
+			if !ok {
+				continue // an address change waiting: not a field
 			}
+			label := f.Label.NB
 			if lang == "en" {
-				removed = append(removed, f.Label.EN)
-			} else {
-				removed = append(removed, f.Label.NB)
+				label = f.Label.EN
 			}
+			if invoiced && (key == "name" || key == "organisation") {
+				// Deleted here, but the invoice names the buyer.
+				label += " " + t(lang, "delete.oninvoice")
+			}
+			removed = append(removed, label)
 		}
-		kept := []string{t(lang, "delete.kept.none")}
-		if reg.Payment != nil && (reg.Payment.PaidAmount > 0 || invoiced) {
-			kept = append([]string{t(lang, "delete.kept.bookkeeping")}, kept...)
-		}
-		return render(c, "delete", lang, fiber.Map{"Title": t(lang, "delete.title"), "Removed": removed, "Kept": kept})
+		return render(c, "delete", lang, fiber.Map{"Title": t(lang, "delete.title"), "Removed": removed, "Kept": keptTexts(plan, lang)})
 	})
+}
+
+// keptTexts says, in the page's language, what erasure keeps, why and
+// until when.
+func keptTexts(rec *registration.ErasureReceipt, lang string) []string {
+	var out []string
+	for _, k := range rec.Kept {
+		until := ""
+		if k.Until != nil {
+			until = k.Until.In(oslo).Format("02.01.2006")
+		}
+		switch k.Code {
+		case registration.KeptInvoiceFields:
+			out = append(out, fmt.Sprintf(t(lang, "delete.kept.fields"), until))
+		case registration.KeptPaymentRecord:
+			out = append(out, fmt.Sprintf(t(lang, "delete.kept.payment"), until))
+		case registration.KeptInvoice:
+			out = append(out, fmt.Sprintf(t(lang, "delete.kept.invoice"), k.Invoice, until))
+		default:
+			out = append(out, t(lang, "delete.kept.none"))
+		}
+	}
+	return out
 }
 
 func handleMeDelete(a *app.App, ps *pageState) fiber.Handler {
@@ -724,11 +766,7 @@ func handleMeDelete(a *app.App, ps *pageState) fiber.Handler {
 		if sess, err := ps.sessions.Get(c); err == nil {
 			_ = sess.Destroy()
 		}
-		paras := []string{}
-		for _, k := range rec.Kept {
-			paras = append(paras, k.What+": "+k.Why)
-		}
-		return render(c, "message", lang, fiber.Map{"Page": "deleted", "Title": t(lang, "delete.done"), "Paragraphs": paras})
+		return render(c, "message", lang, fiber.Map{"Page": "deleted", "Title": t(lang, "delete.done"), "Paragraphs": keptTexts(rec, lang)})
 	})
 }
 

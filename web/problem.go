@@ -64,7 +64,6 @@ var domainErrors = []struct {
 	{events.ErrTagsInUse, http.StatusConflict, "field_tags_in_use", "Participants signed up under this field's tags (category, legal basis, purposes, recipients, retention, consent): they cannot change. Add a new field, with another key, instead."},
 	{events.ErrSoldOut, http.StatusConflict, "sold_out", "No seat is left."},
 	{registration.ErrNotFound, http.StatusNotFound, "not_found", "No such registration."},
-	{registration.ErrAlreadyRegistered, http.StatusConflict, "already_registered", "This e-mail address is already registered for the event. Use the link in your confirmation e-mail to see or change the registration."},
 	{registration.ErrRegistrationClosed, http.StatusConflict, "registration_closed", "Registration for this event is not open."},
 	{registration.ErrNotCancellable, http.StatusConflict, "not_cancellable", "The registration is already cancelled or expired."},
 	{registration.ErrNoOffer, http.StatusConflict, "no_offer", "There is no open offer of a seat."},

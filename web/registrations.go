@@ -20,12 +20,21 @@ func handleSignup(s *registration.Signups, m *metrics.Metrics) fiber.Handler {
 			countSignup(m, nil, err)
 			return err
 		}
+		key := c.Get("Idempotency-Key")
+		if len(key) > 255 {
+			return problem(fiber.StatusBadRequest, "bad_header", "Idempotency-Key is at most 255 characters.")
+		}
+		req.SubmissionKey = key
 		res, err := s.Signup(c.UserContext(), c.Params("slug"), req, registration.API)
 		countSignup(m, res, err)
 		if err != nil {
 			return err
 		}
 		c.Set(fiber.HeaderCacheControl, "no-store")
+		if res.Resubmitted {
+			// A retry: the registration the first request made.
+			return c.JSON(res)
+		}
 		return c.Status(fiber.StatusCreated).JSON(res)
 	}
 }

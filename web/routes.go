@@ -36,6 +36,8 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	f.Get("/me/delete", page(handleMeDeletePage(a, ps))...)
 	f.Post("/me/delete", page(handleMeDelete(a, ps))...)
 	f.Post("/me/logout", page(handleMeLogout(ps))...)
+	f.Get("/c/:token", signupLimit, pageHeaders, ps.csrf, handleEmailChangePage(a))
+	f.Post("/c/:token", signupLimit, pageHeaders, ps.csrf, handleEmailChangeConfirm(a))
 	f.Get("/g/:token", signupLimit, pageHeaders, ps.csrf, handleGuardianLink(a, ps))
 	f.Get("/guardian", page(handleGuardianPage(a, ps))...)
 	f.Post("/guardian/confirm", page(handleGuardianPost(a, ps, "confirm"))...)
