@@ -168,6 +168,10 @@ func SealValue(dek []byte, id, key, value string) (Sealed, error) {
 	return seal(aead, []byte(value), []byte("val:"+id+":"+key)), nil
 }
 
+// ErrSealedValue: the key does not open the value (it was sealed under
+// another key, or altered).
+var ErrSealedValue = errors.New("open sealed value: authentication failed")
+
 // OpenValue decrypts a value sealed by SealValue.
 func OpenValue(dek []byte, id, key string, s Sealed) (string, error) {
 	aead, err := newGCM(dek)
@@ -176,7 +180,7 @@ func OpenValue(dek []byte, id, key string, s Sealed) (string, error) {
 	}
 	b, err := aead.Open(nil, s.Nonce, s.Data, []byte("val:"+id+":"+key))
 	if err != nil {
-		return "", errors.New("open sealed value: authentication failed")
+		return "", ErrSealedValue
 	}
 	return string(b), nil
 }

@@ -54,9 +54,6 @@ func hashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// holds reports whether token is one of the registration's manage tokens.
-func (r *Registration) holds(token string) bool { return oneOf(token, r.ManageTokens) }
-
 // oneOf reports, in constant time, whether token's hash is among hashes.
 func oneOf(token string, hashes []string) bool {
 	h := []byte(hashToken(token))

@@ -211,10 +211,15 @@ func (v *vault) openWith(reg *Registration, keys map[string]privacy.Sealed, fiel
 			continue // destroyed: the value is gone
 		}
 		value, err := v.openValue(reg.ID, field, wrapped, sealed)
-		if prev, ok := keys[field+prevKey]; err != nil && ok {
+		if prev, ok := keys[field+prevKey]; errors.Is(err, privacy.ErrSealedValue) && ok {
 			value, err = v.openValue(reg.ID, field, prev, sealed)
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, privacy.ErrSealedValue):
+			// Sealed under a key since replaced (a copy of the data from
+			// before a correction): that value is gone.
+			continue
+		case err != nil:
 			return nil, err
 		}
 		out[field] = value

@@ -158,6 +158,11 @@ func TestDeletionTrueOnDisk(t *testing.T) {
 	if st, b := s.call(t, "DELETE", "/api/v1/me", people["erased"].token, nil); st != 200 {
 		t.Fatalf("erase: %d %s", st, b)
 	}
+	// A correction: the old phone number's key goes with it.
+	const newPhone = "+4791234599"
+	if st, b := s.call(t, "PATCH", "/api/v1/me", people["kept"].token, map[string]any{"fields": map[string]string{"phone": newPhone}}); st != 200 {
+		t.Fatalf("rectify: %d %s", st, b)
+	}
 	s.stop()
 	erased := people["erased"]
 	if found := findOnDisk(t, []string{erased.name, erased.email, erased.phone, erased.diet, erased.emergency}, dataDir, keyDir); len(found) > 0 {
@@ -198,6 +203,8 @@ func TestDeletionTrueOnDisk(t *testing.T) {
 		}
 		if v := open(people["kept"]); v["name"] != people["kept"].name || v["dietary"] != people["kept"].diet {
 			t.Fatalf("the backup with the key store does not open a kept registration: %v", v)
+		} else if v["phone"] != "" {
+			t.Errorf("the phone number corrected since opens from the backup: %v", v["phone"])
 		}
 		if v := open(erased); len(v) != 0 {
 			t.Errorf("the backup with the key store opens the erased person: %v", v)

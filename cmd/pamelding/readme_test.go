@@ -1,8 +1,10 @@
 package main
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -79,6 +81,35 @@ func TestReadmeNamesEverySetting(t *testing.T) {
 	for _, m := range regexp.MustCompile("(?m)^\\| `([A-Z_]+)`").FindAllStringSubmatch(string(readme), -1) {
 		if !known[m[1]] {
 			t.Errorf("the README documents %s, which the program does not read", m[1])
+		}
+	}
+}
+
+// TestReadmeNamesRealTests: every test the README cites as the proof of a
+// promise exists.
+func TestReadmeNamesRealTests(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources strings.Builder
+	err = filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, "_test.go") {
+			b, _ := os.ReadFile(path)
+			sources.Write(b)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cited := regexp.MustCompile("`(Test[A-Za-z0-9]+)`").FindAllStringSubmatch(string(readme), -1)
+	if len(cited) < 20 {
+		t.Fatalf("only %d tests cited", len(cited))
+	}
+	for _, m := range cited {
+		if !strings.Contains(sources.String(), "func "+m[1]+"(") {
+			t.Errorf("the README cites %s, which does not exist", m[1])
 		}
 	}
 }
