@@ -10,21 +10,27 @@ test: deps check
 
 # Go modules and the stripe-mock tool come from the module proxy; gcc (the
 # race detector) and Chromium (the browser tests) from Debian; axe-core
-# (accessibility checks in the browser tests) from npm, as package-lock.json
-# pins it.
+# (accessibility checks in the browser tests) and Spectral (the OpenAPI
+# lint of make check) from npm, as package-lock.json pins them. npm ci runs
+# unless every package.json pin is installed at its version, so a new or
+# changed pin is installed too; no install script runs (none is needed).
 deps:
 	@command -v gcc >/dev/null || (apt-get update && $(APT) gcc libc6-dev)
 	@command -v chromium >/dev/null || (apt-get update && $(APT) chromium)
 	@command -v curl >/dev/null || (apt-get update && $(APT) curl ca-certificates)
 	@command -v npm >/dev/null || (apt-get update && $(APT) nodejs npm)
-	@[ -f node_modules/axe-core/axe.min.js ] || npm ci --no-audit --no-fund
+	@node -e 'const d = require("./package.json").devDependencies; for (const n in d) if (require("./node_modules/" + n + "/package.json").version !== d[n]) process.exit(1)' 2>/dev/null \
+		|| npm ci --no-audit --no-fund --ignore-scripts
 	go mod download
 	go tool -n stripe-mock >/dev/null
 
+# The OpenAPI document is linted by Spectral with .spectral.yaml; a warning
+# fails as an error does.
 check:
 	go vet ./...
 	go tool staticcheck ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	npx --no-install spectral lint --ruleset .spectral.yaml --fail-severity=warn api/openapi.yaml
 
 run:
 	go run ./cmd/pamelding

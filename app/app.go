@@ -35,8 +35,10 @@ type Config struct {
 	Sender registration.Sender
 	// JobInterval is how often the sweeping jobs run.
 	JobInterval time.Duration
-	// AllowLoopbackWebhooks lets webhook receivers on loopback use plain
-	// HTTP (tests, local development).
+	// Webhooks are the outgoing webhooks' development settings.
+	Webhooks webhooks.Options
+	// AllowLoopbackWebhooks turns both of them on (tests: receivers on
+	// 127.0.0.1 over plain HTTP).
 	AllowLoopbackWebhooks bool
 	// Version names this build in metrics.
 	Version string
@@ -115,8 +117,10 @@ func New(store, keyStore *mongodb.Store, keys *privacy.Keyring, log *slog.Logger
 	a.Retention = registration.NewRetention(d)
 	a.Mailer = registration.NewMailer(d, cfg.Sender, cfg.PublicURL)
 	a.Payments = payments.NewService(store, a.Events, d.Store, a.Signups, a.Invoices, log, now, cfg.Payments)
-	a.Webhooks = webhooks.NewService(store, d.Store, keys, log, now)
-	a.Webhooks.AllowLoopbackHTTP = cfg.AllowLoopbackWebhooks
+	if cfg.AllowLoopbackWebhooks {
+		cfg.Webhooks = webhooks.Options{AllowHTTP: true, AllowPrivate: true}
+	}
+	a.Webhooks = webhooks.NewService(store, d.Store, keys, log, now, cfg.Webhooks)
 	a.Runner = store.NewJobs(log, time.Now)
 	a.Metrics = metrics.New(cfg.Version, a.seatsLeft, a.Runner.Status)
 	a.Runner.OnRun = a.Metrics.JobRun

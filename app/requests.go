@@ -22,8 +22,12 @@ type RequestAction struct {
 // ActOnRequest performs one action for an open request on one of its
 // subject's registrations, and logs it on the request (by names the staff
 // token). It returns what the action answers.
-func (a *App) ActOnRequest(ctx context.Context, requestID string, r RequestAction, by string) (any, error) {
-	reg, err := a.Requests.SubjectRegistration(ctx, requestID, r.Registration)
+//
+// scope is the acting token's events (nil: all): a request registered by a
+// token of other events, or a registration of an event outside the
+// request's scope, is out of reach.
+func (a *App) ActOnRequest(ctx context.Context, requestID string, r RequestAction, by string, scope []string) (any, error) {
+	reg, err := a.Requests.SubjectRegistration(ctx, requestID, r.Registration, scope)
 	if err != nil {
 		return nil, err
 	}

@@ -58,11 +58,6 @@ func init() {
 		s := fl.Field().String()
 		return len(s) <= 64 && slugRE.MatchString(s)
 	})
-	// A single-line text (a name, a venue) goes into mail headers and
-	// lines: no line breaks.
-	privacy.RegisterValidation("singleline", func(fl validator.FieldLevel) bool {
-		return !strings.ContainsAny(fl.Field().String(), "\r\n")
-	})
 }
 
 // build makes the event a create request describes, or returns every

@@ -1,14 +1,11 @@
 package payments
 
 import (
-	"bytes"
 	"context"
-	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -20,58 +17,11 @@ import (
 // MaxStatement is the largest bank statement file taken.
 const MaxStatement = 10 << 20
 
-// The parts of ISO 20022 camt.053.001.02 (statement) and camt.054.001.02
-// (debit/credit notification) that matching needs, as Norwegian banks
-// send them. Own structs: the Go library for these is deprecated.
-type camtDocument struct {
-	XMLName xml.Name        `xml:"Document"`
-	Stmt    []camtStatement `xml:"BkToCstmrStmt>Stmt"`
-	Ntfctn  []camtStatement `xml:"BkToCstmrDbtCdtNtfctn>Ntfctn"`
-}
-
-type camtStatement struct {
-	ID   string      `xml:"Id"`
-	Acct camtAccount `xml:"Acct"`
-	Ntry []camtEntry `xml:"Ntry"`
-}
-
-type camtAccount struct {
-	IBAN  string `xml:"Id>IBAN"`
-	Other string `xml:"Id>Othr>Id"`
-}
-
-type camtAmount struct {
-	Value string `xml:",chardata"`
-	Ccy   string `xml:"Ccy,attr"`
-}
-
-type camtEntry struct {
-	NtryRef     string       `xml:"NtryRef"`
-	Amt         camtAmount   `xml:"Amt"`
-	CdtDbtInd   string       `xml:"CdtDbtInd"`
-	Sts         string       `xml:"Sts"`
-	BookgDt     camtDate     `xml:"BookgDt"`
-	ValDt       camtDate     `xml:"ValDt"`
-	AcctSvcrRef string       `xml:"AcctSvcrRef"`
-	TxDtls      []camtTxDtls `xml:"NtryDtls>TxDtls"`
-}
-
-type camtDate struct {
-	Dt   string `xml:"Dt"`
-	DtTm string `xml:"DtTm"`
-}
-
-type camtTxDtls struct {
-	AcctSvcrRef string     `xml:"Refs>AcctSvcrRef"`
-	EndToEndID  string     `xml:"Refs>EndToEndId"`
-	Amt         camtAmount `xml:"Amt"`
-	CdtrRef     string     `xml:"RmtInf>Strd>CdtrRefInf>Ref"`
-}
-
 // BankEntry is one credit transaction from a statement, as stored: the
 // record that makes importing the same file again change nothing.
 type BankEntry struct {
-	// ID is the account and the bank's reference of the transaction.
+	// ID is the account (BBAN) and the bank's reference of the
+	// transaction (see camtReader.ref).
 	ID       string    `bson:"_id" json:"id"`
 	Account  string    `bson:"account" json:"account"`
 	Ref      string    `bson:"ref" json:"ref"`
@@ -88,85 +38,68 @@ type BankEntry struct {
 
 // ImportResult is what an import did.
 type ImportResult struct {
+	// Entries counts the credits read (a transaction, or each part of a
+	// transaction split by its creditor references).
 	Entries   int         `json:"entries"`
 	Matched   int         `json:"matched"`
 	Unmatched []BankEntry `json:"unmatched"`
 	// Duplicates were imported before and changed nothing.
 	Duplicates int `json:"duplicates"`
-	// Ignored: debits and entries not booked.
+	// Ignored counts IgnoredLines.
 	Ignored int `json:"ignored"`
+	// OutOfScope are credits an import by a token limited to some events
+	// did not apply: they pay an invoice of another event, or none of its
+	// events. Nothing of them is recorded; a token of every event imports
+	// them.
+	OutOfScope []BankEntry `json:"outOfScope"`
+	// IgnoredLines are the lines not applied, each with its reason: debits,
+	// entries not booked, reversals, other currencies than NOK, other
+	// accounts than the seller's, amounts in fractions of an øre, batches
+	// whose transactions cannot be told apart or add up to more than the
+	// entry.
+	IgnoredLines []StatementLine `json:"ignoredLines"`
+	// Anomalies are lines applied with a remark for finance.
+	Anomalies []StatementLine `json:"anomalies"`
 }
 
-// ImportStatement reads a camt.053 or camt.054 file and matches each
-// booked credit on the KID of its structured creditor reference.
-func (s *Service) ImportStatement(ctx context.Context, r io.Reader) (*ImportResult, error) {
+// ImportStatement reads a camt.053 or camt.054 file (versions .001.02,
+// .04, .06, .08) for the seller's account and matches each booked NOK
+// credit transaction on the KID of its structured creditor reference.
+// scope limits it to invoices of those events (nil: all): other credits
+// are reported as out of scope and change nothing. A file it cannot
+// read is refused whole with a *StatementError naming the element and
+// the rule, before anything is written.
+func (s *Service) ImportStatement(ctx context.Context, r io.Reader, scope []string) (*ImportResult, error) {
 	raw, err := io.ReadAll(io.LimitReader(r, MaxStatement+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(raw) > MaxStatement {
-		return nil, fmt.Errorf("%w: larger than %d bytes", ErrBadStatement, MaxStatement)
+		return nil, refuse("Document", "larger than %d bytes", MaxStatement)
 	}
-	if bytes.Contains(raw, []byte("<!DOCTYPE")) || bytes.Contains(raw, []byte("<!ENTITY")) {
-		// encoding/xml expands no external entities, but a statement has
-		// no use for a DTD: refuse it outright.
-		return nil, fmt.Errorf("%w: DTDs are not accepted", ErrBadStatement)
+	seller, ok := normalizeBBAN(s.cfg.Seller.BankAccount)
+	if !ok {
+		return nil, refuse("Acct/Id", "no seller bank account is configured (PAMELDING_SELLER_BANK_ACCOUNT, 11 digits): a statement cannot be checked against it")
 	}
-	var doc camtDocument
-	dec := xml.NewDecoder(bytes.NewReader(raw))
-	dec.Strict = true
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadStatement, err)
+	plan, err := parseStatement(raw, seller)
+	if err != nil {
+		return nil, err
 	}
-	stmts := append(doc.Stmt, doc.Ntfctn...)
-	if len(stmts) == 0 {
-		return nil, fmt.Errorf("%w: neither camt.053 BkToCstmrStmt nor camt.054 BkToCstmrDbtCdtNtfctn", ErrBadStatement)
+	res := &ImportResult{Unmatched: []BankEntry{}, OutOfScope: []BankEntry{},
+		IgnoredLines: plan.ignored, Anomalies: plan.anomalies, Ignored: len(plan.ignored)}
+	if res.IgnoredLines == nil {
+		res.IgnoredLines = []StatementLine{}
 	}
-	var entries []BankEntry
-	res := &ImportResult{Unmatched: []BankEntry{}}
-	for _, st := range stmts {
-		acct := st.Acct.IBAN
-		if acct == "" {
-			acct = st.Acct.Other
-		}
-		for i, e := range st.Ntry {
-			if e.CdtDbtInd != "CRDT" || (e.Sts != "" && e.Sts != "BOOK") {
-				res.Ignored++
-				continue
-			}
-			date, err := e.date()
-			if err != nil {
-				return nil, fmt.Errorf("%w: entry %d: %v", ErrBadStatement, i+1, err)
-			}
-			txs := e.TxDtls
-			if len(txs) == 0 {
-				txs = []camtTxDtls{{Amt: e.Amt}}
-			}
-			for j, tx := range txs {
-				amt := tx.Amt
-				if amt.Value == "" {
-					amt = e.Amt
-				}
-				øre, err := parseAmount(amt.Value)
-				if err != nil {
-					return nil, fmt.Errorf("%w: entry %d: %v", ErrBadStatement, i+1, err)
-				}
-				ref := firstNonEmpty(tx.AcctSvcrRef, e.AcctSvcrRef+"/"+strconv.Itoa(j), e.NtryRef+"/"+strconv.Itoa(j))
-				if strings.HasPrefix(ref, "/") {
-					return nil, fmt.Errorf("%w: entry %d has no reference", ErrBadStatement, i+1)
-				}
-				entries = append(entries, BankEntry{
-					ID: acct + ":" + ref, Account: acct, Ref: ref, KID: strings.TrimSpace(tx.CdtrRef),
-					Amount: øre, Currency: amt.Ccy, Date: date,
-				})
-			}
-		}
+	if res.Anomalies == nil {
+		res.Anomalies = []StatementLine{}
 	}
 	// Checked whole before anything is written: a bad file changes nothing.
-	for _, be := range entries {
+	for _, c := range plan.credits {
 		res.Entries++
-		applied, err := s.applyEntry(ctx, be)
+		applied, err := s.applyEntry(ctx, c.entry, c.legacy, scope)
 		switch {
+		case errors.Is(err, errOutOfScope):
+			res.OutOfScope = append(res.OutOfScope, c.entry)
 		case err != nil:
 			return res, err
 		case applied == nil:
@@ -180,52 +113,13 @@ func (s *Service) ImportStatement(ctx context.Context, r io.Reader) (*ImportResu
 	return res, nil
 }
 
-func (e camtEntry) date() (time.Time, error) {
-	for _, d := range []camtDate{e.BookgDt, e.ValDt} {
-		if d.Dt != "" {
-			return time.Parse(time.DateOnly, d.Dt)
-		}
-		if d.DtTm != "" {
-			if t, err := time.Parse(time.RFC3339, d.DtTm); err == nil {
-				return t.UTC(), nil
-			}
-			return time.Parse("2006-01-02T15:04:05", d.DtTm)
-		}
-	}
-	return time.Time{}, errors.New("no booking date")
-}
-
-// parseAmount reads "1500.00" into øre.
-func parseAmount(v string) (int64, error) {
-	v = strings.TrimSpace(v)
-	whole, frac, _ := strings.Cut(v, ".")
-	if len(frac) > 2 || whole == "" {
-		return 0, fmt.Errorf("amount %q", v)
-	}
-	frac += strings.Repeat("0", 2-len(frac))
-	w, err1 := strconv.ParseInt(whole, 10, 64)
-	f, err2 := strconv.ParseInt(frac, 10, 64)
-	if err1 != nil || err2 != nil || w < 0 {
-		return 0, fmt.Errorf("amount %q", v)
-	}
-	return w*100 + f, nil
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" && !strings.HasPrefix(v, "/") {
-			return v
-		}
-	}
-	return vs[len(vs)-1]
-}
-
 // applyEntry records a bank entry and, when its KID names an invoice of
 // ours, adds the money to it. nil: the entry was imported before. The
 // invoice update is idempotent too (it only adds a payment whose reference
 // it does not hold), so a crash between the two writes double-counts
-// nothing.
-func (s *Service) applyEntry(ctx context.Context, be BankEntry) (*BankEntry, error) {
+// nothing. legacy is the id an import before issue 18 gave the same
+// transaction ("" when it is the same): found, it is a duplicate too.
+func (s *Service) applyEntry(ctx context.Context, be BankEntry, legacy string, scope []string) (*BankEntry, error) {
 	be.ImportedAt = s.clock()
 	be.Outcome = "unmatched"
 	var inv *Invoice
@@ -237,19 +131,28 @@ func (s *Service) applyEntry(ctx context.Context, be BankEntry) (*BankEntry, err
 			return nil, err
 		}
 	}
+	if scope != nil && (inv == nil || !slices.Contains(scope, inv.Event)) {
+		return nil, errOutOfScope
+	}
 	if inv != nil {
 		be.Matched, be.Invoice = true, inv.Number
 	}
-	var prev BankEntry
-	if err := s.store.bankEntries.FindOne(ctx, bson.M{"_id": be.ID}, &prev); err == nil {
-		return nil, nil
-	} else if !errors.Is(err, mongodb.ErrNotFound) {
-		return nil, err
+	ids := []string{be.ID}
+	if legacy != "" && legacy != be.ID {
+		ids = append(ids, legacy)
+	}
+	for _, id := range ids { // one by one: a lookup by _id alone is by the primary key
+		var prev BankEntry
+		if err := s.store.bankEntries.FindOne(ctx, bson.M{"_id": id}, &prev); err == nil {
+			return nil, nil
+		} else if !errors.Is(err, mongodb.ErrNotFound) {
+			return nil, err
+		}
 	}
 	if inv != nil {
 		var after Invoice
 		err := s.store.invoices.FindOneAndUpdate(ctx,
-			bson.M{"_id": inv.ID, "payments.ref": bson.M{"$ne": be.ID}},
+			bson.M{"_id": inv.ID, "payments.ref": bson.M{"$nin": ids}},
 			bson.M{"$inc": bson.M{"paidAmount": be.Amount}, "$push": bson.M{"payments": BankPayment{Ref: be.ID, Amount: be.Amount, Date: be.Date}}},
 			&after)
 		switch {
@@ -295,6 +198,9 @@ func (s *Service) settleInvoice(ctx context.Context, inv *Invoice) (string, erro
 	}
 	return map[string]string{InvoicePaid: "paid", InvoicePartiallyPaid: "partially_paid", InvoiceOverpaid: "overpaid", InvoiceCredited: "paid_after_credit"}[status], nil
 }
+
+// errOutOfScope: a credit a scoped import leaves alone.
+var errOutOfScope = errors.New("bank entry out of the token's scope")
 
 // UnmatchedEntries lists credits no invoice claimed, for finance.
 func (s *Service) UnmatchedEntries(ctx context.Context) ([]BankEntry, error) {

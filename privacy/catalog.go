@@ -10,8 +10,8 @@ import (
 
 // Text is a string in Norwegian bokmål and English.
 type Text struct {
-	NB string `json:"nb" bson:"nb" validate:"required,max=200"`
-	EN string `json:"en" bson:"en" validate:"required,max=200"`
+	NB string `json:"nb" bson:"nb" validate:"required,max=200,singleline"`
+	EN string `json:"en" bson:"en" validate:"required,max=200,singleline"`
 }
 
 // Category groups fields by the kind of data (GDPR art. 9 for health).

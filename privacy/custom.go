@@ -98,6 +98,8 @@ func CustomField(path string, s CustomFieldSpec) (Field, Errors) {
 			errs.Add(at(l.member), CodeRequired)
 		case len([]rune(l.v)) > 200:
 			errs.Add(at(l.member), CodeTooLong)
+		case !SingleLine(l.v):
+			errs.Add(at(l.member), CodeInvalid)
 		}
 	}
 	switch {

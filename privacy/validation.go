@@ -64,6 +64,18 @@ func init() {
 	RegisterValidation("orgnumber", func(fl validator.FieldLevel) bool {
 		return ValidOrgNumber(fl.Field().String())
 	})
+	// A single-line text (a title, a name, a venue) goes into mail
+	// subjects, headers and lines: no line breaks or other control
+	// characters that could start a header or forge a log line.
+	RegisterValidation("singleline", func(fl validator.FieldLevel) bool { return SingleLine(fl.Field().String()) })
+}
+
+// SingleLine reports whether s has no line break or other control
+// character.
+func SingleLine(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
+	})
 }
 
 // Check trims raw and checks it against the rule at time now. It returns

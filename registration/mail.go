@@ -32,6 +32,9 @@ const (
 	mailGuardianWithdrawn = "guardian-withdrawn"
 	// mailEmailChange asks a new address to confirm it.
 	mailEmailChange = "email-change"
+	// mailNewLink carries a new manage link, after the old ones were
+	// revoked from /me.
+	mailNewLink = "new-link"
 )
 
 // Message is one rendered e-mail.
@@ -54,7 +57,7 @@ var mailFS embed.FS
 
 var mailTemplates = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, kind := range []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn, mailEmailChange} {
+	for _, kind := range []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn, mailEmailChange, mailNewLink} {
 		for _, lang := range []string{"nb", "en"} {
 			name := kind + "." + lang + ".tmpl"
 			m[kind+"."+lang] = template.Must(template.ParseFS(mailFS, "mailtemplates/"+name))

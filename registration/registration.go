@@ -190,6 +190,8 @@ type Registration struct {
 	Restricted   bool                            `bson:"restricted"`
 	// ManageTokens are the SHA-256 hashes of the participant's manage
 	// tokens (one per mail that carried a link); the tokens are not kept.
+	// They expire with the data (ManageableUntil) and are replaced by one
+	// new token when the participant asks (Rights.RotateManageToken).
 	ManageTokens   []string        `bson:"manageTokens"`
 	Lang           string          `bson:"lang"`
 	Channel        Channel         `bson:"channel"`
@@ -370,4 +372,16 @@ type HookEvent struct {
 // HookSet is the update that queues a hook event on a registration.
 func HookSet(typ string, at time.Time) (key string, value HookEvent) {
 	return "hooks." + strings.ReplaceAll(typ, ".", "_") + "-" + strconv.FormatInt(at.UnixMilli(), 10), HookEvent{Type: typ, At: at}
+}
+
+// ManageableUntil is when the registration's manage links stop working:
+// when the last of its values is due for deletion. ok is false when no
+// value has a date (they go with the registration).
+func (r *Registration) ManageableUntil() (until time.Time, ok bool) {
+	for _, at := range r.DeleteAt {
+		if at.After(until) {
+			until, ok = at, true
+		}
+	}
+	return until, ok
 }

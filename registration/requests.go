@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,8 +44,12 @@ type Request struct {
 	Extensions []Extension     `bson:"extensions,omitempty" json:"extensions,omitempty"`
 	CreatedBy  string          `bson:"createdBy" json:"createdBy"`
 	Actions    []RequestAction `bson:"actions" json:"actions"`
-	ClosedAt   *time.Time      `bson:"closedAt,omitempty" json:"closedAt,omitempty"`
-	Outcome    string          `bson:"outcome,omitempty" json:"outcome,omitempty"`
+	// Events is the scope the request was registered under (the staff
+	// token's events); it reaches only registrations of these events and
+	// only tokens whose scope covers them. Empty: every event.
+	Events   []string   `bson:"events,omitempty" json:"events,omitempty"`
+	ClosedAt *time.Time `bson:"closedAt,omitempty" json:"closedAt,omitempty"`
+	Outcome  string     `bson:"outcome,omitempty" json:"outcome,omitempty"`
 	// Outbox is mail to the requester (an extension's notice); sent ones
 	// stay, without their text. MailDue is when the next attempt is due,
 	// absent when nothing waits.
@@ -122,7 +127,7 @@ func NewRequests(d *Domain, sender Sender) *Requests {
 func requestKeys(id string) string { return "request:" + id }
 
 // CreateRequest registers a request; by names the staff token.
-func (s *Requests) CreateRequest(ctx context.Context, r NewRequest, by string) (*RequestView, error) {
+func (s *Requests) CreateRequest(ctx context.Context, r NewRequest, by string, scope []string) (*RequestView, error) {
 	r.Email, r.Notes = strings.TrimSpace(r.Email), strings.TrimSpace(r.Notes)
 	if errs := privacy.Struct("", &r); errs != nil {
 		return nil, errs
@@ -144,6 +149,7 @@ func (s *Requests) CreateRequest(ctx context.Context, r NewRequest, by string) (
 	req := &Request{
 		ID: id, Type: r.Type, SubjectKey: s.d.keys.EmailKey(r.Email), Sealed: sealed,
 		ReceivedAt: received, Deadline: privacy.AddMonths(received, 1), CreatedBy: by, Actions: []RequestAction{},
+		Events: scope,
 	}
 	if err := s.d.Store.vault.c.InsertOne(ctx, keys); err != nil {
 		return nil, fmt.Errorf("store request keys: %w", err)
@@ -174,14 +180,40 @@ func (s *Requests) view(ctx context.Context, req *Request, withRegistrations boo
 		}
 		v.Registrations = []SubjectRegistration{}
 		for _, r := range regs {
+			if !req.reaches(r.Event) {
+				continue
+			}
 			v.Registrations = append(v.Registrations, SubjectRegistration{ID: r.ID, Event: r.Event, Status: r.Status, CreatedAt: r.CreatedAt})
 		}
 	}
 	return v, nil
 }
 
-// Requests lists requests by deadline; open only unless all.
-func (s *Requests) Requests(ctx context.Context, all bool) ([]RequestView, error) {
+// reaches reports whether the request may touch a registration of event.
+func (r *Request) reaches(event string) bool {
+	return len(r.Events) == 0 || slices.Contains(r.Events, event)
+}
+
+// within reports whether a token limited to scope (nil: all) may see the
+// request: all of the request's events must be in its scope.
+func (r *Request) within(scope []string) bool {
+	if scope == nil {
+		return true
+	}
+	if len(r.Events) == 0 {
+		return false
+	}
+	for _, e := range r.Events {
+		if !slices.Contains(scope, e) {
+			return false
+		}
+	}
+	return true
+}
+
+// Requests lists requests by deadline, those within scope (nil: all);
+// open only unless all.
+func (s *Requests) Requests(ctx context.Context, all bool, scope []string) ([]RequestView, error) {
 	filter := bson.M{}
 	if !all {
 		filter["closedAt"] = bson.M{"$exists": false}
@@ -192,6 +224,9 @@ func (s *Requests) Requests(ctx context.Context, all bool) ([]RequestView, error
 	}
 	out := []RequestView{}
 	for i := range reqs {
+		if !reqs[i].within(scope) {
+			continue
+		}
 		v, err := s.view(ctx, &reqs[i], false)
 		if err != nil {
 			return nil, err
@@ -202,27 +237,30 @@ func (s *Requests) Requests(ctx context.Context, all bool) ([]RequestView, error
 }
 
 // GetRequest returns a request with the subject's registrations.
-func (s *Requests) GetRequest(ctx context.Context, id string) (*RequestView, error) {
-	req, err := s.request(ctx, id)
+func (s *Requests) GetRequest(ctx context.Context, id string, scope []string) (*RequestView, error) {
+	req, err := s.request(ctx, id, scope)
 	if err != nil {
 		return nil, err
 	}
 	return s.view(ctx, req, true)
 }
 
-func (s *Requests) request(ctx context.Context, id string) (*Request, error) {
+// request is a request a token limited to scope may see: one outside it
+// is not found, as if it did not exist.
+func (s *Requests) request(ctx context.Context, id string, scope []string) (*Request, error) {
 	var req Request
 	err := s.requests.FindOne(ctx, bson.M{"_id": id}, &req)
-	if errors.Is(err, mongodb.ErrNotFound) {
+	if errors.Is(err, mongodb.ErrNotFound) || (err == nil && !req.within(scope)) {
 		return nil, ErrRequestNotFound
 	}
 	return &req, err
 }
 
 // SubjectRegistration returns one of the request's subject's
-// registrations, for an action on it; the request must be open.
-func (s *Requests) SubjectRegistration(ctx context.Context, requestID, regID string) (*Registration, error) {
-	req, err := s.request(ctx, requestID)
+// registrations, for an action on it; the request must be open and within
+// scope, the registration of an event the request reaches.
+func (s *Requests) SubjectRegistration(ctx context.Context, requestID, regID string, scope []string) (*Registration, error) {
+	req, err := s.request(ctx, requestID, scope)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +274,7 @@ func (s *Requests) SubjectRegistration(ctx context.Context, requestID, regID str
 	if err != nil {
 		return nil, err
 	}
-	if reg.EmailKey != req.SubjectKey {
+	if reg.EmailKey != req.SubjectKey || !req.reaches(reg.Event) {
 		return nil, ErrNotSubject
 	}
 	return reg, nil
@@ -250,17 +288,20 @@ func (s *Requests) RecordAction(ctx context.Context, requestID, action, regID, b
 }
 
 // CloseRequest closes a request with its outcome.
-func (s *Requests) CloseRequest(ctx context.Context, id, outcome string) (*RequestView, error) {
+func (s *Requests) CloseRequest(ctx context.Context, id, outcome string, scope []string) (*RequestView, error) {
 	outcome = strings.TrimSpace(outcome)
 	if outcome == "" || len(outcome) > 2000 {
 		return nil, privacy.Errors{{Field: "outcome", Code: privacy.CodeRequired}}
+	}
+	if _, err := s.request(ctx, id, scope); err != nil {
+		return nil, err
 	}
 	now := s.d.now().UTC().Truncate(time.Millisecond)
 	var req Request
 	err := s.requests.FindOneAndUpdate(ctx, bson.M{"_id": id, "closedAt": bson.M{"$exists": false}},
 		bson.M{"$set": bson.M{"closedAt": now, "outcome": outcome}}, &req)
 	if errors.Is(err, mongodb.ErrNotFound) {
-		if _, gerr := s.request(ctx, id); gerr != nil {
+		if _, gerr := s.request(ctx, id, scope); gerr != nil {
 			return nil, gerr
 		}
 		return nil, ErrRequestClosed
@@ -283,12 +324,12 @@ var ErrTooLate = errors.New("extension not allowed")
 // Extend prolongs an open request's deadline (art. 12(3)): by one or two
 // months, never beyond three months after receipt, with the reason
 // recorded and mailed to the requester.
-func (s *Requests) Extend(ctx context.Context, id string, r ExtendRequest, by string) (*RequestView, error) {
+func (s *Requests) Extend(ctx context.Context, id string, r ExtendRequest, by string, scope []string) (*RequestView, error) {
 	r.Reason = strings.TrimSpace(r.Reason)
 	if errs := privacy.Struct("", &r); errs != nil {
 		return nil, errs
 	}
-	req, err := s.request(ctx, id)
+	req, err := s.request(ctx, id, scope)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ func TestRequestDeadlines(t *testing.T) {
 	f := newFixture(t)
 	f.now = time.Date(2027, 2, 3, 9, 0, 0, 0, time.UTC)
 	reqs := registration.NewRequests(f.app.Domain, f.sender(t))
-	v, err := reqs.CreateRequest(ctx, registration.NewRequest{Type: "access", Email: "kari@example.no", ReceivedAt: "2027-01-31", Notes: "Kari Nordmann ringte om datteren"}, "pv")
+	v, err := reqs.CreateRequest(ctx, registration.NewRequest{Type: "access", Email: "kari@example.no", ReceivedAt: "2027-01-31", Notes: "Kari Nordmann ringte om datteren"}, "pv", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,13 +42,13 @@ func TestRequestDeadlines(t *testing.T) {
 	}
 
 	var bad privacy.Errors
-	if _, err := reqs.Extend(ctx, v.ID, registration.ExtendRequest{Months: 3, Reason: "x"}, "pv"); !errors.As(err, &bad) {
+	if _, err := reqs.Extend(ctx, v.ID, registration.ExtendRequest{Months: 3, Reason: "x"}, "pv", nil); !errors.As(err, &bad) {
 		t.Errorf("three months at once: %v", err)
 	}
-	if _, err := reqs.Extend(ctx, v.ID, registration.ExtendRequest{Months: 1}, "pv"); !errors.As(err, &bad) {
+	if _, err := reqs.Extend(ctx, v.ID, registration.ExtendRequest{Months: 1}, "pv", nil); !errors.As(err, &bad) {
 		t.Error("an extension without its reason")
 	}
-	ext, err := reqs.Extend(ctx, v.ID, registration.ExtendRequest{Months: 1, Reason: "Mange henvendelser etter løpet"}, "pv")
+	ext, err := reqs.Extend(ctx, v.ID, registration.ExtendRequest{Months: 1, Reason: "Mange henvendelser etter løpet"}, "pv", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestRequestDeadlines(t *testing.T) {
 		t.Errorf("the notice went again")
 	}
 
-	ext, err = reqs.Extend(ctx, v.ID, registration.ExtendRequest{Months: 1, Reason: "Fortsatt mange"}, "pv")
+	ext, err = reqs.Extend(ctx, v.ID, registration.ExtendRequest{Months: 1, Reason: "Fortsatt mange"}, "pv", nil)
 	if err != nil || ext.Deadline.Format(time.DateOnly) != "2027-04-30" {
 		t.Fatalf("second extension: %v %v", ext, err)
 	}
@@ -82,19 +82,19 @@ func TestRequestDeadlines(t *testing.T) {
 	if n, err := reqs.SendDue(ctx); err != nil || n != 1 || len(f.smtp.Mail()) != 2 || !strings.Contains(f.smtp.Mail()[1].Body(), "30.04.2027") {
 		t.Fatalf("the retry: sent %d, %v", n, err)
 	}
-	if _, err := reqs.Extend(ctx, v.ID, registration.ExtendRequest{Months: 1, Reason: "Enda mer"}, "pv"); !errors.Is(err, registration.ErrTooLate) {
+	if _, err := reqs.Extend(ctx, v.ID, registration.ExtendRequest{Months: 1, Reason: "Enda mer"}, "pv", nil); !errors.Is(err, registration.ErrTooLate) {
 		t.Errorf("a fourth month: %v", err)
 	}
 
 	// Past its first deadline a request cannot be extended.
-	late, err := reqs.CreateRequest(ctx, registration.NewRequest{Type: "erasure", Email: "ola@example.no", ReceivedAt: "2026-12-20"}, "pv")
+	late, err := reqs.CreateRequest(ctx, registration.NewRequest{Type: "erasure", Email: "ola@example.no", ReceivedAt: "2026-12-20"}, "pv", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !late.Overdue {
 		t.Error("a request received 20 December is not overdue on 3 February")
 	}
-	if _, err := reqs.Extend(ctx, late.ID, registration.ExtendRequest{Months: 1, Reason: "For sent"}, "pv"); !errors.Is(err, registration.ErrTooLate) {
+	if _, err := reqs.Extend(ctx, late.ID, registration.ExtendRequest{Months: 1, Reason: "For sent"}, "pv", nil); !errors.Is(err, registration.ErrTooLate) {
 		t.Errorf("an overdue request extended: %v", err)
 	}
 }
@@ -105,7 +105,7 @@ func TestRequestShredded(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	reqs := registration.NewRequests(f.app.Domain, nil)
-	v, err := reqs.CreateRequest(ctx, registration.NewRequest{Type: "access", Email: "kari@example.no", ReceivedAt: "2026-11-20", Notes: "brev fra Kari"}, "pv")
+	v, err := reqs.CreateRequest(ctx, registration.NewRequest{Type: "access", Email: "kari@example.no", ReceivedAt: "2026-11-20", Notes: "brev fra Kari"}, "pv", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestRequestShredded(t *testing.T) {
 	if n, _ := keys.Count(ctx, bson.M{"_id": "request:" + v.ID}); n != 1 {
 		t.Fatalf("no key document for the request (%d)", n)
 	}
-	if _, err := reqs.CloseRequest(ctx, v.ID, "svart"); err != nil {
+	if _, err := reqs.CloseRequest(ctx, v.ID, "svart", nil); err != nil {
 		t.Fatal(err)
 	}
 	f.now = f.now.AddDate(1, 0, 2)
@@ -123,7 +123,7 @@ func TestRequestShredded(t *testing.T) {
 	if n, _ := keys.Count(ctx, bson.M{"_id": "request:" + v.ID}); n != 0 {
 		t.Error("the request's keys outlived it")
 	}
-	got, err := reqs.GetRequest(ctx, v.ID)
+	got, err := reqs.GetRequest(ctx, v.ID, nil)
 	if err != nil || got.Email != "" || got.Notes != "" || got.Outcome != "svart" || got.Type != "access" {
 		t.Errorf("a year after closing: %+v, %v", got, err)
 	}
@@ -149,7 +149,7 @@ func TestMigrateLegacyRequests(t *testing.T) {
 	if strings.Contains(string(raw), "Kari") || raw.Lookup("email").Type != 0 {
 		t.Errorf("left after migration: %s", raw)
 	}
-	v, err := registration.NewRequests(f.app.Domain, nil).GetRequest(ctx, "old")
+	v, err := registration.NewRequests(f.app.Domain, nil).GetRequest(ctx, "old", nil)
 	if err != nil || v.Email != "kari@example.no" || v.Notes != "Kari ringte" {
 		t.Errorf("migrated request %+v, %v", v, err)
 	}

@@ -69,6 +69,9 @@ func (s *Rights) Export(ctx context.Context, reg *Registration) (*Portability, e
 	if err != nil {
 		return nil, err
 	}
+	if p.Consents == nil {
+		p.Consents = []Consent{} // the schema's list, empty when no consent was asked
+	}
 	for _, ff := range ev.Fields {
 		if v := values[ff.Key]; v != "" {
 			p.Fields[ff.Key] = v
@@ -541,4 +544,19 @@ func (s *Rights) GuardianWithdraw(ctx context.Context, reg *Registration) (*Guar
 	s.d.notifyMail(reg.ID)
 	out.OrganiserTold = true
 	return out, nil
+}
+
+// RotateManageToken revokes every manage link of the registration and
+// mails a new one to its address, for a participant who forwarded a link
+// or fears someone else holds one. It returns the new token (the API
+// caller proved it held a valid one).
+func (s *Rights) RotateManageToken(ctx context.Context, reg *Registration) (string, error) {
+	now := s.d.now().UTC().Truncate(time.Millisecond)
+	token := newManageToken(reg.ID)
+	m := s.d.mailWithToken(mailNewLink, now, token)
+	if _, err := s.d.Store.rotateManageTokens(ctx, reg.ID, hashToken(token), m, now); err != nil {
+		return "", err
+	}
+	s.d.notifyMail(reg.ID)
+	return token, nil
 }

@@ -116,8 +116,17 @@ func (s *Store) all(ctx context.Context, op string, filter bson.M, opts ...optio
 }
 
 // ByToken returns the registration a manage token belongs to.
+//
+// A manage token expires with its registration's data: once the last of
+// its values is due for deletion, the link has nothing left to manage.
 func (s *Store) ByToken(ctx context.Context, token string) (*Registration, error) {
-	return s.byToken(ctx, manageTokenPrefix, token, func(r *Registration) []string { return r.ManageTokens })
+	now := s.clock()
+	return s.byToken(ctx, manageTokenPrefix, token, func(r *Registration) []string {
+		if until, ok := r.ManageableUntil(); ok && !now.Before(until) {
+			return nil
+		}
+		return r.ManageTokens
+	})
 }
 
 // ByGuardianToken returns the minor's registration a guardian token
@@ -766,6 +775,18 @@ func (s *Store) rectify(ctx context.Context, id string, set, unset bson.M) (*Reg
 		update["$unset"] = unset
 	}
 	out, err := s.transition(ctx, "rectify", notErased(id), update)
+	if errors.Is(err, ErrWrongState) {
+		return nil, ErrErased
+	}
+	return out, err
+}
+
+// rotateManageTokens revokes every manage token of the registration but
+// the new one, whose link m carries.
+func (s *Store) rotateManageTokens(ctx context.Context, id, hash string, m Mail, now time.Time) (*Registration, error) {
+	out, err := s.transition(ctx, "rotateManageTokens", notErased(id), bson.M{"$set": bson.M{
+		"manageTokens": []string{hash}, "outbox." + m.Kind: m, "outboxNextAt": now, "updatedAt": now,
+	}})
 	if errors.Is(err, ErrWrongState) {
 		return nil, ErrErased
 	}

@@ -100,11 +100,19 @@ func (p Principal) CanEvent(slug string) bool {
 	return slices.Contains(p.Events, slug)
 }
 
+// Scope is the events the principal is limited to; nil means all.
+func (p Principal) Scope() []string {
+	if p.Role == Admin || len(p.Events) == 0 {
+		return nil
+	}
+	return p.Events
+}
+
 // CreateRequest is the body of POST /api/v1/tokens and the token create
 // command's flags.
 type CreateRequest struct {
 	Role    Role     `json:"role" validate:"required,oneof=admin organiser finance catering partner privacy"`
-	Name    string   `json:"name" validate:"required,max=100"`
+	Name    string   `json:"name" validate:"required,max=100,singleline"`
 	Events  []string `json:"events" validate:"max=100,dive,required,max=64"`
 	Partner string   `json:"partner" validate:"max=64"`
 }

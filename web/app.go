@@ -16,7 +16,6 @@ import (
 
 	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/metrics"
-	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/staff"
 )
@@ -43,28 +42,31 @@ type Config struct {
 	// Processors are the data processors the record of processing names
 	// (art. 30), as the operator configured them.
 	Processors []privacy.Processor
+	// MetricsToken opens /metrics on the public listener (as a bearer
+	// token); without it /metrics is not served there.
+	MetricsToken string
 }
-
-// bodyLimit is the largest body the server reads at all (a bank
-// statement); JSON routes and webhooks take far less (maxJSONBody).
-const bodyLimit = payments.MaxStatement + 64<<10
 
 // New returns the app with every route of routes.go.
 func New(d Deps) *fiber.App {
 	f := fiber.New(fiber.Config{
-		AppName:               "pamelding",
-		BodyLimit:             bodyLimit,
-		ReadTimeout:           15 * time.Second,
-		WriteTimeout:          60 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		DisableStartupMessage: true,
-		ErrorHandler:          errorHandler(d.App.Log),
+		AppName: "pamelding",
+		// At most this much is read before a handler runs; limitBody
+		// reads the rest up to the route's own limit.
+		BodyLimit:                    maxJSONBody,
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  15 * time.Second,
+		WriteTimeout:                 60 * time.Second,
+		IdleTimeout:                  120 * time.Second,
+		DisableStartupMessage:        true,
+		ErrorHandler:                 errorHandler(d.App.Log),
 		// Strict routing keeps one address per resource.
 		StrictRouting: true,
 		CaseSensitive: true,
 		Views:         viewEngine(),
 	})
-	f.Use(withRequestID, recoverPanics(d.App.Log), accessLog(d.App.Log, d.App.Metrics), baseHeaders)
+	f.Use(withRequestID, recoverPanics(d.App.Log), accessLog(d.App.Log, d.App.Metrics), baseHeaders, limitBody, d.Limits.warnUntrustedForwarding(d.App.Log))
 	routes(f, d, newPageState(d))
 	f.Use(func(c *fiber.Ctx) error {
 		return problem(fiber.StatusNotFound, "not_found", "No such route.")

@@ -24,13 +24,16 @@ func bearer(c *fiber.Ctx) string {
 // unknown token is 401, another role 403.
 func requireStaff(s *staff.Service, g *authGuard, roles ...staff.Role) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if err := g.check(c); err != nil {
+		token := bearer(c)
+		if err := g.check(c, token); err != nil {
 			return err
 		}
-		p, err := s.Authenticate(c.UserContext(), bearer(c))
+		p, err := s.Authenticate(c.UserContext(), token)
 		if err != nil {
 			if errors.Is(err, staff.ErrUnauthenticated) {
-				g.failed(c)
+				if lerr := g.failed(c, token); lerr != nil {
+					return lerr
+				}
 			}
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="pamelding"`)
 			return err

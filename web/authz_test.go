@@ -41,6 +41,7 @@ var authz = map[string]access{
 	"POST /e/:slug":                       page(),
 	"GET /e/:slug/paid":                   page(),
 	"GET /m/:token":                       page(),
+	"POST /m/:token":                      page(),
 	"GET /me":                             page(),
 	"POST /me/fields":                     page(),
 	"POST /me/consents/:purpose/withdraw": page(),
@@ -51,8 +52,10 @@ var authz = map[string]access{
 	"POST /me/cancel":                     page(),
 	"GET /me/delete":                      page(),
 	"POST /me/delete":                     page(),
+	"POST /me/link":                       page(),
 	"POST /me/logout":                     page(),
 	"GET /g/:token":                       page(),
+	"POST /g/:token":                      page(),
 	"GET /c/:token":                       page(),
 	"POST /c/:token":                      page(),
 	"GET /guardian":                       page(),
@@ -85,6 +88,7 @@ var authz = map[string]access{
 	"POST /api/v1/me/restriction":                me(),
 	"DELETE /api/v1/me/registration":             me(),
 	"POST /api/v1/me/offer/accept":               me(),
+	"POST /api/v1/me/token":                      me(),
 
 	"GET /api/v1/guardian":           guardian(),
 	"POST /api/v1/guardian/confirm":  guardian(),
@@ -111,12 +115,13 @@ var authz = map[string]access{
 	"POST /api/v1/webhooks":               staffOf(staff.Admin),
 	"GET /api/v1/webhooks":                staffOf(staff.Admin),
 	"DELETE /api/v1/webhooks/:id":         staffOf(staff.Admin),
+	"PATCH /api/v1/webhooks/:id":          staffOf(staff.Admin),
 	"GET /api/v1/webhooks/:id/deliveries": staffOf(staff.Admin),
 
 	"GET /api/v1/finance/invoices":                  staffOf(staff.Admin, staff.Finance),
-	"GET /api/v1/finance/invoices/:number":          staffOf(staff.Admin, staff.Finance),
+	"GET /api/v1/finance/invoices/:number":          scopedTo(staff.Admin, staff.Finance),
 	"POST /api/v1/finance/bank-statements":          staffOf(staff.Admin, staff.Finance),
-	"GET /api/v1/finance/bank-statements/unmatched": staffOf(staff.Admin, staff.Finance),
+	"GET /api/v1/finance/bank-statements/unmatched": globalOf(staff.Admin, staff.Finance),
 	"GET /api/v1/finance/reconciliation":            staffOf(staff.Admin, staff.Finance),
 }
 
@@ -140,6 +145,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	e.invoiceEvent(t, "a")
 	e.mustEvent(t, "b", nil)
 	kari := e.mustSignup(t, "a", person("kari@example.no"))
+	e.mustSignup(t, "a", invoiceBuyer("buyer@example.no")) // invoice 1, of event a
 	ola := e.mustSignup(t, "b", person("ola@example.no"))
 	e.minorsEvent(t, "minors", 10)
 	emma := e.mustSignup(t, "minors", child("emma@example.no"))
@@ -155,6 +161,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "partner", token: tok(staff.CreateRequest{Role: staff.Partner, Name: "p", Events: []string{"a"}, Partner: "acme"}), role: staff.Partner, inScope: true},
 		{name: "partner-of-b", token: tok(staff.CreateRequest{Role: staff.Partner, Name: "pb", Events: []string{"b"}, Partner: "acme"}), role: staff.Partner},
 		{name: "privacy", token: tok(staff.CreateRequest{Role: staff.Privacy, Name: "pv"}), role: staff.Privacy, inScope: true, global: true},
+		// Tokens of another event on routes that name none: what they
+		// reach is in TestScopeHoldsForSideEffects.
+		{name: "finance-of-b", token: tok(staff.CreateRequest{Role: staff.Finance, Name: "fb", Events: []string{"b"}}), role: staff.Finance},
+		{name: "catering-of-b", token: tok(staff.CreateRequest{Role: staff.Catering, Name: "cb", Events: []string{"b"}}), role: staff.Catering},
+		{name: "privacy-of-b", token: tok(staff.CreateRequest{Role: staff.Privacy, Name: "pvb", Events: []string{"b"}}), role: staff.Privacy},
 		{name: "participant", token: kari.ManageToken, participant: true},
 		{name: "other-participant", token: ola.ManageToken, participant: true},
 		{name: "minor", token: emma.ManageToken, participant: true},
@@ -193,7 +204,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		url := fill.Replace(path)
 		for _, pc := range cases {
 			t.Run(fmt.Sprintf("%s/%s", strings.ReplaceAll(key, "/", "_"), pc.name), func(t *testing.T) {
-				if key == "DELETE /api/v1/me" || key == "DELETE /api/v1/me/registration" || key == "POST /api/v1/events/:slug/cancel" ||
+				if key == "DELETE /api/v1/me" || key == "DELETE /api/v1/me/registration" || key == "POST /api/v1/me/token" || key == "POST /api/v1/events/:slug/cancel" ||
 					key == "DELETE /api/v1/events/:slug/registrations/:id" || key == "POST /api/v1/tokens" || strings.HasPrefix(key, "POST /api/v1/guardian/") {
 					// Destructive: only the refusals are tried here; the
 					// allowed calls have their own tests.

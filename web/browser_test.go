@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -127,6 +129,16 @@ func newBrowser(t *testing.T) *browserEnv {
 		t.Fatalf("start Chromium: %v", err)
 	}
 	return b
+}
+
+// openLink opens a mailed link as its reader does: the page, then the one
+// click that signs the browser in.
+func openLink(url string) chromedp.Action {
+	return chromedp.Tasks{
+		chromedp.Navigate(url),
+		chromedp.WaitVisible("#open", chromedp.ByID),
+		chromedp.Click("#open", chromedp.ByID),
+	}
 }
 
 func (b *browserEnv) run(t *testing.T, actions ...chromedp.Action) {
@@ -295,7 +307,7 @@ func TestBrowserMyData(t *testing.T) {
 
 	b.run(t,
 		browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads),
-		chromedp.Navigate(b.base+"/m/"+s.ManageToken),
+		openLink(b.base+"/m/"+s.ManageToken),
 		chromedp.WaitVisible(`main[data-page="me"] #withdraw-health`, chromedp.ByQuery),
 	)
 	var loc string
@@ -375,7 +387,7 @@ func TestBrowserWaitingListOffer(t *testing.T) {
 	w := b.mustSignup(t, "small", person("w@example.no"))
 	b.do(t, "DELETE", "/api/v1/me/registration", first.ManageToken, nil)
 
-	b.run(t, chromedp.Navigate(b.base+"/m/"+w.ManageToken+"?lang=nb"),
+	b.run(t, openLink(b.base+"/m/"+w.ManageToken+"?lang=nb"),
 		chromedp.WaitVisible(`main[data-page="me"] #accept-offer`, chromedp.ByQuery))
 	b.shot(t, "8-offer")
 	b.axeCheck(t, "/me with an offer")
@@ -394,7 +406,7 @@ func TestBrowserGuardian(t *testing.T) {
 	s := b.mustSignup(t, "race", child("emma@example.no"))
 	g := b.guardianToken(t, s.ID)
 
-	b.run(t, chromedp.Navigate(b.base+"/g/"+g+"?lang=nb"),
+	b.run(t, openLink(b.base+"/g/"+g+"?lang=nb"),
 		chromedp.WaitVisible(`main[data-page="guardian"] #guardian-confirm`, chromedp.ByQuery))
 	var loc string
 	b.run(t, chromedp.Location(&loc))
@@ -435,7 +447,7 @@ func TestBrowserErasureInvoiced(t *testing.T) {
 	if n == 0 {
 		t.Fatal("precondition: the invoice is issued")
 	}
-	b.run(t, chromedp.Navigate(b.base+"/m/"+s.ManageToken+"?lang=nb"), chromedp.WaitVisible(`main[data-page="me"] #delete`, chromedp.ByQuery),
+	b.run(t, openLink(b.base+"/m/"+s.ManageToken+"?lang=nb"), chromedp.WaitVisible(`main[data-page="me"] #delete`, chromedp.ByQuery),
 		chromedp.Click("#delete", chromedp.ByID), chromedp.WaitVisible(`main[data-page="delete"] #confirm-delete`, chromedp.ByQuery))
 	page := b.text(t, "main")
 	for _, want := range []string{"Navn (slettes fra påmeldingen, men står på fakturaen", fmt.Sprintf("Faktura nr. %d", n), "bokføringsloven § 13", "31.12.2031"} {
@@ -448,5 +460,46 @@ func TestBrowserErasureInvoiced(t *testing.T) {
 	done := b.text(t, "main")
 	if !strings.Contains(done, fmt.Sprintf("Faktura nr. %d", n)) || strings.Contains(done, "bookkeeping act") || strings.Contains(done, "invoice ") {
 		t.Errorf("the receipt page is not in Norwegian or does not say what stays:\n%s", done)
+	}
+}
+
+// TestBrowserNoLoginCSRF: a link on another site to a mailed link (which a
+// browser follows with GET, or loads as an image) must not sign the
+// browser into the sender's registration; only the page's own form does.
+func TestBrowserNoLoginCSRF(t *testing.T) {
+	b := newBrowser(t)
+	b.mustEvent(t, "free", func(m map[string]any) { delete(m, "price") })
+	attacker := b.mustSignup(t, "free", person("attacker@example.no"))
+	if attacker.ManageToken == "" {
+		t.Fatal("precondition: a manage token")
+	}
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<!doctype html><title>x</title><img src="%[1]s/m/%[2]s"><form id="f" method="post" action="%[1]s/m/%[2]s"></form><a id="go" href="%[1]s/m/%[2]s">win</a>`, b.base, attacker.ManageToken)
+	}))
+	defer evil.Close()
+
+	var html string
+	b.run(t, chromedp.Navigate(evil.URL), chromedp.WaitReady("#go", chromedp.ByID),
+		chromedp.Click("#go", chromedp.ByID), chromedp.WaitVisible("#open", chromedp.ByID),
+		chromedp.Navigate(b.base+"/me"), chromedp.WaitReady("main", chromedp.ByQuery),
+		chromedp.OuterHTML("main", &html, chromedp.ByQuery))
+	if strings.Contains(html, `data-page="me"`) && strings.Contains(html, "attacker@example.no") {
+		t.Fatal("a cross-site link signed the browser in")
+	}
+	// A cross-site form post lacks the page's CSRF token: refused.
+	b.run(t, chromedp.Navigate(evil.URL), chromedp.WaitReady("#f", chromedp.ByID),
+		chromedp.Submit("#f", chromedp.ByID), chromedp.Sleep(300*time.Millisecond),
+		chromedp.Navigate(b.base+"/me"), chromedp.WaitReady("main", chromedp.ByQuery),
+		chromedp.OuterHTML("main", &html, chromedp.ByQuery))
+	if strings.Contains(html, "attacker@example.no") {
+		t.Fatal("a cross-site form signed the browser in")
+	}
+	// The page's own button does (the precondition that the above could
+	// have failed).
+	b.run(t, openLink(b.base+"/m/"+attacker.ManageToken), chromedp.WaitVisible(`main[data-page="me"]`, chromedp.ByQuery),
+		chromedp.OuterHTML("main", &html, chromedp.ByQuery))
+	if !strings.Contains(html, "attacker@example.no") {
+		t.Fatalf("the link's own button did not sign in: %s", html)
 	}
 }

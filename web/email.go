@@ -32,8 +32,9 @@ func handleEmailChangePage(a *app.App) fiber.Handler {
 		if lang == "en" {
 			title = ev.Title.EN
 		}
-		return render(c, "email", lang, fiber.Map{"Title": t(lang, "email.title"), "SwitchURL": "",
-			"Text": fmt.Sprintf(t(lang, "email.text"), title), "Action": "/c/" + c.Params("token")})
+		return render(c, "confirm", lang, fiber.Map{"Title": t(lang, "email.title"), "SwitchURL": "",
+			"Text": fmt.Sprintf(t(lang, "email.text"), title), "Action": "/c/" + c.Params("token"),
+			"Button": t(lang, "email.confirm"), "ButtonID": "confirm-email"})
 	}
 }
 

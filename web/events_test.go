@@ -131,6 +131,9 @@ func TestCreateEventRefused(t *testing.T) {
 		{"UnknownProperty", adminToken, with(func(b map[string]any) { b["ssn"] = "x" }), nil, 422, "validation", "ssn", "unknown"},
 		{"TooLarge", adminToken, with(func(b map[string]any) { b["notes"] = strings.Repeat("x", 70<<10) }), nil, 413, "too_large", "", ""},
 		{"SlugTaken", organiser, eventBody("taken"), nil, 409, "slug_taken", "", ""},
+		{"TitleWithLineBreak", adminToken, with(func(b map[string]any) {
+			b["title"] = map[string]string{"nb": "Janteloppet\r\nBcc: x@example.no", "en": "Janteloppet"}
+		}), nil, 422, "validation", "title.nb", "invalid"},
 		{"SlugInvalid", adminToken, with(func(b map[string]any) { b["slug"] = "Not A Slug" }), nil, 422, "validation", "slug", "invalid"},
 		{"KindInvalid", adminToken, with(func(b map[string]any) { b["kind"] = "party" }), nil, 422, "validation", "kind", "invalid"},
 		{"TitleMissing", adminToken, with(func(b map[string]any) { delete(b, "title") }), nil, 422, "validation", "title.nb", "required"},

@@ -63,23 +63,7 @@ func handleGuardianAction(a *app.App, action string) fiber.Handler {
 // handleGuardianLink exchanges the guardian's mailed link for a guardian
 // session, as handleManageLink does for participants.
 func handleGuardianLink(a *app.App, ps *pageState) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		lang := pageLang(c)
-		reg, err := a.Registrations.ByGuardianToken(c.UserContext(), c.Params("token"))
-		if errors.Is(err, registration.ErrInvalidManageToken) {
-			return render(c.Status(fiber.StatusNotFound), "message", lang, fiber.Map{"Title": t(lang, "g.title"), "Paragraphs": []string{t(lang, "me.expired")}, "SwitchURL": ""})
-		}
-		if err != nil {
-			return err
-		}
-		if err := ps.login(c, sessionGuardian, reg.ID); err != nil {
-			return err
-		}
-		return render(c, "message", reg.Lang, fiber.Map{
-			"Title": t(reg.Lang, "g.title"), "Paragraphs": []string{}, "Refresh": "/guardian",
-			"Link": "/guardian", "LinkText": t(reg.Lang, "continue"), "SwitchURL": "",
-		})
-	}
+	return openLink(ps, a.Registrations.ByGuardianToken, sessionGuardian, "g.title", "/guardian")
 }
 
 // withGuardian runs a guardian page for the session's registration.

@@ -1,6 +1,13 @@
 package web
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -10,7 +17,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
-	"golang.org/x/time/rate"
+	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/payments"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // Limits are the abuse limits, per client address and per instance.
@@ -85,6 +95,21 @@ func (l Limits) clientIP(c *fiber.Ctx) string {
 	return host
 }
 
+// warnUntrustedForwarding logs once when requests carry X-Forwarded-For
+// but no proxy is trusted: behind a reverse proxy every client then has
+// the proxy's address, and the limits are shared by everyone.
+func (l Limits) warnUntrustedForwarding(log *slog.Logger) fiber.Handler {
+	var once sync.Once
+	return func(c *fiber.Ctx) error {
+		if len(l.TrustedProxies) == 0 && c.Get(fiber.HeaderXForwardedFor) != "" {
+			once.Do(func() {
+				log.WarnContext(c.UserContext(), "requests carry X-Forwarded-For but PAMELDING_TRUSTED_PROXIES is empty: every client behind the proxy shares one address for the rate limits; set it to the proxy's address")
+			})
+		}
+		return c.Next()
+	}
+}
+
 func rateLimited(c *fiber.Ctx) error {
 	return problem(fiber.StatusTooManyRequests, "rate_limited", "Too many requests from this address; wait a little (see Retry-After).")
 }
@@ -102,55 +127,187 @@ func (l Limits) signupLimit() fiber.Handler {
 	})
 }
 
-// authGuard refuses clients that failed authentication too often.
+// authGuard limits failed authentications without ever refusing a valid
+// credential. Tokens are 256-bit secrets, so guessing one is hopeless; the
+// limit keeps scanners and broken clients off the store and tells them to
+// back off. Two counts, both shared by every instance through the store
+// (WebState, swept by its job) and keyed by an HMAC, never a raw address
+// or token:
+//
+//   - the failing credential from one address backs off exponentially:
+//     after 3 failures it is refused for 1 s, then 2 s, 4 s, … up to 15
+//     minutes, before it is even looked up;
+//   - an address past AuthFailuresPerMinute failures gets 429 instead of
+//     401 for the rest of the minute, but only for credentials that fail:
+//     a valid token from the same address (the admin behind the same
+//     proxy) is looked up and let through.
 type authGuard struct {
 	limits Limits
-	mu     sync.Mutex
-	by     map[string]*rate.Limiter
-	swept  time.Time
+	c      *mongodb.Collection
+	key    []byte
+	now    func() time.Time
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	blocked map[string]time.Time // credential key -> refused until
 }
 
-func newAuthGuard(l Limits) *authGuard {
-	return &authGuard{limits: l, by: map[string]*rate.Limiter{}}
-}
+const (
+	// freeFailures a credential may fail before it backs off.
+	freeFailures = 3
+	// maxBackoff is the longest a failing credential is refused.
+	maxBackoff = 15 * time.Minute
+)
 
-func (g *authGuard) limiter(ip string) *rate.Limiter {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if now := time.Now(); now.Sub(g.swept) > 10*time.Minute {
-		// Full buckets are forgotten: their clients are in good standing.
-		for k, lim := range g.by {
-			if lim.Tokens() >= float64(lim.Burst()) {
-				delete(g.by, k)
-			}
-		}
-		g.swept = now
+func newAuthGuard(d Deps) *authGuard {
+	return &authGuard{
+		limits: d.Limits, c: d.App.Store.Collection(mongodb.WebState),
+		key: d.App.Keys.Derive("pamelding auth failures v1"), now: time.Now, log: d.App.Log,
+		blocked: map[string]time.Time{},
 	}
-	lim, ok := g.by[ip]
-	if !ok {
-		n := g.limits.AuthFailuresPerMinute
-		lim = rate.NewLimiter(rate.Every(time.Minute/time.Duration(n)), n)
-		g.by[ip] = lim
-	}
-	return lim
 }
 
-// check runs before authentication: a client out of failures is refused.
-func (g *authGuard) check(c *fiber.Ctx) error {
-	if g == nil || g.limits.AuthFailuresPerMinute <= 0 {
+func (g *authGuard) on() bool { return g != nil && g.limits.AuthFailuresPerMinute > 0 }
+
+func (g *authGuard) mac(parts ...string) string {
+	m := hmac.New(sha256.New, g.key)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+func (g *authGuard) credential(c *fiber.Ctx, token string) string {
+	return g.mac("credential", g.limits.clientIP(c), token)
+}
+
+// check runs before the lookup: a credential that failed from this
+// address and is backing off is refused. A valid credential never failed,
+// so it is never refused here.
+func (g *authGuard) check(c *fiber.Ctx, token string) error {
+	if !g.on() {
 		return nil
 	}
-	if lim := g.limiter(g.limits.clientIP(c)); lim.Tokens() < 1 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(time.Minute/time.Duration(g.limits.AuthFailuresPerMinute)/time.Second)+1))
-		return rateLimited(c)
+	k := g.credential(c, token)
+	g.mu.Lock()
+	until, ok := g.blocked[k]
+	g.mu.Unlock()
+	if now := g.now(); ok && now.Before(until) {
+		return tooManyFailures(c, until.Sub(now))
 	}
 	return nil
 }
 
-// failed counts a failed authentication.
-func (g *authGuard) failed(c *fiber.Ctx) {
-	if g == nil || g.limits.AuthFailuresPerMinute <= 0 {
-		return
+type failureDoc struct {
+	N int `bson:"n"`
+}
+
+// failed counts a failed authentication and returns the 429 to answer
+// instead of 401, or nil. The counts are the store's, so they hold behind
+// a load balancer; if the store cannot count, the 401 stands.
+func (g *authGuard) failed(c *fiber.Ctx, token string) error {
+	if !g.on() {
+		return nil
 	}
-	g.limiter(g.limits.clientIP(c)).Allow()
+	ctx, now := c.UserContext(), g.now().UTC()
+	minute := now.Truncate(time.Minute)
+	perAddress, err := g.count(ctx, "authfail:a:"+g.mac("address", g.limits.clientIP(c))+":"+strconv.FormatInt(minute.Unix(), 10), minute.Add(2*time.Minute))
+	if err != nil {
+		g.log.WarnContext(ctx, "auth failure not counted", "err", err)
+		return nil
+	}
+	k := g.credential(c, token)
+	perCredential, err := g.count(ctx, "authfail:c:"+k, now.Add(time.Hour))
+	if err != nil {
+		g.log.WarnContext(ctx, "auth failure not counted", "err", err)
+		return nil
+	}
+	if perCredential > freeFailures {
+		wait := min(time.Second<<min(perCredential-freeFailures-1, 20), maxBackoff)
+		g.mu.Lock()
+		if len(g.blocked) > 10000 {
+			for k, until := range g.blocked {
+				if !now.Before(until) {
+					delete(g.blocked, k)
+				}
+			}
+		}
+		g.blocked[k] = now.Add(wait)
+		g.mu.Unlock()
+		return tooManyFailures(c, wait)
+	}
+	if perAddress > g.limits.AuthFailuresPerMinute {
+		return tooManyFailures(c, minute.Add(time.Minute).Sub(now))
+	}
+	return nil
+}
+
+// count adds one to a shared counter and returns it.
+func (g *authGuard) count(ctx context.Context, id string, expires time.Time) (int, error) {
+	_, err := g.c.UpdateOne(ctx, bson.M{"_id": id},
+		bson.M{"$inc": bson.M{"n": 1}, "$set": bson.M{"expiresAt": expires}}, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return 0, err
+	}
+	var d failureDoc
+	err = g.c.FindOne(ctx, bson.M{"_id": id}, &d)
+	return d.N, err
+}
+
+func tooManyFailures(c *fiber.Ctx, wait time.Duration) error {
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Round(time.Second)/time.Second)+1))
+	return problem(fiber.StatusTooManyRequests, "rate_limited", "Too many failed authentications; wait a little (see Retry-After).")
+}
+
+// Body limits by route: nothing for reads, a bank statement or a Stripe
+// event where those are posted, 64 KiB (maxJSONBody) for everything else.
+// The server reads at most maxJSONBody before a handler runs
+// (StreamRequestBody); limitBody reads the rest only up to the route's
+// limit, so an unauthenticated client cannot make it hold megabytes.
+func bodyLimitFor(method, path string) int {
+	switch {
+	case method == fiber.MethodGet || method == fiber.MethodHead || method == fiber.MethodOptions:
+		return 0
+	case method == fiber.MethodPost && path == "/api/v1/finance/bank-statements":
+		return payments.MaxStatement
+	case method == fiber.MethodPost && path == "/api/v1/payments/stripe/webhook":
+		return payments.MaxWebhookBody
+	}
+	return maxJSONBody
+}
+
+func limitBody(c *fiber.Ctx) error {
+	max := bodyLimitFor(c.Method(), c.Path())
+	if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
+		// Compressed bodies are not taken: a small one can unpack to
+		// gigabytes.
+		return problem(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body uncompressed.")
+	}
+	req := c.Request()
+	if n := req.Header.ContentLength(); n > max {
+		// The body is left unread, so the connection cannot carry
+		// another request.
+		c.Context().SetConnectionClose()
+		return tooLarge(max)
+	}
+	if s := c.Context().RequestBodyStream(); s != nil {
+		b, err := io.ReadAll(io.LimitReader(s, int64(max)+1))
+		if err != nil {
+			return problem(fiber.StatusBadRequest, "bad_body", "The body could not be read.")
+		}
+		if len(b) > max {
+			c.Context().SetConnectionClose()
+			return tooLarge(max)
+		}
+		req.SetBody(b)
+	}
+	return c.Next()
+}
+
+func tooLarge(max int) error {
+	if max == 0 {
+		return problem(fiber.StatusRequestEntityTooLarge, "too_large", "This route takes no body.")
+	}
+	return problem(fiber.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("The body is larger than this route takes (%d KiB).", max>>10))
 }

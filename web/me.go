@@ -26,13 +26,16 @@ func requireGuardian(s *registration.Store, g *authGuard) fiber.Handler {
 // registration, found by lookup; failures count towards the guard's limit.
 func requireRegistrationToken(lookup func(context.Context, string) (*registration.Registration, error), realm string, g *authGuard) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if err := g.check(c); err != nil {
+		token := bearer(c)
+		if err := g.check(c, token); err != nil {
 			return err
 		}
-		reg, err := lookup(c.UserContext(), bearer(c))
+		reg, err := lookup(c.UserContext(), token)
 		if err != nil {
 			if errors.Is(err, registration.ErrInvalidManageToken) {
-				g.failed(c)
+				if lerr := g.failed(c, token); lerr != nil {
+					return lerr
+				}
 			}
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="`+realm+`"`)
 			return err
@@ -65,5 +68,23 @@ func handleAcceptOffer(s *registration.Signups) fiber.Handler {
 			return err
 		}
 		return c.JSON(res)
+	}
+}
+
+type newToken struct {
+	// ManageToken replaces every earlier one; a link with it is mailed
+	// to the participant too.
+	ManageToken string `json:"manageToken"`
+}
+
+// handleRotateToken revokes the participant's manage tokens, this one
+// included, and answers the one that replaces them.
+func handleRotateToken(s *registration.Rights) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		token, err := s.RotateManageToken(c.UserContext(), participant(c))
+		if err != nil {
+			return err
+		}
+		return c.JSON(newToken{ManageToken: token})
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"embed"
 	"errors"
@@ -408,22 +409,35 @@ func (ps *pageState) login(c *fiber.Ctx, role, regID string) error {
 // the page that carries it replaces itself at once (a same-site
 // navigation, so the SameSite=Strict session cookie goes along).
 func handleManageLink(a *app.App, ps *pageState) fiber.Handler {
+	return openLink(ps, a.Registrations.ByToken, sessionParticipant, "me.title", "/me")
+}
+
+// openLink is the page a mailed link opens: it checks the link, then asks
+// for one click, a POST with the page's CSRF token, before it signs the
+// browser in. A cross-site link or image can make a browser GET the link,
+// never POST the form, so it cannot sign anyone into the sender's
+// registration (login CSRF).
+func openLink(ps *pageState, lookup func(context.Context, string) (*registration.Registration, error), role, title, next string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		lang := pageLang(c)
-		reg, err := a.Registrations.ByToken(c.UserContext(), c.Params("token"))
+		reg, err := lookup(c.UserContext(), c.Params("token"))
 		if err != nil {
 			if errors.Is(err, registration.ErrInvalidManageToken) {
-				return render(c.Status(fiber.StatusNotFound), "message", lang, fiber.Map{"Title": t(lang, "me.title"), "Paragraphs": []string{t(lang, "me.expired")}, "SwitchURL": ""})
+				return render(c.Status(fiber.StatusNotFound), "message", lang, fiber.Map{"Title": t(lang, title), "Paragraphs": []string{t(lang, "me.expired")}, "SwitchURL": ""})
 			}
 			return err
 		}
-		if err := ps.login(c, sessionParticipant, reg.ID); err != nil {
+		if c.Method() != fiber.MethodPost {
+			c.Set(fiber.HeaderCacheControl, "no-store")
+			return render(c, "confirm", reg.Lang, fiber.Map{
+				"Title": t(reg.Lang, title), "Text": t(reg.Lang, "open.text"), "SwitchURL": "",
+				"Action": c.Path(), "Button": t(reg.Lang, "open.button"), "ButtonID": "open",
+			})
+		}
+		if err := ps.login(c, role, reg.ID); err != nil {
 			return err
 		}
-		return render(c, "message", reg.Lang, fiber.Map{
-			"Title": t(reg.Lang, "me.title"), "Paragraphs": []string{}, "Refresh": "/me",
-			"Link": "/me", "LinkText": t(reg.Lang, "continue"), "SwitchURL": "",
-		})
+		return c.Redirect(next, fiber.StatusSeeOther)
 	}
 }
 
@@ -602,12 +616,11 @@ func consentLabel(ev *events.Event, p privacy.ConsentPurpose, lang string) strin
 func handleMePage(a *app.App, ps *pageState) fiber.Handler {
 	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
 		flash := ""
-		if m := c.Query("m"); m == "saved" || m == "cancel.done" {
-			key := "me.saved"
-			if m == "cancel.done" {
-				key = m
-			}
-			flash = t(lang, key)
+		switch m := c.Query("m"); m {
+		case "saved":
+			flash = t(lang, "me.saved")
+		case "cancel.done", "newlink.sent":
+			flash = t(lang, m)
 		}
 		return mePage(c, a, reg, lang, flash, nil, nil)
 	})
@@ -683,6 +696,17 @@ func handleMeRestrict(a *app.App, ps *pageState) fiber.Handler {
 			return err
 		}
 		return backToMe(c, lang, "saved")
+	})
+}
+
+// handleMeNewLink revokes every link to the registration and mails a new
+// one; this browser's session goes on.
+func handleMeNewLink(a *app.App, ps *pageState) fiber.Handler {
+	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		if _, err := a.Rights.RotateManageToken(c.UserContext(), reg); err != nil {
+			return err
+		}
+		return backToMe(c, lang, "newlink.sent")
 	})
 }
 

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"encoding/csv"
 	"mime"
 	"strconv"
 	"strings"
@@ -148,7 +147,7 @@ func handleImportStatement(p *payments.Service) fiber.Handler {
 		if mt != "application/xml" && mt != "text/xml" {
 			return problem(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "Send the camt.053 or camt.054 file as application/xml.")
 		}
-		res, err := p.ImportStatement(c.UserContext(), bytes.NewReader(c.Body()))
+		res, err := p.ImportStatement(c.UserContext(), bytes.NewReader(c.Body()), principal(c).Scope())
 		if err != nil {
 			return err
 		}
@@ -160,8 +159,13 @@ type unmatchedList struct {
 	Entries []payments.BankEntry `json:"entries"`
 }
 
+// handleUnmatched lists credits no invoice claimed: a token limited to
+// some events may not see them, as they belong to no event.
 func handleUnmatched(p *payments.Service) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		if principal(c).Scope() != nil {
+			return staff.ErrForbidden
+		}
 		es, err := p.UnmatchedEntries(c.UserContext())
 		if err != nil {
 			return err
@@ -211,16 +215,15 @@ func handleReconciliation(p *payments.Service) fiber.Handler {
 			c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`.xlsx"`)
 			return c.Send(b)
 		case c.Query("format") == "csv" || strings.HasPrefix(c.Get(fiber.HeaderAccept), "text/csv"):
+			w, err := newSheetWriter(c, c)
+			if err != nil {
+				return err
+			}
 			c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 			c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`.csv"`)
-			w := csv.NewWriter(c)
 			_ = w.Write(payments.ReportColumns)
 			for _, r := range rep.Rows {
-				rec := r.Record()
-				for i := range rec {
-					rec[i] = SafeCell(rec[i])
-				}
-				_ = w.Write(rec)
+				_ = w.Write(r.Record())
 			}
 			_ = w.Write(rep.Totals.Record())
 			w.Flush()

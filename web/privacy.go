@@ -3,7 +3,6 @@ package web
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"log/slog"
 	"slices"
@@ -21,7 +20,8 @@ import (
 )
 
 // handlePartnerExport streams the partner-safe attendee list: CSV by
-// default (RFC 4180, formulas defused), JSON with Accept:
+// default (RFC 4180, every field quoted, formulas defused;
+// ?sep=semicolon for Norwegian Excel), JSON with Accept:
 // application/json, XLSX with ?format=xlsx. A partner token gets its own
 // partner's list; organisers name the partner with ?partner=.
 func handlePartnerExport(ev *events.Service, rs *registration.Lists, log *slog.Logger) fiber.Handler {
@@ -60,8 +60,12 @@ func handlePartnerExport(ev *events.Service, rs *registration.Lists, log *slog.L
 		ctx := context.WithoutCancel(c.UserContext())
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		name := e.Slug + "-" + partner
+		var sheet *sheetWriter
 		switch format {
 		case "csv":
+			if sheet, err = newSheetWriter(c, nil); err != nil {
+				return err
+			}
 			c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 			c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`.csv"`)
 		case "json":
@@ -74,7 +78,8 @@ func handlePartnerExport(ev *events.Service, rs *registration.Lists, log *slog.L
 			var err error
 			switch format {
 			case "csv":
-				err = exportCSV(ctx, rs, e, partner, p.ID, cols, w)
+				sheet.w = w
+				err = exportCSV(ctx, rs, e, partner, p.ID, cols, sheet, w)
 			case "json":
 				err = exportJSON(ctx, rs, e, partner, p.ID, cols, w)
 			case "xlsx":
@@ -88,18 +93,13 @@ func handlePartnerExport(ev *events.Service, rs *registration.Lists, log *slog.L
 	}
 }
 
-func exportCSV(ctx context.Context, rs *registration.Lists, e *events.Event, partner, token string, cols []string, w *bufio.Writer) error {
-	cw := csv.NewWriter(w)
+func exportCSV(ctx context.Context, rs *registration.Lists, e *events.Event, partner, token string, cols []string, cw *sheetWriter, w *bufio.Writer) error {
 	if err := cw.Write(cols); err != nil {
 		return err
 	}
-	rec := make([]string, len(cols))
 	n := 0
 	_, err := rs.PartnerExport(ctx, e, partner, token, "csv", func(values []string) error {
-		for i, v := range values {
-			rec[i] = SafeCell(v)
-		}
-		if err := cw.Write(rec); err != nil {
+		if err := cw.Write(values); err != nil {
 			return err
 		}
 		if n++; n%1000 == 0 {
@@ -387,7 +387,7 @@ func handleCreateRequest(rs *registration.Requests) fiber.Handler {
 		if err := decodeJSON(c, &req); err != nil {
 			return err
 		}
-		v, err := rs.CreateRequest(c.UserContext(), req, principal(c).ID)
+		v, err := rs.CreateRequest(c.UserContext(), req, principal(c).ID, principal(c).Scope())
 		if err != nil {
 			return err
 		}
@@ -398,7 +398,7 @@ func handleCreateRequest(rs *registration.Requests) fiber.Handler {
 
 func handleListRequests(rs *registration.Requests) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		vs, err := rs.Requests(c.UserContext(), c.Query("all") == "true")
+		vs, err := rs.Requests(c.UserContext(), c.Query("all") == "true", principal(c).Scope())
 		if err != nil {
 			return err
 		}
@@ -409,7 +409,7 @@ func handleListRequests(rs *registration.Requests) fiber.Handler {
 
 func handleGetRequest(rs *registration.Requests) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		v, err := rs.GetRequest(c.UserContext(), c.Params("id"))
+		v, err := rs.GetRequest(c.UserContext(), c.Params("id"), principal(c).Scope())
 		if err != nil {
 			return err
 		}
@@ -424,7 +424,7 @@ func handleRequestAction(a *app.App) fiber.Handler {
 		if err := decodeJSON(c, &req); err != nil {
 			return err
 		}
-		out, err := a.ActOnRequest(c.UserContext(), c.Params("id"), req, principal(c).ID)
+		out, err := a.ActOnRequest(c.UserContext(), c.Params("id"), req, principal(c).ID, principal(c).Scope())
 		if err != nil {
 			return err
 		}
@@ -443,7 +443,7 @@ func handleCloseRequest(rs *registration.Requests) fiber.Handler {
 		if err := decodeJSON(c, &req); err != nil {
 			return err
 		}
-		v, err := rs.CloseRequest(c.UserContext(), c.Params("id"), req.Outcome)
+		v, err := rs.CloseRequest(c.UserContext(), c.Params("id"), req.Outcome, principal(c).Scope())
 		if err != nil {
 			return err
 		}
@@ -459,7 +459,7 @@ func handleExtendRequest(rs *registration.Requests) fiber.Handler {
 		if err := decodeJSON(c, &req); err != nil {
 			return err
 		}
-		v, err := rs.Extend(c.UserContext(), c.Params("id"), req, principal(c).ID)
+		v, err := rs.Extend(c.UserContext(), c.Params("id"), req, principal(c).ID, principal(c).Scope())
 		if err != nil {
 			return err
 		}

@@ -94,6 +94,10 @@ func toProblem(err error) (Problem, bool) {
 	if errors.As(err, &pe) {
 		return newProblem(pe.status, pe.code, pe.detail, pe.errs), false
 	}
+	var se *payments.StatementError
+	if errors.As(err, &se) { // names the element and the rule the file breaks
+		return newProblem(http.StatusUnprocessableEntity, "bad_statement", "The bank statement cannot be read: "+se.Detail(), nil), false
+	}
 	var ferrs privacy.Errors
 	if errors.As(err, &ferrs) {
 		return newProblem(http.StatusUnprocessableEntity, "validation", "Some fields are missing or invalid.", ferrs), false

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/csv"
 	"strconv"
 	"strings"
 
@@ -73,6 +72,10 @@ func handleListRegistrations(ev *events.Service, s *registration.Lists) fiber.Ha
 		a := audience(principal(c))
 		cols := registration.Columns(e, a)
 		if c.Query("format") == "csv" || strings.HasPrefix(c.Get(fiber.HeaderAccept), "text/csv") {
+			w, err := newSheetWriter(c, c)
+			if err != nil {
+				return err
+			}
 			rows, err := s.List(c.UserContext(), e, a, registration.ListQuery{}, principal(c).ID)
 			if err != nil {
 				return err
@@ -80,7 +83,6 @@ func handleListRegistrations(ev *events.Service, s *registration.Lists) fiber.Ha
 			c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 			c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+e.Slug+`-registrations.csv"`)
 			c.Set(fiber.HeaderCacheControl, "no-store")
-			w := csv.NewWriter(c)
 			header := []string{"id", "status", "created_at"}
 			for _, col := range cols {
 				header = append(header, col.Key)
@@ -94,7 +96,7 @@ func handleListRegistrations(ev *events.Service, s *registration.Lists) fiber.Ha
 				}
 				rec := []string{row.ID, string(row.Status), row.CreatedAt.Format("2006-01-02T15:04:05Z")}
 				for _, col := range cols {
-					rec = append(rec, SafeCell(row.Values[col.Key]))
+					rec = append(rec, row.Values[col.Key])
 				}
 				if err := w.Write(rec); err != nil {
 					return err
@@ -139,15 +141,6 @@ func handleListRegistrations(ev *events.Service, s *registration.Lists) fiber.Ha
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.JSON(page)
 	}
-}
-
-// SafeCell defuses a CSV cell a spreadsheet would run as a formula
-// (OWASP: =, +, -, @, tab, carriage return) by prefixing a quote.
-func SafeCell(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
 }
 
 // countSignup counts a sign-up by its outcome: the status it got, or the

@@ -41,6 +41,20 @@ func handleListEndpoints(s *webhooks.Service) fiber.Handler {
 	}
 }
 
+func handleUpdateEndpoint(s *webhooks.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req webhooks.EndpointChange
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		ep, err := s.Update(c.UserContext(), c.Params("id"), req)
+		if err != nil {
+			return err
+		}
+		return c.JSON(ep)
+	}
+}
+
 func handleDeleteEndpoint(s *webhooks.Service) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if err := s.Delete(c.UserContext(), c.Params("id")); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/web"
+	"github.com/pamelding/pamelding/webhooks"
 )
 
 // setting is one environment variable pamelding reads.
@@ -34,13 +35,17 @@ type setting struct {
 
 // config is the service's configuration, read from the environment.
 type config struct {
-	Addr       string
-	DataDir    string
-	MongoURI   string
-	Database   string
-	AdminToken string
-	PublicURL  string
-	LogLevel   slog.Level
+	Addr string
+	// MetricsAddr serves /metrics without a token on a second listener;
+	// MetricsToken opens /metrics on the public one.
+	MetricsAddr  string
+	MetricsToken string
+	DataDir      string
+	MongoURI     string
+	Database     string
+	AdminToken   string
+	PublicURL    string
+	LogLevel     slog.Level
 	// EncryptionKey is the master key (32 bytes); nil: use KeyFile
 	// (embedded mode only).
 	EncryptionKey []byte
@@ -67,6 +72,7 @@ type config struct {
 	Seller                 payments.Seller
 	InvoiceDueDays         int
 	Limits                 web.Limits
+	Webhooks               webhooks.Options
 }
 
 // settings declares every variable with its default, in one table. A
@@ -74,6 +80,10 @@ type config struct {
 var settings = []setting{
 	{name: "PAMELDING_ADDR", def: ":8080", help: "address to listen on (host:port)",
 		check: checkAddr, set: func(c *config, v string) { c.Addr = v }},
+	{name: "PAMELDING_METRICS_ADDR", def: "", help: "a second listener (host:port, e.g. 127.0.0.1:9090) that serves /metrics without a token; bind it where only the scraper reaches",
+		check: checkAddr, set: func(c *config, v string) { c.MetricsAddr = v }},
+	{name: "PAMELDING_METRICS_TOKEN", def: "", secret: true, help: "bearer token that opens /metrics on the public listener (at least 32 characters); without it /metrics is not served there",
+		check: func(v string) error { return boolErr(len(v) >= 32, "want at least 32 characters") }, set: func(c *config, v string) { c.MetricsToken = v }},
 	{name: "PAMELDING_DATA_DIR", def: "./data", help: "embedded store's directory (when MONGODB_URI is unset)",
 		check: nonEmpty, set: func(c *config, v string) { c.DataDir = v }},
 	{name: "MONGODB_URI", def: "", secret: true, help: "MongoDB to use; unset runs the embedded store",
@@ -133,7 +143,7 @@ var settings = []setting{
 		set: func(c *config, v string) { c.Seller.Address = v }},
 	{name: "PAMELDING_SELLER_BANK_ACCOUNT", def: "", help: "the account invoices are paid to (11 digits)",
 		check: func(v string) error {
-			return boolErr(len(strings.ReplaceAll(v, ".", "")) == 11, "want an 11-digit account number")
+			return boolErr(payments.ValidAccountNumber(v), "want an 11-digit account number with a valid MOD11 check digit (dots allowed)")
 		},
 		set: func(c *config, v string) { c.Seller.BankAccount = v }},
 	{name: "PAMELDING_INVOICE_DUE_DAYS", def: "14", help: "days from issue to due date",
@@ -145,6 +155,10 @@ var settings = []setting{
 		check: intBetween(0, 100000), set: func(c *config, v string) { c.Limits.SignupsPerMinute, _ = strconv.Atoi(v) }},
 	{name: "PAMELDING_AUTH_FAILURE_RATE", def: "20", help: "failed token authentications per minute per client address before 429",
 		check: intBetween(1, 100000), set: func(c *config, v string) { c.Limits.AuthFailuresPerMinute, _ = strconv.Atoi(v) }},
+	{name: "PAMELDING_WEBHOOKS_ALLOW_HTTP", def: "false", help: "development only: true accepts outgoing webhook destinations over plain http (otherwise https is required)",
+		check: checkBool, set: func(c *config, v string) { c.Webhooks.AllowHTTP, _ = strconv.ParseBool(v) }},
+	{name: "PAMELDING_WEBHOOKS_ALLOW_PRIVATE", def: "false", help: "development only: true accepts outgoing webhook destinations on loopback, private, link-local and other non-public addresses (turns the SSRF protection off)",
+		check: checkBool, set: func(c *config, v string) { c.Webhooks.AllowPrivate, _ = strconv.ParseBool(v) }},
 	{name: "PAMELDING_LOG_LEVEL", def: "info", help: "debug, info, warn or error",
 		check: checkLogLevel, set: func(c *config, v string) { _ = c.LogLevel.UnmarshalText([]byte(v)) }},
 }

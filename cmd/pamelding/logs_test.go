@@ -20,6 +20,8 @@ func TestNoPersonalDataInLogs(t *testing.T) {
 	env["SMTP_FROM"] = "pamelding@example.no"
 	env["PAMELDING_SELLER_NAME"] = "Janteloppet AS"
 	env["PAMELDING_SELLER_ORG_NUMBER"] = "923609016"
+	env["PAMELDING_SELLER_BANK_ACCOUNT"] = "1234.56.78903"
+	env["PAMELDING_SELLER_ADDRESS"] = "Storgata 1, 2211 Kongsvinger"
 	s := startServer(t, env)
 
 	ev := event("logs")

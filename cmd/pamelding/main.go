@@ -190,6 +190,7 @@ func appConfig(cfg config, sender registration.Sender) app.Config {
 		},
 		AdminToken: cfg.AdminToken, PublicURL: cfg.PublicURL, Sender: sender,
 		JobInterval: cfg.JobInterval, Version: Version(), PartnerObjectionWindow: cfg.PartnerObjectionWindow,
+		Webhooks: cfg.Webhooks,
 	}
 }
 
@@ -251,7 +252,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	defer func() { stopJobs(); <-jobsDone }()
 
 	srv := web.New(web.Deps{App: a, Limits: cfg.Limits,
-		Config: web.Config{PublicURL: cfg.PublicURL, DigitalConsentAge: cfg.DigitalConsentAge, CardPayments: a.CardPayments(), Processors: processors(&cfg)}})
+		Config: web.Config{PublicURL: cfg.PublicURL, DigitalConsentAge: cfg.DigitalConsentAge, CardPayments: a.CardPayments(), Processors: processors(&cfg), MetricsToken: cfg.MetricsToken}})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -262,8 +263,22 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	a.Log.Info("listening", "addr", ln.Addr().String(), "store", store, "publicUrl", cfg.PublicURL, "version", Version())
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Listener(ln) }()
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		msrv := web.MetricsApp(a.Metrics)
+		defer msrv.ShutdownWithTimeout(5 * time.Second) //nolint:errcheck // closing on the way out
+		a.Log.Info("metrics listening", "addr", mln.Addr().String())
+		go func() {
+			if err := msrv.Listener(mln); err != nil && !errors.Is(err, net.ErrClosed) {
+				errc <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -24,6 +24,8 @@ func TestPaymentsEndToEnd(t *testing.T) {
 	env["STRIPE_WEBHOOK_SECRET"] = "whsec_e2e"
 	env["PAMELDING_SELLER_NAME"] = "Janteloppet AS"
 	env["PAMELDING_SELLER_ORG_NUMBER"] = "923609016"
+	env["PAMELDING_SELLER_BANK_ACCOUNT"] = "1234.56.78903"
+	env["PAMELDING_SELLER_ADDRESS"] = "Storgata 1, 2211 Kongsvinger"
 	env["PAMELDING_SELLER_VAT_REGISTERED"] = "true"
 	s := startServer(t, env)
 

@@ -36,6 +36,8 @@ func TestReadmeWalkthrough(t *testing.T) {
 	env["PAMELDING_ADMIN_TOKEN"] = "dev-admin-token-change-me-0123456789"
 	env["PAMELDING_SELLER_NAME"] = "Janteloppet AS"
 	env["PAMELDING_SELLER_ORG_NUMBER"] = "923609016"
+	env["PAMELDING_SELLER_BANK_ACCOUNT"] = "1234.56.78903"
+	env["PAMELDING_SELLER_ADDRESS"] = "Storgata 1, 2211 Kongsvinger"
 	s := startServer(t, env)
 	tmp := t.TempDir()
 	body := strings.NewReplacer("localhost:8080", strings.TrimPrefix(s.url, "http://"), "/tmp/", tmp+"/").Replace(strings.Join(script, "\n"))
