@@ -193,7 +193,17 @@ func (s *Service) settleInvoice(ctx context.Context, inv *Invoice) (string, erro
 	if _, err := s.store.invoices.UpdateOne(ctx, bson.M{"_id": inv.ID, "paidAmount": inv.PaidAmount}, bson.M{"$set": bson.M{"status": status}}); err != nil {
 		return "", err
 	}
-	if err := s.regs.RecordInvoicePayment(ctx, inv.Registration, inv.Number, inv.PaidAmount, regStatus, s.clock()); err != nil {
+	// Paid when the bank booked the money, not when the file came in.
+	paidAt := time.Time{}
+	for _, bp := range inv.Payments {
+		if bp.Date.After(paidAt) {
+			paidAt = bp.Date
+		}
+	}
+	if paidAt.IsZero() {
+		paidAt = s.clock()
+	}
+	if err := s.regs.RecordInvoicePayment(ctx, inv.Registration, inv.Number, inv.PaidAmount, regStatus, paidAt); err != nil {
 		return "", err
 	}
 	return map[string]string{InvoicePaid: "paid", InvoicePartiallyPaid: "partially_paid", InvoiceOverpaid: "overpaid", InvoiceCredited: "paid_after_credit"}[status], nil

@@ -2,11 +2,14 @@ package payments
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 )
 
@@ -20,11 +23,26 @@ const (
 	// AnomalyRefundedButLive: money refunded (in Stripe's dashboard, say)
 	// for a registration that still holds its seat.
 	AnomalyRefundedButLive = "refunded_but_live"
+	// AnomalyUnbalanced: the row breaks the money model; a bug, shown
+	// rather than hidden.
+	AnomalyUnbalanced = "unbalanced"
 )
 
 // ReportRow is one registration's money. Finance sees name and
 // organisation (their catalog recipients include finance), never
 // dietary data, phone or e-mail.
+//
+// The amounts obey one model, checked on every row and on the totals:
+//
+//	due − paid + refunded − credited = outstanding − toRefund
+//
+// due is what stands to be paid: the invoice's total once one is issued
+// (only a credit note takes it back), otherwise the price while the
+// registration holds its seat or was cancelled after the refund deadline;
+// paid is every øre received (card, or the bank's bookings, credited
+// invoices included); refunded went back to the card; credited is what
+// credit notes took back. outstanding is owed to the organiser, toRefund
+// to the participant.
 type ReportRow struct {
 	Registration    string                     `json:"registration"`
 	Event           string                     `json:"event"`
@@ -36,6 +54,9 @@ type ReportRow struct {
 	AmountDue       int64                      `json:"amountDue"`
 	AmountPaid      int64                      `json:"amountPaid"`
 	AmountRefunded  int64                      `json:"amountRefunded"`
+	AmountCredited  int64                      `json:"amountCredited"`
+	Outstanding     int64                      `json:"outstanding"`
+	ToRefund        int64                      `json:"toRefund"`
 	Currency        string                     `json:"currency"`
 	SessionID       string                     `json:"stripeSession,omitempty"`
 	PaymentIntentID string                     `json:"stripePaymentIntent,omitempty"`
@@ -44,20 +65,40 @@ type ReportRow struct {
 	KID             string                     `json:"kid,omitempty"`
 	CreditNote      int64                      `json:"creditNote,omitempty"`
 	RegisteredAt    time.Time                  `json:"registeredAt"`
-	PaidAt          *time.Time                 `json:"paidAt,omitempty"`
-	DueDate         *time.Time                 `json:"dueDate,omitempty"`
-	Anomalies       []string                   `json:"anomalies"`
+	// PaidAt is when the money was received: Stripe's confirmation, or
+	// the bank's booking date of the last payment on the invoice.
+	PaidAt    *time.Time `json:"paidAt,omitempty"`
+	DueDate   *time.Time `json:"dueDate,omitempty"`
+	Anomalies []string   `json:"anomalies"`
 }
 
-// Totals sums a report.
+// balanced reports whether the row keeps the model.
+func (r ReportRow) balanced() bool {
+	return r.AmountDue-r.AmountPaid+r.AmountRefunded-r.AmountCredited == r.Outstanding-r.ToRefund &&
+		r.Outstanding >= 0 && r.ToRefund >= 0 && (r.Outstanding == 0 || r.ToRefund == 0)
+}
+
+// Totals sums a report. Money that belongs to no registration is beside
+// the rows: credits on the bank statement no invoice claimed (only in a
+// report of every event), and Stripe payments no registration claims.
 type Totals struct {
-	Rows     int   `json:"rows"`
-	Due      int64 `json:"due"`
-	Paid     int64 `json:"paid"`
-	Refunded int64 `json:"refunded"`
-	// Outstanding is what is due on live registrations and not yet paid.
+	Rows        int   `json:"rows"`
+	Due         int64 `json:"due"`
+	Paid        int64 `json:"paid"`
+	Refunded    int64 `json:"refunded"`
+	Credited    int64 `json:"credited"`
 	Outstanding int64 `json:"outstanding"`
-	Anomalies   int   `json:"anomalies"`
+	ToRefund    int64 `json:"toRefund"`
+	// UnmatchedBank is NOK credited to the account that no invoice
+	// claimed; Orphans what Stripe took for no registration.
+	UnmatchedBank int64 `json:"unmatchedBank"`
+	Orphans       int64 `json:"orphans"`
+	Anomalies     int   `json:"anomalies"`
+}
+
+// Balanced reports whether the totals keep the model of ReportRow.
+func (t Totals) Balanced() bool {
+	return t.Due-t.Paid+t.Refunded-t.Credited == t.Outstanding-t.ToRefund
 }
 
 // Report is the reconciliation report.
@@ -135,43 +176,14 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 			InvoiceNumber: p.InvoiceNumber, KID: p.KID, CreditNote: p.CreditNote,
 			RegisteredAt: reg.CreatedAt, PaidAt: p.PaidAt, Anomalies: []string{},
 		}
-		live := reg.Status.WithSeat()
-		kept := p.PaidAmount - p.RefundedAmount
-		// A cancellation after the refund deadline keeps what was paid or
-		// invoiced: still due. Money kept on a registration that never had
-		// its seat, or was cancelled in time, is to be returned.
-		standing := reg.Status == registration.Cancelled && reg.CancelledAt != nil &&
-			!reg.CancelledAt.Before(deadline[reg.Event]) && (p.PaidAt == nil || p.PaidAt.Before(*reg.CancelledAt)) && p.Due()
-		if live || standing {
-			row.AmountDue = p.Amount
-		}
-		refunding := p.Status == registration.PaymentRefundDue || p.Status == registration.PaymentRefunding
-		if !live && !standing && kept > 0 && !refunding {
-			row.Anomalies = append(row.Anomalies, AnomalyPaidButCancelled)
-		}
-		if live && p.RefundedAmount > 0 {
-			row.Anomalies = append(row.Anomalies, AnomalyRefundedButLive)
-		}
-		if (live || standing) && p.PaidAmount > 0 && p.PaidAmount != p.Amount {
-			row.Anomalies = append(row.Anomalies, AnomalyAmountMismatch)
-		}
-		if inv, ok := invoices[p.InvoiceNumber]; ok && p.InvoiceNumber != 0 {
-			due := inv.DueDate
-			row.DueDate = &due
-			if (live || standing) && (inv.Status == InvoiceOpen || inv.Status == InvoicePartiallyPaid) && now.After(inv.DueDate.Add(24*time.Hour)) {
-				row.Anomalies = append(row.Anomalies, AnomalyOverdueInvoice)
-			}
-			if inv.Status == InvoiceCredited && inv.PaidAmount > 0 {
-				row.Anomalies = append(row.Anomalies, AnomalyPaidAfterCredit)
-			}
-		}
+		row.money(reg, invoices, deadline[reg.Event], now)
 		rep.Totals.Rows++
 		rep.Totals.Due += row.AmountDue
 		rep.Totals.Paid += row.AmountPaid
 		rep.Totals.Refunded += row.AmountRefunded
-		if (live || standing) && row.AmountDue > kept {
-			rep.Totals.Outstanding += row.AmountDue - kept
-		}
+		rep.Totals.Credited += row.AmountCredited
+		rep.Totals.Outstanding += row.Outstanding
+		rep.Totals.ToRefund += row.ToRefund
 		rep.Totals.Anomalies += len(row.Anomalies)
 		rep.Rows = append(rep.Rows, row)
 	}
@@ -186,49 +198,149 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 	}
 	for _, o := range orphans {
 		rep.Orphans = append(rep.Orphans, Orphan{Event: o.ID, Session: o.Session, Reference: o.Registration, Amount: o.Amount, At: o.HandledAt, Anomaly: AnomalyNoRegistration})
+		rep.Totals.Orphans += o.Amount
 		rep.Totals.Anomalies++
+	}
+	if q.Event == "" {
+		unmatched, err := s.UnmatchedEntries(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, be := range unmatched {
+			if be.Currency == "" || be.Currency == "NOK" {
+				rep.Totals.UnmatchedBank += be.Amount
+			}
+		}
+	}
+	if !rep.Totals.Balanced() {
+		// Cannot happen while every row balances; say so loudly if it does.
+		return nil, fmt.Errorf("reconciliation: totals break due − paid + refunded − credited = outstanding − toRefund")
 	}
 	return rep, nil
 }
 
-// ReportColumns are the CSV and XLSX columns, in order.
-var ReportColumns = []string{"registration", "event", "name", "organisation", "status", "method", "payment_status",
-	"amount_due", "amount_paid", "amount_refunded", "currency", "stripe_session", "stripe_payment_intent", "stripe_refund",
-	"invoice_number", "kid", "credit_note", "registered_at", "paid_at", "due_date", "anomalies"}
-
-// TotalsRecord is the totals as a last CSV or XLSX row.
-func (t Totals) Record() []string {
-	rec := make([]string, len(ReportColumns))
-	rec[0], rec[7], rec[8], rec[9] = "TOTAL", Kroner(t.Due), Kroner(t.Paid), Kroner(t.Refunded)
-	return rec
+// money fills the row's amounts by the model (see ReportRow) and flags
+// what finance must look at.
+func (row *ReportRow) money(reg *registration.Registration, invoices map[int64]Invoice, deadline, now time.Time) {
+	p := reg.Payment
+	live := reg.Status.WithSeat()
+	waived := false // the participant no longer owes it: refunded or credited, or to be
+	switch p.Status {
+	case registration.PaymentRefundDue, registration.PaymentRefunding, registration.PaymentRefunded,
+		registration.PaymentCreditDue, registration.PaymentCredited, registration.PaymentExpired, registration.PaymentNotDue:
+		waived = true
+	}
+	// Cancelled after the refund deadline: what was invoiced, or paid by
+	// card, stands.
+	standing := reg.Status == registration.Cancelled && reg.CancelledAt != nil && !reg.CancelledAt.Before(deadline) &&
+		!waived && (p.Method == "invoice" || p.PaidAmount > 0)
+	row.AmountPaid, row.AmountRefunded = p.PaidAmount, p.RefundedAmount
+	inv, invoiced := invoices[p.InvoiceNumber]
+	invoiced = invoiced && p.InvoiceNumber != 0
+	switch {
+	case invoiced:
+		row.AmountDue = inv.Total // a price changed later does not change an invoice
+		row.AmountPaid = max(row.AmountPaid, inv.PaidAmount)
+		if cn, ok := invoices[p.CreditNote]; ok && p.CreditNote != 0 {
+			row.AmountCredited = -cn.Total
+		}
+	case live || standing:
+		row.AmountDue = p.Amount
+	}
+	if net := row.AmountDue - row.AmountPaid + row.AmountRefunded - row.AmountCredited; net >= 0 {
+		row.Outstanding = net
+	} else {
+		row.ToRefund = -net
+	}
+	refunding := p.Status == registration.PaymentRefundDue || p.Status == registration.PaymentRefunding
+	switch {
+	case row.ToRefund > 0 && invoiced && inv.Status == InvoiceCredited:
+		row.Anomalies = append(row.Anomalies, AnomalyPaidAfterCredit)
+	case row.ToRefund > 0 && !live && !standing && !refunding:
+		row.Anomalies = append(row.Anomalies, AnomalyPaidButCancelled)
+	}
+	if live && p.RefundedAmount > 0 {
+		row.Anomalies = append(row.Anomalies, AnomalyRefundedButLive)
+	}
+	if (live || standing) && row.AmountPaid > 0 && row.AmountPaid != row.AmountDue {
+		row.Anomalies = append(row.Anomalies, AnomalyAmountMismatch)
+	}
+	if invoiced {
+		due := inv.DueDate
+		row.DueDate = &due
+		if (live || standing) && row.Outstanding > 0 && (inv.Status == InvoiceOpen || inv.Status == InvoicePartiallyPaid) && now.After(inv.DueDate.Add(24*time.Hour)) {
+			row.Anomalies = append(row.Anomalies, AnomalyOverdueInvoice)
+		}
+	}
+	if !row.balanced() {
+		row.Anomalies = append(row.Anomalies, AnomalyUnbalanced)
+	}
 }
 
-// Record is a row as strings for CSV and XLSX; amounts in kroner with two
-// decimals.
-func (r ReportRow) Record() []string {
-	ts := func(t *time.Time) string {
+// ReportColumns are the CSV and XLSX columns, in order.
+var ReportColumns = []string{"registration", "event", "name", "organisation", "status", "method", "payment_status",
+	"amount_due", "amount_paid", "amount_refunded", "amount_credited", "outstanding", "to_refund", "currency",
+	"stripe_session", "stripe_payment_intent", "stripe_refund",
+	"invoice_number", "kid", "credit_note", "registered_at", "paid_at", "due_date", "anomalies"}
+
+// Amount is money in a report cell: kroner, typed as a number in XLSX.
+type Amount int64
+
+// Kroner is the amount as a number of kroner.
+func (a Amount) Kroner() float64 { return float64(a) / 100 }
+
+// Cells is the row in ReportColumns order, typed: text as string, money
+// as Amount, numbers as int64, times as time.Time in Europe/Oslo (nil
+// where there is none).
+func (r ReportRow) Cells() []any {
+	ts := func(t *time.Time) any {
 		if t == nil {
-			return ""
+			return nil
 		}
-		return t.UTC().Format(time.RFC3339)
+		return t.In(privacy.Oslo)
 	}
-	num := func(n int64) string {
+	num := func(n int64) any {
 		if n == 0 {
-			return ""
+			return nil
 		}
-		return itoa(n)
+		return n
 	}
-	anomalies := ""
-	for i, a := range r.Anomalies {
-		if i > 0 {
-			anomalies += " "
+	return []any{r.Registration, r.Event, r.Name, r.Organisation, string(r.Status), r.Method, string(r.PaymentStatus),
+		Amount(r.AmountDue), Amount(r.AmountPaid), Amount(r.AmountRefunded), Amount(r.AmountCredited), Amount(r.Outstanding), Amount(r.ToRefund),
+		r.Currency, r.SessionID, r.PaymentIntentID, r.RefundID,
+		num(r.InvoiceNumber), r.KID, num(r.CreditNote), ts(&r.RegisteredAt), ts(r.PaidAt), ts(r.DueDate), strings.Join(r.Anomalies, " ")}
+}
+
+// Cells is the totals as a last row under the columns they sum.
+func (t Totals) Cells() []any {
+	cells := make([]any, len(ReportColumns))
+	cells[0] = "TOTAL"
+	cells[7], cells[8], cells[9], cells[10], cells[11], cells[12] = Amount(t.Due), Amount(t.Paid), Amount(t.Refunded), Amount(t.Credited), Amount(t.Outstanding), Amount(t.ToRefund)
+	return cells
+}
+
+// Record is cells as CSV text: amounts in kroner with two decimals, a
+// decimal comma for Norwegian Excel when decimalComma; times as RFC 3339
+// in Europe/Oslo.
+func Record(cells []any, decimalComma bool) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		switch v := c.(type) {
+		case nil:
+		case string:
+			out[i] = v
+		case Amount:
+			out[i] = Kroner(int64(v))
+			if decimalComma {
+				out[i] = strings.Replace(out[i], ".", ",", 1)
+			}
+		case int64:
+			out[i] = itoa(v)
+		case time.Time:
+			out[i] = v.Format(time.RFC3339)
 		}
-		anomalies += a
 	}
-	reg := r.RegisteredAt
-	return []string{r.Registration, r.Event, r.Name, r.Organisation, string(r.Status), r.Method, string(r.PaymentStatus),
-		Kroner(r.AmountDue), Kroner(r.AmountPaid), Kroner(r.AmountRefunded), r.Currency, r.SessionID, r.PaymentIntentID, r.RefundID,
-		num(r.InvoiceNumber), r.KID, num(r.CreditNote), ts(&reg), ts(r.PaidAt), ts(r.DueDate), anomalies}
+	return out
 }
 
 // Kroner formats øre as kroner with two decimals: 150000 → "1500.00".

@@ -221,11 +221,13 @@ func handleReconciliation(p *payments.Service) fiber.Handler {
 			}
 			c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 			c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`.csv"`)
+			// Norwegian Excel (;) also reads a decimal comma.
+			comma := c.Query("sep") == "semicolon"
 			_ = w.Write(payments.ReportColumns)
 			for _, r := range rep.Rows {
-				_ = w.Write(r.Record())
+				_ = w.Write(payments.Record(r.Cells(), comma))
 			}
-			_ = w.Write(rep.Totals.Record())
+			_ = w.Write(payments.Record(rep.Totals.Cells(), comma))
 			w.Flush()
 			return w.Error()
 		}
@@ -240,28 +242,49 @@ func reportXLSX(rep *payments.Report) ([]byte, error) {
 	if err := f.SetSheetName("Sheet1", sheet); err != nil {
 		return nil, err
 	}
+	money, err := f.NewStyle(&excelize.Style{NumFmt: 4}) // #,##0.00
+	if err != nil {
+		return nil, err
+	}
+	when, err := f.NewStyle(&excelize.Style{NumFmt: 22}) // m/d/yy h:mm, localised by Excel
+	if err != nil {
+		return nil, err
+	}
 	sw, err := f.NewStreamWriter(sheet)
 	if err != nil {
 		return nil, err
 	}
-	row := func(n int, vals []string) error {
+	// Typed cells: amounts are numbers (SUM works), times are dates, text
+	// is strings, never a formula.
+	row := func(n int, vals []any) error {
 		cells := make([]any, len(vals))
 		for i, v := range vals {
-			cells[i] = v
+			switch v := v.(type) {
+			case payments.Amount:
+				cells[i] = excelize.Cell{StyleID: money, Value: v.Kroner()}
+			case time.Time:
+				// Excel has no zones: the Oslo wall clock is the value.
+				cells[i] = excelize.Cell{StyleID: when, Value: time.Date(v.Year(), v.Month(), v.Day(), v.Hour(), v.Minute(), v.Second(), 0, time.UTC)}
+			default:
+				cells[i] = v
+			}
 		}
 		cell, _ := excelize.CoordinatesToCellName(1, n)
 		return sw.SetRow(cell, cells)
 	}
-	if err := row(1, payments.ReportColumns); err != nil {
+	header := make([]any, len(payments.ReportColumns))
+	for i, c := range payments.ReportColumns {
+		header[i] = c
+	}
+	if err := row(1, header); err != nil {
 		return nil, err
 	}
 	for i, r := range rep.Rows {
-		// Strings, not formulas: a cell is never evaluated.
-		if err := row(i+2, r.Record()); err != nil {
+		if err := row(i+2, r.Cells()); err != nil {
 			return nil, err
 		}
 	}
-	if err := row(len(rep.Rows)+2, rep.Totals.Record()); err != nil {
+	if err := row(len(rep.Rows)+2, rep.Totals.Cells()); err != nil {
 		return nil, err
 	}
 	if err := sw.Flush(); err != nil {

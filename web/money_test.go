@@ -1,0 +1,235 @@
+package web_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/pamelding/pamelding/staff"
+	"github.com/xuri/excelize/v2"
+)
+
+// moneyModel is what a registration's money should be, computed here from
+// what the test did, apart from the service's own bookkeeping.
+type moneyModel struct {
+	id, token, kid string
+	invoice        bool
+	amount         int64 // the price at sign-up
+	paid           int64
+	cancelled      bool
+	inTime         bool // cancelled before the refund deadline
+}
+
+// due − paid + refunded − credited, as the rules say it should be.
+func (m *moneyModel) expect() (due, net int64) {
+	var refunded, credited int64
+	switch {
+	case m.invoice:
+		due = m.amount // an issued invoice stands until a credit note
+		if m.cancelled && m.inTime {
+			credited = m.amount
+		}
+	case m.cancelled && m.inTime:
+		refunded = m.paid
+	case m.cancelled:
+		if m.paid > 0 {
+			due = m.amount
+		}
+	default:
+		due = m.amount
+	}
+	return due, due - m.paid + refunded - credited
+}
+
+type reportJSON struct {
+	Rows []struct {
+		Registration                                                                 string
+		AmountDue, AmountPaid, AmountRefunded, AmountCredited, Outstanding, ToRefund int64
+		Anomalies                                                                    []string
+	}
+	Totals struct {
+		Rows                                                                int
+		Due, Paid, Refunded, Credited, Outstanding, ToRefund, UnmatchedBank int64
+	}
+}
+
+// TestMoneyModel runs random sequences of sign-ups (card and invoice),
+// card payments, bank imports (short, exact and over), cancellations
+// before and after the refund deadline and price changes, and after every
+// step checks the reconciliation report: each row and the totals keep
+// due − paid + refunded − credited = outstanding − toRefund, and every
+// row's amounts match the model computed here.
+func TestMoneyModel(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { moneyRun(t, seed) })
+	}
+}
+
+func moneyRun(t *testing.T, seed uint64) {
+	e := newEnv(t)
+	e.mustEvent(t, "m", func(b map[string]any) {
+		b["vatRate"] = 25
+		b["refundDeadline"] = "2026-12-15T00:00:00+01:00"
+		b["fields"] = []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true}, {"key": "organisation"},
+			{"key": "invoice_org_number"}, {"key": "invoice_address"}, {"key": "invoice_reference"}}
+	})
+	finance := e.token(t, staff.CreateRequest{Role: staff.Finance, Name: "f"})
+	rng := rand.New(rand.NewPCG(seed, 42))
+	var regs []*moneyModel
+	deadlinePassed := false
+	imports := 0
+	pick := func(ok func(*moneyModel) bool) *moneyModel {
+		var c []*moneyModel
+		for _, m := range regs {
+			if ok(m) {
+				c = append(c, m)
+			}
+		}
+		if len(c) == 0 {
+			return nil
+		}
+		return c[rng.IntN(len(c))]
+	}
+	var did []string
+	for step := range 30 {
+		e.clock.add(time.Second)
+		switch op := rng.IntN(8); {
+		case op == 0 || len(regs) < 2:
+			invoice := rng.IntN(2) == 0
+			email := fmt.Sprintf("p%d@example.no", len(regs))
+			body := person(email)
+			if invoice {
+				body = invoiceBuyer(email)
+			}
+			s := e.mustSignup(t, "m", body)
+			d := e.reg(t, s.ID)
+			m := &moneyModel{id: s.ID, token: s.ManageToken, invoice: invoice, amount: d.Payment.Amount, kid: d.Payment.KID}
+			if m.amount <= 0 || (invoice && m.kid == "") {
+				t.Fatalf("precondition: a priced sign-up (%+v)", d.Payment)
+			}
+			regs = append(regs, m)
+			did = append(did, fmt.Sprintf("signup invoice=%v %d", invoice, m.amount))
+		case op == 1:
+			m := pick(func(m *moneyModel) bool { return !m.invoice && !m.cancelled && m.paid == 0 && !deadlinePassed })
+			if m == nil {
+				continue
+			}
+			sid := e.reg(t, m.id).Payment.SessionID
+			if r := e.webhook(t, stripeEvent(fmt.Sprintf("evt_%d_%d", seed, step), "checkout.session.completed", session(sid, m.id, m.amount, true)), time.Now(), webhookSecret); r.status != 200 {
+				t.Fatalf("card payment: %d %s", r.status, r.body)
+			}
+			m.paid = m.amount
+			did = append(did, "pay card")
+		case op == 2 || op == 3:
+			m := pick(func(m *moneyModel) bool { return m.invoice })
+			if m == nil {
+				continue
+			}
+			amount := []int64{m.amount / 2, m.amount, 2 * m.amount}[rng.IntN(3)]
+			imports++
+			r := e.do(t, "POST", "/api/v1/finance/bank-statements", finance, camtCredits(fmt.Sprintf("M%d-%d", seed, imports), amount, m.kid), "Content-Type", "application/xml")
+			if r.status != 200 {
+				t.Fatalf("import: %d %s", r.status, r.body)
+			}
+			m.paid += amount
+			did = append(did, fmt.Sprintf("import %d", amount))
+		case op == 4 || op == 5:
+			m := pick(func(m *moneyModel) bool { return !m.cancelled })
+			if m == nil {
+				continue
+			}
+			if r := e.do(t, "DELETE", "/api/v1/me/registration", m.token, nil); r.status != 200 {
+				t.Fatalf("cancel: %d %s", r.status, r.body)
+			}
+			m.cancelled, m.inTime = true, !deadlinePassed
+			did = append(did, fmt.Sprintf("cancel inTime=%v", m.inTime))
+		case op == 6:
+			price := []int{100000, 150000, 200000}[rng.IntN(3)]
+			if r := e.do(t, "PATCH", "/api/v1/events/m", adminToken, map[string]any{"price": map[string]any{"amount": price, "currency": "NOK"}}); r.status != 200 {
+				t.Fatalf("price change: %d %s", r.status, r.body)
+			}
+			did = append(did, fmt.Sprintf("price %d", price))
+		case op == 7 && !deadlinePassed:
+			e.clock.add(time.Date(2026, 12, 16, 0, 0, 0, 0, time.UTC).Sub(e.clock.now()))
+			deadlinePassed = true
+			did = append(did, "deadline passes")
+		}
+		// Settlements the job would make (refunds, credit notes) are made at
+		// once by the cancellation here; the job is run too, for any left.
+		if _, err := e.a.Payments.SettleDue(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+
+		var rep reportJSON
+		r := e.do(t, "GET", "/api/v1/finance/reconciliation?event=m", finance, nil)
+		if r.status != 200 {
+			t.Fatalf("report: %d %s", r.status, r.body)
+		}
+		r.json(t, &rep)
+		tot := rep.Totals
+		if tot.Due-tot.Paid+tot.Refunded-tot.Credited != tot.Outstanding-tot.ToRefund || tot.Rows != len(regs) {
+			t.Fatalf("after %v: totals break the model: %+v", did, tot)
+		}
+		byID := map[string]int{}
+		for i, row := range rep.Rows {
+			byID[row.Registration] = i
+			if row.AmountDue-row.AmountPaid+row.AmountRefunded-row.AmountCredited != row.Outstanding-row.ToRefund {
+				t.Fatalf("after %v: row breaks the model: %+v", did, row)
+			}
+		}
+		for _, m := range regs {
+			i, ok := byID[m.id]
+			if !ok {
+				t.Fatalf("after %v: no row for %s", did, m.id)
+			}
+			row := rep.Rows[i]
+			due, net := m.expect()
+			if row.AmountDue != due || row.AmountPaid != m.paid || row.Outstanding-row.ToRefund != net {
+				t.Fatalf("after %v: %+v\nwant due %d, paid %d, outstanding − toRefund %d (model %+v)", did, row, due, m.paid, net, *m)
+			}
+		}
+	}
+	if len(did) < 10 {
+		t.Fatalf("precondition: a sequence of some length, got %v", did)
+	}
+}
+
+// TestReportFiles: the report's XLSX holds numbers Excel can sum and
+// dates, and the CSV for Norwegian Excel has ';' and a decimal comma.
+func TestReportFiles(t *testing.T) {
+	e := newEnv(t)
+	e.invoiceEvent(t, "seminar")
+	s := e.mustSignup(t, "seminar", invoiceBuyer("kari@example.no"))
+	kid := e.reg(t, s.ID).Payment.KID
+	if r := e.do(t, "POST", "/api/v1/finance/bank-statements", adminToken, camtCredits("F1", 150000, kid), "Content-Type", "application/xml"); r.status != 200 {
+		t.Fatalf("precondition: the invoice is paid (%d %s)", r.status, r.body)
+	}
+	x := e.do(t, "GET", "/api/v1/finance/reconciliation?event=seminar&format=xlsx", adminToken, nil)
+	f, err := excelize.OpenReader(bytes.NewReader(x.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sheet = "Avstemming"
+	if h, _ := f.GetCellValue(sheet, "I1"); h != "amount_paid" {
+		t.Fatalf("column I is %q, want amount_paid", h)
+	}
+	if err := f.SetCellFormula(sheet, "Z1", "SUM(I2:I2)"); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := f.CalcCellValue(sheet, "Z1"); err != nil || sum != "1500" {
+		t.Errorf("SUM over the paid column: %q %v, want 1500", sum, err)
+	}
+	if typ, _ := f.GetCellType(sheet, "V2"); typ == excelize.CellTypeInlineString || typ == excelize.CellTypeSharedString {
+		t.Errorf("paid_at is a text cell (%v), want a date", typ)
+	}
+
+	c := e.do(t, "GET", "/api/v1/finance/reconciliation?event=seminar&format=csv&sep=semicolon", adminToken, nil)
+	if !bytes.HasPrefix(c.body, []byte("\uFEFF")) || !bytes.Contains(c.body, []byte(`"1500,00"`)) || !bytes.Contains(c.body, []byte(`"amount_due";"amount_paid"`)) {
+		t.Errorf("Norwegian CSV:\n%s", c.body)
+	}
+	if d := e.do(t, "GET", "/api/v1/finance/reconciliation?event=seminar&format=csv", adminToken, nil); !bytes.Contains(d.body, []byte(`"1500.00"`)) {
+		t.Errorf("standard CSV:\n%s", d.body)
+	}
+}
