@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -231,5 +232,90 @@ func TestReportFiles(t *testing.T) {
 	}
 	if d := e.do(t, "GET", "/api/v1/finance/reconciliation?event=seminar&format=csv", adminToken, nil); !bytes.Contains(d.body, []byte(`"1500.00"`)) {
 		t.Errorf("standard CSV:\n%s", d.body)
+	}
+}
+
+// camtBatch is a camt.054 with one booked entry of several transactions,
+// each paying a KID with its own amount (øre).
+func camtBatch(prefix string, pays map[string]int64) string {
+	kr := func(øre int64) string { return fmt.Sprintf("%d.%02d", øre/100, øre%100) }
+	var total int64
+	var txs strings.Builder
+	i := 0
+	for kid, amount := range pays {
+		i++
+		total += amount
+		fmt.Fprintf(&txs, `<TxDtls><Refs><AcctSvcrRef>%s-t%d</AcctSvcrRef></Refs><Amt Ccy="NOK">%s</Amt>`+
+			`<RmtInf><Strd><CdtrRefInf><Ref>%s</Ref></CdtrRefInf></Strd></RmtInf></TxDtls>`, prefix, i, kr(amount), kid)
+	}
+	return `<?xml version="1.0" encoding="UTF-8"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.02"><BkToCstmrDbtCdtNtfctn>` +
+		`<GrpHdr><MsgId>` + prefix + `</MsgId><CreDtTm>2026-12-20T06:00:00+01:00</CreDtTm></GrpHdr><Ntfctn><Id>` + prefix + `</Id>` +
+		`<Acct><Id><Othr><Id>12345678903</Id></Othr></Id><Ccy>NOK</Ccy></Acct>` +
+		`<Ntry><Amt Ccy="NOK">` + kr(total) + `</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts><BookgDt><Dt>2026-12-20</Dt></BookgDt>` +
+		`<AcctSvcrRef>` + prefix + `</AcctSvcrRef><NtryDtls>` + txs.String() + `</NtryDtls></Ntry></Ntfctn></BkToCstmrDbtCdtNtfctn></Document>`
+}
+
+// TestFinanceDay replays the finance audit's day: a VAT-registered seller,
+// six invoice and five card sign-ups, cancellations before and after the
+// refund deadline, a credit note, a batch bank entry paying three
+// invoices, a short payment and money on a credited invoice; every øre is
+// accounted for in the report.
+func TestFinanceDay(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "day", func(b map[string]any) {
+		b["vatRate"] = 25
+		b["refundDeadline"] = "2026-12-15T00:00:00+01:00"
+		b["fields"] = []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true}, {"key": "organisation"},
+			{"key": "invoice_org_number"}, {"key": "invoice_address"}, {"key": "invoice_reference"}}
+	})
+	var inv, card []signup
+	kid := map[string]string{}
+	for i := range 6 {
+		e.clock.add(time.Second)
+		s := e.mustSignup(t, "day", invoiceBuyer(fmt.Sprintf("i%d@example.no", i)))
+		kid[s.ID] = e.reg(t, s.ID).Payment.KID
+		inv = append(inv, s)
+	}
+	for i := range 5 {
+		e.clock.add(time.Second)
+		s := e.mustSignup(t, "day", person(fmt.Sprintf("c%d@example.no", i)))
+		sid := e.reg(t, s.ID).Payment.SessionID
+		if r := e.webhook(t, stripeEvent(fmt.Sprintf("evt_day_%d", i), "checkout.session.completed", session(sid, s.ID, 150000, true)), time.Now(), webhookSecret); r.status != 200 {
+			t.Fatalf("card payment %d: %d", i, r.status)
+		}
+		card = append(card, s)
+	}
+	cancel := func(s signup) {
+		t.Helper()
+		if r := e.do(t, "DELETE", "/api/v1/me/registration", s.ManageToken, nil); r.status != 200 {
+			t.Fatalf("cancel: %d %s", r.status, r.body)
+		}
+	}
+	cancel(inv[0])  // before the deadline: credited
+	cancel(card[0]) // before the deadline: refunded
+	e.clock.add(time.Date(2026, 12, 16, 12, 0, 0, 0, time.UTC).Sub(e.clock.now()))
+	cancel(inv[1])  // after: the invoice stands
+	cancel(card[1]) // after: the payment stands
+	if _, err := e.a.Payments.SettleDue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{
+		camtBatch("B1", map[string]int64{kid[inv[1].ID]: 150000, kid[inv[2].ID]: 150000, kid[inv[3].ID]: 150000}),
+		camtCredits("B2", 75000, kid[inv[4].ID]),
+		camtCredits("B3", 150000, kid[inv[0].ID]), // paid although credited
+	} {
+		if r := e.do(t, "POST", "/api/v1/finance/bank-statements", adminToken, file, "Content-Type", "application/xml"); r.status != 200 {
+			t.Fatalf("import: %d %s", r.status, r.body)
+		}
+	}
+	var rep reportJSON
+	e.do(t, "GET", "/api/v1/finance/reconciliation?event=day", adminToken, nil).json(t, &rep)
+	want := reportJSON{}.Totals
+	want.Rows, want.Due, want.Paid, want.Refunded, want.Credited, want.Outstanding, want.ToRefund =
+		11, 1500000, 1425000, 150000, 150000, 225000, 150000
+	got := rep.Totals
+	got.UnmatchedBank = 0
+	if got != want {
+		t.Errorf("totals %+v\nwant   %+v", got, want)
 	}
 }
