@@ -392,6 +392,7 @@ func handleCreateRequest(rs *registration.Requests) fiber.Handler {
 			return err
 		}
 		c.Set(fiber.HeaderCacheControl, "no-store")
+		c.Location("/api/v1/privacy/requests/" + v.ID)
 		return c.Status(fiber.StatusCreated).JSON(v)
 	}
 }
@@ -447,6 +448,7 @@ func handleCloseRequest(rs *registration.Requests) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.JSON(v)
 	}
 }
