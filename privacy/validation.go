@@ -74,7 +74,11 @@ func init() {
 // character.
 func SingleLine(s string) bool {
 	return !strings.ContainsFunc(s, func(r rune) bool {
-		return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
+		// Control characters, line and paragraph separators, and the
+		// invisible format characters (bidi overrides, zero-width
+		// spaces) that make a subject read otherwise than it is; the
+		// zero-width joiner of emoji sequences stays.
+		return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || (unicode.Is(unicode.Cf, r) && r != '\u200d')
 	})
 }
 

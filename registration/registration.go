@@ -192,7 +192,10 @@ type Registration struct {
 	// tokens (one per mail that carried a link); the tokens are not kept.
 	// They expire with the data (ManageableUntil) and are replaced by one
 	// new token when the participant asks (Rights.RotateManageToken).
-	ManageTokens   []string        `bson:"manageTokens"`
+	ManageTokens []string `bson:"manageTokens"`
+	// LinkGeneration counts the rotations: a page session opened with a
+	// link of an earlier generation ends with it.
+	LinkGeneration int             `bson:"linkGeneration,omitempty"`
 	Lang           string          `bson:"lang"`
 	Channel        Channel         `bson:"channel"`
 	Outbox         map[string]Mail `bson:"outbox"`

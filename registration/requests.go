@@ -86,7 +86,7 @@ type RequestAction struct {
 // NewRequest is the body of POST /api/v1/privacy/requests.
 type NewRequest struct {
 	Type       string `json:"type" validate:"required,oneof=access portability rectification erasure restriction objection withdrawal"`
-	Email      string `json:"email" validate:"required,email,max=254"`
+	Email      string `json:"email" validate:"required,email,max=254,singleline"`
 	ReceivedAt string `json:"receivedAt" validate:"required,datetime=2006-01-02"`
 	Notes      string `json:"notes" validate:"max=2000"`
 }

@@ -786,7 +786,7 @@ func (s *Store) rectify(ctx context.Context, id string, set, unset bson.M) (*Reg
 func (s *Store) rotateManageTokens(ctx context.Context, id, hash string, m Mail, now time.Time) (*Registration, error) {
 	out, err := s.transition(ctx, "rotateManageTokens", notErased(id), bson.M{"$set": bson.M{
 		"manageTokens": []string{hash}, "outbox." + m.Kind: m, "outboxNextAt": now, "updatedAt": now,
-	}})
+	}, "$inc": bson.M{"linkGeneration": 1}})
 	if errors.Is(err, ErrWrongState) {
 		return nil, ErrErased
 	}

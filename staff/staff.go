@@ -148,6 +148,10 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (string, *Token, 
 		errs.Add("events", privacy.CodeRequired)
 	case r.Role != Partner && r.Partner != "":
 		errs.Add("partner", privacy.CodeInvalid)
+	case r.Role == Admin && len(r.Events) > 0:
+		// An admin reaches every event; a scope would only look like a
+		// limit.
+		errs.Add("events", privacy.CodeInvalid)
 	}
 	if len(errs) == 0 {
 		// Scopes name real events, and a partner token only events that

@@ -134,6 +134,9 @@ func TestCreateEventRefused(t *testing.T) {
 		{"TitleWithLineBreak", adminToken, with(func(b map[string]any) {
 			b["title"] = map[string]string{"nb": "Janteloppet\r\nBcc: x@example.no", "en": "Janteloppet"}
 		}), nil, 422, "validation", "title.nb", "invalid"},
+		{"TitleWithBidiOverride", adminToken, with(func(b map[string]any) {
+			b["title"] = map[string]string{"nb": "Faktura \u202egnp.exe", "en": "Janteloppet"}
+		}), nil, 422, "validation", "title.nb", "invalid"},
 		{"SlugInvalid", adminToken, with(func(b map[string]any) { b["slug"] = "Not A Slug" }), nil, 422, "validation", "slug", "invalid"},
 		{"KindInvalid", adminToken, with(func(b map[string]any) { b["kind"] = "party" }), nil, 422, "validation", "kind", "invalid"},
 		{"TitleMissing", adminToken, with(func(b map[string]any) { delete(b, "title") }), nil, 422, "validation", "title.nb", "required"},

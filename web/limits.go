@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -285,6 +286,18 @@ func limitBody(c *fiber.Ctx) error {
 		return problem(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body uncompressed.")
 	}
 	req := c.Request()
+	if max > maxJSONBody {
+		// A large body (a bank statement) is read by its handler, after
+		// authentication: an anonymous client cannot make the server
+		// hold megabytes. Past the first 64 KiB it stays unread until
+		// then, so the connection is not reused.
+		if n := req.Header.ContentLength(); n > max {
+			c.Context().SetConnectionClose()
+			return tooLarge(max)
+		}
+		c.Context().SetConnectionClose()
+		return c.Next()
+	}
 	if n := req.Header.ContentLength(); n > max {
 		// The body is left unread, so the connection cannot carry
 		// another request.
@@ -310,4 +323,14 @@ func tooLarge(max int) error {
 		return problem(fiber.StatusRequestEntityTooLarge, "too_large", "This route takes no body.")
 	}
 	return problem(fiber.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("The body is larger than this route takes (%d KiB).", max>>10))
+}
+
+// requestBody is the body of a route whose handler reads it (see
+// limitBody): streamed when it was larger than what is read up front.
+// The reader's consumer bounds what it reads.
+func requestBody(c *fiber.Ctx) io.Reader {
+	if s := c.Context().RequestBodyStream(); s != nil {
+		return s
+	}
+	return bytes.NewReader(c.BodyRaw())
 }

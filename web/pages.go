@@ -349,7 +349,7 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 		if res.CheckoutURL != "" {
 			return c.Redirect(res.CheckoutURL, fiber.StatusSeeOther)
 		}
-		if err := ps.login(c, sessionParticipant, res.ID); err != nil {
+		if err := ps.login(c, sessionParticipant, res.ID, 0); err != nil {
 			return err
 		}
 		title, paras := t(lang, "done.title"), []string{t(lang, "done.status") + ": " + registration.StatusText(lang, res.Status), t(lang, "done.mail")}
@@ -385,7 +385,7 @@ const (
 	sessionGuardian    = "guardian"
 )
 
-func (ps *pageState) login(c *fiber.Ctx, role, regID string) error {
+func (ps *pageState) login(c *fiber.Ctx, role, regID string, generation int) error {
 	sess, err := ps.sessions.Get(c)
 	if err != nil {
 		return err
@@ -400,6 +400,7 @@ func (ps *pageState) login(c *fiber.Ctx, role, regID string) error {
 	sess.Delete(sessionParticipant)
 	sess.Delete(sessionGuardian)
 	sess.Set(role, regID)
+	sess.Set(role+".generation", generation)
 	return sess.Save()
 }
 
@@ -434,7 +435,7 @@ func openLink(ps *pageState, lookup func(context.Context, string) (*registration
 				"Action": c.Path(), "Button": t(reg.Lang, "open.button"), "ButtonID": "open",
 			})
 		}
-		if err := ps.login(c, role, reg.ID); err != nil {
+		if err := ps.login(c, role, reg.ID, reg.LinkGeneration); err != nil {
 			return err
 		}
 		return c.Redirect(next, fiber.StatusSeeOther)
@@ -453,11 +454,21 @@ func (ps *pageState) current(c *fiber.Ctx, a *app.App, role string) (*registrati
 		return nil, nil
 	}
 	reg, err := a.Registrations.Get(c.UserContext(), id)
-	if errors.Is(err, registration.ErrNotFound) || (err == nil && reg.ErasedAt != nil) {
+	if err != nil && !errors.Is(err, registration.ErrNotFound) {
+		return nil, err
+	}
+	// The session ends with what opened it: the registration erased, its
+	// links replaced by new ones, or expired with its data.
+	gen, _ := sess.Get(role + ".generation").(int)
+	until, dated := time.Time{}, false
+	if reg != nil {
+		until, dated = reg.ManageableUntil()
+	}
+	if reg == nil || reg.ErasedAt != nil || (role == sessionParticipant && (gen != reg.LinkGeneration || dated && !a.Now().Before(until))) {
 		_ = sess.Destroy()
 		return nil, nil
 	}
-	return reg, err
+	return reg, nil
 }
 
 // withParticipant runs a /me page for the session's registration, or says
@@ -700,10 +711,14 @@ func handleMeRestrict(a *app.App, ps *pageState) fiber.Handler {
 }
 
 // handleMeNewLink revokes every link to the registration and mails a new
-// one; this browser's session goes on.
+// one; sessions opened with the old links end, this browser's goes on.
 func handleMeNewLink(a *app.App, ps *pageState) fiber.Handler {
 	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
 		if _, err := a.Rights.RotateManageToken(c.UserContext(), reg); err != nil {
+			return err
+		}
+		// Every other session ends with the old links; this one goes on.
+		if err := ps.login(c, sessionParticipant, reg.ID, reg.LinkGeneration+1); err != nil {
 			return err
 		}
 		return backToMe(c, lang, "newlink.sent")

@@ -147,7 +147,7 @@ func handleImportStatement(p *payments.Service) fiber.Handler {
 		if mt != "application/xml" && mt != "text/xml" {
 			return problem(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "Send the camt.053 or camt.054 file as application/xml.")
 		}
-		res, err := p.ImportStatement(c.UserContext(), bytes.NewReader(c.Body()), principal(c).Scope())
+		res, err := p.ImportStatement(c.UserContext(), requestBody(c), principal(c).Scope())
 		if err != nil {
 			return err
 		}

@@ -334,6 +334,9 @@ func handleRecords(ev *events.Service, cardPayments bool, processors []privacy.P
 		var in []privacy.RecordsEvent
 		for i := range evs {
 			e := &evs[i]
+			if !principal(c).CanEvent(e.Slug) {
+				continue // a token limited to events sees their records only
+			}
 			title := e.Title.EN
 			if lang == "nb" {
 				title = e.Title.NB
@@ -365,14 +368,18 @@ type retentionOverview struct {
 
 func handleRetention(rs *registration.Retention) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		out, err := rs.RetentionOverview(c.UserContext())
+		all, err := rs.RetentionOverview(c.UserContext())
 		if err != nil {
 			return err
 		}
-		changes, err := rs.Changes(c.UserContext())
+		allChanges, err := rs.Changes(c.UserContext())
 		if err != nil {
 			return err
 		}
+		// A token limited to events sees those events only.
+		p := principal(c)
+		out := slices.DeleteFunc(all, func(e registration.EventRetention) bool { return !p.CanEvent(e.Event) })
+		changes := slices.DeleteFunc(allChanges, func(ch registration.RetentionChange) bool { return !p.CanEvent(ch.Event) })
 		return c.JSON(retentionOverview{Events: out, Changes: changes})
 	}
 }
