@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,14 +71,26 @@ type BankPayment struct {
 
 // Invoice is an invoice or a credit note, as stored. Never deleted: a
 // cancelled invoice is answered by a credit note.
+//
+// IssueDate, DeliveryDate and DueDate are calendar dates in Norway
+// (Europe/Oslo), stored as 00:00 UTC of that date: JSON shows the date
+// itself ("2027-01-01T00:00:00Z" is 1 January), they compare and add up
+// in whole days (the due date is the issue date + InvoiceDueDays, also
+// across a change to summer time), and they read as the same date in
+// Oslo. An invoice issued at 00:30 on 1 January in Oslo is dated
+// 1 January, in the new fiscal year and VAT term; its delivery date is
+// the day the event starts in Oslo.
 type Invoice struct {
 	ID     string `bson:"_id" json:"-"`
 	Kind   string `bson:"kind" json:"kind"`
 	Number int64  `bson:"number" json:"number"`
 	// KID: the number with its MOD10 check digit.
 	KID string `bson:"kid" json:"kid"`
-	// Credits is the invoice a credit note cancels.
+	// Credits is the invoice a credit note cancels, CreditsDate that
+	// invoice's date (printed on the credit note; credit notes stored
+	// before it was kept have none, see Render).
 	Credits      int64     `bson:"credits" json:"credits,omitempty"`
+	CreditsDate  time.Time `bson:"creditsDate,omitempty" json:"-"`
 	Registration string    `bson:"registration" json:"registration"`
 	Event        string    `bson:"event" json:"event"`
 	Seller       Party     `bson:"seller" json:"seller"`
@@ -133,9 +146,52 @@ type Invoices struct {
 	series sync.Mutex
 }
 
-// NewInvoices returns the invoices part.
+// NewInvoices returns the invoices part. A seller configured to invoice
+// without what makes an invoice payable (CheckInvoicing) is logged as an
+// error; refusing such a configuration is start-up's job.
 func NewInvoices(db *mongodb.Store, ev *events.Service, regs Invoicing, log *slog.Logger, now func() time.Time, cfg Config) *Invoices {
-	return &Invoices{store: newStore(db), regs: regs, events: ev, cfg: cfg.withDefaults(), log: log, now: now}
+	s := &Invoices{store: newStore(db), regs: regs, events: ev, cfg: cfg.withDefaults(), log: log, now: now}
+	if s.Enabled() {
+		if err := cfg.Seller.CheckInvoicing(); err != nil {
+			log.Error("invoicing is on but its invoices cannot be paid", "err", err)
+		}
+	}
+	return s
+}
+
+// ErrSellerIncomplete: the seller lacks what an invoice must show to be
+// payable.
+var ErrSellerIncomplete = errors.New("invoice seller incomplete")
+
+// CheckInvoicing says what the seller lacks for its invoices to be
+// payable and lawful (bokføringsforskriften § 5-1-1): a name, an org
+// number, an address and a valid bank account. The error names the
+// missing settings, never their values.
+func (s Seller) CheckInvoicing() error {
+	var missing []string
+	if s.Name == "" {
+		missing = append(missing, "name")
+	}
+	if s.OrgNumber == "" {
+		missing = append(missing, "org number")
+	}
+	if strings.TrimSpace(s.Address) == "" {
+		missing = append(missing, "address")
+	}
+	if !ValidAccountNumber(s.BankAccount) {
+		missing = append(missing, "bank account")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s missing or invalid", ErrSellerIncomplete, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// osloDate is the calendar date t falls on in Oslo, as invoices store
+// dates: 00:00 UTC of that date.
+func osloDate(t time.Time) time.Time {
+	y, m, d := t.In(privacy.Oslo).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // Enabled says whether invoicing is configured (a seller's org number).
@@ -323,8 +379,7 @@ func (s *Invoices) IssuePending(ctx context.Context) (int, error) {
 }
 
 func (s *Invoices) newInvoice(reg *registration.Registration, ev *events.Event) Invoice {
-	now := s.clock()
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	day := osloDate(s.clock())
 	rate := ev.VATRate
 	if !s.cfg.Seller.VATRegistered {
 		rate = 0 // a seller not registered for VAT may not charge it
@@ -346,7 +401,7 @@ func (s *Invoices) newInvoice(reg *registration.Registration, ev *events.Event) 
 			Quantity:    1, UnitGross: ev.Price.Amount, VATRate: rate, Net: net, VAT: vat, Gross: ev.Price.Amount,
 		}},
 		Currency: ev.Price.Currency, Net: net, VAT: vat, Total: ev.Price.Amount,
-		IssueDate: day, DeliveryDate: ev.StartsAt, DueDate: day.AddDate(0, 0, s.cfg.InvoiceDueDays),
+		IssueDate: day, DeliveryDate: osloDate(ev.StartsAt), DueDate: day.AddDate(0, 0, s.cfg.InvoiceDueDays),
 		Status: InvoiceOpen, Payments: []BankPayment{},
 	}
 }
@@ -371,10 +426,9 @@ func (s *Invoices) credit(ctx context.Context, number int64, look bool) (*Invoic
 		}
 	}
 	if cn == nil {
-		now := s.clock()
-		day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+		day := osloDate(s.clock())
 		doc := *inv
-		doc.Kind, doc.Credits, doc.IssueDate, doc.DueDate = KindCreditNote, number, day, day
+		doc.Kind, doc.Credits, doc.CreditsDate, doc.IssueDate, doc.DueDate = KindCreditNote, number, inv.IssueDate, day, day
 		doc.Net, doc.VAT, doc.Total = -inv.Net, -inv.VAT, -inv.Total
 		doc.Lines = make([]Line, len(inv.Lines))
 		for i, l := range inv.Lines {

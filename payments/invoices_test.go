@@ -1,12 +1,17 @@
 package payments_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -219,5 +224,94 @@ func TestIssuePendingGoesOn(t *testing.T) {
 		if reg, _ := f.app.Registrations.Get(ctx, id); reg.Payment.Status != registration.PaymentInvoiced {
 			t.Errorf("%s: %s", id, reg.Payment.Status)
 		}
+	}
+}
+
+// TestInvoiceDatesOslo: an invoice issued at 00:30 in Oslo on New Year's
+// Day is dated that day, not the 31st it still is in UTC; its delivery
+// date is the event's day in Oslo and its due date 14 calendar days on,
+// also across a change to summer time. The dates were UTC days.
+func TestInvoiceDatesOslo(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		now, starts           time.Time
+		issue, delivery, due  time.Time
+		issued, delivered, by string
+	}{
+		{"NewYearInOslo", newYear, june2,
+			date(2027, 1, 1), date(2027, 6, 2), date(2027, 1, 15), "01.01.2027", "02.06.2027", "15.01.2027"},
+		// 00:30 on 21 March in Oslo; summer time starts on 28 March.
+		{"AcrossSummerTime", time.Date(2027, 3, 20, 23, 30, 0, 0, time.UTC), june2,
+			date(2027, 3, 21), date(2027, 6, 2), date(2027, 4, 4), "21.03.2027", "02.06.2027", "04.04.2027"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.now.UTC().Day() == tc.issue.Day() || tc.starts.UTC().Day() == tc.delivery.Day() {
+				t.Fatal("precondition: the UTC days must differ from the Oslo days")
+			}
+			f := newInvoiceFixture(t, &testClock{t: tc.now}, vatSeller, tc.starts, nil)
+			mustInvoiceBuyer(t, f)
+			inv := mustInvoice(t, f, 1, payments.KindInvoice)
+			if !inv.IssueDate.Equal(tc.issue) || !inv.DeliveryDate.Equal(tc.delivery) || !inv.DueDate.Equal(tc.due) {
+				t.Errorf("dates issue %v, delivery %v, due %v; want %v, %v, %v", inv.IssueDate, inv.DeliveryDate, inv.DueDate, tc.issue, tc.delivery, tc.due)
+			}
+			j, err := json.Marshal(inv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{
+				`"issueDate":"` + tc.issue.Format(time.RFC3339) + `"`,
+				`"deliveryDate":"` + tc.delivery.Format(time.RFC3339) + `"`,
+				`"dueDate":"` + tc.due.Format(time.RFC3339) + `"`,
+			} {
+				if !strings.Contains(string(j), want) {
+					t.Errorf("JSON %s lacks %s", j, want)
+				}
+			}
+			lines := mustPDFLines(t, inv.PDF)
+			mustHaveLines(t, lines, "Fakturadato: "+tc.issued, "Leveringsdato: "+tc.delivered, "Forfallsdato: "+tc.by)
+		})
+	}
+}
+
+// date is a calendar date as invoices store it: 00:00 UTC of that date.
+func date(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+
+// TestSellerIncomplete: invoicing switched on without the seller's
+// address or bank account would issue invoices nobody can pay: the check
+// names what is missing, and the invoices part says so when built.
+func TestSellerIncomplete(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		seller  payments.Seller
+		missing []string
+	}{
+		{"OK", vatSeller, nil},
+		{"NoAddress", payments.Seller{Name: "Kurs AS", OrgNumber: "923609016", BankAccount: "12345678903"}, []string{"address"}},
+		{"NoAccount", payments.Seller{Name: "Kurs AS", OrgNumber: "923609016", Address: "Storgata 1"}, []string{"bank account"}},
+		{"BadAccount", payments.Seller{Name: "Kurs AS", OrgNumber: "923609016", Address: "Storgata 1", BankAccount: "12345678901"}, []string{"bank account"}},
+		{"Neither", payments.Seller{Name: "Kurs AS", OrgNumber: "923609016"}, []string{"address", "bank account"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.seller.CheckInvoicing()
+			if (err == nil) != (tc.missing == nil) {
+				t.Fatalf("err %v, want missing %v", err, tc.missing)
+			}
+			if err == nil {
+				return
+			}
+			if !errors.Is(err, payments.ErrSellerIncomplete) {
+				t.Errorf("err %v is not ErrSellerIncomplete", err)
+			}
+			for _, m := range tc.missing {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("err %q does not name %q", err, m)
+				}
+			}
+			var logs bytes.Buffer
+			newInvoiceFixture(t, &testClock{t: newYear}, tc.seller, june2, slog.New(slog.NewJSONHandler(&logs, nil)))
+			if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), tc.missing[0]) {
+				t.Errorf("no error logged naming %q: %s", tc.missing[0], logs.String())
+			}
+		})
 	}
 }

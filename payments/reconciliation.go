@@ -266,7 +266,8 @@ func (row *ReportRow) money(reg *registration.Registration, invoices map[int64]I
 		row.Anomalies = append(row.Anomalies, AnomalyAmountMismatch)
 	}
 	if invoiced {
-		due := inv.DueDate
+		// An Oslo calendar date (stored as 00:00 UTC of it): midnight in Oslo.
+		due := time.Date(inv.DueDate.Year(), inv.DueDate.Month(), inv.DueDate.Day(), 0, 0, 0, 0, privacy.Oslo)
 		row.DueDate = &due
 		if (live || standing) && row.Outstanding > 0 && (inv.Status == InvoiceOpen || inv.Status == InvoicePartiallyPaid) && now.After(inv.DueDate.Add(24*time.Hour)) {
 			row.Anomalies = append(row.Anomalies, AnomalyOverdueInvoice)

@@ -127,12 +127,16 @@ func handleGetInvoice(p *payments.Invoices) fiber.Handler {
 		}
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		if c.Query("format") == "pdf" || strings.HasPrefix(c.Get(fiber.HeaderAccept), "application/pdf") {
-			b, err := inv.PDF()
+			b, err := p.Render(c.UserContext(), inv)
 			if err != nil {
 				return err
 			}
 			c.Set(fiber.HeaderContentType, "application/pdf")
-			c.Set(fiber.HeaderContentDisposition, `attachment; filename="faktura-`+strconv.FormatInt(n, 10)+`.pdf"`)
+			file := "faktura-"
+			if inv.Kind == payments.KindCreditNote {
+				file = "kreditnota-"
+			}
+			c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+file+strconv.FormatInt(n, 10)+`.pdf"`)
 			return c.Send(b)
 		}
 		return c.JSON(inv)

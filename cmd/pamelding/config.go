@@ -185,6 +185,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if (c.Seller.OrgNumber == "") != (c.Seller.Name == "") {
 		errs = append(errs, errors.New("PAMELDING_SELLER_NAME and PAMELDING_SELLER_ORG_NUMBER: set both or neither"))
 	}
+	if c.Seller.OrgNumber != "" {
+		// An invoice without the seller's address and account cannot be
+		// paid: invoicing does not start without them.
+		if err := c.Seller.CheckInvoicing(); err != nil {
+			errs = append(errs, fmt.Errorf("PAMELDING_SELLER_ADDRESS and PAMELDING_SELLER_BANK_ACCOUNT: required to invoice (%w)", err))
+		}
+	}
 	if c.StripeKey != "" && c.StripeWebhook == "" {
 		errs = append(errs, errors.New("STRIPE_WEBHOOK_SECRET: required with STRIPE_SECRET_KEY (payments are confirmed by webhooks)"))
 	}

@@ -280,6 +280,20 @@ func TestConfig(t *testing.T) {
 		})
 	}
 
+	t.Run("SellerWithoutAccount", func(t *testing.T) {
+		env := map[string]string{"PAMELDING_DATA_DIR": mongotest.ShortTempDir(t), "PAMELDING_SELLER_NAME": "Janteloppet AS",
+			"PAMELDING_SELLER_ORG_NUMBER": "923609016", "PAMELDING_SELLER_BANK_ACCOUNT": "1234.56.78904"}
+		err := run(context.Background(), []string{"pamelding", "serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "PAMELDING_SELLER_BANK_ACCOUNT") {
+			t.Fatalf("a wrong account: err = %v", err)
+		}
+		env["PAMELDING_SELLER_BANK_ACCOUNT"] = "1234.56.78903"
+		err = run(context.Background(), []string{"pamelding", "serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "PAMELDING_SELLER_ADDRESS") {
+			t.Fatalf("invoicing without the seller's address: err = %v", err)
+		}
+	})
+
 	t.Run("PrintMasksSecrets", func(t *testing.T) {
 		env := map[string]string{"PAMELDING_ADMIN_TOKEN": testAdminToken, "MONGODB_URI": "mongodb://app:hunter2@db:27017/?replicaSet=rs0",
 			"PAMELDING_ENCRYPTION_KEY": testKey, "SMTP_URL": "smtp://mailer:s3cret@smtp.example.no:587", "SMTP_FROM": "pamelding@example.no"}
