@@ -37,12 +37,21 @@ func (a *App) Cancel(ctx context.Context, reg *registration.Registration) (*Canc
 	return a.settle(ctx, out), nil
 }
 
-// settle makes the first attempt at a cancelled registration's money and
-// says where it stands.
+// settleWait bounds a request's attempt at a refund or credit note: a
+// Stripe that does not answer leaves it to the settlement job (the
+// refund's idempotency key makes an answer that came too late harmless),
+// and the participant is answered at once.
+const settleWait = 5 * time.Second
+
+// settle makes an attempt at a cancelled registration's money and says
+// where it stands.
 func (a *App) settle(ctx context.Context, out *registration.Registration) *CancelOutcome {
 	ctx = context.WithoutCancel(ctx) // the registration is cancelled: finish settling
 	if out.Payment != nil {
-		if err := a.Payments.Settle(ctx, out.ID); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, settleWait)
+		err := a.Payments.Settle(sctx, out.ID)
+		cancel()
+		if err != nil {
 			a.Log.WarnContext(ctx, "settlement left to the job", "registration", out.ID, "err", err)
 		}
 		if fresh, err := a.Registrations.Get(ctx, out.ID); err == nil {
@@ -105,8 +114,13 @@ const cancelBudget = 10 * time.Second
 
 // CancelEvent cancels an event (registration closes at once) and every
 // live registration of it; every card payment is to be refunded and every
-// invoice credited, by the settlement job (kicked now). Running it again,
-// or the event-cancellations job, finishes what an interrupted run left.
+// invoice credited: tried now, within the request's budget, and left to
+// the settlement job (kicked now) where Stripe fails or time runs out.
+// Running it again resumes: it cancels what is still live and tries at
+// once every refund and credit note of the event still due, whoever left
+// it (an earlier run, a participant's cancellation); what was settled is
+// not touched again. The event-cancellations job finishes the
+// cancelling of an interrupted run, the settlement job the money.
 func (a *App) CancelEvent(ctx context.Context, slug string) (*EventCancellation, error) {
 	if _, err := a.Events.Cancel(ctx, slug); err != nil {
 		return nil, err
@@ -118,10 +132,16 @@ func (a *App) CancelEvent(ctx context.Context, slug string) (*EventCancellation,
 		return nil, err
 	}
 	res := &EventCancellation{Event: slug, Cancelled: len(cancelled), Complete: complete}
-	for _, reg := range cancelled {
-		if reg.Payment == nil || time.Now().After(deadline) {
+	due, err := a.settlementsOf(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	tried := map[string]bool{}
+	for _, reg := range slices.Concat(cancelled, due) {
+		if reg.Payment == nil || tried[reg.ID] || time.Now().After(deadline) {
 			continue
 		}
+		tried[reg.ID] = true
 		out := a.settle(ctx, reg)
 		switch {
 		case out.Refund != "" && out.PaymentStatus != registration.PaymentRefundDue:
@@ -159,6 +179,21 @@ func (a *App) cancelRegistrations(ctx context.Context, slug string, deadline tim
 		done = append(done, out)
 	}
 	return done, true, nil
+}
+
+// settlementsOf lists an event's registrations with a refund or a credit
+// note still due.
+func (a *App) settlementsOf(ctx context.Context, slug string) ([]*registration.Registration, error) {
+	var due []*registration.Registration
+	for reg, err := range a.Registrations.WithPayment(ctx, registration.PaymentQuery{Event: slug}) {
+		if err != nil {
+			return nil, err
+		}
+		if st := reg.Payment.Status; st == registration.PaymentRefundDue || st == registration.PaymentCreditDue {
+			due = append(due, reg)
+		}
+	}
+	return due, nil
 }
 
 // Money says where the money of an event's registrations stands.

@@ -7,6 +7,7 @@ package payments
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"log/slog"
 	"net/http"
@@ -26,6 +27,10 @@ var (
 	ErrBadPayload      = errors.New("bad webhook payload")
 	ErrInvoiceNotFound = errors.New("invoice not found")
 	ErrBadStatement    = errors.New("bad bank statement")
+	// ErrUnsupportedAPIVersion: a webhook whose signature holds but whose
+	// object cannot be read as rendered by its Stripe API version. It is
+	// a bad payload too, more precisely told.
+	ErrUnsupportedAPIVersion = fmt.Errorf("%w: unsupported Stripe API version", ErrBadPayload)
 )
 
 // Seller is who issues invoices (bokføringsforskriften § 5-1-1: name, org

@@ -17,8 +17,11 @@ const settleLease = 2 * time.Minute
 // Settle settles a registration's money after a cancellation: a refund due
 // is made at Stripe (the exact amount left, idempotency key
 // refund-<registration>), a credit note due is issued; an open payment
-// page is expired at Stripe so it can no longer be paid. One attempt: a
-// failure is left to SettleDue, which retries until it succeeds.
+// page is expired at Stripe so it can no longer be paid. One attempt,
+// made now even if an earlier one failed and the job waits to retry
+// (a request asks for it: a cancellation, or an event's cancellation run
+// again), but never while another settler holds it. A failure is left to
+// SettleDue, which retries until it succeeds.
 func (s *Service) Settle(ctx context.Context, id string) error {
 	reg, err := s.regs.Get(ctx, id)
 	if err != nil {
@@ -38,7 +41,7 @@ func (s *Service) Settle(ctx context.Context, id string) error {
 		}
 		return nil
 	}
-	if p.Status != registration.PaymentRefundDue && p.Status != registration.PaymentCreditDue {
+	if p.Status != registration.PaymentRefundDue && p.Status != registration.PaymentCreditDue || leased(p, s.clock()) {
 		return nil
 	}
 	ok, err := s.regs.LeaseSettlement(ctx, reg, s.clock().Add(settleLease))
@@ -46,6 +49,14 @@ func (s *Service) Settle(ctx context.Context, id string) error {
 		return err // another instance has it, or it is settled
 	}
 	return s.settle(ctx, reg)
+}
+
+// leased says whether a settler holds a due refund or credit now: a lease
+// was taken that ended neither in success nor in a recorded failure (each
+// failure counts an attempt), and it has not run out. One that failed
+// and waits for its next attempt is not held.
+func leased(p *registration.Payment, now time.Time) bool {
+	return p.SettleLeases > p.SettleAttempts && p.SettleAt != nil && p.SettleAt.After(now)
 }
 
 // settle makes one leased refund or credit note; a failure is recorded

@@ -25,6 +25,8 @@ type stripeEvent struct {
 	Type      string    `bson:"type"`
 	Created   time.Time `bson:"created"`
 	HandledAt time.Time `bson:"handledAt"`
+	// APIVersion is the version Stripe rendered the event in.
+	APIVersion string `bson:"apiVersion,omitempty"`
 	// Orphan: a payment for no registration we know (a reconciliation
 	// anomaly); Registration and Amount say what it was.
 	Orphan       bool   `bson:"orphan,omitempty"`
@@ -34,11 +36,17 @@ type stripeEvent struct {
 }
 
 // HandleWebhook verifies and applies one Stripe delivery. The signature
-// and its age are checked by webhook.ConstructEvent, which also refuses
-// events of another API version than stripe-go's (2023-10-16): the
-// endpoint must be created with that version. A replay changes nothing;
-// every state change is a conditional update that only moves forward, so
-// deliveries may come twice or out of order.
+// and its age are checked by stripe-go (webhook.ValidatePayload), whatever
+// the event's API version: the endpoint may have been created with
+// another version than stripe-go v76's (2023-10-16), or moved on. Only
+// the few fields handled are read (see the types below), and they have
+// kept their shape across versions; an object that cannot be read is
+// refused as ErrUnsupportedAPIVersion when its version is another (its
+// version is logged, never the payload), as ErrBadPayload otherwise.
+// Stripe retries a refused delivery, so nothing is lost once it can be
+// read. A replay changes nothing; every state change is a conditional
+// update that only moves forward, so deliveries may come twice or out of
+// order.
 //
 // It returns the event's type ("unknown" before the signature holds) and
 // what became of it: handled, replayed or ignored (a type not handled).
@@ -48,12 +56,86 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature s
 	return typ, outcome, err
 }
 
+// eventEnvelope is what is read of every event: the same in every API
+// version.
+type eventEnvelope struct {
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	APIVersion string `json:"api_version"`
+	Created    int64  `json:"created"`
+	Data       struct {
+		Object json.RawMessage `json:"object"`
+	} `json:"data"`
+}
+
+// stripeID is an expandable reference: an id, an object with one, or
+// null.
+type stripeID string
+
+func (x *stripeID) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*x = ""
+		return nil
+	}
+	var id string
+	if err := json.Unmarshal(b, &id); err == nil {
+		*x = stripeID(id)
+		return nil
+	}
+	var obj struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil || obj.ID == "" {
+		return errors.New("neither an id nor an object with one")
+	}
+	*x = stripeID(obj.ID)
+	return nil
+}
+
+// sessionEvent is what is read of a Checkout Session.
+type sessionEvent struct {
+	ID                string   `json:"id"`
+	ClientReferenceID string   `json:"client_reference_id"`
+	AmountTotal       int64    `json:"amount_total"`
+	PaymentStatus     string   `json:"payment_status"`
+	PaymentIntent     stripeID `json:"payment_intent"`
+}
+
+// chargeEvent is what is read of a Charge.
+type chargeEvent struct {
+	ID             string            `json:"id"`
+	AmountRefunded int64             `json:"amount_refunded"`
+	Refunded       bool              `json:"refunded"`
+	PaymentIntent  stripeID          `json:"payment_intent"`
+	Metadata       map[string]string `json:"metadata"`
+}
+
+// readObject reads an event's object into v, which must then have an id.
+func (s *Service) readObject(ctx context.Context, ev *eventEnvelope, what string, v any, id func() string) error {
+	err := json.Unmarshal(ev.Data.Object, v)
+	if err == nil && id() == "" {
+		err = errors.New("no id")
+	}
+	if err == nil {
+		return nil
+	}
+	if ev.APIVersion != stripe.APIVersion {
+		s.log.WarnContext(ctx, "stripe event of an API version this service cannot read", "event", ev.ID, "type", ev.Type,
+			"apiVersion", ev.APIVersion, "supported", stripe.APIVersion)
+		return fmt.Errorf("%w: %s of API version %s", ErrUnsupportedAPIVersion, what, ev.APIVersion)
+	}
+	return fmt.Errorf("%w: %s", ErrBadPayload, what)
+}
+
 func (s *Service) handleWebhook(ctx context.Context, payload []byte, signature string, typ, outcome *string) error {
-	ev, err := webhook.ConstructEvent(payload, signature, s.cfg.WebhookSecret)
-	if err != nil {
+	if err := webhook.ValidatePayload(payload, signature, s.cfg.WebhookSecret); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
-	*typ = string(ev.Type)
+	var ev eventEnvelope
+	if err := json.Unmarshal(payload, &ev); err != nil || ev.ID == "" || ev.Type == "" {
+		return fmt.Errorf("%w: not a Stripe event", ErrBadPayload)
+	}
+	*typ = ev.Type
 	var seen stripeEvent
 	if err := s.store.stripeEvents.FindOne(ctx, bson.M{"_id": ev.ID}, &seen); err == nil {
 		*outcome = "replayed"
@@ -61,18 +143,18 @@ func (s *Service) handleWebhook(ctx context.Context, payload []byte, signature s
 	} else if !errors.Is(err, mongodb.ErrNotFound) {
 		return err
 	}
-	rec := stripeEvent{ID: ev.ID, Type: string(ev.Type), Created: time.Unix(ev.Created, 0).UTC(), HandledAt: s.clock()}
+	rec := stripeEvent{ID: ev.ID, Type: ev.Type, APIVersion: ev.APIVersion, Created: time.Unix(ev.Created, 0).UTC(), HandledAt: s.clock()}
 
 	switch ev.Type {
 	case "checkout.session.completed", "checkout.session.async_payment_succeeded":
-		var cs stripe.CheckoutSession
-		if err := json.Unmarshal(ev.Data.Raw, &cs); err != nil {
-			return fmt.Errorf("%w: checkout session: %v", ErrBadPayload, err)
+		var cs sessionEvent
+		if err := s.readObject(ctx, &ev, "checkout session", &cs, func() string { return cs.ID }); err != nil {
+			return err
 		}
-		if cs.PaymentStatus != stripe.CheckoutSessionPaymentStatusPaid {
+		if cs.PaymentStatus != string(stripe.CheckoutSessionPaymentStatusPaid) {
 			break // async methods complete unpaid; their success comes later
 		}
-		orphan, err := s.confirmPaid(ctx, &cs)
+		orphan, err := s.confirmPaid(ctx, cs)
 		if err != nil {
 			return err
 		}
@@ -80,18 +162,20 @@ func (s *Service) handleWebhook(ctx context.Context, payload []byte, signature s
 			rec.Orphan, rec.Registration, rec.Amount, rec.Session = true, cs.ClientReferenceID, cs.AmountTotal, cs.ID
 			s.log.WarnContext(ctx, "stripe payment for no known registration", "session", cs.ID)
 		}
-	case "checkout.session.expired":
-		var cs stripe.CheckoutSession
-		if err := json.Unmarshal(ev.Data.Raw, &cs); err != nil {
-			return fmt.Errorf("%w: checkout session: %v", ErrBadPayload, err)
+	case "checkout.session.expired", "checkout.session.async_payment_failed":
+		// A delayed payment that failed ends the hold as an expired page
+		// does: the seat passes on.
+		var cs sessionEvent
+		if err := s.readObject(ctx, &ev, "checkout session", &cs, func() string { return cs.ID }); err != nil {
+			return err
 		}
 		if _, err := s.holds.ExpireHold(ctx, cs.ClientReferenceID, cs.ID); err != nil {
 			return err
 		}
 	case "charge.refunded":
-		var ch stripe.Charge
-		if err := json.Unmarshal(ev.Data.Raw, &ch); err != nil {
-			return fmt.Errorf("%w: charge: %v", ErrBadPayload, err)
+		var ch chargeEvent
+		if err := s.readObject(ctx, &ev, "charge", &ch, func() string { return ch.ID }); err != nil {
+			return err
 		}
 		if err := s.recordRefund(ctx, &ch); err != nil {
 			return err
@@ -107,23 +191,19 @@ func (s *Service) handleWebhook(ctx context.Context, payload []byte, signature s
 
 // confirmPaid records a completed card payment (see
 // registration.Store.MarkPaid). orphan: no registration has that session.
-func (s *Service) confirmPaid(ctx context.Context, cs *stripe.CheckoutSession) (orphan bool, err error) {
-	pi := ""
-	if cs.PaymentIntent != nil {
-		pi = cs.PaymentIntent.ID
-	}
+func (s *Service) confirmPaid(ctx context.Context, cs sessionEvent) (orphan bool, err error) {
 	out, err := s.regs.MarkPaid(ctx, cs.ClientReferenceID, registration.CardPayment{
-		Session: cs.ID, PaymentIntent: pi, Amount: cs.AmountTotal, At: s.clock(),
+		Session: cs.ID, PaymentIntent: string(cs.PaymentIntent), Amount: cs.AmountTotal, At: s.clock(),
 	})
 	return out == registration.PaidOrphan, err
 }
 
 // recordRefund records what Stripe says was refunded of a charge; the
 // amount only grows.
-func (s *Service) recordRefund(ctx context.Context, ch *stripe.Charge) error {
+func (s *Service) recordRefund(ctx context.Context, ch *chargeEvent) error {
 	id := ch.Metadata["registration"]
-	if id == "" && ch.PaymentIntent != nil {
-		reg, err := s.regs.ByPaymentIntent(ctx, ch.PaymentIntent.ID)
+	if id == "" && ch.PaymentIntent != "" {
+		reg, err := s.regs.ByPaymentIntent(ctx, string(ch.PaymentIntent))
 		if err == nil {
 			id = reg.ID
 		} else if !errors.Is(err, registration.ErrNotFound) {
@@ -162,8 +242,11 @@ func (s *Service) ReleaseHolds(ctx context.Context) (int, error) {
 				return stripeErr("get checkout session", err)
 			}
 			if cs.Status == stripe.CheckoutSessionStatusComplete && cs.PaymentStatus == stripe.CheckoutSessionPaymentStatusPaid {
-				cs.ClientReferenceID = reg.ID
-				_, err := s.confirmPaid(ctx, cs)
+				paid := sessionEvent{ID: cs.ID, ClientReferenceID: reg.ID, AmountTotal: cs.AmountTotal}
+				if cs.PaymentIntent != nil {
+					paid.PaymentIntent = stripeID(cs.PaymentIntent.ID)
+				}
+				_, err := s.confirmPaid(ctx, paid)
 				return err
 			}
 			if cs.Status == stripe.CheckoutSessionStatusOpen {

@@ -35,6 +35,11 @@ const (
 	// mailNewLink carries a new manage link, after the old ones were
 	// revoked from /me.
 	mailNewLink = "new-link"
+	// mailRefund tells the participant that the card payment is on its
+	// way back (Stripe took the refund); mailCreditNote, that the invoice
+	// was credited. Both state the amount.
+	mailRefund     = "refund"
+	mailCreditNote = "credit-note"
 )
 
 // Message is one rendered e-mail.
@@ -57,7 +62,7 @@ var mailFS embed.FS
 
 var mailTemplates = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, kind := range []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn, mailEmailChange, mailNewLink} {
+	for _, kind := range []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn, mailEmailChange, mailNewLink, mailRefund, mailCreditNote} {
 		for _, lang := range []string{"nb", "en"} {
 			name := kind + "." + lang + ".tmpl"
 			m[kind+"."+lang] = template.Must(template.ParseFS(mailFS, "mailtemplates/"+name))
@@ -88,6 +93,27 @@ type mailData struct {
 	// Others, in a confirmation: the other live registrations the address
 	// holds for the event.
 	Others int
+	// For a refund or credit note: the amount, written for the mail's
+	// language, and the invoice and credit note numbers.
+	Amount              string
+	Invoice, CreditNote int64
+}
+
+// amountText says an amount of øre as the pages do: "1500,00 NOK" in nb,
+// "1500.00 NOK" in en.
+func amountText(øre int64, currency, lang string) string {
+	sep := ","
+	if lang == "en" {
+		sep = "."
+	}
+	if currency == "" {
+		currency = "NOK"
+	}
+	sign := ""
+	if øre < 0 {
+		sign, øre = "-", -øre
+	}
+	return fmt.Sprintf("%s%d%s%02d %s", sign, øre/100, sep, øre%100, currency)
 }
 
 var statusText = map[string]map[Status]string{
@@ -259,6 +285,16 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 	}
 	if mail.Kind == mailGuardian {
 		d.Participant = values["name"]
+	}
+	if p := reg.Payment; p != nil && (mail.Kind == mailRefund || mail.Kind == mailCreditNote) {
+		// A cancellation's refund gives back all that was paid (the
+		// amount left, after any refunded before); a credit note credits
+		// the whole invoice.
+		amount := p.PaidAmount
+		if mail.Kind == mailCreditNote {
+			amount = p.Amount
+		}
+		d.Amount, d.Invoice, d.CreditNote = amountText(amount, p.Currency, lang), p.InvoiceNumber, p.CreditNote
 	}
 	if g := reg.Guardian; g != nil && g.ConfirmedAt == nil {
 		d.HoldUntil = g.HoldUntil.In(oslo).Format("02.01.2006 15:04")

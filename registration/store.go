@@ -594,7 +594,9 @@ func (s *Store) RecordRefund(ctx context.Context, id string, total int64, full b
 
 // RefundIssued records a refund Stripe took for a registration whose
 // refund was due: refunded if it succeeded, refunding while Stripe
-// finishes it (charge.refunded then records it).
+// finishes it (charge.refunded then records it). A refund Stripe took
+// (refundID set) queues the participant's mail that the money is on its
+// way back to the card, in the same update.
 func (s *Store) RefundIssued(ctx context.Context, id, refundID string, amount int64, succeeded bool) error {
 	now := s.clock()
 	set := bson.M{"payment.refundId": refundID, "payment.status": PaymentRefunding, "updatedAt": now}
@@ -603,10 +605,32 @@ func (s *Store) RefundIssued(ctx context.Context, id, refundID string, amount in
 		set["payment.refundedAmount"] = amount
 		set["payment.refundedAt"] = now
 	}
-	ok, err := s.set(ctx, "refund issued", bson.M{"_id": id, "payment.status": PaymentRefundDue},
-		bson.M{"$set": set, "$unset": bson.M{"payment.settleAt": "", "payment.settleError": ""}})
+	var m *Mail
+	if refundID != "" {
+		m = &Mail{Kind: mailRefund, CreatedAt: now}
+	}
+	return s.settled(ctx, "refund issued", bson.M{"_id": id, "payment.status": PaymentRefundDue}, set, m)
+}
+
+// settled applies a settled refund or credit note (set) to the
+// registration matching filter, with the participant's mail m, if any:
+// queued unless the registration was erased (nobody is left to tell).
+// ErrWrongState when none matched.
+func (s *Store) settled(ctx context.Context, op string, filter, set bson.M, m *Mail) error {
+	unset := bson.M{"payment.settleAt": "", "payment.settleError": ""}
+	if m != nil {
+		withMail := bson.M{"outbox." + m.Kind: *m, "outboxNextAt": m.CreatedAt}
+		maps.Copy(withMail, set)
+		f := bson.M{"erasedAt": bson.M{"$exists": false}}
+		maps.Copy(f, filter)
+		ok, err := s.set(ctx, op, f, bson.M{"$set": withMail, "$unset": unset})
+		if err != nil || ok {
+			return err
+		}
+	}
+	ok, err := s.set(ctx, op, filter, bson.M{"$set": set, "$unset": unset})
 	if err == nil && !ok {
-		err = fmt.Errorf("refund issued: %w", ErrWrongState)
+		err = fmt.Errorf("%s: %w", op, ErrWrongState)
 	}
 	return err
 }
@@ -683,16 +707,13 @@ func (s *Store) MarkInvoiced(ctx context.Context, id, nonce string, number int64
 }
 
 // MarkCredited records the credit note that answered a registration's
-// invoice.
+// invoice, and queues the participant's mail that the invoice is
+// credited, in the same update.
 func (s *Store) MarkCredited(ctx context.Context, id string, creditNote int64) error {
 	now := s.clock()
-	ok, err := s.set(ctx, "mark credited", bson.M{"_id": id, "payment.status": PaymentCreditDue},
-		bson.M{"$set": bson.M{"payment.status": PaymentCredited, "payment.creditNote": creditNote, "updatedAt": now},
-			"$unset": bson.M{"payment.settleAt": "", "payment.settleError": ""}})
-	if err == nil && !ok {
-		err = fmt.Errorf("mark credited: %w", ErrWrongState)
-	}
-	return err
+	return s.settled(ctx, "mark credited", bson.M{"_id": id, "payment.status": PaymentCreditDue},
+		bson.M{"payment.status": PaymentCredited, "payment.creditNote": creditNote, "updatedAt": now},
+		&Mail{Kind: mailCreditNote, CreatedAt: now})
 }
 
 // RecordInvoicePayment records what the bank says was paid on a

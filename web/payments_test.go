@@ -8,10 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,10 +24,14 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/pamelding/pamelding/app"
+	"github.com/pamelding/pamelding/mail"
+	"github.com/pamelding/pamelding/mail/mailtest"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/payments"
+	"github.com/pamelding/pamelding/payments/stripetest"
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
+	"github.com/pamelding/pamelding/web"
 )
 
 type regDoc struct {
@@ -106,7 +114,6 @@ func TestCardPayment(t *testing.T) {
 		{"Tampered", completed, bytes.Replace(completed, []byte("150000"), []byte("1"), 1), now, webhookSecret},
 		{"WrongSecret", completed, completed, now, "whsec_other"},
 		{"TooOld", completed, completed, now.Add(-time.Hour), webhookSecret},
-		{"OtherAPIVersion", stripeEvent("evt_1", "checkout.session.completed", session(sid, s.ID, 150000, true), "2020-08-27"), nil, now, webhookSecret},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.sent == nil {
@@ -696,4 +703,405 @@ func TestDashboardRefundFlagged(t *testing.T) {
 	if len(rep.Rows) != 1 || !slices.Contains(rep.Rows[0].Anomalies, payments.AnomalyRefundedButLive) {
 		t.Errorf("report %+v, want %s flagged", rep.Rows, payments.AnomalyRefundedButLive)
 	}
+}
+
+// stripeProxy stands in front of stripe-mock: it passes requests on, or,
+// as Stripe in an outage, answers 500 ("fail") or never answers
+// ("hang"); refunds whose idempotency key is in failKeys fail whatever
+// the mode. It records the idempotency key of every refund request:
+// made (passed on to Stripe) or refused.
+type stripeProxy struct {
+	url           string
+	mu            sync.Mutex
+	mode          string
+	failKeys      map[string]bool
+	made, refused []string
+}
+
+func newStripeProxy(t testing.TB) *stripeProxy {
+	t.Helper()
+	target, err := url.Parse(stripetest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	p := &stripeProxy{failKeys: map[string]bool{}}
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refund := r.Method == http.MethodPost && r.URL.Path == "/v1/refunds"
+		key := r.Header.Get("Idempotency-Key")
+		p.mu.Lock()
+		mode := p.mode
+		if refund && p.failKeys[key] {
+			mode = "fail"
+		}
+		if refund && mode == "" {
+			p.made = append(p.made, key)
+		} else if refund {
+			p.refused = append(p.refused, key)
+		}
+		p.mu.Unlock()
+		switch mode {
+		case "fail":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, `{"error":{"type":"api_error","message":"An unknown error occurred"}}`)
+		case "hang":
+			select {
+			case <-r.Context().Done():
+			case <-stop:
+			}
+		default:
+			rp.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stop) }) // runs first: hanging requests end
+	p.url = srv.URL
+	return p
+}
+
+func (p *stripeProxy) set(mode string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mode = mode
+}
+
+// refunds returns the keys of the refund requests made and refused.
+func (p *stripeProxy) refunds() (made, refused []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.made), slices.Clone(p.refused)
+}
+
+// newEnvStripe is newEnv whose app reaches Stripe through p.
+func newEnvStripe(t testing.TB, p *stripeProxy) *env {
+	t.Helper()
+	e := newEnv(t)
+	a := app.New(e.store, e.a.KeyStore, e.keys, slog.New(slog.NewJSONHandler(e.logs, nil)), e.clock.now, app.Config{
+		Payments: payments.Config{
+			StripeKey: "sk_test_123", StripeAPIBase: p.url, WebhookSecret: webhookSecret, PublicURL: "https://pamelding.example.no",
+			Seller: payments.Seller{Name: "Janteloppet AS", OrgNumber: "923609016", VATRegistered: true, Address: "Storgata 1, 2211 Kongsvinger", BankAccount: "1234.56.78903"},
+		},
+		AdminToken: adminToken, PublicURL: "https://pamelding.example.no", AllowLoopbackWebhooks: true,
+	})
+	e.a, e.staff, e.hooks = a, a.Staff, a.Webhooks
+	e.app = web.New(web.Deps{App: a, Config: web.Config{PublicURL: "https://pamelding.example.no", DigitalConsentAge: 13, CardPayments: true}})
+	return e
+}
+
+// paid signs up a card payer and pays through the webhook.
+func (e *env) paid(t testing.TB, slug, email string) signup {
+	t.Helper()
+	s := e.mustSignup(t, slug, person(email))
+	sid := e.reg(t, s.ID).Payment.SessionID
+	if r := e.webhook(t, stripeEvent("evt_paid_"+s.ID, "checkout.session.completed", session(sid, s.ID, 150000, true)), time.Now(), webhookSecret); r.status != 200 {
+		t.Fatalf("payment webhook: %d %s", r.status, r.body)
+	}
+	if d := e.reg(t, s.ID); d.Status != "confirmed" || d.Payment.Status != registration.PaymentPaid {
+		t.Fatalf("not paid: %s %+v", d.Status, d.Payment)
+	}
+	return s
+}
+
+// outbox lists the kinds of mail waiting in or sent from a
+// registration's outbox.
+func (e *env) outbox(t testing.TB, id string) []string {
+	t.Helper()
+	var d struct {
+		Outbox map[string]struct {
+			Kind string `bson:"kind"`
+		} `bson:"outbox"`
+	}
+	if err := e.store.Collection(mongodb.Registrations).FindOne(context.Background(), bson.M{"_id": id}, &d); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, m := range d.Outbox {
+		kinds = append(kinds, m.Kind)
+	}
+	slices.Sort(kinds)
+	return kinds
+}
+
+// sendMail sends what waits in the outboxes to a test SMTP server and
+// returns what it received.
+func (e *env) sendMail(t testing.TB) []mailtest.Mail {
+	t.Helper()
+	smtp := mailtest.Start(t)
+	sender, err := mail.Parse(smtp.URL(), "Janteloppet <pamelding@example.no>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := registration.NewMailer(e.a.Domain, sender, "https://pamelding.example.no").SendDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return smtp.Mail()
+}
+
+// TestCancelWhileStripeFails: a paid card registration cancelled before
+// the refund deadline while Stripe answers 500, or not at all, is
+// cancelled at once (200, refund due, shown as to refund in the report);
+// the settlement job refunds it exactly once, under the idempotency key,
+// when Stripe answers again, and only then is the participant mailed.
+func TestCancelWhileStripeFails(t *testing.T) {
+	for _, mode := range []string{"fail", "hang"} {
+		t.Run(mode, func(t *testing.T) {
+			p := newStripeProxy(t)
+			e := newEnvStripe(t, p)
+			ctx := context.Background()
+			e.mustEvent(t, "gala", nil)
+			s := e.paid(t, "gala", "kari@example.no")
+			key := "refund-" + s.ID
+
+			p.set(mode)
+			r := e.do(t, "DELETE", "/api/v1/me/registration", s.ManageToken, nil)
+			var out app.CancelOutcome
+			r.json(t, &out)
+			if r.status != 200 || out.Status != registration.Cancelled || out.PaymentStatus != registration.PaymentRefundDue || out.Refund != "" {
+				t.Fatalf("cancel while Stripe %ss: %d %s", mode, r.status, r.body)
+			}
+			made, refused := p.refunds()
+			if len(made) != 0 || len(refused) == 0 || slices.ContainsFunc(refused, func(k string) bool { return k != key }) {
+				t.Fatalf("refund requests: made %v, refused %v; want Stripe asked under %s and failing", made, refused, key)
+			}
+			d := e.reg(t, s.ID)
+			if d.Status != "cancelled" || d.Seat || d.Payment.Status != registration.PaymentRefundDue || d.Payment.RefundedAmount != 0 {
+				t.Fatalf("after the cancellation: %s seat=%v %+v", d.Status, d.Seat, d.Payment)
+			}
+			if slices.Contains(e.outbox(t, s.ID), "refund") {
+				t.Error("refund mail queued before any refund")
+			}
+			mustProblem(t, e.do(t, "DELETE", "/api/v1/me/registration", s.ManageToken, nil), 409)
+
+			var rep struct {
+				Rows []struct {
+					Registration        string
+					AmountDue, ToRefund int64
+					Anomalies           []string
+				}
+			}
+			e.do(t, "GET", "/api/v1/finance/reconciliation?event=gala", adminToken, nil).json(t, &rep)
+			if len(rep.Rows) != 1 || rep.Rows[0].AmountDue != 0 || rep.Rows[0].ToRefund != 150000 {
+				t.Errorf("report %+v, want the paid 150000 to refund and nothing due", rep.Rows)
+			}
+
+			// Stripe still failing: the job tries, fails and waits.
+			if mode == "fail" {
+				e.clock.add(time.Hour)
+				if _, err := e.a.Payments.SettleDue(ctx); err == nil {
+					t.Error("the job reported no failure while Stripe fails")
+				}
+				if d := e.reg(t, s.ID); d.Payment.Status != registration.PaymentRefundDue {
+					t.Fatalf("after a failed job run: %+v", d.Payment)
+				}
+			}
+
+			p.set("")
+			e.clock.add(time.Hour)
+			if n, err := e.a.Payments.SettleDue(ctx); err != nil || n != 1 {
+				t.Fatalf("job settled %d, %v", n, err)
+			}
+			d = e.reg(t, s.ID)
+			if d.Payment.Status != registration.PaymentRefunded || !strings.HasPrefix(d.Payment.RefundID, "re_") || d.Payment.RefundedAmount != 150000 {
+				t.Fatalf("after the job: %+v", d.Payment)
+			}
+			e.clock.add(time.Hour)
+			if n, err := e.a.Payments.SettleDue(ctx); err != nil || n != 0 {
+				t.Errorf("job ran again: settled %d, %v", n, err)
+			}
+			if made, _ := p.refunds(); !slices.Equal(made, []string{key}) {
+				t.Errorf("refunds made at Stripe %v, want exactly one under %s", made, key)
+			}
+			if got := e.outbox(t, s.ID); !slices.Contains(got, "refund") {
+				t.Fatalf("outbox %v: no refund mail after the refund", got)
+			}
+			var refundMail *mailtest.Mail
+			for _, m := range e.sendMail(t) {
+				if strings.Contains(m.Header("Subject"), "tilbake") {
+					refundMail = &m
+				}
+			}
+			if refundMail == nil || refundMail.To[0] != "kari@example.no" || !strings.Contains(refundMail.Body(), "1500,00 NOK") || !strings.Contains(refundMail.Body(), "kortet") {
+				t.Fatalf("refund mail %+v", refundMail)
+			}
+			if strings.Contains(e.logs.String(), "kari@") {
+				t.Errorf("the log holds the address:\n%s", e.logs)
+			}
+		})
+	}
+}
+
+// TestCancelEventResumes: an event's cancellation whose refunds Stripe
+// partly refused resumes when run again: the refunds not made are made,
+// none twice, and the credit note made the first time is not made again.
+func TestCancelEventResumes(t *testing.T) {
+	p := newStripeProxy(t)
+	e := newEnvStripe(t, p)
+	e.invoiceEvent(t, "seminar")
+	a := e.paid(t, "seminar", "a@example.no")
+	b := e.paid(t, "seminar", "b@example.no")
+	r := e.do(t, "POST", "/api/v1/events/seminar/registrations", "", invoiceBuyer("org@example.no"))
+	var inv signup
+	r.json(t, &inv)
+
+	p.failKeys["refund-"+b.ID] = true
+	var out app.EventCancellation
+	r = e.do(t, "POST", "/api/v1/events/seminar/cancel", adminToken, nil)
+	r.json(t, &out)
+	if r.status != 200 || out.Cancelled != 3 || out.Refunds != 1 || out.CreditNotes != 1 || out.Money.RefundsDue != 1 || out.Money.Refunded != 1 || out.Money.CreditNotes != 1 {
+		t.Fatalf("first run: %d %s", r.status, r.body)
+	}
+	if d := e.reg(t, b.ID); d.Status != "cancelled" || d.Payment.Status != registration.PaymentRefundDue {
+		t.Fatalf("b after the first run: %s %+v", d.Status, d.Payment)
+	}
+	if made, refused := p.refunds(); !slices.Equal(made, []string{"refund-" + a.ID}) || len(refused) == 0 {
+		t.Fatalf("first run: refunds made %v, refused %v", made, refused)
+	}
+	if slices.Contains(e.outbox(t, b.ID), "refund") || !slices.Contains(e.outbox(t, a.ID), "refund") || !slices.Contains(e.outbox(t, inv.ID), "credit-note") {
+		t.Errorf("outboxes a %v, b %v, invoice %v", e.outbox(t, a.ID), e.outbox(t, b.ID), e.outbox(t, inv.ID))
+	}
+
+	delete(p.failKeys, "refund-"+b.ID)
+	// At once: the failed refund's backoff does not hold up a run asked for.
+	r = e.do(t, "POST", "/api/v1/events/seminar/cancel", adminToken, nil)
+	out = app.EventCancellation{}
+	r.json(t, &out)
+	if r.status != 200 || out.Cancelled != 0 || out.Refunds != 1 || out.CreditNotes != 0 || out.Money.RefundsDue != 0 || out.Money.Refunded != 2 || out.Money.CreditNotes != 1 {
+		t.Fatalf("second run: %d %s", r.status, r.body)
+	}
+	for _, id := range []string{a.ID, b.ID} {
+		if d := e.reg(t, id); d.Payment.Status != registration.PaymentRefunded || d.Payment.RefundedAmount != 150000 {
+			t.Errorf("%s: %+v", id, d.Payment)
+		}
+	}
+	if made, _ := p.refunds(); !slices.Equal(made, []string{"refund-" + a.ID, "refund-" + b.ID}) {
+		t.Errorf("refunds made %v, want one for a, then one for b", made)
+	}
+	var list struct{ Invoices []struct{ Kind string } }
+	e.do(t, "GET", "/api/v1/finance/invoices?event=seminar", adminToken, nil).json(t, &list)
+	if len(list.Invoices) != 2 || list.Invoices[1].Kind != "credit_note" {
+		t.Errorf("invoices %+v, want the invoice and one credit note", list.Invoices)
+	}
+
+	t.Run("ThirdRunChangesNothing", func(t *testing.T) {
+		r := e.do(t, "POST", "/api/v1/events/seminar/cancel", adminToken, nil)
+		out := app.EventCancellation{}
+		r.json(t, &out)
+		if r.status != 200 || out.Cancelled != 0 || out.Refunds != 0 || out.CreditNotes != 0 {
+			t.Errorf("third run: %d %s", r.status, r.body)
+		}
+		if made, _ := p.refunds(); len(made) != 2 {
+			t.Errorf("refunds made %v", made)
+		}
+	})
+	t.Run("CreditNoteMail", func(t *testing.T) {
+		var got *mailtest.Mail
+		for _, m := range e.sendMail(t) {
+			if m.To[0] == "org@example.no" && strings.Contains(m.Header("Subject"), "kreditert") {
+				got = &m
+			}
+		}
+		if got == nil || !strings.Contains(got.Body(), "1500,00 NOK") || !strings.Contains(got.Body(), "kreditnota nr. 2") || !strings.Contains(got.Body(), "faktura nr. 1") {
+			t.Fatalf("credit note mail %+v", got)
+		}
+	})
+}
+
+// TestStripeWebhookAPIVersions: a correctly signed event of another API
+// version is read (only the fields handled); one whose object cannot be
+// read is refused as unsupported_api_version, its version logged and not
+// its payload, and changes nothing.
+func TestStripeWebhookAPIVersions(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "gala", nil)
+	s := e.mustSignup(t, "gala", person("kari@example.no"))
+	sid := e.reg(t, s.ID).Payment.SessionID
+
+	t.Run("Unreadable", func(t *testing.T) {
+		odd := session(sid, s.ID, 150000, true)
+		odd["amount_total"] = map[string]any{"value": "1500.00", "currency": "nok"}
+		mark := e.logs.Len()
+		p := mustProblem(t, e.webhook(t, stripeEvent("evt_odd", "checkout.session.completed", odd, "2099-01-01.future"), time.Now(), webhookSecret), 400)
+		if p.Code != "unsupported_api_version" {
+			t.Errorf("code %s, want unsupported_api_version", p.Code)
+		}
+		if logged := e.logs.String()[mark:]; !strings.Contains(logged, `"apiVersion":"2099-01-01.future"`) || strings.Contains(logged, s.ID) || strings.Contains(logged, "1500.00") {
+			t.Errorf("the log must name the version and hold nothing of the payload:\n%s", logged)
+		}
+		// The same object in the version this service reads is a bad payload.
+		p = mustProblem(t, e.webhook(t, stripeEvent("evt_odd2", "checkout.session.completed", odd), time.Now(), webhookSecret), 400)
+		if p.Code != "bad_payload" {
+			t.Errorf("code %s, want bad_payload", p.Code)
+		}
+		if d := e.reg(t, s.ID); d.Status != "pending_payment" || e.count(t, mongodb.StripeEvents) != 0 {
+			t.Errorf("a refused event changed something: %s, %d events", d.Status, e.count(t, mongodb.StripeEvents))
+		}
+	})
+	t.Run("BadSignatureStillRefused", func(t *testing.T) {
+		ev := stripeEvent("evt_basil", "checkout.session.completed", session(sid, s.ID, 150000, true), "2025-03-31.basil")
+		if p := mustProblem(t, e.webhook(t, ev, time.Now(), "whsec_other"), 400); p.Code != "bad_signature" {
+			t.Errorf("code %s", p.Code)
+		}
+	})
+	t.Run("Basil", func(t *testing.T) {
+		cs := session(sid, s.ID, 150000, true)
+		cs["payment_intent"] = map[string]any{"id": "pi_" + s.ID, "object": "payment_intent"} // expanded
+		cs["discounts"], cs["permissions"] = []any{}, nil
+		ev := stripeEvent("evt_basil", "checkout.session.completed", cs, "2025-03-31.basil")
+		if r := e.webhook(t, ev, time.Now(), webhookSecret); r.status != 200 {
+			t.Fatalf("basil event: %d %s", r.status, r.body)
+		}
+		d := e.reg(t, s.ID)
+		if d.Status != "confirmed" || d.Payment.Status != registration.PaymentPaid || d.Payment.PaidAmount != 150000 || d.Payment.PaymentIntentID != "pi_"+s.ID {
+			t.Errorf("after a basil event: %s %+v", d.Status, d.Payment)
+		}
+	})
+}
+
+// TestAsyncPayments: a delayed payment method completes the page unpaid;
+// its failure ends the hold as an expiry does (the seat goes to the
+// waiting list), its success confirms as a paid completion does.
+func TestAsyncPayments(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "gala", func(b map[string]any) { b["capacity"] = 2; b["waitlist"] = true })
+	fails := e.mustSignup(t, "gala", person("a@example.no"))
+	succeeds := e.mustSignup(t, "gala", person("b@example.no"))
+	w := e.mustSignup(t, "gala", person("w@example.no"))
+	if w.Status != "waitlisted" {
+		t.Fatalf("third: %s", w.Status)
+	}
+	send := func(id, typ string, cs map[string]any) {
+		t.Helper()
+		if r := e.webhook(t, stripeEvent(id, typ, cs), time.Now(), webhookSecret); r.status != 200 {
+			t.Fatalf("%s: %d %s", typ, r.status, r.body)
+		}
+	}
+	for _, s := range []signup{fails, succeeds} {
+		send("evt_done_"+s.ID, "checkout.session.completed", session(e.reg(t, s.ID).Payment.SessionID, s.ID, 150000, false))
+		if d := e.reg(t, s.ID); d.Status != "pending_payment" || !d.Seat || d.Payment.Status != registration.PaymentPending {
+			t.Fatalf("completed unpaid must hold the seat: %+v", d)
+		}
+	}
+
+	t.Run("Failed", func(t *testing.T) {
+		cs := session(e.reg(t, fails.ID).Payment.SessionID, fails.ID, 150000, false)
+		send("evt_failed", "checkout.session.async_payment_failed", cs)
+		if d := e.reg(t, fails.ID); d.Status != "expired" || d.Seat || d.Payment.Status != registration.PaymentExpired {
+			t.Errorf("after the failure: %s seat=%v %+v", d.Status, d.Seat, d.Payment)
+		}
+		if d := e.reg(t, w.ID); d.Status != "offered" {
+			t.Errorf("the freed seat was not offered: %s", d.Status)
+		}
+		send("evt_failed", "checkout.session.async_payment_failed", cs) // replayed
+		if n := e.count(t, mongodb.StripeEvents); n != 3 {
+			t.Errorf("%d events recorded, want 3", n)
+		}
+	})
+	t.Run("Succeeded", func(t *testing.T) {
+		send("evt_succeeded", "checkout.session.async_payment_succeeded", session(e.reg(t, succeeds.ID).Payment.SessionID, succeeds.ID, 150000, true))
+		if d := e.reg(t, succeeds.ID); d.Status != "confirmed" || !d.Seat || d.Payment.Status != registration.PaymentPaid || d.Payment.PaidAmount != 150000 {
+			t.Errorf("after the success: %s seat=%v %+v", d.Status, d.Seat, d.Payment)
+		}
+	})
 }

@@ -71,6 +71,7 @@ var domainErrors = []struct {
 	{registration.ErrInvalidManageToken, http.StatusUnauthorized, "unauthenticated", "A valid manage token is required."},
 	{registration.ErrPaymentUnavailable, http.StatusServiceUnavailable, "payment_unavailable", "The payment provider did not answer; nothing was kept. Try again shortly."},
 	{payments.ErrBadSignature, http.StatusBadRequest, "bad_signature", "The webhook signature is missing, wrong or too old."},
+	{payments.ErrUnsupportedAPIVersion, http.StatusBadRequest, "unsupported_api_version", "The webhook's object cannot be read in its Stripe API version; create the endpoint with a version this service reads (2023-10-16)."},
 	{payments.ErrBadPayload, http.StatusBadRequest, "bad_payload", "The webhook payload could not be read."},
 	{payments.ErrInvoiceNotFound, http.StatusNotFound, "not_found", "No invoice has that number."},
 	{payments.ErrBadStatement, http.StatusUnprocessableEntity, "bad_statement", "The file is not a camt.053 or camt.054 statement this service can read."},

@@ -126,7 +126,7 @@ var settings = []setting{
 		check: checkStripeKey, set: func(c *config, v string) { c.StripeKey = v }},
 	{name: "STRIPE_API_BASE", def: "", help: "Stripe API base URL; set only to use stripe-mock, e.g. http://localhost:12111",
 		check: checkHTTPURL, set: func(c *config, v string) { c.StripeAPIBase = strings.TrimRight(v, "/") }},
-	{name: "STRIPE_WEBHOOK_SECRET", def: "", secret: true, help: "signing secret of the webhook endpoint (whsec_...); create the endpoint with API version 2023-10-16",
+	{name: "STRIPE_WEBHOOK_SECRET", def: "", secret: true, help: "signing secret of the webhook endpoint (whsec_...); best create the endpoint with API version 2023-10-16 (others are read where their objects allow)",
 		check: func(v string) error { return prefixed(v, "whsec_") }, set: func(c *config, v string) { c.StripeWebhook = v }},
 	{name: "PAMELDING_PAYMENT_HOLD", def: "30m", help: "how long a card sign-up holds its seat while the participant pays (Stripe's minimum: 30m)",
 		check: durationBetween(30*time.Minute, 24*time.Hour), set: func(c *config, v string) { c.PaymentHold, _ = time.ParseDuration(v) }},
