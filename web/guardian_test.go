@@ -207,3 +207,23 @@ func TestGuardianPays(t *testing.T) {
 		t.Errorf("no checkout session stored: %+v", d.Payment)
 	}
 }
+
+// TestParentRegistersTwoChildren: a parent signs up two children with the
+// parent's own address (a minor is identified by the address with name and
+// date of birth): both are registered, each with a link of their own.
+func TestParentRegistersTwoChildren(t *testing.T) {
+	e := newEnv(t)
+	e.minorsEvent(t, "race", 10)
+	emma := child("kari@example.no")
+	jonas := child("kari@example.no")
+	jonas["fields"].(map[string]any)["name"] = "Jonas Nordmann"
+	jonas["fields"].(map[string]any)["date_of_birth"] = "2014-03-02"
+	a := e.mustSignup(t, "race", emma)
+	b := e.mustSignup(t, "race", jonas)
+	if a.ID == b.ID || a.ManageToken == b.ManageToken || a.ManageToken == "" {
+		t.Fatalf("two children, one registration: %+v %+v", a, b)
+	}
+	if n := e.count(t, "registrations"); n != 2 {
+		t.Errorf("%d registrations, want 2", n)
+	}
+}
