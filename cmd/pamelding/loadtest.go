@@ -74,6 +74,7 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 	target := fs.String("url", "", "base URL of a running server (default: start one)")
 	slug := fs.String("event", "", "event slug (default: rush-<time>)")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	timeout := fs.Duration("timeout", 30*time.Second, "how long a client waits for one answer before counting it as other")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,7 +111,7 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 			return err
 		}
 	}
-	res, err := rush(ctx, base, admin, *slug, *seats, *requests, *clients)
+	res, err := rush(ctx, base, admin, *slug, *seats, *requests, *clients, *timeout)
 	if err != nil {
 		return err
 	}
@@ -150,8 +151,8 @@ func waitHealthy(ctx context.Context, base string, done <-chan error) error {
 	return errors.New("server not ready within 60 s")
 }
 
-func rush(ctx context.Context, base, admin, slug string, seats, requests, clients int) (*loadResult, error) {
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
+func rush(ctx context.Context, base, admin, slug string, seats, requests, clients int, timeout time.Duration) (*loadResult, error) {
+	client := &http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
 	now := time.Now().UTC()
 	ev := map[string]any{
 		"slug": slug, "kind": "race", "title": map[string]string{"nb": "Rush", "en": "Rush"},
