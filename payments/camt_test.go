@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,14 +14,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/pamelding/pamelding/app"
-	"github.com/pamelding/pamelding/events"
-	"github.com/pamelding/pamelding/events/eventstest"
 	"github.com/pamelding/pamelding/mongodb"
-	"github.com/pamelding/pamelding/mongodb/mongotest"
 	"github.com/pamelding/pamelding/payments"
-	"github.com/pamelding/pamelding/payments/stripetest"
-	"github.com/pamelding/pamelding/privacy"
 )
 
 // sellerAccount is the seller's account as configured (a BBAN with dots);
@@ -37,23 +30,7 @@ var wantKIDs = []string{"18", "26", "34", "42"}
 // 42.
 func newCamtFixture(t *testing.T, account string, n int) *fixture {
 	t.Helper()
-	db := mongotest.Open(t)
-	keys, _ := privacy.NewKeyring(bytes.Repeat([]byte{3}, 32))
-	a := app.New(db, mongotest.OpenKeys(t), keys, slog.New(slog.DiscardHandler), time.Now, app.Config{Payments: payments.Config{
-		StripeKey: "sk_test_123", StripeAPIBase: stripetest.URL(t), WebhookSecret: "whsec_x", PublicURL: "https://x.example",
-		Seller: payments.Seller{Name: "Kurs AS", OrgNumber: "923609016", BankAccount: account},
-	}})
-	_, err := a.Events.Create(context.Background(), eventstest.Request("kurs", events.Settings{Kind: events.Course, Title: privacy.Text{NB: "Kurs", EN: "Course"},
-		StartsAt: time.Now().Add(72 * time.Hour), EndsAt: time.Now().Add(75 * time.Hour), Capacity: 500,
-		Price: events.Price{Amount: 99900}, VATRate: 0,
-		Fields: []events.FormField{{Key: "name", Required: true}, {Key: "email", Required: true},
-			{Key: "invoice_org_number"}, {Key: "invoice_address"}},
-		Organiser: events.Organiser{Name: "Kurs AS", PrivacyEmail: "p@example.no"},
-	}), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{db: db, app: a, inv: a.Invoices}
+	f := buildFixture(t, time.Now, payments.Seller{Name: "Kurs AS", OrgNumber: "923609016", BankAccount: account}, nil, kursSettings())
 	for i := range n {
 		f.invoiceSignup(t, i)
 		inv := f.invoice(t, int64(i+1))

@@ -58,23 +58,36 @@ type fixture struct {
 }
 
 func newFixture(t testing.TB) *fixture {
-	t.Helper()
-	db := mongotest.Open(t)
-	now := time.Now
-	keys, _ := privacy.NewKeyring(bytes.Repeat([]byte{3}, 32))
-	log := slog.New(slog.DiscardHandler)
-	a := app.New(db, mongotest.OpenKeys(t), keys, log, now, app.Config{Payments: payments.Config{
-		StripeKey: "sk_test_123", StripeAPIBase: stripetest.URL(t), WebhookSecret: "whsec_x", PublicURL: "https://x.example",
-		Seller: payments.Seller{Name: "Kurs AS", OrgNumber: "923609016"},
-	}})
-	_, err := a.Events.Create(context.Background(), eventstest.Request("kurs", events.Settings{Kind: events.Course, Title: privacy.Text{NB: "Kurs", EN: "Course"},
-		StartsAt: time.Now().Add(72 * time.Hour), EndsAt: time.Now().Add(75 * time.Hour), Capacity: 500,
+	return buildFixture(t, time.Now, payments.Seller{Name: "Kurs AS", OrgNumber: "923609016"}, nil, kursSettings())
+}
+
+// kursSettings is the course most tests use: 999,00 kr, no VAT, starting
+// in three days, with the invoice fields.
+func kursSettings() events.Settings {
+	return events.Settings{StartsAt: time.Now().Add(72 * time.Hour), EndsAt: time.Now().Add(75 * time.Hour), Capacity: 500,
 		Price: events.Price{Amount: 99900}, VATRate: 0,
 		Fields: []events.FormField{{Key: "name", Required: true}, {Key: "email", Required: true},
 			{Key: "invoice_org_number"}, {Key: "invoice_address"}},
-		Organiser: events.Organiser{Name: "Kurs AS", PrivacyEmail: "p@example.no"},
-	}), "test")
-	if err != nil {
+	}
+}
+
+// buildFixture is an app on the embedded store whose clock is now,
+// invoicing as seller (log: nil discards), with the course "kurs" as ev
+// describes it.
+func buildFixture(t testing.TB, now func() time.Time, seller payments.Seller, log *slog.Logger, ev events.Settings) *fixture {
+	t.Helper()
+	db := mongotest.Open(t)
+	keys, _ := privacy.NewKeyring(bytes.Repeat([]byte{3}, 32))
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := app.New(db, mongotest.OpenKeys(t), keys, log, now, app.Config{Payments: payments.Config{
+		StripeKey: "sk_test_123", StripeAPIBase: stripetest.URL(t), WebhookSecret: "whsec_x", PublicURL: "https://x.example",
+		Seller: seller,
+	}})
+	ev.Kind, ev.Title = events.Course, privacy.Text{NB: "Kurs", EN: "Course"}
+	ev.Organiser = events.Organiser{Name: "Kurs AS", PrivacyEmail: "p@example.no"}
+	if _, err := a.Events.Create(context.Background(), eventstest.Request("kurs", ev), "test"); err != nil {
 		t.Fatal(err)
 	}
 	return &fixture{db: db, app: a, inv: a.Invoices}

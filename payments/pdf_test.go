@@ -17,14 +17,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/text/encoding/charmap"
 
-	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/events"
-	"github.com/pamelding/pamelding/events/eventstest"
 	"github.com/pamelding/pamelding/mongodb"
-	"github.com/pamelding/pamelding/mongodb/mongotest"
 	"github.com/pamelding/pamelding/payments"
-	"github.com/pamelding/pamelding/payments/stripetest"
-	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 )
 
@@ -66,26 +61,11 @@ func (c *testClock) set(t time.Time) {
 // kr including 25 % VAT.
 func newInvoiceFixture(t *testing.T, clk *testClock, seller payments.Seller, starts time.Time, log *slog.Logger) *fixture {
 	t.Helper()
-	db := mongotest.Open(t)
-	keys, _ := privacy.NewKeyring(bytes.Repeat([]byte{3}, 32))
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	a := app.New(db, mongotest.OpenKeys(t), keys, log, clk.now, app.Config{Payments: payments.Config{
-		StripeKey: "sk_test_123", StripeAPIBase: stripetest.URL(t), WebhookSecret: "whsec_x", PublicURL: "https://x.example",
-		Seller: seller,
-	}})
-	_, err := a.Events.Create(context.Background(), eventstest.Request("kurs", events.Settings{Kind: events.Course, Title: privacy.Text{NB: "Kurs", EN: "Course"},
-		StartsAt: starts, EndsAt: starts.Add(3 * time.Hour), Capacity: 50,
+	return buildFixture(t, clk.now, seller, log, events.Settings{StartsAt: starts, EndsAt: starts.Add(3 * time.Hour), Capacity: 50,
 		Price: events.Price{Amount: 150000}, VATRate: 25,
 		Fields: []events.FormField{{Key: "name", Required: true}, {Key: "email", Required: true}, {Key: "organisation"},
 			{Key: "invoice_org_number"}, {Key: "invoice_address"}, {Key: "invoice_reference"}},
-		Organiser: events.Organiser{Name: "Kurs AS", PrivacyEmail: "p@example.no"},
-	}), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{db: db, app: a, inv: a.Invoices}
+	})
 }
 
 // mustInvoiceBuyer signs up an organisation paying by invoice and
@@ -115,10 +95,7 @@ func mustInvoiceBuyer(t *testing.T, f *fixture) *registration.Registration {
 
 func mustInvoice(t *testing.T, f *fixture, n int64, kind string) *payments.Invoice {
 	t.Helper()
-	inv, err := f.inv.Invoice(context.Background(), n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := f.invoice(t, n)
 	if inv.Kind != kind {
 		t.Fatalf("precondition: document %d is a %s, want %s", n, inv.Kind, kind)
 	}
