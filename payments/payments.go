@@ -177,7 +177,7 @@ func (s *Checkout) Start(ctx context.Context, reg *registration.Registration, ev
 			PriceData: &stripe.CheckoutSessionLineItemPriceDataParams{
 				Currency:    stripe.String("nok"),
 				UnitAmount:  stripe.Int64(ev.Price.Amount),
-				ProductData: &stripe.CheckoutSessionLineItemPriceDataProductDataParams{Name: stripe.String(title(ev, reg.Lang))},
+				ProductData: &stripe.CheckoutSessionLineItemPriceDataProductDataParams{Name: stripe.String(ev.Title.In(reg.Lang))},
 			},
 		}},
 		PaymentIntentData: &stripe.CheckoutSessionPaymentIntentDataParams{
@@ -207,13 +207,6 @@ func locale(lang string) string {
 		return "en"
 	}
 	return "nb"
-}
-
-func title(ev *events.Event, lang string) string {
-	if lang == "en" {
-		return ev.Title.EN
-	}
-	return ev.Title.NB
 }
 
 // stripeErr keeps Stripe's error type and code, not its message.

@@ -14,6 +14,14 @@ type Text struct {
 	EN string `json:"en" bson:"en" validate:"required,max=200,singleline"`
 }
 
+// In is the text in lang: English for "en", bokmål otherwise.
+func (t Text) In(lang string) string {
+	if lang == "en" {
+		return t.EN
+	}
+	return t.NB
+}
+
 // Category groups fields by the kind of data (GDPR art. 9 for health).
 type Category string
 

@@ -28,10 +28,7 @@ func handleEmailChangePage(a *app.App) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		title := ev.Title.NB
-		if lang == "en" {
-			title = ev.Title.EN
-		}
+		title := ev.Title.In(lang)
 		return render(c, "confirm", lang, fiber.Map{"Title": t(lang, "email.title"), "SwitchURL": "",
 			"Text": fmt.Sprintf(t(lang, "email.text"), title), "Action": "/c/" + c.Params("token"),
 			"Button": t(lang, "email.confirm"), "ButtonID": "confirm-email"})

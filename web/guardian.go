@@ -93,10 +93,7 @@ func guardianPage(c *fiber.Ctx, a *app.App, reg *registration.Registration, lang
 		return err
 	}
 	rows, values := reportRows(rep, lang)
-	title := ev.Title.NB
-	if lang == "en" {
-		title = ev.Title.EN
-	}
+	title := ev.Title.In(lang)
 	g := reg.Guardian
 	data := fiber.Map{
 		"Title": t(lang, "g.title"), "Flash": flash, "Report": rep, "Rows": rows, "Consents": consentRows(ev, reg, lang, false),

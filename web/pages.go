@@ -165,10 +165,7 @@ var oslo = privacy.Oslo
 // (kept on error), errs the problems.
 func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string, ferrs privacy.Errors, general string, methods map[string]bool) error {
 	now := time.Now()
-	title := e.Title.NB
-	if lang == "en" {
-		title = e.Title.EN
-	}
+	title := e.Title.In(lang)
 	byField := map[string]string{}
 	for _, fe := range ferrs {
 		byField[fe.Field] = fe.Code
@@ -528,10 +525,7 @@ func mePage(c *fiber.Ctx, a *app.App, reg *registration.Registration, lang, flas
 		}
 		fields = append(fields, f)
 	}
-	title := ev.Title.NB
-	if lang == "en" {
-		title = ev.Title.EN
-	}
+	title := ev.Title.In(lang)
 	offer, payURL := "", ""
 	if reg.Status == registration.Offered && reg.OfferExpiresAt != nil {
 		offer = fmt.Sprintf(t(lang, "me.offer"), reg.OfferExpiresAt.In(oslo).Format("02.01.2006 15:04"))

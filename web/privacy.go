@@ -337,11 +337,7 @@ func handleRecords(ev *events.Service, cardPayments bool, processors []privacy.P
 			if !principal(c).CanEvent(e.Slug) {
 				continue // a token limited to events sees their records only
 			}
-			title := e.Title.EN
-			if lang == "nb" {
-				title = e.Title.NB
-			}
-			re := privacy.RecordsEvent{Slug: e.Slug, Title: title, ControllerName: e.Organiser.Name,
+			re := privacy.RecordsEvent{Slug: e.Slug, Title: e.Title.In(lang), ControllerName: e.Organiser.Name,
 				ControllerOrgNumber: e.Organiser.OrgNumber, PrivacyEmail: e.Organiser.PrivacyEmail, CardPayments: cardPayments && e.Price.Amount > 0}
 			for _, df := range e.Form() {
 				re.Fields = append(re.Fields, privacy.NoticeField{Field: df.Field, Required: df.Required})
