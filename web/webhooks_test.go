@@ -82,6 +82,17 @@ type endpointJSON struct {
 	Secret  string   `json:"secret"`
 }
 
+// freeEventAndReceiver makes the free event "free" and a receiver that
+// answers status, serving until the test ends.
+func (e *env) freeEventAndReceiver(t *testing.T, status int) (*receiver, *httptest.Server) {
+	t.Helper()
+	rcv := &receiver{status: status}
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	e.mustEvent(t, "free", func(b map[string]any) { delete(b, "price") })
+	return rcv, srv
+}
+
 func (e *env) mustEndpoint(t testing.TB, body map[string]any) endpointJSON {
 	t.Helper()
 	r := e.do(t, "POST", "/api/v1/webhooks", adminToken, body)
@@ -123,10 +134,7 @@ func (e *env) mustRefuse(t testing.TB, r response, field, code string) {
 
 func TestOutgoingWebhooks(t *testing.T) {
 	e := newEnv(t)
-	rcv := &receiver{status: 204}
-	srv := httptest.NewServer(rcv)
-	defer srv.Close()
-	e.mustEvent(t, "free", func(b map[string]any) { delete(b, "price") })
+	rcv, srv := e.freeEventAndReceiver(t, 204)
 	e.mustEvent(t, "other", func(b map[string]any) { delete(b, "price") })
 
 	ep := e.mustEndpoint(t, map[string]any{"url": srv.URL + "/hook", "events": []string{"free"}})
@@ -220,10 +228,7 @@ func TestOutgoingWebhooks(t *testing.T) {
 // to be accepted and never matched anything).
 func TestWebhookFilters(t *testing.T) {
 	e := newEnv(t)
-	rcv := &receiver{status: 204}
-	srv := httptest.NewServer(rcv)
-	defer srv.Close()
-	e.mustEvent(t, "free", func(b map[string]any) { delete(b, "price") })
+	rcv, srv := e.freeEventAndReceiver(t, 204)
 	e.mustEvent(t, "other", func(b map[string]any) { delete(b, "price") })
 
 	e.mustRefuse(t, e.do(t, "POST", "/api/v1/webhooks", adminToken,
@@ -271,10 +276,7 @@ func TestWebhookFilters(t *testing.T) {
 // stores it in the new form.
 func TestWebhookLegacyEndpoint(t *testing.T) {
 	e := newEnv(t)
-	rcv := &receiver{status: 204}
-	srv := httptest.NewServer(rcv)
-	defer srv.Close()
-	e.mustEvent(t, "free", func(b map[string]any) { delete(b, "price") })
+	rcv, srv := e.freeEventAndReceiver(t, 204)
 	e.mustEvent(t, "other", func(b map[string]any) { delete(b, "price") })
 	ctx := context.Background()
 	secret := "whsec_pmd_" + strings.Repeat("Ab-_", 10) + "xyz"
@@ -400,10 +402,7 @@ func TestWebhookDestinations(t *testing.T) {
 // check that stopped it.
 func TestWebhookDNSRebinding(t *testing.T) {
 	e := newEnv(t)
-	rcv := &receiver{status: 204}
-	srv := httptest.NewServer(rcv)
-	defer srv.Close()
-	e.mustEvent(t, "free", func(b map[string]any) { delete(b, "price") })
+	rcv, srv := e.freeEventAndReceiver(t, 204)
 	dns := &fakeDNS{names: map[string][]netip.Addr{}}
 	e.hooks.Lookup = dns.lookup
 	e.hooks.AllowPrivate = false // http stays allowed: the receiver is plain HTTP
@@ -446,10 +445,7 @@ func TestWebhookDNSRebinding(t *testing.T) {
 // allowed gets nothing once it is not.
 func TestWebhookHTTPRefusedAtDelivery(t *testing.T) {
 	e := newEnv(t)
-	rcv := &receiver{status: 204}
-	srv := httptest.NewServer(rcv)
-	defer srv.Close()
-	e.mustEvent(t, "free", func(b map[string]any) { delete(b, "price") })
+	rcv, srv := e.freeEventAndReceiver(t, 204)
 	ep := e.mustEndpoint(t, map[string]any{"url": srv.URL + "/hook"})
 	e.hooks.AllowHTTP = false
 	e.mustSignup(t, "free", person("kari@example.no"))
@@ -491,10 +487,7 @@ func TestWebhookRedirectNotFollowed(t *testing.T) {
 // ones are given up.
 func TestWebhookEndpointUpdate(t *testing.T) {
 	e := newEnv(t)
-	rcv := &receiver{status: 500}
-	srv := httptest.NewServer(rcv)
-	defer srv.Close()
-	e.mustEvent(t, "free", func(b map[string]any) { delete(b, "price") })
+	rcv, srv := e.freeEventAndReceiver(t, 500)
 	ep := e.mustEndpoint(t, map[string]any{"url": srv.URL + "/one"})
 	path := "/api/v1/webhooks/" + ep.ID
 	before := e.endpoints(t)[ep.ID]
@@ -570,10 +563,7 @@ func equalEndpoints(a, b endpointJSON) bool {
 // is sent leaves it to be tried again; it used to be given up for good.
 func TestWebhookDeliverySurvivesStoreError(t *testing.T) {
 	e := newEnv(t)
-	rcv := &receiver{status: 204}
-	srv := httptest.NewServer(rcv)
-	defer srv.Close()
-	e.mustEvent(t, "free", func(b map[string]any) { delete(b, "price") })
+	_, srv := e.freeEventAndReceiver(t, 204)
 	e.mustEndpoint(t, map[string]any{"url": srv.URL + "/hook"})
 	e.mustSignup(t, "free", person("kari@example.no"))
 	ctx := context.Background()
