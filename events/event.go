@@ -99,6 +99,9 @@ type Settings struct {
 	Partners     []Partner       `json:"partners" bson:"partners" validate:"max=100,dive"`
 	Organiser    Organiser       `json:"organiser" bson:"organiser"`
 	PublicList   bool            `json:"publicList" bson:"publicList"`
+	// Categories are the kinds of ticket it sells (none: one ticket at
+	// Price).
+	Categories []Category `json:"categories" bson:"categories" validate:"max=50,dive"`
 	// Notes are the organisers' own; never shown publicly.
 	Notes string `json:"notes" bson:"notes" validate:"max=2000"`
 }
@@ -110,6 +113,9 @@ type Event struct {
 	Settings `bson:",inline"`
 	// SeatsLeft moves with every seat claimed or given back.
 	SeatsLeft int `json:"seatsLeft" bson:"seatsLeft"`
+	// Quota holds each category's capacity and seats taken, moved in the
+	// same conditional update as SeatsLeft.
+	Quota map[string]Quota `json:"quota" bson:"quota"`
 	// CancelledAt is set when the organiser cancelled the event;
 	// CancellationDoneAt once all its registrations were cancelled.
 	CancelledAt        *time.Time `json:"cancelledAt,omitempty" bson:"cancelledAt,omitempty"`
@@ -158,7 +164,7 @@ func (e *Event) Form() []DeclaredField {
 			continue // cannot happen: forms are checked on every write
 		}
 		f = f.ForEvent(e.Traits())
-		if ff.Key == "email" && e.PrefillEmail && e.Price.Amount > 0 {
+		if ff.Key == "email" && e.PrefillEmail && e.Paid() {
 			f.Recipients = append(f.Recipients, privacy.PaymentProcessor)
 		}
 		out = append(out, DeclaredField{Field: f, Required: ff.Required})
@@ -168,7 +174,7 @@ func (e *Event) Form() []DeclaredField {
 
 // Traits are what decides which purposes the event has.
 func (e *Event) Traits() privacy.EventTraits {
-	return privacy.EventTraits{Kind: string(e.Kind), Paid: e.Price.Amount > 0, Partners: len(e.Partners) > 0, PublicList: e.PublicList}
+	return privacy.EventTraits{Kind: string(e.Kind), Paid: e.Paid(), Partners: len(e.Partners) > 0, PublicList: e.PublicList}
 }
 
 // Asks reports whether the form asks for the field.
@@ -204,6 +210,48 @@ type Public struct {
 	Partners             []PublicPartner `json:"partners"`
 	Organiser            Organiser       `json:"organiser"`
 	PublicList           bool            `json:"publicList"`
+	// Categories are those on public sale (not those sold only with a
+	// code), each with its seats left.
+	Categories []PublicCategory `json:"categories"`
+}
+
+// PublicCategory is a category as anyone may see it.
+type PublicCategory struct {
+	Key       string       `json:"key"`
+	Name      privacy.Text `json:"name"`
+	Price     int64        `json:"price"`
+	VATRate   int          `json:"vatRate"`
+	SeatsLeft int          `json:"seatsLeft"`
+	SoldOut   bool         `json:"soldOut"`
+	SaleFrom  *time.Time   `json:"saleFrom,omitempty"`
+	SaleUntil *time.Time   `json:"saleUntil,omitempty"`
+	MinAge    *int         `json:"minAge,omitempty"`
+	MaxAge    *int         `json:"maxAge,omitempty"`
+}
+
+// Shown returns the categories a buyer holding codes that unlock the
+// keys in unlocked may see: the public ones and those unlocked.
+func (e *Event) Shown(unlocked []string) []PublicCategory {
+	out := []PublicCategory{}
+	for _, c := range e.Categories {
+		if c.Visibility == CodeOnly && !slices.Contains(unlocked, c.Key) {
+			continue
+		}
+		left := e.SeatsLeftIn(c.Key)
+		out = append(out, PublicCategory{Key: c.Key, Name: c.Name, Price: c.Price, VATRate: c.VATRate,
+			SeatsLeft: left, SoldOut: left <= 0, SaleFrom: c.SaleFrom, SaleUntil: c.SaleUntil, MinAge: c.MinAge, MaxAge: c.MaxAge})
+	}
+	return out
+}
+
+// SeatsLeftIn is the seats a category can still take: the event's, or
+// fewer if its own capacity is nearer.
+func (e *Event) SeatsLeftIn(key string) int {
+	q := e.Quota[key]
+	if q.Capacity > 0 {
+		return min(e.SeatsLeft, q.Capacity-q.Taken)
+	}
+	return e.SeatsLeft
 }
 
 // PublicPartner is a partner as participants see it.
@@ -224,7 +272,7 @@ func (e *Event) Public() Public {
 		SeatsLeft: e.SeatsLeft, SoldOut: e.SeatsLeft <= 0, Waitlist: e.Waitlist, GuardianAge: e.GuardianAge,
 		Price: e.Price, VATRate: e.VATRate, RefundDeadline: e.RefundDeadline, Cancelled: e.CancelledAt != nil,
 		Fields: e.Form(), Partners: partners, Organiser: e.Organiser,
-		PublicList: e.PublicList,
+		PublicList: e.PublicList, Categories: e.Shown(nil),
 	}
 }
 

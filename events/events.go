@@ -161,14 +161,17 @@ func datePartners(prev, next []Partner, now time.Time) []Partner {
 	return out
 }
 
-// ClaimSeat takes a seat of the event; ErrSoldOut when none is left.
-func (s *Service) ClaimSeat(ctx context.Context, slug string) error {
-	return s.store.claimSeat(ctx, slug)
+// ClaimSeats takes the seats of a claim in the event and its categories
+// together, or none: a *SoldOutError (ErrSoldOut) names the category, or
+// the event, with too few left. ev is the event as read; a claim on
+// categories it has changed since is checked on the new version.
+func (s *Service) ClaimSeats(ctx context.Context, ev *Event, claim Claim) error {
+	return s.store.claimSeats(ctx, ev, claim)
 }
 
-// ReleaseSeat gives a seat back.
-func (s *Service) ReleaseSeat(ctx context.Context, slug string) error {
-	return s.store.releaseSeat(ctx, slug)
+// ReleaseSeats gives the seats of a claim back.
+func (s *Service) ReleaseSeats(ctx context.Context, slug string, claim Claim) error {
+	return s.store.releaseSeats(ctx, slug, claim)
 }
 
 // AdjustSeats moves the seats left by delta, if the event still has the
@@ -176,6 +179,12 @@ func (s *Service) ReleaseSeat(ctx context.Context, slug string) error {
 // when either moved meanwhile).
 func (s *Service) AdjustSeats(ctx context.Context, slug string, capacity, seatsLeft, delta int) (bool, error) {
 	return s.store.adjustSeats(ctx, slug, capacity, seatsLeft, delta)
+}
+
+// AdjustTaken moves a category's seats taken by delta, if they are still
+// as read (a recount's repair).
+func (s *Service) AdjustTaken(ctx context.Context, slug, category string, taken, delta int) (bool, error) {
+	return s.store.adjustTaken(ctx, slug, category, taken, delta)
 }
 
 // Cancel marks the event cancelled: registration closes. Refunds and

@@ -160,6 +160,7 @@ func full() events.Settings {
 		Partners:     []events.Partner{{ID: "sparebank", Name: "Sparebanken Øst"}},
 		Organiser:    events.Organiser{Name: "Janteloppet AS", OrgNumber: "923609016", PrivacyEmail: "personvern@example.no"},
 		PublicList:   true, Notes: "staff only",
+		Categories: []events.Category{{Key: "full", Name: privacy.Text{NB: "Full", EN: "Full"}, Price: 150000, VATRate: 25, Capacity: 200, Visibility: events.PublicSale}},
 	}
 }
 
@@ -180,6 +181,7 @@ func changed() map[string]any {
 		"CustomFields": custom, "Partners": []events.Partner{{ID: "kommune", Name: "Kongsvinger kommune"}},
 		"Organiser":  events.Organiser{Name: "Kurs AS", PrivacyEmail: "p@example.no"},
 		"PublicList": false, "Notes": "other notes",
+		"Categories": []events.Category{{Key: "dag", Name: privacy.Text{NB: "Dag", EN: "Day"}, Price: 50000, VATRate: 12, Visibility: events.CodeOnly}},
 	}
 }
 

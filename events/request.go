@@ -36,6 +36,7 @@ type PatchRequest struct {
 	Organiser            *Organiser                 `json:"organiser"`
 	PublicList           *bool                      `json:"publicList"`
 	Notes                *string                    `json:"notes"`
+	Categories           *[]Category                `json:"categories"`
 }
 
 // CreateRequest is the body of POST /api/v1/events: the slug and a patch
@@ -67,7 +68,7 @@ func (r *CreateRequest) build(now time.Time) (*Event, error) {
 	e := &Event{ID: r.Slug, Slug: r.Slug}
 	e.RegistrationOpensAt = now.UTC().Truncate(time.Millisecond)
 	e.Price.Currency = "NOK"
-	e.CustomFields, e.Partners = []privacy.Field{}, []Partner{}
+	e.CustomFields, e.Partners, e.Categories = []privacy.Field{}, []Partner{}, []Category{}
 	var errs privacy.Errors
 	switch {
 	case r.Slug == "":
@@ -87,6 +88,7 @@ func (r *CreateRequest) build(now time.Time) (*Event, error) {
 		e.GuardianAge = DefaultGuardianAge
 	}
 	e.SeatsLeft = e.Capacity
+	e.Quota = e.quotas(nil)
 	errs = append(errs, e.validate()...)
 	if err := errs.Err(); err != nil {
 		return nil, err
@@ -149,6 +151,18 @@ func (p *PatchRequest) apply(e *Event) privacy.Errors {
 	if p.Notes != nil {
 		s.Notes = strings.TrimSpace(*p.Notes)
 	}
+	if p.Categories != nil {
+		s.Categories = make([]Category, len(*p.Categories))
+		for i, c := range *p.Categories {
+			c.Key = strings.TrimSpace(c.Key)
+			c.Name = privacy.Text{NB: strings.TrimSpace(c.Name.NB), EN: strings.TrimSpace(c.Name.EN)}
+			if c.Visibility == "" {
+				c.Visibility = PublicSale
+			}
+			c.SaleFrom, c.SaleUntil = utcMillis(c.SaleFrom), utcMillis(c.SaleUntil)
+			s.Categories[i] = c
+		}
+	}
 	return errs
 }
 
@@ -156,6 +170,14 @@ func set[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v
 	}
+}
+
+func utcMillis(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Millisecond)
+	return &u
 }
 
 func setTime(dst *time.Time, v *time.Time) {
@@ -216,6 +238,8 @@ func (e *Event) validate() privacy.Errors {
 		// The manage link and the one-registration-per-person rule need it.
 		errs.Add("fields", "email_required")
 	}
+
+	s.validateCategories(&errs)
 
 	partnerIDs := map[string]bool{}
 	for i, p := range s.Partners {

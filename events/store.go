@@ -50,9 +50,10 @@ func (s store) list(ctx context.Context) ([]Event, error) {
 }
 
 // replace writes next over the version of the event that was read, in one
-// conditional update. Seats are moved by seatDelta with $inc, never set, so
+// conditional update. Seats are moved by deltas with $inc, never set, so
 // that registrations taking seats at the same moment are not overwritten;
-// the filter refuses a capacity below the seats already taken.
+// the filter refuses a capacity below the seats already taken, in the
+// event or in a category, and removing a category that holds seats.
 func (s store) replace(ctx context.Context, prev, next *Event) error {
 	delta := next.Capacity - prev.Capacity
 	filter := bson.M{"_id": prev.ID, "version": prev.Version}
@@ -69,11 +70,33 @@ func (s store) replace(ctx context.Context, prev, next *Event) error {
 		return fmt.Errorf("update event: %w", err)
 	}
 	set["updatedAt"], set["promise"] = next.UpdatedAt, next.PromiseID
+	update := bson.M{"$set": set, "$inc": bson.M{"version": 1, "seatsLeft": delta}}
+	// A category's quota: its capacity set, its seats taken left to the
+	// claims (a new one starts at none).
+	unset := bson.M{}
+	for _, c := range next.Categories {
+		path := "quota." + c.Key
+		if _, ok := prev.Quota[c.Key]; !ok {
+			set[path] = Quota{Capacity: c.Capacity}
+			filter[path] = bson.M{"$exists": false}
+			continue
+		}
+		set[path+".capacity"] = c.Capacity
+		if c.Capacity > 0 {
+			filter[path+".taken"] = bson.M{"$lte": c.Capacity}
+		}
+	}
+	for key := range prev.Quota {
+		if _, ok := next.Category(key); !ok {
+			unset["quota."+key] = ""
+			filter["quota."+key+".taken"] = 0
+		}
+	}
+	if len(unset) > 0 {
+		update["$unset"] = unset
+	}
 	var out Event
-	err = s.c.FindOneAndUpdate(ctx, filter, bson.M{
-		"$set": set,
-		"$inc": bson.M{"version": 1, "seatsLeft": delta},
-	}, &out)
+	err = s.c.FindOneAndUpdate(ctx, filter, update, &out)
 	if errors.Is(err, mongodb.ErrNotFound) {
 		// Either another change won, or the seats are taken.
 		cur, gerr := s.get(ctx, prev.Slug)
@@ -82,6 +105,11 @@ func (s store) replace(ctx context.Context, prev, next *Event) error {
 		}
 		if cur.Version != prev.Version {
 			return fmt.Errorf("update event: %w", ErrConflict)
+		}
+		for key, q := range cur.Quota {
+			if _, ok := next.Category(key); !ok && q.Taken > 0 {
+				return fmt.Errorf("update event: category %s: %w", key, ErrCategoryInUse)
+			}
 		}
 		return fmt.Errorf("update event: %w", ErrCapacityBelowTaken)
 	}
@@ -92,22 +120,84 @@ func (s store) replace(ctx context.Context, prev, next *Event) error {
 	return nil
 }
 
-// claimSeat takes one seat in a single conditional update: it matches only
-// while a seat is left, so concurrent claims can never oversell.
-func (s store) claimSeat(ctx context.Context, slug string) error {
-	ok, err := s.c.UpdateOne(ctx, bson.M{"_id": slug, "seatsLeft": bson.M{"$gt": 0}}, bson.M{"$inc": bson.M{"seatsLeft": -1}})
-	if err != nil {
-		return fmt.Errorf("claim seat: %w", err)
+// claimSeats takes the seats of a claim in the event and in each
+// category together, in a single conditional update: it matches only
+// while every one of them has the seats left, so concurrent claims can
+// never oversell either. The filter states the quotas as read; if one
+// changed meanwhile (a patch), the claim is tried again on the new ones.
+func (s store) claimSeats(ctx context.Context, ev *Event, claim Claim) error {
+	for range 5 {
+		filter := bson.M{"_id": ev.ID, "seatsLeft": bson.M{"$gte": claim.Total()}}
+		inc := bson.M{"seatsLeft": -claim.Total()}
+		for key, n := range claim {
+			if key == "" {
+				continue
+			}
+			q, ok := ev.Quota[key]
+			if !ok {
+				return fmt.Errorf("claim seats: %w", ErrNoCategory)
+			}
+			path := "quota." + key
+			filter[path+".capacity"] = q.Capacity
+			if q.Capacity > 0 {
+				filter[path+".taken"] = bson.M{"$lte": q.Capacity - n}
+			}
+			inc[path+".taken"] = n
+		}
+		ok, err := s.c.UpdateOne(ctx, filter, bson.M{"$inc": inc})
+		if err != nil {
+			return fmt.Errorf("claim seats: %w", err)
+		}
+		if ok {
+			return nil
+		}
+		if ev, err = s.get(ctx, ev.ID); err != nil {
+			return err
+		}
+		if full := ev.short(claim); full != nil {
+			return fmt.Errorf("claim seats: %w", full)
+		}
 	}
-	if !ok {
-		return fmt.Errorf("claim seat: %w", ErrSoldOut)
+	return fmt.Errorf("claim seats: %w", ErrConflict)
+}
+
+// short says which of the claim's categories (or the event) has too few
+// seats left; nil if the claim fits.
+func (e *Event) short(claim Claim) error {
+	keys := make([]string, 0, len(claim))
+	for key := range claim {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		if key == "" {
+			continue
+		}
+		q, ok := e.Quota[key]
+		if !ok {
+			return ErrNoCategory
+		}
+		if q.Capacity > 0 && q.Capacity-q.Taken < claim[key] {
+			return &SoldOutError{Category: key}
+		}
+	}
+	if e.SeatsLeft < claim.Total() {
+		return &SoldOutError{}
 	}
 	return nil
 }
 
-func (s store) releaseSeat(ctx context.Context, slug string) error {
-	if _, err := s.c.UpdateOne(ctx, bson.M{"_id": slug}, bson.M{"$inc": bson.M{"seatsLeft": 1}}); err != nil {
-		return fmt.Errorf("release seat: %w", err)
+// releaseSeats gives the seats of a claim back to the event and its
+// categories.
+func (s store) releaseSeats(ctx context.Context, slug string, claim Claim) error {
+	inc := bson.M{"seatsLeft": claim.Total()}
+	for key, n := range claim {
+		if key != "" {
+			inc["quota."+key+".taken"] = -n
+		}
+	}
+	if _, err := s.c.UpdateOne(ctx, bson.M{"_id": slug}, bson.M{"$inc": inc}); err != nil {
+		return fmt.Errorf("release seats: %w", err)
 	}
 	return nil
 }
@@ -118,6 +208,17 @@ func (s store) adjustSeats(ctx context.Context, slug string, capacity, seatsLeft
 	ok, err := s.c.UpdateOne(ctx, bson.M{"_id": slug, "capacity": capacity, "seatsLeft": seatsLeft}, bson.M{"$inc": bson.M{"seatsLeft": delta}})
 	if err != nil {
 		return false, fmt.Errorf("adjust seats: %w", err)
+	}
+	return ok, nil
+}
+
+// adjustTaken moves a category's seats taken by delta if they are still
+// as read.
+func (s store) adjustTaken(ctx context.Context, slug, key string, taken, delta int) (bool, error) {
+	path := "quota." + key + ".taken"
+	ok, err := s.c.UpdateOne(ctx, bson.M{"_id": slug, path: taken}, bson.M{"$inc": bson.M{path: delta}})
+	if err != nil {
+		return false, fmt.Errorf("adjust seats taken: %w", err)
 	}
 	return ok, nil
 }

@@ -380,30 +380,51 @@ func (s *Invoices) IssuePending(ctx context.Context) (int, error) {
 
 func (s *Invoices) newInvoice(reg *registration.Registration, ev *events.Event) Invoice {
 	day := osloDate(s.clock())
-	rate := ev.VATRate
-	if !s.cfg.Seller.VATRegistered {
-		rate = 0 // a seller not registered for VAT may not charge it
-	}
-	net, vat := vatOf(ev.Price.Amount, rate)
 	v := reg.Plain
 	buyerName := v["organisation"]
 	if buyerName == "" {
 		buyerName = v["name"]
 	}
-	return Invoice{
+	inv := Invoice{
 		Kind: KindInvoice, Registration: reg.ID, Event: ev.Slug,
 		Seller: Party{Name: s.cfg.Seller.Name, OrgNumber: s.cfg.Seller.OrgNumber, VATRegistered: s.cfg.Seller.VATRegistered,
 			Address: s.cfg.Seller.Address, BankAccount: s.cfg.Seller.BankAccount},
 		Buyer: Party{Name: buyerName, Organisation: v["organisation"], OrgNumber: v["invoice_org_number"],
 			Address: v["invoice_address"], Reference: v["invoice_reference"]},
-		Lines: []Line{{
-			Description: "Deltakeravgift / registration fee: " + ev.Title.NB + " (" + v["name"] + ")",
-			Quantity:    1, UnitGross: ev.Price.Amount, VATRate: rate, Net: net, VAT: vat, Gross: ev.Price.Amount,
-		}},
-		Currency: ev.Price.Currency, Net: net, VAT: vat, Total: ev.Price.Amount,
+		Currency:  reg.Payment.Currency,
 		IssueDate: day, DeliveryDate: osloDate(ev.StartsAt), DueDate: day.AddDate(0, 0, s.cfg.InvoiceDueDays),
 		Status: InvoiceOpen, Payments: []BankPayment{},
 	}
+	if inv.Currency == "" {
+		inv.Currency = ev.Price.Currency
+	}
+	lines := reg.Payment.Lines
+	if len(lines) == 0 {
+		// Registered before lines were kept: the event's price then.
+		lines = []registration.Line{{Item: registration.ItemTicket, Name: ev.Title, Quantity: 1, UnitGross: ev.Price.Amount, VATRate: ev.VATRate}}
+	}
+	for _, l := range lines {
+		rate := l.VATRate
+		if !s.cfg.Seller.VATRegistered {
+			rate = 0 // a seller not registered for VAT may not charge it
+		}
+		what := "Deltakeravgift / registration fee: " + ev.Title.NB
+		if l.Item == registration.ItemTicket && l.Key != "" {
+			what += ", " + l.Name.NB
+		} else if l.Item != registration.ItemTicket {
+			what = l.Name.NB
+		}
+		what += " (" + v["name"] + ")"
+		if l.Discount != 0 {
+			what += "; rabatt " + l.DiscountCode + " " + amount(l.Discount) + " kr per stk."
+		}
+		gross := l.Gross()
+		net, vat := vatOf(gross, rate)
+		inv.Lines = append(inv.Lines, Line{Description: what, Quantity: l.Quantity, UnitGross: l.UnitGross - l.Discount,
+			VATRate: rate, Net: net, VAT: vat, Gross: gross})
+		inv.Net, inv.VAT, inv.Total = inv.Net+net, inv.VAT+vat, inv.Total+gross
+	}
+	return inv
 }
 
 // credit answers an invoice with a credit note for its whole amount,

@@ -163,7 +163,7 @@ func NewCheckout(cfg Config, now func() time.Time) *Checkout {
 }
 
 // Start opens a Stripe Checkout Session for a registration about to be
-// stored: one line (the event, its price in øre, NOK), the registration id
+// stored: a line per thing bought, priced as at sign-up (øre, NOK), the registration id
 // as client reference, an idempotency key from it (Stripe replays the
 // first answer per key), and an expiry at the end of the seat's hold.
 // Nothing personal goes to Stripe unless PrefillEmail is on.
@@ -172,14 +172,7 @@ func (s *Checkout) Start(ctx context.Context, reg *registration.Registration, ev
 	params := &stripe.CheckoutSessionParams{
 		Mode:              stripe.String(string(stripe.CheckoutSessionModePayment)),
 		ClientReferenceID: stripe.String(reg.ID),
-		LineItems: []*stripe.CheckoutSessionLineItemParams{{
-			Quantity: stripe.Int64(1),
-			PriceData: &stripe.CheckoutSessionLineItemPriceDataParams{
-				Currency:    stripe.String("nok"),
-				UnitAmount:  stripe.Int64(ev.Price.Amount),
-				ProductData: &stripe.CheckoutSessionLineItemPriceDataProductDataParams{Name: stripe.String(ev.Title.In(reg.Lang))},
-			},
-		}},
+		LineItems:         checkoutLines(reg, ev),
 		PaymentIntentData: &stripe.CheckoutSessionPaymentIntentDataParams{
 			Metadata: map[string]string{"registration": reg.ID, "event": ev.Slug},
 		},
@@ -216,4 +209,34 @@ func stripeErr(op string, err error) error {
 		return errors.New(op + ": stripe " + string(se.Type) + " " + string(se.Code))
 	}
 	return errors.New(op + ": stripe unreachable")
+}
+
+// checkoutLines are the registration's lines as Stripe's: a code's
+// discount is taken off the unit price (Checkout has no negative line),
+// and named in the line. A registration from before lines were kept pays
+// the event's price.
+func checkoutLines(reg *registration.Registration, ev *events.Event) []*stripe.CheckoutSessionLineItemParams {
+	lines := reg.Payment.Lines
+	if len(lines) == 0 {
+		lines = []registration.Line{{Item: registration.ItemTicket, Name: ev.Title, Quantity: 1, UnitGross: reg.Payment.Amount}}
+	}
+	out := make([]*stripe.CheckoutSessionLineItemParams, 0, len(lines))
+	for _, l := range lines {
+		name := l.Name.In(reg.Lang)
+		if l.Item == registration.ItemTicket && l.Key != "" {
+			name = ev.Title.In(reg.Lang) + ": " + name
+		}
+		if l.DiscountCode != "" {
+			name += " (" + l.DiscountCode + ")"
+		}
+		out = append(out, &stripe.CheckoutSessionLineItemParams{
+			Quantity: stripe.Int64(l.Quantity),
+			PriceData: &stripe.CheckoutSessionLineItemPriceDataParams{
+				Currency:    stripe.String("nok"),
+				UnitAmount:  stripe.Int64(l.UnitGross - l.Discount),
+				ProductData: &stripe.CheckoutSessionLineItemPriceDataProductDataParams{Name: stripe.String(name)},
+			},
+		})
+	}
+	return out
 }

@@ -152,8 +152,12 @@ type Registration struct {
 	ID     string `bson:"_id"`
 	Event  string `bson:"event"`
 	Status Status `bson:"status"`
-	// Seat: the registration holds one of the event's seats.
+	// Seat: the registration holds one of the event's seats (and one of
+	// its category's).
 	Seat bool `bson:"seat"`
+	// Category is the key of the event's category (the kind of ticket);
+	// "" for an event without categories.
+	Category string `bson:"category,omitempty"`
 	// Sealed holds every value, each sealed under a data key of its own
 	// that lives in the key store (see Store): destroying the key destroys
 	// the value, in this document and in every copy of it.
@@ -288,6 +292,9 @@ type Payment struct {
 	Status   PaymentStatus `bson:"status" json:"status"`
 	Amount   int64         `bson:"amount" json:"amount"` // due, in øre
 	Currency string        `bson:"currency" json:"currency"`
+	// Lines are what is paid for, priced when bought: what a later change
+	// of the event's prices cannot change.
+	Lines []Line `bson:"lines,omitempty" json:"lines,omitempty"`
 
 	SessionID        string     `bson:"sessionId,omitempty" json:"sessionId,omitempty"`
 	CheckoutURL      string     `bson:"checkoutUrl,omitempty" json:"checkoutUrl,omitempty"`
@@ -319,6 +326,39 @@ type Payment struct {
 	// SettleLeases counts the times a settler took it on: above zero, an
 	// earlier one may have done part of the work before it died.
 	SettleLeases int `bson:"settleLeases,omitempty" json:"-"`
+}
+
+// Line is one thing paid for, as priced when it was bought.
+type Line struct {
+	// Item is what it is: a ticket (of Key's category) or an add-on.
+	Item     string       `bson:"item" json:"item"`
+	Key      string       `bson:"key,omitempty" json:"key,omitempty"`
+	Name     privacy.Text `bson:"name" json:"name"`
+	Quantity int64        `bson:"quantity" json:"quantity"`
+	// UnitGross is the price of one, VAT included, in øre; Discount is
+	// what a code takes off each (DiscountCode names it).
+	UnitGross    int64  `bson:"unitGross" json:"unitGross"`
+	Discount     int64  `bson:"discount,omitempty" json:"discount,omitempty"`
+	DiscountCode string `bson:"discountCode,omitempty" json:"discountCode,omitempty"`
+	VATRate      int    `bson:"vatRate" json:"vatRate"`
+}
+
+// Gross is what the line costs, VAT included, after its discount.
+func (l Line) Gross() int64 { return l.Quantity * (l.UnitGross - l.Discount) }
+
+// The items a line can be.
+const (
+	ItemTicket = "ticket"
+	ItemAddOn  = "addon"
+)
+
+// LinesTotal is what the lines cost together.
+func LinesTotal(lines []Line) int64 {
+	var n int64
+	for _, l := range lines {
+		n += l.Gross()
+	}
+	return n
 }
 
 // Claim is a short exclusive right to act on a registration.

@@ -470,7 +470,7 @@ func (s *Rights) Erase(ctx context.Context, reg *Registration) (*ErasureReceipt,
 		return nil, err
 	}
 	if releaseSeat {
-		s.seats.handOn(ctx, reg.Event)
+		s.seats.handOn(ctx, reg)
 		rec.SeatReleased = true
 	}
 	return rec, nil

@@ -10,6 +10,9 @@ import (
 
 // SignupRequest is the body of POST /api/v1/events/{slug}/registrations.
 type SignupRequest struct {
+	// Category is the kind of ticket (an event's category key); required
+	// where the event has categories.
+	Category   string            `json:"category"`
 	Fields     map[string]string `json:"fields"`
 	Consents   ConsentsRequest   `json:"consents"`
 	Objections struct {
@@ -42,6 +45,7 @@ type checked struct {
 	values   map[string]string // every value, health included, normalised
 	consents []Consent
 	minor    bool
+	ticket   events.Ticket
 }
 
 // check applies the event's form and the privacy rules to a request. It
@@ -89,11 +93,17 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 		c.values[df.Key] = v
 	}
 
+	// The ticket: the category asked for, on sale now.
+	var dob time.Time
+	if v, ok := c.values["date_of_birth"]; ok {
+		dob, _ = time.Parse(time.DateOnly, v)
+	}
+	c.ticket = checkCategory(ev, r.Category, now, dob, &errs)
+
 	// Minors: a guardian consents and is named.
 	age := -1
-	if dob, ok := c.values["date_of_birth"]; ok {
-		d, _ := time.Parse(time.DateOnly, dob)
-		age = ageOn(d, now)
+	if !dob.IsZero() {
+		age = events.AgeOn(dob, now)
 	}
 	c.minor = age >= 0 && age < ev.GuardianAge
 	childConsenting := false
@@ -111,11 +121,12 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 		}
 	}
 
-	// A free event ignores a valid method: forms may always send one.
+	// A free ticket ignores a valid method: forms may always send one.
+	paid := c.ticket.Price > 0
 	switch r.Payment.Method {
 	case Invoice:
 		// An invoice needs its buyer: the form must ask for it.
-		if ev.Price.Amount > 0 {
+		if paid {
 			if !methods[Invoice] || !ev.Asks("invoice_org_number") || !ev.Asks("invoice_address") {
 				errs.Add("payment.method", privacy.CodeInvalid)
 				break
@@ -127,11 +138,11 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 			}
 		}
 	case Card:
-		if ev.Price.Amount > 0 && !methods[Card] {
+		if paid && !methods[Card] {
 			errs.Add("payment.method", privacy.CodeInvalid)
 		}
 	case "":
-		if ev.Price.Amount > 0 {
+		if paid {
 			errs.Add("payment.method", privacy.CodeRequired)
 		}
 	default:
@@ -173,11 +184,37 @@ func hasErr(errs privacy.Errors, field string) bool {
 	return false
 }
 
-// ageOn is the age in whole years on the day t of someone born on dob.
-func ageOn(dob, t time.Time) int {
-	age := t.Year() - dob.Year()
-	if t.Month() < dob.Month() || (t.Month() == dob.Month() && t.Day() < dob.Day()) {
-		age--
+// checkCategory finds the ticket a sign-up asks for: the event's own if
+// it has no categories, else the category named, which must be on sale
+// now (a code-only one is not, without its code) and, in a race, take the
+// participant's age on race day.
+func checkCategory(ev *events.Event, key string, now, dob time.Time, errs *privacy.Errors) events.Ticket {
+	if key == "" && len(ev.Categories) > 0 {
+		errs.Add("category", privacy.CodeRequired)
+		return events.Ticket{}
 	}
-	return age
+	t, err := ev.Ticket(key)
+	if err == nil {
+		err = ev.OnSale(key, now, nil)
+	}
+	if err != nil {
+		errs.Add("category", CodeNotOnSale)
+		return events.Ticket{}
+	}
+	if c, ok := ev.Category(key); ok && !dob.IsZero() {
+		age := events.AgeOn(dob, ev.RaceDay())
+		if (c.MinAge != nil && age < *c.MinAge) || (c.MaxAge != nil && age > *c.MaxAge) {
+			errs.Add("fields.date_of_birth", CodeOutsideAgeRange)
+		}
+	}
+	return t
 }
+
+// Codes of sign-up faults beyond the catalog's.
+const (
+	// CodeNotOnSale: no such category, or not on sale now to this buyer.
+	CodeNotOnSale = "not_on_sale"
+	// CodeOutsideAgeRange: the participant's age on race day is outside
+	// the category's.
+	CodeOutsideAgeRange = "outside_age_range"
+)

@@ -128,7 +128,8 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 
 	// Seat first, then the registration: a crash between the two leaves a
 	// seat unsold (the recount gives it back), never a seat sold twice.
-	switch err := s.d.events.ClaimSeat(ctx, ev.Slug); {
+	reg.Category = c.ticket.Category
+	switch err := s.d.events.ClaimSeats(ctx, ev, events.Claim{reg.Category: 1}); {
 	case err == nil:
 		reg.Seat = true
 		reg.Status = Confirmed
@@ -146,8 +147,9 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 			reg.Status = PendingGuardian
 		}
 	}
-	if ev.Price.Amount > 0 {
-		reg.Payment = &Payment{Method: r.Payment.Method, Amount: ev.Price.Amount, Currency: ev.Price.Currency}
+	if t := c.ticket; t.Price > 0 {
+		lines := []Line{{Item: ItemTicket, Key: t.Category, Name: t.Name, Quantity: 1, UnitGross: t.Price, VATRate: t.VATRate}}
+		reg.Payment = &Payment{Method: r.Payment.Method, Amount: LinesTotal(lines), Currency: t.Currency, Lines: lines}
 		switch {
 		case reg.Status == Waitlisted, reg.Status == PendingGuardian:
 			reg.Payment.Status = PaymentNotDue
@@ -158,7 +160,7 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 			reg.Status = PendingPayment
 			reg.Payment.Status = PaymentPending
 			if err := s.startCheckout(ctx, reg, ev); err != nil {
-				s.giveSeatBack(ctx, ev.Slug, "failed checkout")
+				s.giveSeatBack(ctx, reg, "failed checkout")
 				return nil, err
 			}
 		}
@@ -181,7 +183,7 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	if err := s.d.Store.insert(ctx, reg, keys); err != nil {
 		if reg.Seat {
 			if mongodb.NotApplied(err) || errors.Is(err, ErrSubmitted) {
-				s.giveSeatBack(ctx, ev.Slug, "refused insert")
+				s.giveSeatBack(ctx, reg, "refused insert")
 			} else {
 				// The insert may have been committed: giving the seat back
 				// could sell it twice. The recount decides.
@@ -221,9 +223,9 @@ func resubmitted(reg *Registration) *Result {
 
 // giveSeatBack returns a seat claimed for a sign-up that was definitely
 // not stored; if that fails, the recount finds it.
-func (s *Signups) giveSeatBack(ctx context.Context, slug, why string) {
-	if err := s.d.events.ReleaseSeat(context.WithoutCancel(ctx), slug); err != nil {
-		s.d.log.ErrorContext(ctx, "seat not given back after "+why+"; the recount repairs it", "event", slug, "err", err)
+func (s *Signups) giveSeatBack(ctx context.Context, reg *Registration, why string) {
+	if err := s.d.events.ReleaseSeats(context.WithoutCancel(ctx), reg.Event, events.Claim{reg.Category: 1}); err != nil {
+		s.d.log.ErrorContext(ctx, "seat not given back after "+why+"; the recount repairs it", "event", reg.Event, "err", err)
 	}
 }
 
@@ -384,18 +386,18 @@ func (s *Signups) Cancel(ctx context.Context, reg *Registration, eventCancelled 
 			return nil, err
 		}
 		if reg.Seat {
-			s.handOn(ctx, reg.Event)
+			s.handOn(ctx, reg)
 		}
 		return out, nil
 	}
 	return nil, ErrNotCancellable
 }
 
-// handOn passes a freed seat on; a failure is logged and left to the
-// recount, which gives the seat back and offers it again.
-func (s *Signups) handOn(ctx context.Context, slug string) {
-	if err := s.PassSeatOn(context.WithoutCancel(ctx), slug); err != nil {
-		s.d.log.ErrorContext(ctx, "seat not passed on; the recount repairs it", "event", slug, "err", err)
+// handOn passes the seat a registration freed on; a failure is logged
+// and left to the recount, which gives the seat back and offers it again.
+func (s *Signups) handOn(ctx context.Context, reg *Registration) {
+	if err := s.PassSeatOn(context.WithoutCancel(ctx), reg.Event, reg.Category); err != nil {
+		s.d.log.ErrorContext(ctx, "seat not passed on; the recount repairs it", "event", reg.Event, "err", err)
 	}
 }
 
@@ -409,42 +411,55 @@ func (s *Signups) ExpireHold(ctx context.Context, id, session string) (bool, err
 	if err != nil {
 		return false, err
 	}
-	s.handOn(ctx, reg.Event)
+	s.handOn(ctx, reg)
 	return true, nil
 }
 
-// PassSeatOn offers a freed seat to the first on the waiting list, or
-// gives it back to the event.
-func (s *Signups) PassSeatOn(ctx context.Context, slug string) error {
+// PassSeatOn offers a freed seat of a category to the first on its
+// waiting list, or gives it back to the event and the category; a seat
+// given back may then go to another category's waiting list.
+func (s *Signups) PassSeatOn(ctx context.Context, slug, category string) error {
 	now := s.d.clock()
-	if ev, err := s.d.events.Get(ctx, slug); err != nil {
+	release := func() error { return s.d.events.ReleaseSeats(ctx, slug, events.Claim{category: 1}) }
+	ev, err := s.d.events.Get(ctx, slug)
+	if err != nil {
 		return err
 	} else if ev.CancelledAt != nil || !now.Before(ev.StartsAt) {
 		// Nobody is offered a seat of a cancelled or started event.
-		return s.d.events.ReleaseSeat(ctx, slug)
+		return release()
 	}
 	// The first on the list, read then taken by a conditional update; if
 	// another instance took that one meanwhile, the next.
 	for range 10 {
-		first, err := s.d.Store.firstWaitlisted(ctx, slug)
+		first, err := s.d.Store.firstWaitlisted(ctx, slug, category)
 		if errors.Is(err, ErrNotFound) {
-			return s.d.events.ReleaseSeat(ctx, slug)
+			if err := release(); err != nil {
+				return err
+			}
+			if len(ev.Categories) > 0 && ev.Waitlist {
+				_, err = s.OfferFreeSeats(ctx, slug)
+			}
+			return err
 		}
 		if err != nil {
 			return err
 		}
-		m := s.d.mailWithToken(mailOffer, now, newManageToken(first.ID))
-		err = s.d.Store.offer(ctx, first.ID, now, now.Add(s.cfg.OfferTTL), m)
-		if errors.Is(err, ErrWrongState) {
-			continue
-		}
-		if err != nil {
+		if err := s.offer(ctx, first.ID, now); !errors.Is(err, ErrWrongState) {
 			return err
 		}
-		s.d.notifyMail(first.ID)
-		return nil
 	}
 	return errors.New("offer seat: the waiting list kept changing")
+}
+
+// offer gives the seat held for it to a waitlisted registration, and
+// mails the offer; ErrWrongState if it is no longer waiting.
+func (s *Signups) offer(ctx context.Context, id string, now time.Time) error {
+	m := s.d.mailWithToken(mailOffer, now, newManageToken(id))
+	if err := s.d.Store.offer(ctx, id, now, now.Add(s.cfg.OfferTTL), m); err != nil {
+		return err
+	}
+	s.d.notifyMail(id)
+	return nil
 }
 
 // AcceptOffer takes the seat offered from the waiting list.
@@ -620,7 +635,7 @@ func (s *Signups) lapse(ctx context.Context, reg *Registration, now time.Time, d
 		return false, err
 	}
 	if reg.Seat {
-		s.handOn(ctx, out.Event)
+		s.handOn(ctx, out)
 	}
 	if err := s.d.Store.destroyAllKeys(ctx, reg.ID); err != nil {
 		return true, err
@@ -645,54 +660,70 @@ func (s *Signups) ExpireOffers(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		s.handOn(ctx, out.Event)
+		s.handOn(ctx, out)
 		return nil
 	})
 }
 
 func regID(r Registration) string { return r.ID }
 
-// OfferFreeSeats offers seats left free (after the capacity grew, or the
-// recount gave one back) to the waiting list, in order, before anyone new
-// can take them. It returns how many were offered.
+// OfferFreeSeats offers seats left free (after a capacity grew, or the
+// recount gave one back) to the waiting list, in its order, before anyone
+// new can take them: each waiting registration whose category still has a
+// seat is offered one. It returns how many were offered.
 func (s *Signups) OfferFreeSeats(ctx context.Context, slug string) (int, error) {
-	n := 0
-	for {
-		if _, err := s.d.Store.firstWaitlisted(ctx, slug); errors.Is(err, ErrNotFound) {
-			return n, nil
-		} else if err != nil {
-			return n, err
-		}
-		if err := s.d.events.ClaimSeat(ctx, slug); errors.Is(err, events.ErrSoldOut) {
-			return n, nil
-		} else if err != nil {
-			return n, err
-		}
-		// PassSeatOn gives the claimed seat to the first on the list, or
-		// back to the event if the list emptied meanwhile.
-		if err := s.PassSeatOn(ctx, slug); err != nil {
-			return n, err
-		}
-		n++
+	waiting, err := s.d.Store.waitlisted(ctx, slug, 1000)
+	if err != nil {
+		return 0, err
 	}
+	n := 0
+	for _, w := range waiting {
+		ev, err := s.d.events.Get(ctx, slug)
+		if err != nil {
+			return n, err
+		}
+		var full *events.SoldOutError
+		switch err := s.d.events.ClaimSeats(ctx, ev, events.Claim{w.Category: 1}); {
+		case errors.As(err, &full) && full.Category == "":
+			return n, nil // the event is full: nobody else can be offered one
+		case errors.Is(err, events.ErrSoldOut), errors.Is(err, events.ErrNoCategory):
+			continue // this category is full; a later one may not be
+		case err != nil:
+			return n, err
+		}
+		switch err := s.offer(ctx, w.ID, s.d.clock()); {
+		case errors.Is(err, ErrWrongState):
+			// Offered, cancelled or erased meanwhile: the seat goes back.
+			if err := s.d.events.ReleaseSeats(ctx, slug, events.Claim{w.Category: 1}); err != nil {
+				return n, err
+			}
+		case err != nil:
+			return n, err
+		default:
+			n++
+		}
+	}
+	return n, nil
 }
 
-// seatObservation is one look at an event's seats that did not add up.
+// seatObservation is one look at a seat count that did not add up: the
+// event's (capacity, seats left) or a category's (its seats taken).
 type seatObservation struct {
-	capacity, seatsLeft, held int
-	at                        time.Time
+	capacity, left, held int
+	at                   time.Time
 }
 
 // RecountSeats compares every event's seats taken (capacity minus seats
-// left) with the seats its registrations hold, and repairs a difference:
-// a seat claimed by a sign-up that died, or whose answer was lost, before
-// its registration was stored; a seat freed by a cancellation or expiry
-// whose hand-on failed. A sign-up between its claim and its insert is a
-// difference for a moment, so a difference is repaired only once the same
-// counts stood still for RecountGrace (two runs), with a conditional
-// update on the seats left then read. quiet says nothing else runs (the
-// embedded store's start-up): repair at once. Seats given back go to the
-// waiting list first. It returns how many events were repaired.
+// left), and each category's, with the seats its registrations hold, and
+// repairs a difference: a seat claimed by a sign-up that died, or whose
+// answer was lost, before its registration was stored; a seat freed by a
+// cancellation or expiry whose hand-on failed. A sign-up between its
+// claim and its insert is a difference for a moment, so a difference is
+// repaired only once the same counts stood still for RecountGrace (two
+// runs), with a conditional update on the count then read. quiet says
+// nothing else runs (the embedded store's start-up): repair at once.
+// Seats given back go to the waiting list first. It returns how many
+// counts were repaired.
 func (s *Signups) RecountSeats(ctx context.Context, quiet bool) (int, error) {
 	evs, err := s.d.events.List(ctx)
 	if err != nil {
@@ -707,39 +738,60 @@ func (s *Signups) RecountSeats(ctx context.Context, quiet bool) (int, error) {
 	defer s.mu.Unlock()
 	seen := map[string]bool{}
 	repaired := 0
-	_, err = mongodb.Sweep(ctx, s.d.log, "seats", evs, func(e events.Event) string { return e.Slug }, func(ctx context.Context, e events.Event) error {
-		seen[e.Slug] = true
-		obs := seatObservation{capacity: e.Capacity, seatsLeft: e.SeatsLeft, held: held[e.Slug], at: now}
-		drift := (e.Capacity - e.SeatsLeft) - obs.held
-		if drift == 0 {
-			delete(s.suspects, e.Slug)
-			return nil
-		}
-		prev, ok := s.suspects[e.Slug]
-		same := ok && prev.capacity == obs.capacity && prev.seatsLeft == obs.seatsLeft && prev.held == obs.held
+	// settled says whether a drift seen now may be repaired.
+	settled := func(key string, obs seatObservation) bool {
+		seen[key] = true
+		prev, ok := s.suspects[key]
+		same := ok && prev.capacity == obs.capacity && prev.left == obs.left && prev.held == obs.held
 		if !quiet && (!same || now.Sub(prev.at) < s.cfg.RecountGrace) {
 			if !same {
-				s.suspects[e.Slug] = obs
+				s.suspects[key] = obs
 			}
-			return nil
+			return false
 		}
-		delete(s.suspects, e.Slug)
-		done, err := s.d.events.AdjustSeats(ctx, e.Slug, e.Capacity, e.SeatsLeft, drift)
-		if err != nil || !done {
-			return err // moved meanwhile: looked at again next run
+		delete(s.suspects, key)
+		return true
+	}
+	_, err = mongodb.Sweep(ctx, s.d.log, "seats", evs, func(e events.Event) string { return e.Slug }, func(ctx context.Context, e events.Event) error {
+		freed := false
+		obs := seatObservation{capacity: e.Capacity, left: e.SeatsLeft, held: held[e.Slug].Total(), at: now}
+		if drift := (e.Capacity - e.SeatsLeft) - obs.held; drift != 0 && settled(e.Slug, obs) {
+			done, err := s.d.events.AdjustSeats(ctx, e.Slug, e.Capacity, e.SeatsLeft, drift)
+			if err != nil {
+				return err
+			}
+			if done {
+				repaired++
+				freed = freed || drift > 0
+				s.d.log.WarnContext(ctx, "seat count repaired", "event", e.Slug, "seatsLeft", e.SeatsLeft, "seatsHeld", obs.held, "given back", drift)
+			}
 		}
-		repaired++
-		s.d.log.WarnContext(ctx, "seat count repaired", "event", e.Slug, "seatsLeft", e.SeatsLeft, "seatsHeld", obs.held, "given back", drift)
-		if drift > 0 && e.Waitlist {
+		for key, q := range e.Quota {
+			obs := seatObservation{capacity: q.Capacity, left: q.Taken, held: held[e.Slug][key], at: now}
+			drift := q.Taken - obs.held
+			if drift == 0 || !settled(e.Slug+"\x00"+key, obs) {
+				continue
+			}
+			done, err := s.d.events.AdjustTaken(ctx, e.Slug, key, q.Taken, -drift)
+			if err != nil {
+				return err
+			}
+			if done {
+				repaired++
+				freed = freed || drift > 0
+				s.d.log.WarnContext(ctx, "category seat count repaired", "event", e.Slug, "category", key, "seatsTaken", q.Taken, "seatsHeld", obs.held)
+			}
+		}
+		if freed && e.Waitlist {
 			if _, err := s.OfferFreeSeats(ctx, e.Slug); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	for slug := range s.suspects {
-		if !seen[slug] {
-			delete(s.suspects, slug)
+	for key := range s.suspects {
+		if !seen[key] {
+			delete(s.suspects, key)
 		}
 	}
 	return repaired, err

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/privacy"
 )
@@ -268,26 +269,47 @@ func (s *Store) MoneyOf(ctx context.Context, slug string) (map[PaymentStatus]int
 	return out, nil
 }
 
-// seatsHeld counts, per event, the registrations holding a seat, in one
-// pass over the collection.
-func (s *Store) seatsHeld(ctx context.Context) (map[string]int, error) {
-	regs, err := s.all(ctx, "count seats", bson.M{"seat": true}, options.Find().SetProjection(bson.M{"_id": 1, "event": 1}))
+// seatsHeld counts, per event and per category of each, the
+// registrations holding a seat, in one pass over the collection.
+func (s *Store) seatsHeld(ctx context.Context) (map[string]events.Claim, error) {
+	regs, err := s.all(ctx, "count seats", bson.M{"seat": true}, options.Find().SetProjection(bson.M{"_id": 1, "event": 1, "category": 1}))
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]int{}
+	out := map[string]events.Claim{}
 	for _, r := range regs {
-		out[r.Event]++
+		if out[r.Event] == nil {
+			out[r.Event] = events.Claim{}
+		}
+		out[r.Event][r.Category]++
 	}
 	return out, nil
 }
 
-// firstWaitlisted is the first on the waiting list; a minor's waits for
-// the guardian's confirmation before it can be offered a seat.
-func (s *Store) firstWaitlisted(ctx context.Context, slug string) (*Registration, error) {
-	return s.one(ctx, bson.M{"event": slug, "status": Waitlisted, "$or": bson.A{
+// offerable are the waiting registrations that can be offered a seat: a
+// minor's waits for the guardian's confirmation first.
+func offerable(slug string) bson.M {
+	return bson.M{"event": slug, "status": Waitlisted, "$or": bson.A{
 		bson.M{"guardian": bson.M{"$exists": false}}, bson.M{"guardian.confirmedAt": bson.M{"$exists": true}},
-	}}, options.FindOne().SetSort(s.insertionOrder()))
+	}}
+}
+
+// firstWaitlisted is the first on a category's waiting list ("": of the
+// registrations without a category).
+func (s *Store) firstWaitlisted(ctx context.Context, slug, category string) (*Registration, error) {
+	filter := offerable(slug)
+	filter["category"] = category
+	if category == "" {
+		filter["category"] = bson.M{"$exists": false}
+	}
+	return s.one(ctx, filter, options.FindOne().SetSort(s.insertionOrder()))
+}
+
+// waitlisted are the first registrations on the event's waiting lists, in
+// the order they signed up, whatever their category.
+func (s *Store) waitlisted(ctx context.Context, slug string, limit int64) ([]Registration, error) {
+	return s.all(ctx, "find waitlisted", offerable(slug), options.Find().SetSort(s.insertionOrder()).SetLimit(limit).
+		SetProjection(bson.M{"_id": 1, "event": 1, "category": 1}))
 }
 
 func (s *Store) offersDue(ctx context.Context, now time.Time, limit int64) ([]Registration, error) {
