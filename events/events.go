@@ -16,13 +16,14 @@ import (
 // of an event promised its participants.
 type Service struct {
 	store    store
+	codes    codes
 	promises *promises
 	now      func() time.Time
 }
 
 // NewService returns the events service on the store; now is the clock.
 func NewService(db *mongodb.Store, now func() time.Time) *Service {
-	return &Service{store: store{c: db.Collection(mongodb.Events)}, now: now,
+	return &Service{store: store{c: db.Collection(mongodb.Events)}, codes: codes{c: db.Collection(mongodb.Codes)}, now: now,
 		promises: &promises{c: db.Collection(mongodb.Promises), cache: map[string]*Promise{}}}
 }
 

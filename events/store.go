@@ -38,13 +38,28 @@ func (s store) get(ctx context.Context, slug string) (*Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get event: %w", err)
 	}
+	e.normalize()
 	return &e, nil
+}
+
+// normalize gives an event stored before categories existed their empty
+// values.
+func (e *Event) normalize() {
+	if e.Categories == nil {
+		e.Categories = []Category{}
+	}
+	if e.Quota == nil {
+		e.Quota = map[string]Quota{}
+	}
 }
 
 func (s store) list(ctx context.Context) ([]Event, error) {
 	var out []Event
 	if err := s.c.All(ctx, bson.M{}, &out, options.Find().SetSort(bson.D{{Key: "startsAt", Value: 1}, {Key: "slug", Value: 1}})); err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
+	}
+	for i := range out {
+		out[i].normalize()
 	}
 	return out, nil
 }

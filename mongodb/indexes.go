@@ -43,6 +43,9 @@ const (
 	// DataKeys, in the key store, holds each registration's data keys
 	// (wrapped by the master key), apart from the data they open.
 	DataKeys = "data_keys"
+	// Codes are events' discount codes and guest quotas, keyed by event
+	// and code.
+	Codes = "codes"
 )
 
 // Index is one index the service relies on.
@@ -77,6 +80,7 @@ var Indexes = []Index{
 	{HookDeliveries, "due", bson.D{{Key: "nextAt", Value: 1}}, false, "the delivery worker finds what is due"},
 	{HookDeliveries, "endpoint", bson.D{{Key: "endpoint", Value: 1}}, false, "an endpoint's delivery log"},
 	{Registrations, "hooks_due", bson.D{{Key: "hooksAt", Value: 1}}, false, "the dispatcher finds registrations with hook events waiting"},
+	{Codes, "event", bson.D{{Key: "event", Value: 1}}, false, "an event's codes"},
 	{WebState, "expires", bson.D{{Key: "expiresAt", Value: 1}}, false, "expired CSRF tokens and sessions are swept"},
 	{Registrations, "offer_expiry", bson.D{{Key: "status", Value: 1}, {Key: "offerExpiresAt", Value: 1}}, false, "the offer job finds offers that ran out"},
 }

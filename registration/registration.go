@@ -158,6 +158,9 @@ type Registration struct {
 	// Category is the key of the event's category (the kind of ticket);
 	// "" for an event without categories.
 	Category string `bson:"category,omitempty"`
+	// Code names the discount code (or guest quota) the ticket was bought
+	// with: the event's slug and the code.
+	Code string `bson:"code,omitempty"`
 	// Sealed holds every value, each sealed under a data key of its own
 	// that lives in the key store (see Store): destroying the key destroys
 	// the value, in this document and in every copy of it.

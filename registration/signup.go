@@ -12,7 +12,10 @@ import (
 type SignupRequest struct {
 	// Category is the kind of ticket (an event's category key); required
 	// where the event has categories.
-	Category   string            `json:"category"`
+	Category string `json:"category"`
+	// Code is a discount code, or a code that unlocks a category sold only
+	// with one.
+	Code       string            `json:"code"`
 	Fields     map[string]string `json:"fields"`
 	Consents   ConsentsRequest   `json:"consents"`
 	Objections struct {
@@ -53,7 +56,7 @@ type checked struct {
 //
 // digitalConsentAge is the age below which a child cannot consent to
 // consent-based processing on their own (GDPR art. 8; Norway: 13).
-func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digitalConsentAge int, methods map[string]bool) (*checked, error) {
+func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digitalConsentAge int, methods map[string]bool, code *events.Code) (*checked, error) {
 	var errs privacy.Errors
 	c := &checked{values: map[string]string{}}
 
@@ -98,7 +101,11 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 	if v, ok := c.values["date_of_birth"]; ok {
 		dob, _ = time.Parse(time.DateOnly, v)
 	}
-	c.ticket = checkCategory(ev, r.Category, now, dob, &errs)
+	var unlocked []string
+	if code != nil {
+		unlocked = code.Categories
+	}
+	c.ticket = checkCategory(ev, r.Category, now, dob, unlocked, &errs)
 
 	// Minors: a guardian consents and is named.
 	age := -1
@@ -186,16 +193,16 @@ func hasErr(errs privacy.Errors, field string) bool {
 
 // checkCategory finds the ticket a sign-up asks for: the event's own if
 // it has no categories, else the category named, which must be on sale
-// now (a code-only one is not, without its code) and, in a race, take the
+// now (a code-only one only with a code that unlocks it) and, in a race, take the
 // participant's age on race day.
-func checkCategory(ev *events.Event, key string, now, dob time.Time, errs *privacy.Errors) events.Ticket {
+func checkCategory(ev *events.Event, key string, now, dob time.Time, unlocked []string, errs *privacy.Errors) events.Ticket {
 	if key == "" && len(ev.Categories) > 0 {
 		errs.Add("category", privacy.CodeRequired)
 		return events.Ticket{}
 	}
 	t, err := ev.Ticket(key)
 	if err == nil {
-		err = ev.OnSale(key, now, nil)
+		err = ev.OnSale(key, now, unlocked)
 	}
 	if err != nil {
 		errs.Add("category", CodeNotOnSale)

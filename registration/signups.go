@@ -100,7 +100,15 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	if !ev.RegistrationOpen(now) {
 		return nil, ErrRegistrationClosed
 	}
-	c, err := check(ev, &r, now, ch, s.cfg.DigitalConsentAge, s.PaymentMethods())
+	var code *events.Code
+	if r.Code != "" {
+		if code, err = s.d.events.Code(ctx, ev.Slug, r.Code, r.Category, now); errors.Is(err, events.ErrCodeInvalid) {
+			return nil, privacy.Errors{{Field: "code", Code: privacy.CodeInvalid}}
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	c, err := check(ev, &r, now, ch, s.cfg.DigitalConsentAge, s.PaymentMethods(), code)
 	if err != nil {
 		return nil, err
 	}
@@ -128,14 +136,24 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 
 	// Seat first, then the registration: a crash between the two leaves a
 	// seat unsold (the recount gives it back), never a seat sold twice.
+	// A code is used before the seat is claimed, so that it is never used
+	// more often than it may be; a code holding seats of its own gives one
+	// of them.
 	reg.Category = c.ticket.Category
-	switch err := s.d.events.ClaimSeats(ctx, ev, events.Claim{reg.Category: 1}); {
+	if code != nil {
+		if err := s.d.events.Redeem(ctx, code, 1); err != nil {
+			return nil, err
+		}
+		reg.Code = code.ID
+	}
+	switch err := s.claim(ctx, ev, reg, code); {
 	case err == nil:
 		reg.Seat = true
 		reg.Status = Confirmed
 	case errors.Is(err, events.ErrSoldOut) && ev.Waitlist:
 		reg.Status = Waitlisted
 	default:
+		s.undo(ctx, reg, code, "refused claim")
 		return nil, err
 	}
 	var guardianToken string
@@ -149,6 +167,9 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	}
 	if t := c.ticket; t.Price > 0 {
 		lines := []Line{{Item: ItemTicket, Key: t.Category, Name: t.Name, Quantity: 1, UnitGross: t.Price, VATRate: t.VATRate}}
+		if code != nil {
+			lines[0].Discount, lines[0].DiscountCode = code.Off(t.Price), code.Code
+		}
 		reg.Payment = &Payment{Method: r.Payment.Method, Amount: LinesTotal(lines), Currency: t.Currency, Lines: lines}
 		switch {
 		case reg.Status == Waitlisted, reg.Status == PendingGuardian:
@@ -160,7 +181,7 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 			reg.Status = PendingPayment
 			reg.Payment.Status = PaymentPending
 			if err := s.startCheckout(ctx, reg, ev); err != nil {
-				s.giveSeatBack(ctx, reg, "failed checkout")
+				s.undo(ctx, reg, code, "failed checkout")
 				return nil, err
 			}
 		}
@@ -181,14 +202,13 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	reg.OutboxNextAt = &now
 
 	if err := s.d.Store.insert(ctx, reg, keys); err != nil {
-		if reg.Seat {
-			if mongodb.NotApplied(err) || errors.Is(err, ErrSubmitted) {
-				s.giveSeatBack(ctx, reg, "refused insert")
-			} else {
-				// The insert may have been committed: giving the seat back
-				// could sell it twice. The recount decides.
-				s.d.log.WarnContext(ctx, "sign-up answer lost; seat left to the recount", "event", ev.Slug, "registration", reg.ID)
-			}
+		if mongodb.NotApplied(err) || errors.Is(err, ErrSubmitted) {
+			s.undo(ctx, reg, code, "refused insert")
+		} else if reg.Seat {
+			// The insert may have been committed: giving the seat back
+			// could sell it twice. The recount decides (a code's use
+			// stays counted: it is never used too often).
+			s.d.log.WarnContext(ctx, "sign-up answer lost; seat left to the recount", "event", ev.Slug, "registration", reg.ID)
 		}
 		if errors.Is(err, ErrSubmitted) {
 			// The same submission, at the same moment.
@@ -221,11 +241,30 @@ func resubmitted(reg *Registration) *Result {
 	return res
 }
 
-// giveSeatBack returns a seat claimed for a sign-up that was definitely
-// not stored; if that fails, the recount finds it.
-func (s *Signups) giveSeatBack(ctx context.Context, reg *Registration, why string) {
-	if err := s.d.events.ReleaseSeats(context.WithoutCancel(ctx), reg.Event, events.Claim{reg.Category: 1}); err != nil {
-		s.d.log.ErrorContext(ctx, "seat not given back after "+why+"; the recount repairs it", "event", reg.Event, "err", err)
+// claim takes the registration's seat: one of the code's own if it
+// holds seats (its use, already counted, is the seat), else one of the
+// event and its category.
+func (s *Signups) claim(ctx context.Context, ev *events.Event, reg *Registration, code *events.Code) error {
+	if code != nil && code.Reserve {
+		return nil
+	}
+	return s.d.events.ClaimSeats(ctx, ev, events.Claim{reg.Category: 1})
+}
+
+// undo gives back what a sign-up that was definitely not stored took:
+// its seat and its code's use. If a seat cannot be given back, the
+// recount finds it.
+func (s *Signups) undo(ctx context.Context, reg *Registration, code *events.Code, why string) {
+	ctx = context.WithoutCancel(ctx)
+	if reg.Seat && (code == nil || !code.Reserve) {
+		if err := s.d.events.ReleaseSeats(ctx, reg.Event, events.Claim{reg.Category: 1}); err != nil {
+			s.d.log.ErrorContext(ctx, "seat not given back after "+why+"; the recount repairs it", "event", reg.Event, "err", err)
+		}
+	}
+	if reg.Code != "" {
+		if err := s.d.events.Unredeem(ctx, code, 1); err != nil {
+			s.d.log.ErrorContext(ctx, "code use not given back after "+why, "event", reg.Event, "err", err)
+		}
 	}
 }
 
@@ -732,6 +771,19 @@ func (s *Signups) RecountSeats(ctx context.Context, quiet bool) (int, error) {
 	held, err := s.d.Store.seatsHeld(ctx)
 	if err != nil {
 		return 0, err
+	}
+	// Seats codes hold for their holders are taken too.
+	reserved, err := s.d.events.ReservedUnused(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for slug, claim := range reserved {
+		if held[slug] == nil {
+			held[slug] = events.Claim{}
+		}
+		for k, n := range claim {
+			held[slug][k] += n
+		}
 	}
 	now := s.d.clock()
 	s.mu.Lock()

@@ -45,7 +45,9 @@ func pageLang(c *fiber.Ctx) string {
 var msgs = map[string]map[string]string{
 	"nb": {
 		"lang.other": "English", "lang.other.code": "en",
-		"register": "Påmelding", "when": "Tid", "where": "Sted", "price": "Pris", "free": "Gratis",
+		"register": "Påmelding", "when": "Tid", "where": "Sted", "price": "Pris", "free": "Gratis", "price.from": "fra",
+		"category.legend": "Billett", "category.waitlist": "utsolgt, venteliste", "category.until": "til %s",
+		"err.not_on_sale": "Denne billetten er ikke til salgs nå.", "err.outside_age_range": "Alderen på løpsdagen passer ikke klassen du valgte.",
 		"seats.left": "ledige plasser", "soldout": "Utsolgt", "closed": "Påmeldingen er ikke åpen.", "cancelled": "Arrangementet er avlyst.",
 		"required": "påkrevd", "why": "Hvorfor vi spør", "submit": "Meld meg på", "submit.waitlist": "Sett meg på ventelisten",
 		"health.legend": "Matallergier og diett (helseopplysninger)", "health.consent": "(Samtykketekst versjon %s.)",
@@ -107,7 +109,9 @@ var msgs = map[string]map[string]string{
 	},
 	"en": {
 		"lang.other": "Norsk", "lang.other.code": "nb",
-		"register": "Registration", "when": "When", "where": "Where", "price": "Price", "free": "Free",
+		"register": "Registration", "when": "When", "where": "Where", "price": "Price", "free": "Free", "price.from": "from",
+		"category.legend": "Ticket", "category.waitlist": "sold out, waiting list", "category.until": "until %s",
+		"err.not_on_sale": "This ticket is not on sale now.", "err.outside_age_range": "The age on race day does not fit the class you chose.",
 		"seats.left": "seats left", "soldout": "Sold out", "closed": "Registration is not open.", "cancelled": "The event is cancelled.",
 		"required": "required", "why": "Why we ask", "submit": "Register", "submit.waitlist": "Put me on the waiting list",
 		"health.legend": "Food allergies and diet (health data)", "health.consent": "(Consent text version %s.)",

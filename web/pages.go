@@ -211,6 +211,16 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 		}
 	}
 	data["Fields"] = fields
+	if len(e.Categories) > 0 {
+		data["Categories"] = categoryChoice(e, lang, now, in["category"])
+		if lowest := cheapest(e, now); lowest != nil {
+			data["Price"] = t(lang, "price.from") + " " + money(*lowest, lang)
+		}
+		if code := byField["category"]; code != "" {
+			data["CategoryError"] = t(lang, "err."+code)
+			errs = append([]pageError{{ID: "category-" + firstCategory(data["Categories"]), Text: t(lang, "category.legend") + ": " + t(lang, "err."+code)}}, errs...)
+		}
+	}
 	consent := func(p privacy.ConsentPurpose) privacy.ConsentText {
 		ct, _ := e.ConsentText(p)
 		return ct
@@ -253,7 +263,7 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 	}
 	data["MarketingText"] = text(consent(privacy.ConsentMarketing))
 	data["Marketing"] = in["consent_marketing"] == "true"
-	if e.Price.Amount > 0 {
+	if e.Paid() {
 		var ms []fiber.Map
 		for _, m := range []string{registration.Card, registration.Invoice} {
 			if methods[m] && (m != registration.Invoice || (e.Asks("invoice_org_number") && e.Asks("invoice_address"))) {
@@ -268,6 +278,50 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 	}
 	data["Errors"] = errs
 	return render(c, "event", lang, data)
+}
+
+// categoryChoice is the event's categories on sale to the form: each
+// with its price and seats left; one sold out is shown but cannot be
+// chosen unless the event has a waiting list.
+func categoryChoice(e *events.Event, lang string, now time.Time, chosen string) []fiber.Map {
+	var out []fiber.Map
+	for _, pc := range e.Shown(nil) {
+		if e.OnSale(pc.Key, now, nil) != nil {
+			continue
+		}
+		label := pc.Name.In(lang) + ": " + money(events.Price{Amount: pc.Price, Currency: e.Price.Currency}, lang)
+		switch {
+		case pc.SoldOut && e.Waitlist:
+			label += " (" + t(lang, "category.waitlist") + ")"
+		case pc.SoldOut:
+			label += " (" + t(lang, "soldout") + ")"
+		default:
+			label += fmt.Sprintf(" (%d %s)", pc.SeatsLeft, t(lang, "seats.left"))
+		}
+		if pc.SaleUntil != nil {
+			label += ", " + fmt.Sprintf(t(lang, "category.until"), pc.SaleUntil.In(oslo).Format("02.01.2006 15:04"))
+		}
+		out = append(out, fiber.Map{"Value": pc.Key, "Label": label, "Checked": chosen == pc.Key, "Disabled": pc.SoldOut && !e.Waitlist})
+	}
+	return out
+}
+
+// cheapest is the lowest price of the categories on public sale now.
+func cheapest(e *events.Event, now time.Time) *events.Price {
+	var low *events.Price
+	for _, pc := range e.Shown(nil) {
+		if e.OnSale(pc.Key, now, nil) == nil && (low == nil || pc.Price < low.Amount) {
+			low = &events.Price{Amount: pc.Price, Currency: e.Price.Currency}
+		}
+	}
+	return low
+}
+
+func firstCategory(v any) string {
+	if cs, ok := v.([]fiber.Map); ok && len(cs) > 0 {
+		return cs[0]["Value"].(string)
+	}
+	return ""
 }
 
 func handleEventPage(ev *events.Service, methods func() map[string]bool) fiber.Handler {
@@ -304,7 +358,7 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 			in["f_"+ff.Key] = v
 			req.Fields[ff.Key] = v
 		}
-		for _, k := range []string{"object_partners", "payment_method", "submission"} {
+		for _, k := range []string{"object_partners", "payment_method", "submission", "category"} {
 			in[k] = c.FormValue(k)
 		}
 		if len(in["submission"]) <= 64 {
@@ -321,7 +375,8 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 			}
 		}
 		req.Objections.PartnerSharing = in["object_partners"] == "true"
-		if e.Price.Amount > 0 {
+		req.Category = in["category"]
+		if e.Paid() {
 			req.Payment.Method = in["payment_method"]
 		}
 		res, err := a.Signups.Signup(c.UserContext(), e.Slug, req, registration.Web)

@@ -63,6 +63,10 @@ var domainErrors = []struct {
 	{registration.ErrTooLate, http.StatusConflict, "extension_not_allowed", "The deadline can be extended by two months in all, before it has passed."},
 	{events.ErrTagsInUse, http.StatusConflict, "field_tags_in_use", "Participants signed up under this field's tags (category, legal basis, purposes, recipients, retention, consent): they cannot change. Add a new field, with another key, instead."},
 	{events.ErrSoldOut, http.StatusConflict, "sold_out", "No seat is left."},
+	{events.ErrCategoryInUse, http.StatusConflict, "category_in_use", "Participants hold seats in a category that would be removed; cancel or move them first, or stop its sale with saleUntil."},
+	{events.ErrCodeUsedUp, http.StatusConflict, "code_used_up", "The code was used as often as it may be."},
+	{events.ErrCodeTaken, http.StatusConflict, "code_taken", "The event has that code already."},
+	{events.ErrNoCategory, http.StatusConflict, "not_on_sale", "The category is no longer on sale."},
 	{registration.ErrNotFound, http.StatusNotFound, "not_found", "No such registration."},
 	{registration.ErrRegistrationClosed, http.StatusConflict, "registration_closed", "Registration for this event is not open."},
 	{registration.ErrNotCancellable, http.StatusConflict, "not_cancellable", "The registration is already cancelled or expired."},
@@ -98,6 +102,11 @@ func toProblem(err error) (Problem, bool) {
 	var se *payments.StatementError
 	if errors.As(err, &se) { // names the element and the rule the file breaks
 		return newProblem(http.StatusUnprocessableEntity, "bad_statement", "The bank statement cannot be read: "+se.Detail(), nil), false
+	}
+	var so *events.SoldOutError
+	if errors.As(err, &so) && so.Category != "" { // names the category that is full
+		return newProblem(http.StatusConflict, "sold_out", "No seat is left in the category "+so.Category+".",
+			[]privacy.FieldError{{Field: "category", Code: "sold_out"}}), false
 	}
 	var ferrs privacy.Errors
 	if errors.As(err, &ferrs) {
