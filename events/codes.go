@@ -153,7 +153,23 @@ func (s *Service) Codes(ctx context.Context, slug string) ([]Code, error) {
 // (ErrCodeInvalid otherwise: the same answer for a code that does not
 // exist, so an answer tells no more than that).
 func (s *Service) Code(ctx context.Context, slug, code, category string, t time.Time) (*Code, error) {
+	c, err := s.ValidCode(ctx, slug, code, t)
+	if err != nil {
+		return nil, err
+	}
+	if !c.For(category) {
+		return nil, ErrCodeInvalid
+	}
+	return c, nil
+}
+
+// ValidCode returns the event's code if it is valid at t, whatever the
+// category (ErrCodeInvalid otherwise).
+func (s *Service) ValidCode(ctx context.Context, slug, code string, t time.Time) (*Code, error) {
 	var c Code
+	if !codeRE.MatchString(NormalizeCode(code)) {
+		return nil, ErrCodeInvalid
+	}
 	err := s.codes.c.FindOne(ctx, bson.M{"_id": codeID(slug, code)}, &c)
 	if errors.Is(err, mongodb.ErrNotFound) {
 		return nil, ErrCodeInvalid
@@ -161,7 +177,7 @@ func (s *Service) Code(ctx context.Context, slug, code, category string, t time.
 	if err != nil {
 		return nil, fmt.Errorf("get code: %w", err)
 	}
-	if !c.ValidAt(t) || !c.For(category) {
+	if !c.ValidAt(t) {
 		return nil, ErrCodeInvalid
 	}
 	return &c, nil

@@ -78,6 +78,8 @@ var authz = map[string]access{
 	"GET /api/v1/events/:slug/partner-export":       scopedTo(staff.Admin, staff.Organiser, staff.Partner),
 	"GET /api/v1/events/:slug/disclosures":          scopedTo(staff.Admin, staff.Organiser, staff.Privacy),
 	"GET /api/v1/events/:slug/privacy-notice":       public(),
+	"POST /api/v1/events/:slug/codes":               scopedTo(staff.Admin, staff.Organiser),
+	"GET /api/v1/events/:slug/codes":                scopedTo(staff.Admin, staff.Organiser, staff.Finance),
 
 	"GET /api/v1/me":                             me(),
 	"PATCH /api/v1/me":                           me(),

@@ -503,3 +503,61 @@ func TestBrowserNoLoginCSRF(t *testing.T) {
 		t.Fatalf("the link's own button did not sign in: %s", html)
 	}
 }
+
+// TestBrowserCategoriesAndCode: a participant sees the public categories,
+// applies a partner's code, which shows the guest category, chooses it
+// and is registered in it.
+func TestBrowserCategoriesAndCode(t *testing.T) {
+	b := newBrowser(t)
+	b.mustEvent(t, "konf", func(m map[string]any) {
+		m["categories"] = []map[string]any{
+			{"key": "full", "name": map[string]string{"nb": "Full billett", "en": "Full ticket"}, "price": 150000, "vatRate": 25},
+			{"key": "dag", "name": map[string]string{"nb": "Dagsbillett", "en": "Day ticket"}, "price": 80000, "vatRate": 25, "capacity": 20},
+			{"key": "gjest", "name": map[string]string{"nb": "Partnergjest", "en": "Partner guest"}, "visibility": "code"},
+		}
+	})
+	if r := b.do(t, "POST", "/api/v1/events/konf/codes", adminToken, map[string]any{"code": "ACME-GJEST", "percent": 100, "maxUses": 5, "reserve": true, "categories": []string{"gjest"}}); r.status != 201 {
+		t.Fatalf("code: %d %s", r.status, r.body)
+	}
+	b.run(t, chromedp.Navigate(b.base+"/e/konf?lang=nb"), chromedp.WaitVisible("#category-full", chromedp.ByID))
+	b.axeCheck(t, "the form with categories")
+	if s := b.text(t, "label[for=category-dag]"); !strings.Contains(s, "Dagsbillett: 800,00 NOK") || !strings.Contains(s, "20 ledige plasser") {
+		t.Errorf("day ticket label %q", s)
+	}
+	var guests int
+	b.run(t, chromedp.Evaluate(`document.querySelectorAll("#category-gjest").length`, &guests))
+	if guests != 0 {
+		t.Error("the guest category is shown without its code")
+	}
+	b.run(t,
+		chromedp.SendKeys("#code", "acme-gjest", chromedp.ByID),
+		chromedp.Click("form.code button", chromedp.ByQuery),
+		chromedp.WaitVisible("#category-gjest", chromedp.ByID),
+	)
+	b.shot(t, "categories-code-applied")
+	b.axeCheck(t, "the form with a code applied")
+	if s := b.text(t, "p.notice"); !strings.Contains(s, "ACME-GJEST") || !strings.Contains(s, "100 %") {
+		t.Errorf("code notice %q", s)
+	}
+	if s := b.text(t, "label[for=category-gjest]"); !strings.Contains(s, "Gratis (5 ledige plasser)") {
+		t.Errorf("guest label %q: the code holds 5 seats", s)
+	}
+	b.run(t,
+		chromedp.Click("#category-gjest", chromedp.ByID),
+		chromedp.SendKeys("#f-name", "Gjest Gjestesen", chromedp.ByID),
+		chromedp.SendKeys("#f-email", "gjest@example.no", chromedp.ByID),
+		chromedp.Click(`form[method=post] button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`main[data-page="done"]`, chromedp.ByQuery),
+	)
+	var doc struct {
+		Category string `bson:"category"`
+		Code     string `bson:"code"`
+		Status   string `bson:"status"`
+	}
+	if err := b.store.Collection(mongodb.Registrations).FindOne(context.Background(), bson.M{"event": "konf"}, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Category != "gjest" || doc.Code != "konf/ACME-GJEST" || doc.Status != "confirmed" {
+		t.Errorf("registration %+v", doc)
+	}
+}

@@ -93,3 +93,35 @@ func handleGetEventStaff(a *app.App) fiber.Handler {
 		return c.JSON(e)
 	}
 }
+
+// handleCreateCode makes a discount code or guest quota of the event.
+func handleCreateCode(s *events.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req events.CodeRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		code, err := s.CreateCode(c.UserContext(), c.Params("slug"), req)
+		if err != nil {
+			return err
+		}
+		return c.Status(fiber.StatusCreated).JSON(code)
+	}
+}
+
+type codeList struct {
+	Codes []events.Code `json:"codes"`
+}
+
+func handleListCodes(s *events.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		cs, err := s.Codes(c.UserContext(), c.Params("slug"))
+		if err != nil {
+			return err
+		}
+		if cs == nil {
+			cs = []events.Code{}
+		}
+		return c.JSON(codeList{Codes: cs})
+	}
+}

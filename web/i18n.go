@@ -46,7 +46,9 @@ var msgs = map[string]map[string]string{
 	"nb": {
 		"lang.other": "English", "lang.other.code": "en",
 		"register": "Påmelding", "when": "Tid", "where": "Sted", "price": "Pris", "free": "Gratis", "price.from": "fra",
-		"category.legend": "Billett", "category.waitlist": "utsolgt, venteliste", "category.until": "til %s",
+		"category.legend": "Billett", "code.label": "Har du en kode?", "code.hint": "En rabattkode, eller koden en partner ga deg for gjestebilletter.",
+		"code.apply": "Bruk koden", "code.applied": "Koden %s er brukt: %s rabatt på billetter den gjelder for.", "err.code": "Koden finnes ikke, gjelder ikke nå eller ikke for denne billetten.",
+		"err.code_used_up": "Koden er brukt opp.", "category.waitlist": "utsolgt, venteliste", "category.until": "til %s",
 		"err.not_on_sale": "Denne billetten er ikke til salgs nå.", "err.outside_age_range": "Alderen på løpsdagen passer ikke klassen du valgte.",
 		"seats.left": "ledige plasser", "soldout": "Utsolgt", "closed": "Påmeldingen er ikke åpen.", "cancelled": "Arrangementet er avlyst.",
 		"required": "påkrevd", "why": "Hvorfor vi spør", "submit": "Meld meg på", "submit.waitlist": "Sett meg på ventelisten",
@@ -110,7 +112,9 @@ var msgs = map[string]map[string]string{
 	"en": {
 		"lang.other": "Norsk", "lang.other.code": "nb",
 		"register": "Registration", "when": "When", "where": "Where", "price": "Price", "free": "Free", "price.from": "from",
-		"category.legend": "Ticket", "category.waitlist": "sold out, waiting list", "category.until": "until %s",
+		"category.legend": "Ticket", "code.label": "Do you have a code?", "code.hint": "A discount code, or the code a partner gave you for guest tickets.",
+		"code.apply": "Use the code", "code.applied": "The code %s is applied: %s off the tickets it is for.", "err.code": "The code does not exist, is not valid now, or not for this ticket.",
+		"err.code_used_up": "The code is used up.", "category.waitlist": "sold out, waiting list", "category.until": "until %s",
 		"err.not_on_sale": "This ticket is not on sale now.", "err.outside_age_range": "The age on race day does not fit the class you chose.",
 		"seats.left": "seats left", "soldout": "Sold out", "closed": "Registration is not open.", "cancelled": "The event is cancelled.",
 		"required": "required", "why": "Why we ask", "submit": "Register", "submit.waitlist": "Put me on the waiting list",

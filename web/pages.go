@@ -163,7 +163,7 @@ var oslo = privacy.Oslo
 
 // eventForm renders the event page with its form; in holds what was sent
 // (kept on error), errs the problems.
-func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string, ferrs privacy.Errors, general string, methods map[string]bool) error {
+func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string, ferrs privacy.Errors, general string, methods map[string]bool, code *events.Code) error {
 	now := time.Now()
 	title := e.Title.In(lang)
 	byField := map[string]string{}
@@ -211,8 +211,20 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 		}
 	}
 	data["Fields"] = fields
+	if code != nil {
+		data["Code"] = code.Code
+		data["CodeText"] = fmt.Sprintf(t(lang, "code.applied"), code.Code, codeOff(code, e, lang))
+	} else if in["code"] != "" {
+		data["CodeError"] = t(lang, "err.code")
+		errs = append(errs, pageError{ID: "code", Text: t(lang, "code.label") + ": " + t(lang, "err.code")})
+	}
+	data["CodeValue"] = in["code"]
+	data["ShowCode"] = len(e.Categories) > 0 || e.Paid()
+	if code := byField["code"]; code != "" {
+		data["CodeError"] = t(lang, "err.code")
+	}
 	if len(e.Categories) > 0 {
-		data["Categories"] = categoryChoice(e, lang, now, in["category"])
+		data["Categories"] = categoryChoice(e, lang, now, in["category"], code)
 		if lowest := cheapest(e, now); lowest != nil {
 			data["Price"] = t(lang, "price.from") + " " + money(*lowest, lang)
 		}
@@ -283,10 +295,19 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 // categoryChoice is the event's categories on sale to the form: each
 // with its price and seats left; one sold out is shown but cannot be
 // chosen unless the event has a waiting list.
-func categoryChoice(e *events.Event, lang string, now time.Time, chosen string) []fiber.Map {
+func categoryChoice(e *events.Event, lang string, now time.Time, chosen string, code *events.Code) []fiber.Map {
 	var out []fiber.Map
-	for _, pc := range e.Shown(nil) {
-		if e.OnSale(pc.Key, now, nil) != nil {
+	var unlocked []string
+	if code != nil {
+		unlocked = code.Categories
+	}
+	for _, pc := range e.Shown(unlocked) {
+		if code != nil && code.Reserve && code.For(pc.Key) {
+			// The code's holders take the seats it holds.
+			pc.SeatsLeft = code.MaxUses - code.Used
+			pc.SoldOut = pc.SeatsLeft <= 0
+		}
+		if e.OnSale(pc.Key, now, unlocked) != nil {
 			continue
 		}
 		label := pc.Name.In(lang) + ": " + money(events.Price{Amount: pc.Price, Currency: e.Price.Currency}, lang)
@@ -304,6 +325,27 @@ func categoryChoice(e *events.Event, lang string, now time.Time, chosen string) 
 		out = append(out, fiber.Map{"Value": pc.Key, "Label": label, "Checked": chosen == pc.Key, "Disabled": pc.SoldOut && !e.Waitlist})
 	}
 	return out
+}
+
+// codeOff says what a code takes off: "20 %" or "200,00 NOK".
+func codeOff(c *events.Code, e *events.Event, lang string) string {
+	if c.Percent > 0 {
+		return fmt.Sprintf("%d %%", c.Percent)
+	}
+	return money(events.Price{Amount: c.Amount, Currency: e.Price.Currency}, lang)
+}
+
+// pageCode is the code a page was given (in the query or the form), if it
+// is valid now.
+func pageCode(c *fiber.Ctx, s *events.Service, slug, code string) (*events.Code, error) {
+	if code == "" {
+		return nil, nil
+	}
+	ec, err := s.ValidCode(c.UserContext(), slug, code, time.Now())
+	if errors.Is(err, events.ErrCodeInvalid) {
+		return nil, nil
+	}
+	return ec, err
 }
 
 // cheapest is the lowest price of the categories on public sale now.
@@ -330,7 +372,15 @@ func handleEventPage(ev *events.Service, methods func() map[string]bool) fiber.H
 		if err != nil {
 			return pageError404(c, err)
 		}
-		return eventForm(c, e, pageLang(c), map[string]string{}, nil, "", methods())
+		in := map[string]string{"code": strings.TrimSpace(c.Query("code"))}
+		if len(in["code"]) > 64 {
+			in["code"] = ""
+		}
+		code, err := pageCode(c, ev, e.Slug, in["code"])
+		if err != nil {
+			return err
+		}
+		return eventForm(c, e, pageLang(c), in, nil, "", methods(), code)
 	}
 }
 
@@ -358,7 +408,7 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 			in["f_"+ff.Key] = v
 			req.Fields[ff.Key] = v
 		}
-		for _, k := range []string{"object_partners", "payment_method", "submission", "category"} {
+		for _, k := range []string{"object_partners", "payment_method", "submission", "category", "code"} {
 			in[k] = c.FormValue(k)
 		}
 		if len(in["submission"]) <= 64 {
@@ -375,7 +425,11 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 			}
 		}
 		req.Objections.PartnerSharing = in["object_partners"] == "true"
-		req.Category = in["category"]
+		req.Category, req.Code = in["category"], in["code"]
+		code, err := pageCode(c, a.Events, e.Slug, in["code"])
+		if err != nil {
+			return err
+		}
 		if e.Paid() {
 			req.Payment.Method = in["payment_method"]
 		}
@@ -383,7 +437,7 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 		if err != nil {
 			var ferrs privacy.Errors
 			if errors.As(err, &ferrs) {
-				return eventForm(c.Status(fiber.StatusUnprocessableEntity), e, lang, in, ferrs, "", methods())
+				return eventForm(c.Status(fiber.StatusUnprocessableEntity), e, lang, in, ferrs, "", methods(), code)
 			}
 			p, internal := toProblem(err)
 			if internal {
@@ -396,7 +450,7 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 			if fresh, gerr := a.Events.Get(c.UserContext(), e.Slug); gerr == nil {
 				e = fresh
 			}
-			return eventForm(c.Status(p.Status), e, lang, in, nil, general, methods())
+			return eventForm(c.Status(p.Status), e, lang, in, nil, general, methods(), code)
 		}
 		if res.CheckoutURL != "" {
 			return c.Redirect(res.CheckoutURL, fiber.StatusSeeOther)

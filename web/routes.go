@@ -65,6 +65,8 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	v1.Post("/events/:slug/cancel", staffOnly(staff.Admin, staff.Organiser), requireEvent, handleCancelEvent(a))
 	v1.Get("/events/:slug/partner-export", staffOnly(staff.Admin, staff.Organiser, staff.Partner), requireEvent, handlePartnerExport(a.Events, a.Lists, a.Log))
 	v1.Get("/events/:slug/disclosures", staffOnly(staff.Admin, staff.Organiser, staff.Privacy), requireEvent, handleDisclosures(a.Lists))
+	v1.Post("/events/:slug/codes", staffOnly(staff.Admin, staff.Organiser), requireEvent, idem, handleCreateCode(a.Events))
+	v1.Get("/events/:slug/codes", staffOnly(staff.Admin, staff.Organiser, staff.Finance), requireEvent, handleListCodes(a.Events))
 	v1.Get("/events/:slug/privacy-notice", handlePrivacyNotice(a.Events, d.Config.PublicURL, d.Config.DigitalConsentAge, d.Config.CardPayments))
 	v1.Get("/me", me, handleMe(a.Rights))
 	v1.Patch("/me", me, handleRectify(a.Rights))
