@@ -69,6 +69,7 @@ type App struct {
 	Rights        *registration.Rights
 	Requests      *registration.Requests
 	Lists         *registration.Lists
+	CheckIns      *registration.CheckIns
 	Retention     *registration.Retention
 	Mailer        *registration.Mailer
 
@@ -114,6 +115,7 @@ func New(store, keyStore *mongodb.Store, keys *privacy.Keyring, log *slog.Logger
 	a.Rights = registration.NewRights(d, a.Signups)
 	a.Requests = registration.NewRequests(d, cfg.Sender)
 	a.Lists = registration.NewLists(d, cfg.PartnerObjectionWindow)
+	a.CheckIns = registration.NewCheckIns(d)
 	a.Retention = registration.NewRetention(d)
 	a.Mailer = registration.NewMailer(d, cfg.Sender, cfg.PublicURL)
 	a.Payments = payments.NewService(store, a.Events, d.Store, a.Signups, a.Invoices, log, now, cfg.Payments)

@@ -218,6 +218,8 @@ type Registration struct {
 	ErasedAt *time.Time `bson:"erasedAt,omitempty"`
 	// CancelledAt is when the registration was cancelled.
 	CancelledAt *time.Time `bson:"cancelledAt,omitempty"`
+	// CheckedIn is set when the participant was checked in at the door.
+	CheckedIn *CheckIn `bson:"checkedIn,omitempty"`
 	// Hooks are changes waiting to be told to organisers' systems;
 	// HooksAt is set while any wait (see package webhooks).
 	Hooks     map[string]HookEvent `bson:"hooks,omitempty"`

@@ -43,10 +43,13 @@ const (
 	// Privacy: the organisation's privacy contact, answering data-subject
 	// requests that arrive by e-mail.
 	Privacy Role = "privacy"
+	// CheckIn: staff at the door of events it is scoped to; they scan
+	// tickets and print the door list (name and category only).
+	CheckIn Role = "checkin"
 )
 
 // Roles lists every role.
-var Roles = []Role{Admin, Organiser, Finance, Catering, Partner, Privacy}
+var Roles = []Role{Admin, Organiser, Finance, Catering, Partner, Privacy, CheckIn}
 
 // tokenPrefix marks pamelding tokens so secret scanners can find leaked ones.
 const tokenPrefix = "pmd_"
@@ -111,7 +114,7 @@ func (p Principal) Scope() []string {
 // CreateRequest is the body of POST /api/v1/tokens and the token create
 // command's flags.
 type CreateRequest struct {
-	Role    Role     `json:"role" validate:"required,oneof=admin organiser finance catering partner privacy"`
+	Role    Role     `json:"role" validate:"required,oneof=admin organiser finance catering partner privacy checkin"`
 	Name    string   `json:"name" validate:"required,max=100,singleline"`
 	Events  []string `json:"events" validate:"max=100,dive,required,max=64"`
 	Partner string   `json:"partner" validate:"max=64"`
@@ -144,7 +147,8 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (string, *Token, 
 	switch {
 	case r.Role == Partner && r.Partner == "":
 		errs.Add("partner", privacy.CodeRequired)
-	case r.Role == Partner && len(r.Events) == 0:
+	case (r.Role == Partner || r.Role == CheckIn) && len(r.Events) == 0:
+		// Door staff and partners work for the events they are given.
 		errs.Add("events", privacy.CodeRequired)
 	case r.Role != Partner && r.Partner != "":
 		errs.Add("partner", privacy.CodeInvalid)

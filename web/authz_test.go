@@ -49,6 +49,7 @@ var authz = map[string]access{
 	"POST /me/objections":                 page(),
 	"POST /me/restriction":                page(),
 	"GET /me/export.json":                 page(),
+	"GET /me/ticket.png":                  page(),
 	"POST /me/cancel":                     page(),
 	"GET /me/delete":                      page(),
 	"POST /me/delete":                     page(),
@@ -80,6 +81,8 @@ var authz = map[string]access{
 	"GET /api/v1/events/:slug/privacy-notice":       public(),
 	"POST /api/v1/events/:slug/codes":               scopedTo(staff.Admin, staff.Organiser),
 	"GET /api/v1/events/:slug/codes":                scopedTo(staff.Admin, staff.Organiser, staff.Finance),
+	"POST /api/v1/events/:slug/checkins":            scopedTo(staff.Admin, staff.Organiser, staff.CheckIn),
+	"GET /api/v1/events/:slug/door-list":            scopedTo(staff.Admin, staff.Organiser, staff.CheckIn),
 
 	"GET /api/v1/me":                             me(),
 	"PATCH /api/v1/me":                           me(),
@@ -91,6 +94,7 @@ var authz = map[string]access{
 	"DELETE /api/v1/me/registration":             me(),
 	"POST /api/v1/me/offer/accept":               me(),
 	"POST /api/v1/me/token":                      me(),
+	"GET /api/v1/me/ticket.png":                  me(),
 
 	"GET /api/v1/guardian":           guardian(),
 	"POST /api/v1/guardian/confirm":  guardian(),

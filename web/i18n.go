@@ -46,6 +46,7 @@ var msgs = map[string]map[string]string{
 	"nb": {
 		"lang.other": "English", "lang.other.code": "en",
 		"register": "Påmelding", "when": "Tid", "where": "Sted", "price": "Pris", "free": "Gratis", "price.from": "fra",
+		"me.ticket": "Billett", "me.ticket.alt": "QR-kode for billetten din; vis den i døra", "me.ticket.code": "Billettkode (hvis koden ikke kan skannes)",
 		"category.legend": "Billett", "code.label": "Har du en kode?", "code.hint": "En rabattkode, eller koden en partner ga deg for gjestebilletter.",
 		"code.apply": "Bruk koden", "code.applied": "Koden %s er brukt: %s rabatt på billetter den gjelder for.", "err.code": "Koden finnes ikke, gjelder ikke nå eller ikke for denne billetten.",
 		"err.code_used_up": "Koden er brukt opp.", "category.waitlist": "utsolgt, venteliste", "category.until": "til %s",
@@ -112,6 +113,7 @@ var msgs = map[string]map[string]string{
 	"en": {
 		"lang.other": "Norsk", "lang.other.code": "nb",
 		"register": "Registration", "when": "When", "where": "Where", "price": "Price", "free": "Free", "price.from": "from",
+		"me.ticket": "Ticket", "me.ticket.alt": "QR code of your ticket; show it at the door", "me.ticket.code": "Ticket code (if the QR code cannot be scanned)",
 		"category.legend": "Ticket", "code.label": "Do you have a code?", "code.hint": "A discount code, or the code a partner gave you for guest tickets.",
 		"code.apply": "Use the code", "code.applied": "The code %s is applied: %s off the tickets it is for.", "err.code": "The code does not exist, is not valid now, or not for this ticket.",
 		"err.code_used_up": "The code is used up.", "category.waitlist": "sold out, waiting list", "category.until": "until %s",

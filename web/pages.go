@@ -653,6 +653,7 @@ func mePage(c *fiber.Ctx, a *app.App, reg *registration.Registration, lang, flas
 		"EventTitle": title, "Status": registration.StatusText(lang, reg.Status), "Flash": flash,
 		"Source":    fmt.Sprintf(t(lang, "me.source.text"), reg.CreatedAt.In(oslo).Format("02.01.2006"), t(lang, "channel."+string(reg.Channel))),
 		"CanCancel": reg.Status.Live(),
+		"Ticket":    ticketOf(a, reg),
 	})
 }
 
