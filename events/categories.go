@@ -128,16 +128,11 @@ func (e *Event) Ticket(key string) (Ticket, error) {
 // OnSale reports whether the category is sold at t to a buyer who holds
 // the codes unlocking the categories in unlocked.
 func (e *Event) OnSale(key string, t time.Time, unlocked []string) error {
-	if len(e.Categories) == 0 {
-		if key != "" {
-			return ErrNoCategory
-		}
-		return nil
+	if _, err := e.Ticket(key); err != nil || key == "" {
+		return err // "": the event's own ticket, on sale while registration is open
 	}
-	c, ok := e.Category(key)
+	c, _ := e.Category(key)
 	switch {
-	case !ok:
-		return ErrNoCategory
 	case c.SaleFrom != nil && t.Before(*c.SaleFrom), c.SaleUntil != nil && !t.Before(*c.SaleUntil):
 		return ErrNoCategory
 	case c.Visibility == CodeOnly && !slices.Contains(unlocked, key):
@@ -181,6 +176,17 @@ func (c Claim) Total() int {
 		n += k
 	}
 	return n
+}
+
+// Claims are seats per event (by slug) and category.
+type Claims map[string]Claim
+
+// Add counts n seats of the event's category.
+func (cs Claims) Add(slug, category string, n int) {
+	if cs[slug] == nil {
+		cs[slug] = Claim{}
+	}
+	cs[slug][category] += n
 }
 
 // quotas are the categories' quotas the settings make, keeping the seats

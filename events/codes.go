@@ -225,21 +225,18 @@ func (s *Service) Unredeem(ctx context.Context, c *Code, n int) error {
 	return nil
 }
 
-// ReservedUnused counts, per event and category, the seats reserving
-// codes still hold for their holders: for the recount, they are taken.
-func (s *Service) ReservedUnused(ctx context.Context) (map[string]Claim, error) {
+// ReservedUnused adds to into, per event and category, the seats
+// reserving codes still hold for their holders: for the recount, they are
+// taken.
+func (s *Service) ReservedUnused(ctx context.Context, into Claims) error {
 	var cs []Code
 	if err := s.codes.c.All(ctx, bson.M{"reserve": true}, &cs); err != nil {
-		return nil, fmt.Errorf("reserved seats: %w", err)
+		return fmt.Errorf("reserved seats: %w", err)
 	}
-	out := map[string]Claim{}
 	for _, c := range cs {
-		if out[c.Event] == nil {
-			out[c.Event] = Claim{}
-		}
 		for k, n := range c.reserved(c.MaxUses - c.Used) {
-			out[c.Event][k] += n
+			into.Add(c.Event, k, n)
 		}
 	}
-	return out, nil
+	return nil
 }

@@ -398,12 +398,7 @@ func (s *Invoices) newInvoice(reg *registration.Registration, ev *events.Event) 
 	if inv.Currency == "" {
 		inv.Currency = ev.Price.Currency
 	}
-	lines := reg.Payment.Lines
-	if len(lines) == 0 {
-		// Registered before lines were kept: the event's price then.
-		lines = []registration.Line{{Item: registration.ItemTicket, Name: ev.Title, Quantity: 1, UnitGross: ev.Price.Amount, VATRate: ev.VATRate}}
-	}
-	for _, l := range lines {
+	for _, l := range linesOf(reg, ev) {
 		rate := l.VATRate
 		if !s.cfg.Seller.VATRegistered {
 			rate = 0 // a seller not registered for VAT may not charge it

@@ -211,15 +211,20 @@ func stripeErr(op string, err error) error {
 	return errors.New(op + ": stripe unreachable")
 }
 
+// linesOf are what the registration pays for: its lines, or for one from
+// before lines were kept, one ticket at the event's price.
+func linesOf(reg *registration.Registration, ev *events.Event) []registration.Line {
+	if len(reg.Payment.Lines) > 0 {
+		return reg.Payment.Lines
+	}
+	return []registration.Line{{Item: registration.ItemTicket, Name: ev.Title, Quantity: 1, UnitGross: ev.Price.Amount, VATRate: ev.VATRate}}
+}
+
 // checkoutLines are the registration's lines as Stripe's: a code's
 // discount is taken off the unit price (Checkout has no negative line),
-// and named in the line. A registration from before lines were kept pays
-// the event's price.
+// and named in the line.
 func checkoutLines(reg *registration.Registration, ev *events.Event) []*stripe.CheckoutSessionLineItemParams {
-	lines := reg.Payment.Lines
-	if len(lines) == 0 {
-		lines = []registration.Line{{Item: registration.ItemTicket, Name: ev.Title, Quantity: 1, UnitGross: reg.Payment.Amount}}
-	}
+	lines := linesOf(reg, ev)
 	out := make([]*stripe.CheckoutSessionLineItemParams, 0, len(lines))
 	for _, l := range lines {
 		name := l.Name.In(reg.Lang)

@@ -773,17 +773,8 @@ func (s *Signups) RecountSeats(ctx context.Context, quiet bool) (int, error) {
 		return 0, err
 	}
 	// Seats codes hold for their holders are taken too.
-	reserved, err := s.d.events.ReservedUnused(ctx)
-	if err != nil {
+	if err := s.d.events.ReservedUnused(ctx, held); err != nil {
 		return 0, err
-	}
-	for slug, claim := range reserved {
-		if held[slug] == nil {
-			held[slug] = events.Claim{}
-		}
-		for k, n := range claim {
-			held[slug][k] += n
-		}
 	}
 	now := s.d.clock()
 	s.mu.Lock()

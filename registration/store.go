@@ -271,17 +271,14 @@ func (s *Store) MoneyOf(ctx context.Context, slug string) (map[PaymentStatus]int
 
 // seatsHeld counts, per event and per category of each, the
 // registrations holding a seat, in one pass over the collection.
-func (s *Store) seatsHeld(ctx context.Context) (map[string]events.Claim, error) {
+func (s *Store) seatsHeld(ctx context.Context) (events.Claims, error) {
 	regs, err := s.all(ctx, "count seats", bson.M{"seat": true}, options.Find().SetProjection(bson.M{"_id": 1, "event": 1, "category": 1}))
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]events.Claim{}
+	out := events.Claims{}
 	for _, r := range regs {
-		if out[r.Event] == nil {
-			out[r.Event] = events.Claim{}
-		}
-		out[r.Event][r.Category]++
+		out.Add(r.Event, r.Category, 1)
 	}
 	return out, nil
 }
