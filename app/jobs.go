@@ -20,6 +20,7 @@ const (
 	jobPartners      = "partner-notices"
 	jobRequestMail   = "request-mail"
 	jobGuardians     = "guardian-holds"
+	jobOrders        = "orders"
 )
 
 // Job is one background job: what it does, and how often.
@@ -48,6 +49,7 @@ func (a *App) Jobs() []Job {
 		{jobPartners, every, count(a.NoticePartners)},
 		{jobRequestMail, every, count(a.Requests.SendDue)},
 		{jobGuardians, every, count(a.Signups.ExpireGuardianHolds)},
+		{jobOrders, every, count(a.Signups.SweepOrders)},
 	}
 }
 

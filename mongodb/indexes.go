@@ -46,6 +46,8 @@ const (
 	// Codes are events' discount codes and guest quotas, keyed by event
 	// and code.
 	Codes = "codes"
+	// Orders are orders of several participants by one buyer.
+	Orders = "orders"
 )
 
 // Index is one index the service relies on.
@@ -81,6 +83,9 @@ var Indexes = []Index{
 	{HookDeliveries, "endpoint", bson.D{{Key: "endpoint", Value: 1}}, false, "an endpoint's delivery log"},
 	{Registrations, "hooks_due", bson.D{{Key: "hooksAt", Value: 1}}, false, "the dispatcher finds registrations with hook events waiting"},
 	{Codes, "event", bson.D{{Key: "event", Value: 1}}, false, "an event's codes"},
+	{Orders, "submission", bson.D{{Key: "event", Value: 1}, {Key: "submission", Value: 1}}, true, "one order per submission: a retry with the same Idempotency-Key finds the first"},
+	{Orders, "status", bson.D{{Key: "status", Value: 1}, {Key: "openUntil", Value: 1}}, false, "the order sweep finds orders whose request died"},
+	{Registrations, "order", bson.D{{Key: "order", Value: 1}}, false, "an order's registrations"},
 	{WebState, "expires", bson.D{{Key: "expiresAt", Value: 1}}, false, "expired CSRF tokens and sessions are swept"},
 	{Registrations, "offer_expiry", bson.D{{Key: "status", Value: 1}, {Key: "offerExpiresAt", Value: 1}}, false, "the offer job finds offers that ran out"},
 }

@@ -18,7 +18,7 @@ import (
 // collections is every collection pamelding keeps.
 var collections = []string{Events, Tokens, Registrations, Leases, Invoices, Counters, StripeEvents, BankEntries,
 	Disclosures, DisclosureChunks, PrivacyRequests, PurgeReceipts, HookEndpoints, HookDeliveries, WebState, Seats,
-	Promises, RetentionChanges}
+	Promises, RetentionChanges, Codes, Orders}
 
 // indexPrimaryKeys makes the embedded store find a document by its _id
 // without reading the whole table.

@@ -180,9 +180,9 @@ func (s *Service) settleInvoice(ctx context.Context, inv *Invoice) (string, erro
 	status := InvoicePaid
 	regStatus := registration.PaymentPaid
 	switch {
-	case inv.PaidAmount < inv.Total:
+	case inv.PaidAmount < inv.Due():
 		status, regStatus = InvoicePartiallyPaid, registration.PaymentPartiallyPaid
-	case inv.PaidAmount > inv.Total:
+	case inv.PaidAmount > inv.Due():
 		status, regStatus = InvoiceOverpaid, registration.PaymentOverpaid
 	}
 	if inv.Status == InvoiceCredited {
@@ -203,10 +203,54 @@ func (s *Service) settleInvoice(ctx context.Context, inv *Invoice) (string, erro
 	if paidAt.IsZero() {
 		paidAt = s.clock()
 	}
-	if err := s.regs.RecordInvoicePayment(ctx, inv.Registration, inv.Number, inv.PaidAmount, regStatus, paidAt); err != nil {
+	if inv.Order != "" {
+		if err := s.allocate(ctx, inv, paidAt); err != nil {
+			return "", err
+		}
+	} else if err := s.regs.RecordInvoicePayment(ctx, inv.Registration, inv.Number, inv.PaidAmount, regStatus, paidAt); err != nil {
 		return "", err
 	}
 	return map[string]string{InvoicePaid: "paid", InvoicePartiallyPaid: "partially_paid", InvoiceOverpaid: "overpaid", InvoiceCredited: "paid_after_credit"}[status], nil
+}
+
+// allocate shares what was paid on an order's invoice among the
+// participants it still bills, in the invoice's order: each is paid up
+// before the next gets any, so every share only grows as payments come
+// in; what is paid beyond the whole is the last one's (overpaid).
+func (s *Service) allocate(ctx context.Context, inv *Invoice, paidAt time.Time) error {
+	left := inv.PaidAmount
+	billed := billedBy(inv)
+	var live []*registration.Registration
+	for _, id := range billed {
+		reg, err := s.regs.Get(ctx, id)
+		if errors.Is(err, registration.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if p := reg.Payment; p != nil && p.InvoiceNumber == inv.Number && p.Status != registration.PaymentCreditDue && p.Status != registration.PaymentCredited {
+			live = append(live, reg)
+		}
+	}
+	for i, reg := range live {
+		owed := inv.TotalOf(reg.ID)
+		share := min(left, owed)
+		st := registration.PaymentPaid
+		switch {
+		case i == len(live)-1 && left > owed:
+			share, st = left, registration.PaymentOverpaid
+		case share < owed:
+			st = registration.PaymentPartiallyPaid
+		}
+		left -= share
+		if share == 0 {
+			continue
+		}
+		if err := s.regs.RecordInvoicePayment(ctx, reg.ID, inv.Number, share, st, paidAt); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // errOutOfScope: a credit a scoped import leaves alone.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,8 @@ type Line struct {
 	Net         int64  `bson:"net" json:"net"`
 	VAT         int64  `bson:"vat" json:"vat"`
 	Gross       int64  `bson:"gross" json:"gross"`
+	// Registration is the participant an order's line is for.
+	Registration string `bson:"registration,omitempty" json:"-"`
 }
 
 // BankPayment is money received against an invoice.
@@ -89,9 +92,12 @@ type Invoice struct {
 	// Credits is the invoice a credit note cancels, CreditsDate that
 	// invoice's date (printed on the credit note; credit notes stored
 	// before it was kept have none, see Render).
-	Credits      int64     `bson:"credits" json:"credits,omitempty"`
-	CreditsDate  time.Time `bson:"creditsDate,omitempty" json:"-"`
+	Credits     int64     `bson:"credits" json:"credits,omitempty"`
+	CreditsDate time.Time `bson:"creditsDate,omitempty" json:"-"`
+	// Registration is the registration invoiced or credited; an order's
+	// invoice is "order:" and the order's id (Order).
 	Registration string    `bson:"registration" json:"registration"`
+	Order        string    `bson:"order,omitempty" json:"order,omitempty"`
 	Event        string    `bson:"event" json:"event"`
 	Seller       Party     `bson:"seller" json:"seller"`
 	Buyer        Party     `bson:"buyer" json:"buyer"`
@@ -108,6 +114,29 @@ type Invoice struct {
 	PaidAmount int64         `bson:"paidAmount" json:"paidAmount"`
 	Payments   []BankPayment `bson:"payments" json:"payments"`
 	CreditedBy int64         `bson:"creditedBy,omitempty" json:"creditedBy,omitempty"`
+	// Credited is what credit notes took back of it (positive), and
+	// CreditNotes which: an order's invoice is credited a participant at
+	// a time; it is credited (Status) once nothing is left.
+	Credited    int64   `bson:"credited,omitempty" json:"credited,omitempty"`
+	CreditNotes []int64 `bson:"creditNotes,omitempty" json:"creditNotes,omitempty"`
+}
+
+// Due is what is left to pay of it once credit notes took their part.
+func (inv *Invoice) Due() int64 { return inv.Total - inv.Credited }
+
+// TotalOf is what an order's invoice bills for one participant (the
+// whole invoice for a registration's own).
+func (inv *Invoice) TotalOf(reg string) int64 {
+	if inv.Order == "" {
+		return inv.Total
+	}
+	var t int64
+	for _, l := range inv.Lines {
+		if l.Registration == reg {
+			t += l.Gross
+		}
+	}
+	return t
 }
 
 // vatOf splits a VAT-inclusive amount.
@@ -125,6 +154,13 @@ func vatOf(gross int64, rate int) (net, vat int64) {
 // that makes one issuer at a time, and the link to the invoice issued.
 // *registration.Store satisfies it.
 type Invoicing interface {
+	Get(ctx context.Context, id string) (*registration.Registration, error)
+	OrderOf(ctx context.Context, id string) (*registration.Order, error)
+	OrderRegistrations(ctx context.Context, o *registration.Order) ([]registration.Registration, error)
+	OpenBuyer(ctx context.Context, o *registration.Order, fields ...string) (map[string]string, error)
+	ClaimOrderInvoicing(ctx context.Context, id, nonce string, until time.Time) (bool, error)
+	ReleaseOrderInvoicing(ctx context.Context, id, nonce string) error
+	MarkOrderInvoiced(ctx context.Context, id, nonce string, billed []string, number int64, kid string) error
 	AwaitingInvoice(ctx context.Context, limit int64) ([]registration.Registration, error)
 	ClaimInvoicing(ctx context.Context, id, nonce string, until time.Time) (*registration.Registration, bool, error)
 	ReleaseInvoicing(ctx context.Context, id, nonce string) error
@@ -317,7 +353,17 @@ func (s *Invoices) find(ctx context.Context, reg, kind string, credits int64) (*
 // a number is taken, so two issuers (sign-up and the sweep, or two
 // instances) never both take one. A registration cancelled in time while
 // its invoice was issued gets the invoice credited by the settlement job.
+//
+// A participant of an order is billed on the order's one invoice (see
+// issueOrder).
 func (s *Invoices) IssueInvoice(ctx context.Context, id string) error {
+	reg, err := s.regs.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if reg.Order != "" {
+		return s.issueOrder(ctx, reg.Order)
+	}
 	nonce := rand.Text()
 	reg, ok, err := s.regs.ClaimInvoicing(ctx, id, nonce, s.clock().Add(claimTerm))
 	if err != nil || !ok {
@@ -367,6 +413,104 @@ func (s *Invoices) issue(ctx context.Context, reg *registration.Registration, no
 	return err
 }
 
+// issueOrder issues a placed order's one invoice, exactly once: the
+// order is claimed before a number is taken, as a registration is. A
+// line per participant's item, each naming the participant; the buyer is
+// the order's. Participants cancelled before it are not billed; one
+// cancelled while it is made is credited by the settlement job.
+func (s *Invoices) issueOrder(ctx context.Context, id string) error {
+	o, err := s.regs.OrderOf(ctx, id)
+	if err != nil {
+		return err
+	}
+	if o.Status != registration.OrderPlaced {
+		return nil // aborted, or its request is placing it and issues then
+	}
+	var inv *Invoice
+	if o.InvoiceNumber != 0 {
+		// Issued; a participant still waiting was not linked yet (a crash).
+		if inv, err = s.Invoice(ctx, o.InvoiceNumber); err != nil {
+			return err
+		}
+		return s.regs.MarkOrderInvoiced(ctx, o.ID, "", billedBy(inv), inv.Number, inv.KID)
+	}
+	nonce := rand.Text()
+	ok, err := s.regs.ClaimOrderInvoicing(ctx, o.ID, nonce, s.clock().Add(claimTerm))
+	if err != nil || !ok {
+		return err
+	}
+	release := func() {
+		if rerr := s.regs.ReleaseOrderInvoicing(context.WithoutCancel(ctx), o.ID, nonce); rerr != nil {
+			s.log.WarnContext(ctx, "order invoice claim not released; it runs out", "order", o.ID, "err", rerr)
+		}
+	}
+	// An issuer before this one may have died after numbering it.
+	if _, err := s.readSeries(ctx); err != nil {
+		release()
+		return err
+	}
+	if inv, err = s.find(ctx, "order:"+o.ID, KindInvoice, 0); err != nil {
+		release()
+		return err
+	}
+	if inv == nil {
+		doc, err := s.newOrderInvoice(ctx, o)
+		if err == nil {
+			err = s.number(ctx, doc)
+		}
+		if err != nil {
+			release()
+			return err
+		}
+		inv = doc
+	}
+	return s.regs.MarkOrderInvoiced(ctx, o.ID, nonce, billedBy(inv), inv.Number, inv.KID)
+}
+
+// billedBy are the participants an order's invoice has lines for.
+func billedBy(inv *Invoice) []string {
+	var ids []string
+	for _, l := range inv.Lines {
+		if !slices.Contains(ids, l.Registration) {
+			ids = append(ids, l.Registration)
+		}
+	}
+	return ids
+}
+
+// newOrderInvoice builds an order's invoice: the order's buyer, a line
+// per item of each participant still to be billed.
+func (s *Invoices) newOrderInvoice(ctx context.Context, o *registration.Order) (*Invoice, error) {
+	ev, err := s.events.Get(ctx, o.Event)
+	if err != nil {
+		return nil, err
+	}
+	buyer, err := s.regs.OpenBuyer(ctx, o, "name", "organisation", "invoice_org_number", "invoice_address", "invoice_reference")
+	if err != nil {
+		return nil, err
+	}
+	regs, err := s.regs.OrderRegistrations(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	inv := s.newInvoice(&registration.Registration{ID: "order:" + o.ID, Plain: buyer, Payment: &registration.Payment{Currency: o.Currency}}, ev)
+	inv.Order = o.ID
+	for _, reg := range regs {
+		if reg.Payment == nil || reg.Payment.Status != registration.PaymentInvoicing {
+			continue
+		}
+		v, err := s.regs.Open(ctx, &reg, "name")
+		if err != nil {
+			return nil, err
+		}
+		s.addLines(&inv, &reg, ev, v["name"])
+	}
+	if len(inv.Lines) == 0 {
+		return nil, errors.New("issue order invoice: nothing left to bill")
+	}
+	return &inv, nil
+}
+
 // IssuePending issues the invoices that failed to issue at sign-up, one
 // by one: a failing one is logged and the others go on.
 func (s *Invoices) IssuePending(ctx context.Context) (int, error) {
@@ -398,6 +542,15 @@ func (s *Invoices) newInvoice(reg *registration.Registration, ev *events.Event) 
 	if inv.Currency == "" {
 		inv.Currency = ev.Price.Currency
 	}
+	if reg.Payment.Lines != nil || reg.Payment.Amount != 0 {
+		s.addLines(&inv, reg, ev, v["name"])
+	}
+	return inv
+}
+
+// addLines bills a registration's items on an invoice, each line naming
+// the participant.
+func (s *Invoices) addLines(inv *Invoice, reg *registration.Registration, ev *events.Event, name string) {
 	for _, l := range linesOf(reg, ev) {
 		rate := l.VATRate
 		if !s.cfg.Seller.VATRegistered {
@@ -409,22 +562,28 @@ func (s *Invoices) newInvoice(reg *registration.Registration, ev *events.Event) 
 		} else if l.Item != registration.ItemTicket {
 			what = l.Name.NB
 		}
-		what += " (" + v["name"] + ")"
+		what += " (" + name + ")"
 		if l.Discount != 0 {
 			what += "; rabatt " + l.DiscountCode + " " + amount(l.Discount) + " kr per stk."
 		}
 		gross := l.Gross()
 		net, vat := vatOf(gross, rate)
-		inv.Lines = append(inv.Lines, Line{Description: what, Quantity: l.Quantity, UnitGross: l.UnitGross - l.Discount,
-			VATRate: rate, Net: net, VAT: vat, Gross: gross})
+		line := Line{Description: what, Quantity: l.Quantity, UnitGross: l.UnitGross - l.Discount,
+			VATRate: rate, Net: net, VAT: vat, Gross: gross}
+		if inv.Order != "" {
+			line.Registration = reg.ID
+		}
+		inv.Lines = append(inv.Lines, line)
 		inv.Net, inv.VAT, inv.Total = inv.Net+net, inv.VAT+vat, inv.Total+gross
 	}
-	return inv
 }
 
-// credit answers an invoice with a credit note for its whole amount,
-// once; look says an earlier attempt may have stored one already.
-func (s *Invoices) credit(ctx context.Context, number int64, look bool) (*Invoice, error) {
+// credit answers a registration's invoice with a credit note, once: for
+// the whole invoice, or on an order's invoice for that participant's
+// lines only; look says an earlier attempt may have stored one already.
+// The invoice is credited (its status) once credit notes took back all of
+// it.
+func (s *Invoices) credit(ctx context.Context, number int64, reg string, look bool) (*Invoice, error) {
 	inv, err := s.Invoice(ctx, number)
 	if err != nil {
 		return nil, err
@@ -432,12 +591,15 @@ func (s *Invoices) credit(ctx context.Context, number int64, look bool) (*Invoic
 	if inv.Kind != KindInvoice {
 		return nil, fmt.Errorf("credit %d: not an invoice", number)
 	}
+	if inv.Order == "" {
+		reg = inv.Registration
+	}
 	var cn *Invoice
 	if look {
 		if _, err := s.readSeries(ctx); err != nil {
 			return nil, err
 		}
-		if cn, err = s.find(ctx, inv.Registration, KindCreditNote, number); err != nil {
+		if cn, err = s.find(ctx, reg, KindCreditNote, number); err != nil {
 			return nil, err
 		}
 	}
@@ -445,11 +607,19 @@ func (s *Invoices) credit(ctx context.Context, number int64, look bool) (*Invoic
 		day := osloDate(s.clock())
 		doc := *inv
 		doc.Kind, doc.Credits, doc.CreditsDate, doc.IssueDate, doc.DueDate = KindCreditNote, number, inv.IssueDate, day, day
-		doc.Net, doc.VAT, doc.Total = -inv.Net, -inv.VAT, -inv.Total
-		doc.Lines = make([]Line, len(inv.Lines))
-		for i, l := range inv.Lines {
-			doc.Lines[i] = Line{Description: "Kreditnota for faktura " + strconv.FormatInt(number, 10) + ": " + l.Description,
-				Quantity: -l.Quantity, UnitGross: l.UnitGross, VATRate: l.VATRate, Net: -l.Net, VAT: -l.VAT, Gross: -l.Gross}
+		doc.Registration, doc.Net, doc.VAT, doc.Total, doc.Lines = reg, 0, 0, 0, []Line{}
+		doc.Credited, doc.CreditNotes = 0, nil
+		for _, l := range inv.Lines {
+			if inv.Order != "" && l.Registration != reg {
+				continue
+			}
+			doc.Lines = append(doc.Lines, Line{Description: "Kreditnota for faktura " + strconv.FormatInt(number, 10) + ": " + l.Description,
+				Quantity: -l.Quantity, UnitGross: l.UnitGross, VATRate: l.VATRate, Net: -l.Net, VAT: -l.VAT, Gross: -l.Gross,
+				Registration: l.Registration})
+			doc.Net, doc.VAT, doc.Total = doc.Net-l.Net, doc.VAT-l.VAT, doc.Total-l.Gross
+		}
+		if len(doc.Lines) == 0 {
+			return nil, fmt.Errorf("credit %d: no line of that registration", number)
 		}
 		doc.Status, doc.PaidAmount, doc.Payments, doc.CreditedBy = InvoiceCredited, 0, []BankPayment{}, 0
 		if err := s.number(ctx, &doc); err != nil {
@@ -457,9 +627,20 @@ func (s *Invoices) credit(ctx context.Context, number int64, look bool) (*Invoic
 		}
 		cn = &doc
 	}
-	if _, err := s.store.invoices.UpdateOne(ctx, bson.M{"_id": inv.ID},
-		bson.M{"$set": bson.M{"status": InvoiceCredited, "creditedBy": cn.Number}}); err != nil {
+	var after Invoice
+	err = s.store.invoices.FindOneAndUpdate(ctx, bson.M{"_id": inv.ID, "creditNotes": bson.M{"$ne": cn.Number}},
+		bson.M{"$inc": bson.M{"credited": -cn.Total}, "$push": bson.M{"creditNotes": cn.Number}}, &after)
+	switch {
+	case errors.Is(err, mongodb.ErrNotFound):
+		after = *inv // counted before
+	case err != nil:
 		return nil, err
+	}
+	if after.Credited >= after.Total {
+		if _, err := s.store.invoices.UpdateOne(ctx, bson.M{"_id": inv.ID},
+			bson.M{"$set": bson.M{"status": InvoiceCredited, "creditedBy": cn.Number}}); err != nil {
+			return nil, err
+		}
 	}
 	return cn, nil
 }

@@ -71,6 +71,8 @@ type Registrations interface {
 	HoldsPastEnd(ctx context.Context, t time.Time, limit int64) ([]registration.Registration, error)
 	SettlementsDue(ctx context.Context, t time.Time, limit int64) ([]registration.Registration, error)
 	MarkPaid(ctx context.Context, id string, p registration.CardPayment) (registration.PaidOutcome, error)
+	OrderOf(ctx context.Context, id string) (*registration.Order, error)
+	OrderRegistrations(ctx context.Context, o *registration.Order) ([]registration.Registration, error)
 	RecordRefund(ctx context.Context, id string, total int64, full bool) (bool, error)
 	RefundIssued(ctx context.Context, id, refundID string, amount int64, succeeded bool) error
 	LeaseSettlement(ctx context.Context, reg *registration.Registration, until time.Time) (bool, error)
@@ -187,6 +189,41 @@ func (s *Checkout) Start(ctx context.Context, reg *registration.Registration, ev
 		params.CustomerEmail = stripe.String(reg.Plain["email"])
 	}
 	params.SetIdempotencyKey("checkout-" + reg.ID)
+	params.Context = ctx
+	cs, err := s.stripe.CheckoutSessions.New(params)
+	if err != nil {
+		return nil, stripeErr("create checkout session", err)
+	}
+	return &registration.CheckoutSession{ID: cs.ID, URL: cs.URL, ExpiresAt: expires}, nil
+}
+
+// StartOrder opens one Stripe Checkout Session for an order about to be
+// stored: a line per participant's ticket (no participant's name goes to
+// Stripe), the order id as client reference, each participant's share
+// recorded on their own registration when it is paid.
+func (s *Checkout) StartOrder(ctx context.Context, o *registration.Order, regs []*registration.Registration, ev *events.Event) (*registration.CheckoutSession, error) {
+	expires := s.now().Add(s.cfg.Hold)
+	var items []*stripe.CheckoutSessionLineItemParams
+	for _, reg := range regs {
+		if reg.Payment != nil {
+			items = append(items, checkoutLines(reg, ev)...)
+		}
+	}
+	params := &stripe.CheckoutSessionParams{
+		Mode:              stripe.String(string(stripe.CheckoutSessionModePayment)),
+		ClientReferenceID: stripe.String(o.ID),
+		LineItems:         items,
+		PaymentIntentData: &stripe.CheckoutSessionPaymentIntentDataParams{
+			Metadata: map[string]string{"order": o.ID, "event": ev.Slug},
+		},
+		ExpiresAt:  stripe.Int64(expires.Unix()),
+		SuccessURL: stripe.String(s.cfg.PublicURL + "/e/" + ev.Slug + "/paid"),
+		CancelURL:  stripe.String(s.cfg.PublicURL + "/e/" + ev.Slug),
+		Locale:     stripe.String(locale(o.Lang)),
+	}
+	params.AddMetadata("order", o.ID)
+	params.AddMetadata("event", ev.Slug)
+	params.SetIdempotencyKey("checkout-order-" + o.ID)
 	params.Context = ctx
 	cs, err := s.stripe.CheckoutSessions.New(params)
 	if err != nil {

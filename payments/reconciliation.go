@@ -239,8 +239,13 @@ func (row *ReportRow) money(reg *registration.Registration, invoices map[int64]I
 	invoiced = invoiced && p.InvoiceNumber != 0
 	switch {
 	case invoiced:
-		row.AmountDue = inv.Total // a price changed later does not change an invoice
-		row.AmountPaid = max(row.AmountPaid, inv.PaidAmount)
+		// A price changed later does not change an invoice; an order's
+		// bills this participant their own lines, and what was paid on it
+		// is shared among them (see allocate).
+		row.AmountDue = inv.TotalOf(reg.ID)
+		if inv.Order == "" {
+			row.AmountPaid = max(row.AmountPaid, inv.PaidAmount)
+		}
 		if cn, ok := invoices[p.CreditNote]; ok && p.CreditNote != 0 {
 			row.AmountCredited = -cn.Total
 		}

@@ -69,7 +69,7 @@ func (s *Service) settle(ctx context.Context, reg *registration.Registration) er
 		err = s.refund(ctx, reg)
 	case registration.PaymentCreditDue:
 		var cn *Invoice
-		if cn, err = s.invoices.credit(ctx, p.InvoiceNumber, p.SettleLeases > 0); err == nil {
+		if cn, err = s.invoices.credit(ctx, p.InvoiceNumber, reg.ID, p.SettleLeases > 0); err == nil {
 			err = s.regs.MarkCredited(ctx, reg.ID, cn.Number)
 		}
 	}

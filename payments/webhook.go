@@ -169,8 +169,14 @@ func (s *Service) handleWebhook(ctx context.Context, payload []byte, signature s
 		if err := s.readObject(ctx, &ev, "checkout session", &cs, func() string { return cs.ID }); err != nil {
 			return err
 		}
-		if _, err := s.holds.ExpireHold(ctx, cs.ClientReferenceID, cs.ID); err != nil {
+		ids, err := s.payers(ctx, cs.ClientReferenceID)
+		if err != nil {
 			return err
+		}
+		for _, id := range ids {
+			if _, err := s.holds.ExpireHold(ctx, id, cs.ID); err != nil {
+				return err
+			}
 		}
 	case "charge.refunded":
 		var ch chargeEvent
@@ -191,16 +197,66 @@ func (s *Service) handleWebhook(ctx context.Context, payload []byte, signature s
 
 // confirmPaid records a completed card payment (see
 // registration.Store.MarkPaid). orphan: no registration has that session.
+//
+// An order's session pays each participant's share, recorded on their
+// own registration (the session's total is the sum of the shares).
 func (s *Service) confirmPaid(ctx context.Context, cs sessionEvent) (orphan bool, err error) {
-	out, err := s.regs.MarkPaid(ctx, cs.ClientReferenceID, registration.CardPayment{
-		Session: cs.ID, PaymentIntent: string(cs.PaymentIntent), Amount: cs.AmountTotal, At: s.clock(),
-	})
-	return out == registration.PaidOrphan, err
+	o, err := s.regs.OrderOf(ctx, cs.ClientReferenceID)
+	if errors.Is(err, registration.ErrNotFound) {
+		out, err := s.regs.MarkPaid(ctx, cs.ClientReferenceID, registration.CardPayment{
+			Session: cs.ID, PaymentIntent: string(cs.PaymentIntent), Amount: cs.AmountTotal, At: s.clock(),
+		})
+		return out == registration.PaidOrphan, err
+	}
+	if err != nil {
+		return false, err
+	}
+	regs, err := s.regs.OrderRegistrations(ctx, o)
+	if err != nil {
+		return false, err
+	}
+	if cs.AmountTotal != o.Amount {
+		s.log.WarnContext(ctx, "order paid another amount than its lines", "order", o.ID, "paid", cs.AmountTotal, "due", o.Amount)
+	}
+	orphan = true
+	for _, reg := range regs {
+		if reg.Payment == nil {
+			continue
+		}
+		out, err := s.regs.MarkPaid(ctx, reg.ID, registration.CardPayment{
+			Session: cs.ID, PaymentIntent: string(cs.PaymentIntent), Amount: reg.Payment.Amount, At: s.clock(),
+		})
+		if err != nil {
+			return false, err
+		}
+		orphan = orphan && out == registration.PaidOrphan
+	}
+	return orphan, nil
+}
+
+// payers are the registrations a session's client reference names: an
+// order's participants, or the one registration.
+func (s *Service) payers(ctx context.Context, ref string) ([]string, error) {
+	o, err := s.regs.OrderOf(ctx, ref)
+	if errors.Is(err, registration.ErrNotFound) {
+		return []string{ref}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return o.Participants, nil
 }
 
 // recordRefund records what Stripe says was refunded of a charge; the
 // amount only grows.
 func (s *Service) recordRefund(ctx context.Context, ch *chargeEvent) error {
+	if ch.Metadata["order"] != "" {
+		// The charge paid several participants: the refunds this service
+		// made are recorded on each as made; one made in Stripe's
+		// dashboard cannot be told to whom it went.
+		s.log.WarnContext(ctx, "refund on an order's charge: recorded per participant by the refunds made here only", "charge", ch.ID)
+		return nil
+	}
 	id := ch.Metadata["registration"]
 	if id == "" && ch.PaymentIntent != "" {
 		reg, err := s.regs.ByPaymentIntent(ctx, string(ch.PaymentIntent))
@@ -243,6 +299,9 @@ func (s *Service) ReleaseHolds(ctx context.Context) (int, error) {
 			}
 			if cs.Status == stripe.CheckoutSessionStatusComplete && cs.PaymentStatus == stripe.CheckoutSessionPaymentStatusPaid {
 				paid := sessionEvent{ID: cs.ID, ClientReferenceID: reg.ID, AmountTotal: cs.AmountTotal}
+				if reg.Order != "" {
+					paid.ClientReferenceID = reg.Order
+				}
 				if cs.PaymentIntent != nil {
 					paid.PaymentIntent = stripeID(cs.PaymentIntent.ID)
 				}

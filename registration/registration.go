@@ -158,6 +158,9 @@ type Registration struct {
 	// Category is the key of the event's category (the kind of ticket);
 	// "" for an event without categories.
 	Category string `bson:"category,omitempty"`
+	// Order is the order that registered the participant, if a buyer
+	// did (see Signups.Order).
+	Order string `bson:"order,omitempty"`
 	// Code names the discount code (or guest quota) the ticket was bought
 	// with: the event's slug and the code.
 	Code string `bson:"code,omitempty"`
@@ -394,6 +397,8 @@ type CheckoutSession struct {
 // stays one seat claim and one insert.
 type Checkout interface {
 	Start(ctx context.Context, reg *Registration, ev *events.Event) (*CheckoutSession, error)
+	// StartOrder opens one page for an order's participants.
+	StartOrder(ctx context.Context, o *Order, regs []*Registration, ev *events.Event) (*CheckoutSession, error)
 }
 
 // Invoicer issues the invoice of a registration that chose to pay by

@@ -84,6 +84,11 @@ func (s *Rights) Export(ctx context.Context, reg *Registration) (*Portability, e
 // empty string removes an optional value.
 type RectifyRequest struct {
 	Fields map[string]string `json:"fields"`
+	// Consents gives consents after sign-up, in the same request as the
+	// values they cover (a participant registered by a buyer gives their
+	// health data this way): only true is taken here, withdrawing has its
+	// own route. A minor's are their guardian's to give.
+	Consents ConsentsRequest `json:"consents"`
 }
 
 // Rectify changes values (GDPR art. 16) by the rules of sign-up: declared
@@ -101,6 +106,25 @@ func (s *Rights) Rectify(ctx context.Context, reg *Registration, r RectifyReques
 	set, unset := bson.M{}, bson.M{}
 	values := map[string]string{}
 	var removed []string
+	state := maps.Clone(reg.ConsentState)
+	if state == nil {
+		state = map[privacy.ConsentPurpose]bool{}
+	}
+	var given []Consent
+	for p, yes := range r.Consents {
+		t, asked := ev.ConsentText(p)
+		switch {
+		case !yes:
+			errs.Add("consents."+string(p), privacy.CodeInvalid) // withdrawing: POST /me/consents/{purpose}/withdraw
+		case !asked || p == privacy.ConsentGuardian:
+			errs.Add("consents."+string(p), privacy.CodeUndeclared)
+		case reg.Guardian != nil:
+			errs.Add("consents."+string(p), privacy.CodeConsentRequired) // the guardian's to give
+		case !state[p]:
+			state[p] = true
+			given = append(given, Consent{Purpose: p, Given: true, At: now, TextVersion: t.Version, TextSHA256: t.SHA256(), Channel: reg.Channel})
+		}
+	}
 	for key, raw := range r.Fields {
 		path := "fields." + key
 		df, ok := declared(ev, key)
@@ -123,7 +147,7 @@ func (s *Rights) Rectify(ctx context.Context, reg *Registration, r RectifyReques
 			removed = append(removed, key)
 			continue
 		}
-		if df.LegalBasis.NeedsConsent() && !reg.ConsentState[df.ConsentPurpose] {
+		if df.LegalBasis.NeedsConsent() && !state[df.ConsentPurpose] {
 			errs.Add(path, privacy.CodeConsentRequired)
 			continue
 		}
@@ -131,6 +155,13 @@ func (s *Rights) Rectify(ctx context.Context, reg *Registration, r RectifyReques
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
+	}
+	var push bson.M
+	if len(given) > 0 {
+		for _, c := range given {
+			set["consentState."+string(c.Purpose)] = true
+		}
+		push = bson.M{"consents": bson.M{"$each": given}}
 	}
 	if email, ok := values["email"]; ok {
 		// A new address takes effect once confirmed from it: mail for
@@ -150,7 +181,7 @@ func (s *Rights) Rectify(ctx context.Context, reg *Registration, r RectifyReques
 			set["outbox.email-change"], set["outboxNextAt"] = m, now
 		}
 	}
-	if len(values)+len(unset) == 0 {
+	if len(values)+len(unset)+len(given) == 0 {
 		return reg, nil
 	}
 	sealed, err := s.d.Store.vault.reseal(ctx, reg, values)
@@ -167,7 +198,7 @@ func (s *Rights) Rectify(ctx context.Context, reg *Registration, r RectifyReques
 		}
 	}
 	set["updatedAt"] = now
-	out, err := s.d.Store.rectify(ctx, reg.ID, set, unset)
+	out, err := s.d.Store.rectify(ctx, reg.ID, set, unset, push)
 	if err != nil {
 		return nil, err
 	}

@@ -58,6 +58,19 @@ type checked struct {
 // consent-based processing on their own (GDPR art. 8; Norway: 13).
 func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digitalConsentAge int, methods map[string]bool, code *events.Code) (*checked, error) {
 	var errs privacy.Errors
+	c, age := checkPerson(ev, r, now, digitalConsentAge, code, &errs)
+	checkPayment(ev, r.Payment.Method, c.ticket.Price > 0, methods, c.values, "fields.", &errs)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	c.record(ev, r.Consents, now, ch, age, digitalConsentAge)
+	return c, nil
+}
+
+// checkPerson checks what a request says of its participant: the
+// fields, the consents they need, the ticket, and a minor's guardian. It
+// returns the participant's age today (-1 if not asked).
+func checkPerson(ev *events.Event, r *SignupRequest, now time.Time, digitalConsentAge int, code *events.Code, errs *privacy.Errors) (*checked, int) {
 	c := &checked{values: map[string]string{}}
 
 	// Data minimisation: only declared fields are taken, and consents to
@@ -105,7 +118,7 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 	if code != nil {
 		unlocked = code.Categories
 	}
-	c.ticket = checkCategory(ev, r.Category, now, dob, unlocked, &errs)
+	c.ticket = checkCategory(ev, r.Category, now, dob, unlocked, errs)
 
 	// Minors: a guardian consents and is named.
 	age := -1
@@ -119,7 +132,7 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 	}
 	if c.minor || childConsenting {
 		for _, k := range []string{"guardian_name", "guardian_email"} {
-			if c.values[k] == "" && !hasErr(errs, "fields."+k) {
+			if c.values[k] == "" && !hasErr(*errs, "fields."+k) {
 				errs.Add("fields."+k, privacy.CodeRequired)
 			}
 		}
@@ -127,20 +140,30 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 			errs.Add("consents.guardian", privacy.CodeConsentRequired)
 		}
 	}
+	switch r.Lang {
+	case "", "nb", "en":
+	default:
+		errs.Add("lang", privacy.CodeInvalid)
+	}
+	return c, age
+}
 
-	// A free ticket ignores a valid method: forms may always send one.
-	paid := c.ticket.Price > 0
-	switch r.Payment.Method {
+// checkPayment checks the payment method of something paid or free: a
+// free one ignores a valid method (forms may always send one). An invoice
+// needs its buyer: the form must ask for the organisation number and
+// address, and values (whose faults are reported under prefix) must hold
+// them.
+func checkPayment(ev *events.Event, method string, paid bool, methods map[string]bool, values map[string]string, prefix string, errs *privacy.Errors) {
+	switch method {
 	case Invoice:
-		// An invoice needs its buyer: the form must ask for it.
 		if paid {
 			if !methods[Invoice] || !ev.Asks("invoice_org_number") || !ev.Asks("invoice_address") {
 				errs.Add("payment.method", privacy.CodeInvalid)
 				break
 			}
 			for _, k := range []string{"invoice_org_number", "invoice_address"} {
-				if c.values[k] == "" && !hasErr(errs, "fields."+k) {
-					errs.Add("fields."+k, privacy.CodeRequired)
+				if values[k] == "" && !hasErr(*errs, prefix+k) {
+					errs.Add(prefix+k, privacy.CodeRequired)
 				}
 			}
 		}
@@ -155,16 +178,10 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 	default:
 		errs.Add("payment.method", privacy.CodeInvalid)
 	}
-	switch r.Lang {
-	case "", "nb", "en":
-	default:
-		errs.Add("lang", privacy.CodeInvalid)
-	}
-	if err := errs.Err(); err != nil {
-		return nil, err
-	}
+}
 
-	// Every consent asked is recorded, given or refused, with its text.
+// record records every consent asked, given or refused, with its text.
+func (c *checked) record(ev *events.Event, given ConsentsRequest, now time.Time, ch Channel, age, digitalConsentAge int) {
 	record := func(p privacy.ConsentPurpose, given bool) {
 		t, _ := ev.ConsentText(p)
 		c.consents = append(c.consents, Consent{
@@ -173,13 +190,12 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 		})
 	}
 	for _, p := range ev.ConsentPurposes() {
-		record(p, r.Consents[p])
+		record(p, given[p])
 	}
-	record(privacy.ConsentMarketing, r.Consents[privacy.ConsentMarketing])
+	record(privacy.ConsentMarketing, given[privacy.ConsentMarketing])
 	if c.minor {
-		record(privacy.ConsentGuardian, r.Consents[privacy.ConsentGuardian])
+		record(privacy.ConsentGuardian, given[privacy.ConsentGuardian])
 	}
-	return c, nil
 }
 
 func hasErr(errs privacy.Errors, field string) bool {

@@ -113,7 +113,7 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		return nil, err
 	}
 
-	reg, keys, token, err := s.newRegistration(ev, c, r, ch, now)
+	reg, keys, token, err := s.newRegistration(ev, c, r, ch, now, "")
 	if err != nil {
 		return nil, err
 	}
@@ -301,8 +301,10 @@ func (s *Signups) startCheckout(ctx context.Context, reg *Registration, ev *even
 // newRegistration builds the document and its data keys: every value
 // sealed under a key of its own, and when each is deleted, fixed now from
 // the event's form as the participant sees it.
-func (s *Signups) newRegistration(ev *events.Event, c *checked, r SignupRequest, ch Channel, now time.Time) (*Registration, *keyDoc, string, error) {
-	id := rand.Text()
+func (s *Signups) newRegistration(ev *events.Event, c *checked, r SignupRequest, ch Channel, now time.Time, id string) (*Registration, *keyDoc, string, error) {
+	if id == "" {
+		id = rand.Text()
+	}
 	token := newManageToken(id)
 	lang := r.Lang
 	if lang == "" {
@@ -321,6 +323,9 @@ func (s *Signups) newRegistration(ev *events.Event, c *checked, r SignupRequest,
 		reg.ActiveKey = "submission:" + hex.EncodeToString(sum[:])
 	}
 	reg.ConsentState = map[privacy.ConsentPurpose]bool{}
+	if reg.Consents == nil {
+		reg.Consents = []Consent{} // an order's participant consents later, through their link
+	}
 	for _, c := range c.consents {
 		reg.ConsentState[c.Purpose] = c.Given
 	}

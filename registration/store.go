@@ -36,6 +36,8 @@ type Store struct {
 	now   func() time.Time
 	// disclosures and chunks log what was opened for whom.
 	disclosures, chunks *mongodb.Collection
+	// orders are orders of several participants (see Signups.Order).
+	orders *mongodb.Collection
 }
 
 // NewStore returns the registrations' store: documents in db, their data
@@ -43,7 +45,8 @@ type Store struct {
 func NewStore(db, keyStore *mongodb.Store, keys *privacy.Keyring, now func() time.Time) *Store {
 	return &Store{c: db.Collection(mongodb.Registrations), now: now,
 		vault:       &vault{store: keyStore, c: keyStore.Collection(mongodb.DataKeys), keys: keys},
-		disclosures: db.Collection(mongodb.Disclosures), chunks: db.Collection(mongodb.DisclosureChunks)}
+		disclosures: db.Collection(mongodb.Disclosures), chunks: db.Collection(mongodb.DisclosureChunks),
+		orders: db.Collection(mongodb.Orders)}
 }
 
 // Open opens a registration's values (those named, or all) into its Plain
@@ -809,10 +812,13 @@ func (s *Store) notePartner(ctx context.Context, id, partner string, at time.Tim
 // ----- participants' rights -----
 
 // rectify sets and removes values of a registration not erased.
-func (s *Store) rectify(ctx context.Context, id string, set, unset bson.M) (*Registration, error) {
+func (s *Store) rectify(ctx context.Context, id string, set, unset, push bson.M) (*Registration, error) {
 	update := bson.M{"$set": set}
 	if len(unset) > 0 {
 		update["$unset"] = unset
+	}
+	if len(push) > 0 {
+		update["$push"] = push
 	}
 	out, err := s.transition(ctx, "rectify", notErased(id), update)
 	if errors.Is(err, ErrWrongState) {

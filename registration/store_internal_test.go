@@ -225,7 +225,7 @@ func TestTransitions(t *testing.T) {
 			}},
 		{name: "Rectify", ok: base(Confirmed, nil), wrong: with(base(Cancelled, nil), func(r *Registration) { r.ErasedAt = &past }), wrongErr: ErrErased,
 			run: func(id string, _ *Registration) error {
-				_, err := s.rectify(ctx, id, bson.M{"sealed.name": privacy.Sealed{Nonce: []byte("m"), Data: []byte("m")}}, nil)
+				_, err := s.rectify(ctx, id, bson.M{"sealed.name": privacy.Sealed{Nonce: []byte("m"), Data: []byte("m")}}, nil, nil)
 				return err
 			},
 			check: func(t *testing.T, r *Registration) {

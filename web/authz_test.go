@@ -26,6 +26,7 @@ func public() access                  { return access{kind: "public"} }
 func me() access                      { return access{kind: "me"} }
 func guardian() access                { return access{kind: "guardian"} }
 func page() access                    { return access{kind: "page"} }
+func buyer() access                   { return access{kind: "buyer"} }
 func staffOf(r ...staff.Role) access  { return access{kind: "staff", roles: r} }
 func scopedTo(r ...staff.Role) access { return access{kind: "staff", roles: r, scoped: true} }
 func globalOf(r ...staff.Role) access { return access{kind: "staff", roles: r, global: true} }
@@ -96,6 +97,10 @@ var authz = map[string]access{
 	"POST /api/v1/me/token":                      me(),
 	"GET /api/v1/me/ticket.png":                  me(),
 
+	"POST /api/v1/events/:slug/orders":          public(),
+	"GET /api/v1/orders/me":                     buyer(),
+	"DELETE /api/v1/orders/me/participants/:id": buyer(),
+
 	"GET /api/v1/guardian":           guardian(),
 	"POST /api/v1/guardian/confirm":  guardian(),
 	"POST /api/v1/guardian/decline":  guardian(),
@@ -140,6 +145,7 @@ type principalCase struct {
 	global      bool
 	participant bool
 	guardian    bool
+	buyer       bool
 }
 
 // TestAuthorizationMatrix tries every route with no token, each staff
@@ -155,6 +161,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 	ola := e.mustSignup(t, "b", person("ola@example.no"))
 	e.minorsEvent(t, "minors", 10)
 	emma := e.mustSignup(t, "minors", child("emma@example.no"))
+	e.everyFieldEvent(t, "free")
+	var order orderJSON
+	if r := e.do(t, "POST", "/api/v1/events/free/orders", "", teamOrder(member("Per", "per@example.no", nil))); r.status != 201 {
+		t.Fatalf("order: %d %s", r.status, r.body)
+	} else {
+		r.json(t, &order)
+	}
 	tok := func(r staff.CreateRequest) string { return e.token(t, r) }
 	cases := []principalCase{
 		{name: "none"},
@@ -176,6 +189,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "other-participant", token: ola.ManageToken, participant: true},
 		{name: "minor", token: emma.ManageToken, participant: true},
 		{name: "guardian", token: e.guardianToken(t, emma.ID), guardian: true},
+		{name: "buyer", token: order.OrderToken, buyer: true},
 	}
 
 	seen := map[string]bool{}
@@ -211,7 +225,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		for _, pc := range cases {
 			t.Run(fmt.Sprintf("%s/%s", strings.ReplaceAll(key, "/", "_"), pc.name), func(t *testing.T) {
 				if key == "DELETE /api/v1/me" || key == "DELETE /api/v1/me/registration" || key == "POST /api/v1/me/token" || key == "POST /api/v1/events/:slug/cancel" ||
-					key == "DELETE /api/v1/events/:slug/registrations/:id" || key == "POST /api/v1/tokens" || strings.HasPrefix(key, "POST /api/v1/guardian/") {
+					key == "DELETE /api/v1/events/:slug/registrations/:id" || key == "POST /api/v1/tokens" || key == "DELETE /api/v1/orders/me/participants/:id" || strings.HasPrefix(key, "POST /api/v1/guardian/") {
 					// Destructive: only the refusals are tried here; the
 					// allowed calls have their own tests.
 					if allowed(a, pc) {
@@ -261,6 +275,8 @@ func allowed(a access, pc principalCase) bool {
 		return pc.participant
 	case "guardian":
 		return pc.guardian
+	case "buyer":
+		return pc.buyer
 	case "staff":
 		ok := false
 		for _, r := range a.roles {

@@ -77,6 +77,7 @@ var domainErrors = []struct {
 	{registration.ErrNoOffer, http.StatusConflict, "no_offer", "There is no open offer of a seat."},
 	{registration.ErrGuardianDone, http.StatusConflict, "guardian_done", "There is nothing for the guardian to do: the registration was confirmed, withdrawn, declined or lapsed already."},
 	{registration.ErrInvalidManageToken, http.StatusUnauthorized, "unauthenticated", "A valid manage token is required."},
+	{registration.ErrOrderAborted, http.StatusServiceUnavailable, "order_aborted", "The order took too long and was undone; nothing was kept. Try again."},
 	{registration.ErrPaymentUnavailable, http.StatusServiceUnavailable, "payment_unavailable", "The payment provider did not answer; nothing was kept. Try again shortly."},
 	{payments.ErrBadSignature, http.StatusBadRequest, "bad_signature", "The webhook signature is missing, wrong or too old."},
 	{payments.ErrUnsupportedAPIVersion, http.StatusBadRequest, "unsupported_api_version", "The webhook's object cannot be read in its Stripe API version; create the endpoint with a version this service reads (2023-10-16)."},

@@ -13,6 +13,7 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	staffOnly := func(roles ...staff.Role) fiber.Handler { return requireStaff(a.Staff, guard, roles...) }
 	me := requireParticipant(a.Registrations, guard)
 	guardian := requireGuardian(a.Registrations, guard)
+	buyer := requireBuyer(a.Signups, guard)
 	signupLimit := d.Limits.signupLimit()
 	idem := idempotent(d, ps.store)
 
@@ -61,6 +62,9 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	v1.Get("/events/:slug/staff", staffOnly(staff.Admin, staff.Organiser), requireEvent, handleGetEventStaff(a))
 	v1.Patch("/events/:slug", staffOnly(staff.Admin, staff.Organiser), requireEvent, handlePatchEvent(a))
 	v1.Post("/events/:slug/registrations", signupLimit, idem, handleSignup(a.Signups, a.Metrics))
+	v1.Post("/events/:slug/orders", signupLimit, idem, handleOrder(a.Signups, a.Metrics))
+	v1.Get("/orders/me", buyer, handleOrderView())
+	v1.Delete("/orders/me/participants/:id", buyer, handleOrderCancelParticipant(a.Signups))
 	v1.Get("/events/:slug/registrations", staffOnly(staff.Admin, staff.Organiser, staff.Catering, staff.Finance), requireEvent, handleListRegistrations(a.Events, a.Lists))
 	v1.Delete("/events/:slug/registrations/:id", staffOnly(staff.Admin, staff.Organiser), requireEvent, handleOrganiserCancelPaid(a))
 	v1.Post("/events/:slug/cancel", staffOnly(staff.Admin, staff.Organiser), requireEvent, handleCancelEvent(a))

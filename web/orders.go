@@ -1,0 +1,98 @@
+package web
+
+import (
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pamelding/pamelding/metrics"
+	"github.com/pamelding/pamelding/registration"
+)
+
+// handleOrder registers an order's participants: all or none (201, or
+// 409 naming the category that is full). The order token opens the
+// buyer's view; each participant's link goes to them by mail, never to
+// the buyer.
+func handleOrder(s *registration.Signups, m *metrics.Metrics) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var req registration.OrderRequest
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+		key := c.Get("Idempotency-Key")
+		if len(key) > 255 {
+			return problem(fiber.StatusBadRequest, "bad_header", "Idempotency-Key is at most 255 characters.")
+		}
+		req.SubmissionKey = key
+		res, err := s.Order(c.UserContext(), c.Params("slug"), req, registration.API)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		if res.Resubmitted {
+			return c.JSON(res)
+		}
+		for range res.Participants {
+			countSignup(m, &registration.Result{Status: registration.Confirmed}, nil)
+		}
+		return c.Status(fiber.StatusCreated).JSON(res)
+	}
+}
+
+// requireBuyer authenticates an order token sent as the bearer token:
+// it opens the order's view, never a participant's registration.
+func requireBuyer(s *registration.Signups, g *authGuard) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		token := bearer(c)
+		if err := g.check(c, token); err != nil {
+			return err
+		}
+		o, err := s.OrderByToken(c.UserContext(), token)
+		if err != nil {
+			if errors.Is(err, registration.ErrInvalidManageToken) {
+				if lerr := g.failed(c, token); lerr != nil {
+					return lerr
+				}
+			}
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="pamelding-buyer"`)
+			return err
+		}
+		c.Locals("order", o)
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Next()
+	}
+}
+
+func buyerOrder(c *fiber.Ctx) *registration.OrderResult {
+	o, _ := c.Locals("order").(*registration.OrderResult)
+	return o
+}
+
+// handleOrderView shows the buyer their order: names, tickets, payment.
+func handleOrderView() fiber.Handler {
+	return func(c *fiber.Ctx) error { return c.JSON(buyerOrder(c)) }
+}
+
+// handleOrderCancelParticipant cancels one participant of the buyer's
+// order: only that participant's line is refunded or credited.
+func handleOrderCancelParticipant(s *registration.Signups) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		o := buyerOrder(c)
+		id := c.Params("id")
+		found := false
+		for _, p := range o.Participants {
+			found = found || p.ID == id
+		}
+		if !found {
+			return registration.ErrNotFound
+		}
+		reg, err := s.Get(c.UserContext(), o.Event, id)
+		if err != nil {
+			return err
+		}
+		if _, err := s.Cancel(c.UserContext(), reg, false); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+}

@@ -1,0 +1,145 @@
+package web_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pamelding/pamelding/mongodb"
+)
+
+type orderJSON struct {
+	ID           string `json:"id"`
+	Status       string `json:"status"`
+	OrderToken   string `json:"orderToken"`
+	Participants []struct {
+		ID       string `json:"id"`
+		Name     string `json:"name"`
+		Category string `json:"category"`
+		Status   string `json:"status"`
+	} `json:"participants"`
+	Payment *struct {
+		Method        string `json:"method"`
+		Status        string `json:"status"`
+		Amount        int64  `json:"amount"`
+		InvoiceNumber int64  `json:"invoiceNumber"`
+		KID           string `json:"kid"`
+		Lines         []struct {
+			Participant string `json:"participant"`
+			Item        string `json:"item"`
+			Key         string `json:"key"`
+		} `json:"lines"`
+	} `json:"payment"`
+}
+
+func teamOrder(participants ...map[string]any) map[string]any {
+	return map[string]any{
+		"buyer":        map[string]any{"name": "Berit Kaptein", "email": "berit@example.no"},
+		"participants": participants,
+	}
+}
+
+func member(name, email string, extra map[string]any) map[string]any {
+	f := map[string]any{"name": name, "email": email}
+	for k, v := range extra {
+		f[k] = v
+	}
+	return map[string]any{"fields": f}
+}
+
+// TestOrderPrivacy: a buyer registers others, but cannot give what needs
+// their consent (a participant's dietary entered by the buyer is refused
+// whole, 422, and nothing is kept); the buyer's token opens the order's
+// view (names, tickets), never a participant's registration; each
+// participant gets their own link by mail, and gives their health data
+// with their consent themself.
+func TestOrderPrivacy(t *testing.T) {
+	e := newEnv(t)
+	e.everyFieldEvent(t, "fest")
+	const path = "/api/v1/events/fest/orders"
+
+	r := e.do(t, "POST", path, "", teamOrder(member("Ola", "ola@example.no", map[string]any{"dietary": "nøtter"})))
+	e.mustRefuse(t, r, "participants[0].fields.dietary", "participant_only")
+	r = e.do(t, "POST", path, "", teamOrder(map[string]any{"fields": map[string]any{"name": "Ola", "email": "ola@example.no"},
+		"consents": map[string]any{"health": true}}))
+	e.mustRefuse(t, r, "participants[0].consents.health", "participant_only")
+	r = e.do(t, "POST", path, "", map[string]any{"participants": []any{member("Ola", "ola@example.no", nil)}})
+	e.mustRefuse(t, r, "buyer.email", "required")
+	if n, o := e.count(t, mongodb.Registrations), e.count(t, mongodb.Orders); n != 0 || o != 0 {
+		t.Fatalf("refused orders kept %d registrations, %d orders", n, o)
+	}
+
+	r = e.do(t, "POST", path, "", teamOrder(member("Ola Nordmann", "ola@example.no", map[string]any{"club": "Kongsvinger IL"}),
+		member("Siri Nordmann", "siri@example.no", nil)))
+	if r.status != 201 {
+		t.Fatalf("order: %d %s", r.status, r.body)
+	}
+	var o orderJSON
+	r.json(t, &o)
+	if o.Status != "placed" || len(o.Participants) != 2 || !strings.HasPrefix(o.OrderToken, "pmo_") ||
+		o.Participants[0].Name != "Ola Nordmann" || o.Participants[1].Status != "confirmed" {
+		t.Fatalf("order answer %s", r.body)
+	}
+	if strings.Contains(string(r.body), "pmr_") || strings.Contains(string(r.body), "ola@example.no") {
+		t.Errorf("the buyer got a participant's link or address: %s", r.body)
+	}
+	if n := e.count(t, mongodb.Registrations); n != 2 {
+		t.Fatalf("%d registrations, want 2", n)
+	}
+
+	// The buyer's token: the order, never a registration.
+	if r := e.do(t, "GET", "/api/v1/me", o.OrderToken, nil); r.status != 401 {
+		t.Errorf("order token on /me: %d %s", r.status, r.body)
+	}
+	view := e.do(t, "GET", "/api/v1/orders/me", o.OrderToken, nil)
+	if view.status != 200 || !strings.Contains(string(view.body), "Siri Nordmann") {
+		t.Fatalf("order view: %d %s", view.status, view.body)
+	}
+
+	// Each participant's own mail and link; Ola gives his dietary, with
+	// his consent, himself.
+	mails := e.sendMail(t)
+	links := map[string]string{}
+	for _, m := range mails {
+		if tok := regexp.MustCompile(`/m/(pmr_[A-Za-z0-9_.-]+)`).FindStringSubmatch(m.Body()); tok != nil {
+			links[m.To[0]] = tok[1]
+		}
+	}
+	if len(links) != 2 || links["ola@example.no"] == "" || links["siri@example.no"] == "" {
+		t.Fatalf("participants' links by mail: %v", links)
+	}
+	ola := links["ola@example.no"]
+	if r := e.do(t, "PATCH", "/api/v1/me", ola, map[string]any{"fields": map[string]any{"dietary": "nøtter"}}); r.status != 422 {
+		t.Errorf("dietary without consent: %d %s", r.status, r.body)
+	}
+	if r := e.do(t, "PATCH", "/api/v1/me", ola, map[string]any{"fields": map[string]any{"dietary": "nøtter"}, "consents": map[string]any{"health": true}}); r.status != 200 {
+		t.Fatalf("dietary with consent: %d %s", r.status, r.body)
+	}
+	if v := e.values(t, o.Participants[0].ID); v["dietary"] != "nøtter" {
+		t.Errorf("Ola's dietary not stored: %v", v)
+	}
+	me := e.do(t, "GET", "/api/v1/me", ola, nil)
+	if !strings.Contains(string(me.body), `"purpose":"health","given":true`) {
+		t.Errorf("Ola's own consent not recorded: %s", me.body)
+	}
+	// The buyer still sees no more than before.
+	view = e.do(t, "GET", "/api/v1/orders/me", o.OrderToken, nil)
+	for _, secret := range []string{"nøtter", "ola@example.no", "Kongsvinger IL", "health"} {
+		if strings.Contains(string(view.body), secret) {
+			t.Errorf("the order view shows %q: %s", secret, view.body)
+		}
+	}
+	// The buyer cancels Siri: Ola stays.
+	if r := e.do(t, "DELETE", "/api/v1/orders/me/participants/"+o.Participants[1].ID, o.OrderToken, nil); r.status != 204 {
+		t.Fatalf("buyer cancels a participant: %d %s", r.status, r.body)
+	}
+	if r := e.do(t, "DELETE", "/api/v1/orders/me/participants/"+o.Participants[1].ID, ola, nil); r.status != 401 {
+		t.Errorf("a participant's token on the buyer's route: %d", r.status)
+	}
+	view = e.do(t, "GET", "/api/v1/orders/me", o.OrderToken, nil)
+	var after orderJSON
+	view.json(t, &after)
+	if after.Participants[0].Status != "confirmed" || after.Participants[1].Status != "cancelled" {
+		t.Errorf("after cancelling Siri: %s", view.body)
+	}
+}
