@@ -169,11 +169,14 @@ func AgeOn(birth, day time.Time) int {
 // categories).
 type Claim map[string]int
 
-// Total is the seats the claim takes of the event's capacity.
+// Total is the seats the claim takes of the event's capacity (add-ons
+// take none).
 func (c Claim) Total() int {
 	n := 0
-	for _, k := range c {
-		n += k
+	for key, k := range c {
+		if !isAddon(key) {
+			n += k
+		}
 	}
 	return n
 }
@@ -189,12 +192,25 @@ func (cs Claims) Add(slug, category string, n int) {
 	cs[slug][category] += n
 }
 
-// quotas are the categories' quotas the settings make, keeping the seats
-// each held before.
+// quotas are the categories' and add-ons' quotas the settings make,
+// keeping what each held before.
 func (s *Settings) quotas(prev map[string]Quota) map[string]Quota {
-	out := make(map[string]Quota, len(s.Categories))
+	out := make(map[string]Quota, len(s.Categories)+len(s.Addons))
+	for key, capacity := range s.quotaCapacities() {
+		out[key] = Quota{Capacity: capacity, Taken: prev[key].Taken}
+	}
+	return out
+}
+
+// quotaCapacities are the capacity of each quota the settings make, by
+// quota key.
+func (s *Settings) quotaCapacities() map[string]int {
+	out := make(map[string]int, len(s.Categories)+len(s.Addons))
 	for _, c := range s.Categories {
-		out[c.Key] = Quota{Capacity: c.Capacity, Taken: prev[c.Key].Taken}
+		out[c.Key] = c.Capacity
+	}
+	for _, a := range s.Addons {
+		out[AddonQuota(a.Key)] = a.Capacity
 	}
 	return out
 }

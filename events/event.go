@@ -102,6 +102,8 @@ type Settings struct {
 	// Categories are the kinds of ticket it sells (none: one ticket at
 	// Price).
 	Categories []Category `json:"categories" bson:"categories" validate:"max=50,dive"`
+	// Addons are items bought with a ticket (a dinner, a t-shirt).
+	Addons []Addon `json:"addons" bson:"addons" validate:"max=50,dive"`
 	// Notes are the organisers' own; never shown publicly.
 	Notes string `json:"notes" bson:"notes" validate:"max=2000"`
 }
@@ -213,6 +215,15 @@ type Public struct {
 	// Categories are those on public sale (not those sold only with a
 	// code), each with its seats left.
 	Categories []PublicCategory `json:"categories"`
+	// Addons are what can be bought with a ticket, each with how many
+	// are left (-1: no limit).
+	Addons []PublicAddon `json:"addons"`
+}
+
+// PublicAddon is an add-on as anyone may see it.
+type PublicAddon struct {
+	Addon
+	Left int `json:"left"`
 }
 
 // PublicCategory is a category as anyone may see it.
@@ -254,6 +265,14 @@ func (e *Event) SeatsLeftIn(key string) int {
 	return e.SeatsLeft
 }
 
+func (e *Event) publicAddons() []PublicAddon {
+	out := make([]PublicAddon, 0, len(e.Addons))
+	for _, a := range e.Addons {
+		out = append(out, PublicAddon{Addon: a, Left: e.AddonsLeft(a.Key)})
+	}
+	return out
+}
+
 // PublicPartner is a partner as participants see it.
 type PublicPartner struct {
 	Name string `json:"name"`
@@ -272,7 +291,7 @@ func (e *Event) Public() Public {
 		SeatsLeft: e.SeatsLeft, SoldOut: e.SeatsLeft <= 0, Waitlist: e.Waitlist, GuardianAge: e.GuardianAge,
 		Price: e.Price, VATRate: e.VATRate, RefundDeadline: e.RefundDeadline, Cancelled: e.CancelledAt != nil,
 		Fields: e.Form(), Partners: partners, Organiser: e.Organiser,
-		PublicList: e.PublicList, Categories: e.Shown(nil),
+		PublicList: e.PublicList, Categories: e.Shown(nil), Addons: e.publicAddons(),
 	}
 }
 

@@ -182,6 +182,7 @@ func changed() map[string]any {
 		"Organiser":  events.Organiser{Name: "Kurs AS", PrivacyEmail: "p@example.no"},
 		"PublicList": false, "Notes": "other notes",
 		"Categories": []events.Category{{Key: "dag", Name: privacy.Text{NB: "Dag", EN: "Day"}, Price: 50000, VATRate: 12, Visibility: events.CodeOnly}},
+		"Addons":     []events.Addon{{Key: "middag", Name: privacy.Text{NB: "Middag", EN: "Dinner"}, Price: 60000, VATRate: 25, Capacity: 100, Options: []string{}, Categories: []string{}}},
 	}
 }
 

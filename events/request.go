@@ -37,6 +37,7 @@ type PatchRequest struct {
 	PublicList           *bool                      `json:"publicList"`
 	Notes                *string                    `json:"notes"`
 	Categories           *[]Category                `json:"categories"`
+	Addons               *[]Addon                   `json:"addons"`
 }
 
 // CreateRequest is the body of POST /api/v1/events: the slug and a patch
@@ -68,7 +69,7 @@ func (r *CreateRequest) build(now time.Time) (*Event, error) {
 	e := &Event{ID: r.Slug, Slug: r.Slug}
 	e.RegistrationOpensAt = now.UTC().Truncate(time.Millisecond)
 	e.Price.Currency = "NOK"
-	e.CustomFields, e.Partners, e.Categories = []privacy.Field{}, []Partner{}, []Category{}
+	e.CustomFields, e.Partners, e.Categories, e.Addons = []privacy.Field{}, []Partner{}, []Category{}, []Addon{}
 	var errs privacy.Errors
 	switch {
 	case r.Slug == "":
@@ -163,6 +164,23 @@ func (p *PatchRequest) apply(e *Event) privacy.Errors {
 			s.Categories[i] = c
 		}
 	}
+	if p.Addons != nil {
+		s.Addons = make([]Addon, len(*p.Addons))
+		for i, a := range *p.Addons {
+			a.Key = strings.TrimSpace(a.Key)
+			a.Name = privacy.Text{NB: strings.TrimSpace(a.Name.NB), EN: strings.TrimSpace(a.Name.EN)}
+			if a.Options == nil {
+				a.Options = []string{}
+			}
+			for j, o := range a.Options {
+				a.Options[j] = strings.TrimSpace(o)
+			}
+			if a.Categories == nil {
+				a.Categories = []string{}
+			}
+			s.Addons[i] = a
+		}
+	}
 	return errs
 }
 
@@ -240,6 +258,7 @@ func (e *Event) validate() privacy.Errors {
 	}
 
 	s.validateCategories(&errs)
+	s.validateAddons(&errs)
 
 	partnerIDs := map[string]bool{}
 	for i, p := range s.Partners {

@@ -48,6 +48,9 @@ func (e *Event) normalize() {
 	if e.Categories == nil {
 		e.Categories = []Category{}
 	}
+	if e.Addons == nil {
+		e.Addons = []Addon{}
+	}
 	if e.Quota == nil {
 		e.Quota = map[string]Quota{}
 	}
@@ -89,20 +92,21 @@ func (s store) replace(ctx context.Context, prev, next *Event) error {
 	// A category's quota: its capacity set, its seats taken left to the
 	// claims (a new one starts at none).
 	unset := bson.M{}
-	for _, c := range next.Categories {
-		path := "quota." + c.Key
-		if _, ok := prev.Quota[c.Key]; !ok {
-			set[path] = Quota{Capacity: c.Capacity}
+	want := next.quotaCapacities()
+	for key, capacity := range want {
+		path := "quota." + key
+		if _, ok := prev.Quota[key]; !ok {
+			set[path] = Quota{Capacity: capacity}
 			filter[path] = bson.M{"$exists": false}
 			continue
 		}
-		set[path+".capacity"] = c.Capacity
-		if c.Capacity > 0 {
-			filter[path+".taken"] = bson.M{"$lte": c.Capacity}
+		set[path+".capacity"] = capacity
+		if capacity > 0 {
+			filter[path+".taken"] = bson.M{"$lte": capacity}
 		}
 	}
 	for key := range prev.Quota {
-		if _, ok := next.Category(key); !ok {
+		if _, ok := want[key]; !ok {
 			unset["quota."+key] = ""
 			filter["quota."+key+".taken"] = 0
 		}
@@ -122,7 +126,7 @@ func (s store) replace(ctx context.Context, prev, next *Event) error {
 			return fmt.Errorf("update event: %w", ErrConflict)
 		}
 		for key, q := range cur.Quota {
-			if _, ok := next.Category(key); !ok && q.Taken > 0 {
+			if _, ok := want[key]; !ok && q.Taken > 0 {
 				return fmt.Errorf("update event: category %s: %w", key, ErrCategoryInUse)
 			}
 		}
@@ -193,7 +197,7 @@ func (e *Event) short(claim Claim) error {
 			return ErrNoCategory
 		}
 		if q.Capacity > 0 && q.Capacity-q.Taken < claim[key] {
-			return &SoldOutError{Category: key}
+			return &SoldOutError{Category: key} // "+key": an add-on
 		}
 	}
 	if e.SeatsLeft < claim.Total() {

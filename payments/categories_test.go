@@ -55,3 +55,34 @@ func TestCategoryInvoice(t *testing.T) {
 		t.Errorf("registration payment %+v category %q code %q", reg.Payment, reg.Category, reg.Code)
 	}
 }
+
+// TestAddonInvoice: an add-on is a line of its own on the invoice, with
+// its own VAT rate (a lunch at 15 %) beside the ticket's.
+func TestAddonInvoice(t *testing.T) {
+	ctx := context.Background()
+	ev := kursSettings()
+	ev.VATRate = 25
+	ev.Addons = []events.Addon{{Key: "lunsj", Name: privacy.Text{NB: "Lunsj", EN: "Lunch"}, Price: 25000, VATRate: 15, Capacity: 100}}
+	f := buildFixture(t, time.Now, vatSeller, nil, ev)
+	req := registration.SignupRequest{Addons: []registration.AddonChoice{{Key: "lunsj"}},
+		Fields: map[string]string{"name": "Per Hansen", "email": "per@example.no", "invoice_org_number": "974760673", "invoice_address": "Rådhuset, 2226 Kongsvinger"}}
+	req.Payment.Method = registration.Invoice
+	res, err := f.app.Signups.Signup(ctx, "kurs", req, registration.API)
+	if err != nil || res.PaymentStatus != registration.PaymentInvoiced {
+		t.Fatalf("sign-up: %v %+v", err, res)
+	}
+	reg, _ := f.app.Domain.Store.Get(ctx, res.ID)
+	inv := f.invoice(t, reg.Payment.InvoiceNumber)
+	if len(inv.Lines) != 2 || inv.Total != 99900+25000 || reg.Payment.Amount != inv.Total {
+		t.Fatalf("invoice %+v", inv)
+	}
+	lunch := inv.Lines[1]
+	// 250,00 at 15 %: VAT 32,61 (half up), net 217,39.
+	if !strings.Contains(lunch.Description, "Lunsj") || lunch.VATRate != 15 || lunch.VAT != 3261 || lunch.Net != 21739 || inv.Lines[0].VATRate != 25 {
+		t.Errorf("lines %+v", inv.Lines)
+	}
+	e, _ := f.app.Events.Get(ctx, "kurs")
+	if e.Quota[events.AddonQuota("lunsj")].Taken != 1 || e.AddonsLeft("lunsj") != 99 {
+		t.Errorf("lunch quota %+v", e.Quota)
+	}
+}

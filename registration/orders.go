@@ -62,6 +62,7 @@ type ParticipantRequest struct {
 	Fields   map[string]string `json:"fields"`
 	// Consents are refused when given: only the participant consents.
 	Consents ConsentsRequest `json:"consents"`
+	Addons   []AddonChoice   `json:"addons"`
 }
 
 // BuyerFields are the catalog fields a buyer gives of themself.
@@ -232,19 +233,16 @@ func (s *Signups) Order(ctx context.Context, slug string, r OrderRequest, ch Cha
 			s.abortOrder(ctx, order, nil, nil, 0)
 			return nil, err
 		}
-		reg.Order, reg.Category, reg.Status, reg.Seat = order.ID, c.ticket.Category, Confirmed, true
+		reg.Order, reg.Category, reg.Addons, reg.Status, reg.Seat = order.ID, c.ticket.Category, c.addons, Confirmed, true
+		var pcode *events.Code
 		if o.codeFor[i] {
-			reg.Code = code.ID
+			reg.Code, pcode = code.ID, code
 		}
-		if !o.codeFor[i] || !code.Reserve {
-			claim[reg.Category]++
+		for key, n := range reg.claim(!o.codeFor[i] || !code.Reserve) {
+			claim[key] += n
 		}
-		if t := c.ticket; t.Price > 0 {
-			line := Line{Item: ItemTicket, Key: t.Category, Name: t.Name, Quantity: 1, UnitGross: t.Price, VATRate: t.VATRate}
-			if o.codeFor[i] {
-				line.Discount, line.DiscountCode = code.Off(t.Price), code.Code
-			}
-			reg.Payment = &Payment{Method: r.Payment.Method, Amount: line.Gross(), Currency: t.Currency, Lines: []Line{line}}
+		if lines := c.paymentLines(pcode); LinesTotal(lines) > 0 {
+			reg.Payment = &Payment{Method: r.Payment.Method, Amount: LinesTotal(lines), Currency: c.ticket.Currency, Lines: lines}
 			switch r.Payment.Method {
 			case Invoice:
 				reg.Payment.Status = PaymentInvoicing
@@ -356,7 +354,7 @@ func (s *Signups) checkOrder(ev *events.Event, r *OrderRequest, now time.Time, c
 		if code != nil && code.For(p.Category) {
 			pcode = code
 		}
-		c, _ := checkPerson(ev, &SignupRequest{Category: p.Category, Fields: fields, Lang: r.Lang}, now, s.cfg.DigitalConsentAge, pcode, &pe)
+		c, _ := checkPerson(ev, &SignupRequest{Category: p.Category, Fields: fields, Addons: p.Addons, Lang: r.Lang}, now, s.cfg.DigitalConsentAge, pcode, &pe)
 		for _, e := range pe {
 			errs.Add("participants["+strconv.Itoa(i)+"]."+e.Field, e.Code)
 		}
@@ -365,11 +363,7 @@ func (s *Signups) checkOrder(ev *events.Event, r *OrderRequest, now time.Time, c
 		if pcode != nil {
 			o.codeUses++
 		}
-		gross := c.ticket.Price
-		if pcode != nil {
-			gross -= pcode.Off(c.ticket.Price)
-		}
-		o.total += gross
+		o.total += LinesTotal(c.paymentLines(pcode))
 	}
 	// The buyer's own values: what the form asks, of the buyer's fields.
 	for k := range r.Buyer {

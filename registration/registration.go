@@ -158,6 +158,9 @@ type Registration struct {
 	// Category is the key of the event's category (the kind of ticket);
 	// "" for an event without categories.
 	Category string `bson:"category,omitempty"`
+	// Addons are the items bought with the ticket (held from the event's
+	// add-on quotas while the registration holds its seat).
+	Addons []AddonChoice `bson:"addons,omitempty"`
 	// Order is the order that registered the participant, if a buyer
 	// did (see Signups.Order).
 	Order string `bson:"order,omitempty"`
@@ -229,6 +232,25 @@ type Registration struct {
 	HooksAt   *time.Time           `bson:"hooksAt,omitempty"`
 	CreatedAt time.Time            `bson:"createdAt"`
 	UpdatedAt time.Time            `bson:"updatedAt"`
+}
+
+// AddonChoice is an add-on bought, and the option picked (a size).
+type AddonChoice struct {
+	Key    string `bson:"key" json:"key"`
+	Option string `bson:"option,omitempty" json:"option,omitempty"`
+}
+
+// claim is what the registration holds of the event's quotas: its seat
+// in its category (unless a code's own seats hold it) and its add-ons.
+func (r *Registration) claim(seat bool) events.Claim {
+	c := events.Claim{}
+	if seat {
+		c[r.Category] = 1
+	}
+	for _, a := range r.Addons {
+		c[events.AddonQuota(a.Key)]++
+	}
+	return c
 }
 
 // LogValue shows only what identifies the registration, never its data.

@@ -2,6 +2,7 @@ package registration
 
 import (
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/pamelding/pamelding/events"
@@ -15,7 +16,9 @@ type SignupRequest struct {
 	Category string `json:"category"`
 	// Code is a discount code, or a code that unlocks a category sold only
 	// with one.
-	Code       string            `json:"code"`
+	Code string `json:"code"`
+	// Addons are the items bought with the ticket.
+	Addons     []AddonChoice     `json:"addons"`
 	Fields     map[string]string `json:"fields"`
 	Consents   ConsentsRequest   `json:"consents"`
 	Objections struct {
@@ -49,6 +52,18 @@ type checked struct {
 	consents []Consent
 	minor    bool
 	ticket   events.Ticket
+	addons   []AddonChoice
+	lines    []Line // the add-ons' (the ticket's is priced with its code)
+}
+
+// price is what the participant pays before a code: the ticket and the
+// add-ons.
+func (c *checked) price() int64 {
+	p := c.ticket.Price
+	for _, l := range c.lines {
+		p += l.Gross()
+	}
+	return p
 }
 
 // check applies the event's form and the privacy rules to a request. It
@@ -59,7 +74,7 @@ type checked struct {
 func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digitalConsentAge int, methods map[string]bool, code *events.Code) (*checked, error) {
 	var errs privacy.Errors
 	c, age := checkPerson(ev, r, now, digitalConsentAge, code, &errs)
-	checkPayment(ev, r.Payment.Method, c.ticket.Price > 0, methods, c.values, "fields.", &errs)
+	checkPayment(ev, r.Payment.Method, c.price() > 0, methods, c.values, "fields.", &errs)
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
@@ -119,6 +134,7 @@ func checkPerson(ev *events.Event, r *SignupRequest, now time.Time, digitalConse
 		unlocked = code.Categories
 	}
 	c.ticket = checkCategory(ev, r.Category, now, dob, unlocked, errs)
+	c.checkAddons(ev, r.Addons, errs)
 
 	// Minors: a guardian consents and is named.
 	age := -1
@@ -196,6 +212,59 @@ func (c *checked) record(ev *events.Event, given ConsentsRequest, now time.Time,
 	if c.minor {
 		record(privacy.ConsentGuardian, given[privacy.ConsentGuardian])
 	}
+}
+
+// checkAddons checks the add-ons asked for: each the event's, once, with
+// the ticket it goes with, its option one of its own; and prices them.
+func (c *checked) checkAddons(ev *events.Event, asked []AddonChoice, errs *privacy.Errors) {
+	seen := map[string]bool{}
+	for i, ch := range asked {
+		path := "addons[" + strconv.Itoa(i) + "]"
+		a, ok := ev.Addon(ch.Key)
+		switch {
+		case !ok:
+			errs.Add(path+".key", privacy.CodeUnknown)
+			continue
+		case seen[ch.Key]:
+			errs.Add(path+".key", privacy.CodeDuplicate)
+			continue
+		case !a.For(c.ticket.Category) && c.ticket.Name != (privacy.Text{}):
+			errs.Add(path+".key", CodeNotOnSale)
+			continue
+		case len(a.Options) == 0 && ch.Option != "":
+			errs.Add(path+".option", privacy.CodeUndeclared)
+			continue
+		case len(a.Options) > 0 && ch.Option == "":
+			errs.Add(path+".option", privacy.CodeRequired)
+			continue
+		case len(a.Options) > 0 && !slices.Contains(a.Options, ch.Option):
+			errs.Add(path+".option", privacy.CodeInvalid)
+			continue
+		}
+		seen[ch.Key] = true
+		name := a.Name
+		if ch.Option != "" {
+			name = privacy.Text{NB: a.Name.NB + " (" + ch.Option + ")", EN: a.Name.EN + " (" + ch.Option + ")"}
+		}
+		c.addons = append(c.addons, AddonChoice{Key: a.Key, Option: ch.Option})
+		if a.Price > 0 {
+			c.lines = append(c.lines, Line{Item: ItemAddOn, Key: a.Key, Name: name, Quantity: 1, UnitGross: a.Price, VATRate: a.VATRate})
+		}
+	}
+}
+
+// paymentLines are what a participant pays for: the ticket, its discount
+// taken off by code, and the add-ons.
+func (c *checked) paymentLines(code *events.Code) []Line {
+	var lines []Line
+	if t := c.ticket; t.Price > 0 {
+		l := Line{Item: ItemTicket, Key: t.Category, Name: t.Name, Quantity: 1, UnitGross: t.Price, VATRate: t.VATRate}
+		if code != nil {
+			l.Discount, l.DiscountCode = code.Off(t.Price), code.Code
+		}
+		lines = append(lines, l)
+	}
+	return append(lines, c.lines...)
 }
 
 func hasErr(errs privacy.Errors, field string) bool {

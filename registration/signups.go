@@ -139,7 +139,7 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	// A code is used before the seat is claimed, so that it is never used
 	// more often than it may be; a code holding seats of its own gives one
 	// of them.
-	reg.Category = c.ticket.Category
+	reg.Category, reg.Addons = c.ticket.Category, c.addons
 	if code != nil {
 		if err := s.d.events.Redeem(ctx, code, 1); err != nil {
 			return nil, err
@@ -150,7 +150,9 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	case err == nil:
 		reg.Seat = true
 		reg.Status = Confirmed
-	case errors.Is(err, events.ErrSoldOut) && ev.Waitlist:
+	case errors.Is(err, events.ErrSoldOut) && ev.Waitlist && len(reg.Addons) == 0:
+		// Add-ons are bought with a seat: a sign-up with any is refused
+		// when full, the waiting list takes those without.
 		reg.Status = Waitlisted
 	default:
 		s.undo(ctx, reg, code, "refused claim")
@@ -165,12 +167,8 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 			reg.Status = PendingGuardian
 		}
 	}
-	if t := c.ticket; t.Price > 0 {
-		lines := []Line{{Item: ItemTicket, Key: t.Category, Name: t.Name, Quantity: 1, UnitGross: t.Price, VATRate: t.VATRate}}
-		if code != nil {
-			lines[0].Discount, lines[0].DiscountCode = code.Off(t.Price), code.Code
-		}
-		reg.Payment = &Payment{Method: r.Payment.Method, Amount: LinesTotal(lines), Currency: t.Currency, Lines: lines}
+	if lines := c.paymentLines(code); LinesTotal(lines) > 0 {
+		reg.Payment = &Payment{Method: r.Payment.Method, Amount: LinesTotal(lines), Currency: c.ticket.Currency, Lines: lines}
 		switch {
 		case reg.Status == Waitlisted, reg.Status == PendingGuardian:
 			reg.Payment.Status = PaymentNotDue
@@ -245,10 +243,11 @@ func resubmitted(reg *Registration) *Result {
 // holds seats (its use, already counted, is the seat), else one of the
 // event and its category.
 func (s *Signups) claim(ctx context.Context, ev *events.Event, reg *Registration, code *events.Code) error {
-	if code != nil && code.Reserve {
+	claim := reg.claim(code == nil || !code.Reserve)
+	if len(claim) == 0 {
 		return nil
 	}
-	return s.d.events.ClaimSeats(ctx, ev, events.Claim{reg.Category: 1})
+	return s.d.events.ClaimSeats(ctx, ev, claim)
 }
 
 // undo gives back what a sign-up that was definitely not stored took:
@@ -256,8 +255,8 @@ func (s *Signups) claim(ctx context.Context, ev *events.Event, reg *Registration
 // recount finds it.
 func (s *Signups) undo(ctx context.Context, reg *Registration, code *events.Code, why string) {
 	ctx = context.WithoutCancel(ctx)
-	if reg.Seat && (code == nil || !code.Reserve) {
-		if err := s.d.events.ReleaseSeats(ctx, reg.Event, events.Claim{reg.Category: 1}); err != nil {
+	if claim := reg.claim(code == nil || !code.Reserve); reg.Seat && len(claim) > 0 {
+		if err := s.d.events.ReleaseSeats(ctx, reg.Event, claim); err != nil {
 			s.d.log.ErrorContext(ctx, "seat not given back after "+why+"; the recount repairs it", "event", reg.Event, "err", err)
 		}
 	}
@@ -440,8 +439,15 @@ func (s *Signups) Cancel(ctx context.Context, reg *Registration, eventCancelled 
 // handOn passes the seat a registration freed on; a failure is logged
 // and left to the recount, which gives the seat back and offers it again.
 func (s *Signups) handOn(ctx context.Context, reg *Registration) {
-	if err := s.PassSeatOn(context.WithoutCancel(ctx), reg.Event, reg.Category); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.PassSeatOn(ctx, reg.Event, reg.Category); err != nil {
 		s.d.log.ErrorContext(ctx, "seat not passed on; the recount repairs it", "event", reg.Event, "err", err)
+	}
+	// Its add-ons go back on sale.
+	if addons := reg.claim(false); len(addons) > 0 {
+		if err := s.d.events.ReleaseSeats(ctx, reg.Event, addons); err != nil {
+			s.d.log.ErrorContext(ctx, "add-ons not given back; the recount repairs them", "event", reg.Event, "err", err)
+		}
 	}
 }
 

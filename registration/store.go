@@ -275,13 +275,15 @@ func (s *Store) MoneyOf(ctx context.Context, slug string) (map[PaymentStatus]int
 // seatsHeld counts, per event and per category of each, the
 // registrations holding a seat, in one pass over the collection.
 func (s *Store) seatsHeld(ctx context.Context) (events.Claims, error) {
-	regs, err := s.all(ctx, "count seats", bson.M{"seat": true}, options.Find().SetProjection(bson.M{"_id": 1, "event": 1, "category": 1}))
+	regs, err := s.all(ctx, "count seats", bson.M{"seat": true}, options.Find().SetProjection(bson.M{"_id": 1, "event": 1, "category": 1, "addons": 1}))
 	if err != nil {
 		return nil, err
 	}
 	out := events.Claims{}
 	for _, r := range regs {
-		out.Add(r.Event, r.Category, 1)
+		for key, n := range r.claim(true) {
+			out.Add(r.Event, key, n)
+		}
 	}
 	return out, nil
 }

@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pamelding/pamelding/mongodb"
 )
@@ -141,5 +143,50 @@ func TestOrderPrivacy(t *testing.T) {
 	view.json(t, &after)
 	if after.Participants[0].Status != "confirmed" || after.Participants[1].Status != "cancelled" {
 		t.Errorf("after cancelling Siri: %s", view.body)
+	}
+}
+
+// TestCardOrder: a relay captain pays for a team of three on one Stripe
+// page; Stripe's confirmation pays each participant's share on their own
+// registration, and cancelling one refunds that share only.
+func TestCardOrder(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "gala", nil) // 1 500,00 by card
+	body := teamOrder(member("Ola", "ola@example.no", nil), member("Siri", "siri@example.no", nil), member("Per", "per@example.no", nil))
+	body["payment"] = map[string]any{"method": "card"}
+	r := e.do(t, "POST", "/api/v1/events/gala/orders", "", body)
+	if r.status != 201 {
+		t.Fatalf("order: %d %s", r.status, r.body)
+	}
+	var o orderJSON
+	r.json(t, &o)
+	if o.Payment == nil || o.Payment.Amount != 3*150000 || o.Payment.Status != "pending" || len(o.Payment.Lines) != 3 {
+		t.Fatalf("order payment: %s", r.body)
+	}
+	sid := e.reg(t, o.Participants[0].ID).Payment.SessionID
+	for _, p := range o.Participants {
+		if d := e.reg(t, p.ID); d.Status != "pending_payment" || d.Payment.SessionID != sid || sid == "" || d.Payment.Amount != 150000 {
+			t.Fatalf("participant before payment: %+v %+v", d, d.Payment)
+		}
+	}
+	if r := e.webhook(t, stripeEvent("evt_order", "checkout.session.completed", session(sid, o.ID, 3*150000, true)), time.Now(), webhookSecret); r.status != 200 {
+		t.Fatalf("webhook: %d %s", r.status, r.body)
+	}
+	for _, p := range o.Participants {
+		if d := e.reg(t, p.ID); d.Status != "confirmed" || d.Payment.Status != "paid" || d.Payment.PaidAmount != 150000 || d.Payment.PaymentIntentID != "pi_"+o.ID {
+			t.Errorf("participant after payment: %+v %+v", d, d.Payment)
+		}
+	}
+	if r := e.do(t, "DELETE", "/api/v1/orders/me/participants/"+o.Participants[2].ID, o.OrderToken, nil); r.status != 204 {
+		t.Fatalf("cancel Per: %d %s", r.status, r.body)
+	}
+	if _, err := e.a.Payments.SettleDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.reg(t, o.Participants[2].ID); d.Payment.RefundedAmount != 150000 {
+		t.Errorf("Per's share not refunded: %+v", d.Payment)
+	}
+	if d := e.reg(t, o.Participants[0].ID); d.Status != "confirmed" || d.Payment.RefundedAmount != 0 {
+		t.Errorf("Ola touched by Per's cancellation: %+v %+v", d, d.Payment)
 	}
 }
