@@ -21,6 +21,7 @@ const (
 	jobRequestMail   = "request-mail"
 	jobGuardians     = "guardian-holds"
 	jobOrders        = "orders"
+	jobBibs          = "bibs"
 )
 
 // Job is one background job: what it does, and how often.
@@ -50,6 +51,7 @@ func (a *App) Jobs() []Job {
 		{jobRequestMail, every, count(a.Requests.SendDue)},
 		{jobGuardians, every, count(a.Signups.ExpireGuardianHolds)},
 		{jobOrders, every, count(a.Signups.SweepOrders)},
+		{jobBibs, every, count(a.Signups.AssignBibs)},
 	}
 }
 

@@ -41,6 +41,31 @@ type Category struct {
 	MaxAge *int `json:"maxAge,omitempty" bson:"maxAge,omitempty" validate:"omitempty,min=0,max=120"`
 	// Bibs is the range of start numbers given to its participants.
 	Bibs *BibRange `json:"bibs,omitempty" bson:"bibs,omitempty"`
+	// Classes are a race's age classes, by age on race day: a
+	// participant is in the first that takes their age.
+	Classes []AgeClass `json:"classes,omitempty" bson:"classes,omitempty" validate:"max=30,dive"`
+	// TeamSize, if not 0, makes it a relay: an order of exactly that many,
+	// with a team name, entered by the team's captain.
+	TeamSize int `json:"teamSize,omitempty" bson:"teamSize,omitempty" validate:"min=0,max=20"`
+}
+
+// AgeClass is an age class of a race category: its name (as on the start
+// list) and the ages on race day it takes, both included.
+type AgeClass struct {
+	Name   string `json:"name" bson:"name" validate:"required,max=40"`
+	MinAge int    `json:"minAge" bson:"minAge" validate:"min=0,max=120"`
+	MaxAge int    `json:"maxAge" bson:"maxAge" validate:"min=0,max=120,gtefield=MinAge"`
+}
+
+// ClassFor is the class of someone aged age on race day ("" if none
+// takes it).
+func (c Category) ClassFor(age int) string {
+	for _, k := range c.Classes {
+		if age >= k.MinAge && age <= k.MaxAge {
+			return k.Name
+		}
+	}
+	return ""
 }
 
 // BibRange is a range of start numbers, both ends included.
@@ -65,6 +90,10 @@ const (
 type Quota struct {
 	Capacity int `json:"capacity" bson:"capacity"`
 	Taken    int `json:"taken" bson:"taken"`
+	// Bibs counts the start numbers given in a race category: the next
+	// is the range's start plus Bibs. It only grows, so a number is never
+	// given twice, nor again after a cancellation.
+	Bibs int `json:"bibs,omitempty" bson:"bibs,omitempty"`
 }
 
 // Ticket is what one seat of a category costs and is called: the
@@ -231,7 +260,7 @@ func (s *Settings) validateCategories(errs *privacy.Errors) {
 		if c.SaleFrom != nil && c.SaleUntil != nil && !c.SaleUntil.After(*c.SaleFrom) {
 			errs.Add(path+".saleUntil", privacy.CodeInvalid)
 		}
-		if s.Kind != Race && (c.MinAge != nil || c.MaxAge != nil || c.Bibs != nil) {
+		if s.Kind != Race && (c.MinAge != nil || c.MaxAge != nil || c.Bibs != nil || len(c.Classes) > 0 || c.TeamSize > 0) {
 			errs.Add(path, "race_only")
 		}
 		if c.MinAge != nil && c.MaxAge != nil && *c.MaxAge < *c.MinAge {

@@ -318,5 +318,12 @@ func (e *Event) ConsentPurposes() []privacy.ConsentPurpose {
 			out = append(out, df.ConsentPurpose)
 		}
 	}
+	if e.HasStartList() {
+		out = append(out, privacy.ConsentStartList)
+	}
 	return out
 }
+
+// HasStartList reports whether the event publishes a start list: a race
+// with a public list, of those who consent to it.
+func (e *Event) HasStartList() bool { return e.Kind == Race && e.PublicList }

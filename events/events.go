@@ -170,6 +170,23 @@ func (s *Service) ClaimSeats(ctx context.Context, ev *Event, claim Claim) error 
 	return s.store.claimSeats(ctx, ev, claim)
 }
 
+// ErrNoBibs: the category's range of start numbers is used up.
+var ErrNoBibs = errors.New("no start numbers left")
+
+// TakeBib gives the next start number of a race category with a range:
+// never one given before (0 and no error for a category without one).
+func (s *Service) TakeBib(ctx context.Context, ev *Event, category string) (int, error) {
+	c, ok := ev.Category(category)
+	if !ok || c.Bibs == nil {
+		return 0, nil
+	}
+	n, err := s.store.takeBib(ctx, ev.Slug, category, c.Bibs.To-c.Bibs.From+1)
+	if err != nil {
+		return 0, err
+	}
+	return c.Bibs.From + n - 1, nil
+}
+
 // ReleaseSeats gives the seats of a claim back.
 func (s *Service) ReleaseSeats(ctx context.Context, slug string, claim Claim) error {
 	return s.store.releaseSeats(ctx, slug, claim)

@@ -291,3 +291,21 @@ func (s store) countPurged(ctx context.Context, slug string, n int) error {
 	}
 	return nil
 }
+
+// takeBib gives the next start number of a race category, once: the
+// counter is moved in one conditional update, only while the range has
+// numbers left.
+func (s store) takeBib(ctx context.Context, slug, category string, size int) (int, error) {
+	path := "quota." + category + ".bibs"
+	var ev Event
+	err := s.c.FindOneAndUpdate(ctx, bson.M{"_id": slug, "$or": bson.A{
+		bson.M{path: bson.M{"$exists": false}}, bson.M{path: bson.M{"$lt": size}},
+	}}, bson.M{"$inc": bson.M{path: 1}}, &ev)
+	if errors.Is(err, mongodb.ErrNotFound) {
+		return 0, ErrNoBibs
+	}
+	if err != nil {
+		return 0, fmt.Errorf("take bib: %w", err)
+	}
+	return ev.Quota[category].Bibs, nil
+}

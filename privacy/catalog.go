@@ -83,6 +83,7 @@ var Purposes = map[Purpose]Text{
 	"safety":          {NB: "Sikkerhet under arrangementet", EN: "Safety during the event"},
 	"partner_sharing": {NB: "Deltakerliste til arrangementets partnere", EN: "Attendee list for the event's partners"},
 	"results":         {NB: "Start- og resultatlister", EN: "Start and result lists"},
+	"startlist":       {NB: "Offentlig startliste (med ditt samtykke)", EN: "Public start list (with your consent)"},
 	"eligibility":     {NB: "Aldersklasse og rett til å delta", EN: "Age class and eligibility"},
 	"guardian":        {NB: "Foresattes samtykke for mindreårige", EN: "Guardian's consent for minors"},
 	"marketing":       {NB: "Informasjon om kommende arrangementer", EN: "News about coming events"},
@@ -140,7 +141,7 @@ const (
 var builtin = []Field{
 	{
 		Key: "name", Label: Text{"Navn", "Name"}, Category: Identity, LegalBasis: Contract,
-		Purposes:   []Purpose{"registration", "badge", "invoicing", "partner_sharing", "results"},
+		Purposes:   []Purpose{"registration", "badge", "invoicing", "partner_sharing", "results", "startlist"},
 		Recipients: []Recipient{Partners, Catering, Finance, Public},
 		Retention:  MustRetention("event_end+1y"), Validation: Validation{Kind: KindText, MaxLength: defaultMax},
 	},
@@ -180,7 +181,7 @@ var builtin = []Field{
 	},
 	{
 		Key: "club", Label: Text{"Klubb", "Club"}, Category: Professional, LegalBasis: Contract,
-		Purposes:   []Purpose{"registration", "results"},
+		Purposes:   []Purpose{"registration", "results", "startlist"},
 		Recipients: []Recipient{Public},
 		Retention:  MustRetention("event_end+1y"), Validation: Validation{Kind: KindText, MaxLength: defaultMax},
 	},

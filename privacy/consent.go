@@ -17,6 +17,9 @@ const (
 	ConsentMarketing ConsentPurpose = "marketing"
 	// ConsentGuardian: a guardian's consent to a minor's registration.
 	ConsentGuardian ConsentPurpose = "guardian"
+	// ConsentStartList: name, club, class and start number published in a
+	// race's public start list.
+	ConsentStartList ConsentPurpose = "startlist"
 )
 
 // ConsentText is the exact text a participant is shown when asked for a
@@ -53,6 +56,13 @@ var consentTexts = map[ConsentPurpose]ConsentText{
 			EN: "I am the participant's guardian and consent to this registration and to the processing of the information in this form for this event.",
 		},
 	},
+	ConsentStartList: {
+		Purpose: ConsentStartList, Version: "2026-11-23",
+		Text: Text{
+			NB: "Jeg samtykker til at navnet mitt, klubben min, klassen min og startnummeret mitt publiseres i den offentlige startlista for løpet. Jeg kan trekke samtykket når som helst, og da fjernes jeg fra lista.",
+			EN: "I consent to my name, club, class and start number being published in the race's public start list. I can withdraw this consent at any time, and I am then removed from the list.",
+		},
+	},
 	ConsentMarketing: {
 		Purpose: ConsentMarketing, Version: "2026-11-01",
 		Text: Text{
@@ -70,5 +80,5 @@ func ConsentTextFor(p ConsentPurpose) (ConsentText, bool) {
 
 // ConsentTexts returns every consent purpose's current text.
 func ConsentTexts() []ConsentText {
-	return []ConsentText{consentTexts[ConsentHealth], consentTexts[ConsentMarketing], consentTexts[ConsentGuardian]}
+	return []ConsentText{consentTexts[ConsentHealth], consentTexts[ConsentMarketing], consentTexts[ConsentGuardian], consentTexts[ConsentStartList]}
 }

@@ -39,8 +39,11 @@ var purposeRules = map[Purpose]purposeRule{
 	"eligibility":     {basis: Contract},
 	"guardian":        {basis: Contract},
 	"marketing":       {basis: Consent},
-	"catering":        {},
-	"safety":          {},
+	// A race's public start list publishes name, club, class and bib of
+	// those who consent to it, and of nobody else.
+	"startlist": {basis: Consent, applies: func(e EventTraits) bool { return e.Kind == "race" && e.PublicList }},
+	"catering":  {},
+	"safety":    {},
 }
 
 // AppliesTo reports whether the purpose exists for an event with the

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -51,6 +52,9 @@ type OrderRequest struct {
 		Method string `json:"method"`
 	} `json:"payment"`
 	Lang string `json:"lang"`
+	// Team names a relay team: required, and only, for a category with a
+	// team size, whose order is the whole team.
+	Team string `json:"team"`
 	// SubmissionKey makes the order idempotent (the Idempotency-Key).
 	SubmissionKey string `json:"-"`
 }
@@ -234,6 +238,7 @@ func (s *Signups) Order(ctx context.Context, slug string, r OrderRequest, ch Cha
 			return nil, err
 		}
 		reg.Order, reg.Category, reg.Addons, reg.Status, reg.Seat = order.ID, c.ticket.Category, c.addons, Confirmed, true
+		reg.Team = r.Team
 		var pcode *events.Code
 		if o.codeFor[i] {
 			reg.Code, pcode = code.ID, code
@@ -297,6 +302,9 @@ func (s *Signups) Order(ctx context.Context, slug string, r OrderRequest, ch Cha
 		return nil, err
 	}
 	order.Status = OrderPlaced
+	for _, reg := range regs {
+		s.assignBib(ctx, ev, reg)
+	}
 	if err := s.releaseOrderMail(ctx, order); err != nil {
 		s.d.log.ErrorContext(ctx, "order mail not released; the order sweep releases it", "order", order.ID, "err", err)
 	}
@@ -365,6 +373,7 @@ func (s *Signups) checkOrder(ev *events.Event, r *OrderRequest, now time.Time, c
 		}
 		o.total += LinesTotal(c.paymentLines(pcode))
 	}
+	checkTeam(ev, r, &errs)
 	// The buyer's own values: what the form asks, of the buyer's fields.
 	for k := range r.Buyer {
 		if !slices.Contains(BuyerFields, k) || !ev.Asks(k) {
@@ -398,6 +407,29 @@ func (s *Signups) checkOrder(ev *events.Event, r *OrderRequest, now time.Time, c
 		return nil, dedupe(err.(privacy.Errors))
 	}
 	return o, nil
+}
+
+// checkTeam checks a relay team: a category with a team size is ordered
+// a whole team at a time, by its captain, under a team name.
+func checkTeam(ev *events.Event, r *OrderRequest, errs *privacy.Errors) {
+	r.Team = strings.TrimSpace(r.Team)
+	size := 0
+	for _, p := range r.Participants {
+		if c, ok := ev.Category(p.Category); ok && c.TeamSize > 0 {
+			size = c.TeamSize
+		}
+	}
+	switch {
+	case size == 0 && r.Team != "":
+		errs.Add("team", privacy.CodeUndeclared)
+	case size == 0:
+	case r.Team == "":
+		errs.Add("team", privacy.CodeRequired)
+	case len(r.Team) > 80:
+		errs.Add("team", privacy.CodeTooLong)
+	case len(r.Participants) != size || slices.ContainsFunc(r.Participants, func(p ParticipantRequest) bool { return p.Category != r.Participants[0].Category }):
+		errs.Add("participants", "team_size")
+	}
 }
 
 // dedupe drops repeated faults (each participant reports lang too).
@@ -504,11 +536,13 @@ func (s *Signups) clearOrder(ctx context.Context, order *Order) error {
 // order is placed.
 func (s *Signups) releaseOrderMail(ctx context.Context, order *Order) error {
 	now := s.d.clock()
-	if _, err := s.d.Store.c.UpdateMany(ctx, bson.M{"order": order.ID, "outboxNextAt": bson.M{"$exists": false}},
-		bson.M{"$set": bson.M{"outboxNextAt": now}}); err != nil {
-		return fmt.Errorf("release order mail: %w", err)
-	}
+	// One by one, by primary key: the embedded store finds nothing else
+	// without reading every registration.
 	for _, id := range order.Participants {
+		if _, err := s.d.Store.c.UpdateOne(ctx, bson.M{"_id": id, "order": order.ID, "outboxNextAt": bson.M{"$exists": false}},
+			bson.M{"$set": bson.M{"outboxNextAt": now}}); err != nil {
+			return fmt.Errorf("release order mail: %w", err)
+		}
 		s.d.notifyMail(id)
 	}
 	_, err := s.d.Store.orders.UpdateOne(ctx, bson.M{"_id": order.ID}, bson.M{"$set": bson.M{"mailsReleased": true}})

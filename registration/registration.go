@@ -161,6 +161,10 @@ type Registration struct {
 	// Addons are the items bought with the ticket (held from the event's
 	// add-on quotas while the registration holds its seat).
 	Addons []AddonChoice `bson:"addons,omitempty"`
+	// Bib is a race participant's start number, given once (see race.go).
+	Bib int `bson:"bib,omitempty"`
+	// Team is a relay team's name, for each of its members.
+	Team string `bson:"team,omitempty"`
 	// Order is the order that registered the participant, if a buyer
 	// did (see Signups.Order).
 	Order string `bson:"order,omitempty"`

@@ -217,6 +217,7 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		return nil, err
 	}
 	s.d.notifyMail(reg.ID)
+	s.assignBib(ctx, ev, reg)
 	res := &Result{ID: reg.ID, Status: reg.Status, ManageToken: token}
 	if p := reg.Payment; p != nil {
 		res.CheckoutURL, res.PaymentStatus = p.CheckoutURL, p.Status

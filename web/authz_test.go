@@ -80,6 +80,7 @@ var authz = map[string]access{
 	"GET /api/v1/events/:slug/partner-export":       scopedTo(staff.Admin, staff.Organiser, staff.Partner),
 	"GET /api/v1/events/:slug/disclosures":          scopedTo(staff.Admin, staff.Organiser, staff.Privacy),
 	"GET /api/v1/events/:slug/privacy-notice":       public(),
+	"GET /api/v1/events/:slug/startlist":            public(),
 	"POST /api/v1/events/:slug/codes":               scopedTo(staff.Admin, staff.Organiser),
 	"GET /api/v1/events/:slug/codes":                scopedTo(staff.Admin, staff.Organiser, staff.Finance),
 	"POST /api/v1/events/:slug/checkins":            scopedTo(staff.Admin, staff.Organiser, staff.CheckIn),

@@ -249,7 +249,10 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 	for _, p := range e.ConsentPurposes() {
 		ct := consent(p)
 		legend := t(lang, "health.legend")
-		if p != privacy.ConsentHealth {
+		switch {
+		case p == privacy.ConsentStartList:
+			legend = t(lang, "startlist.legend") // no field of its own: name, club, class, bib
+		case p != privacy.ConsentHealth:
 			legend = consentFields[p][0].Label
 		}
 		consents = append(consents, fiber.Map{"Purpose": string(p), "Legend": legend, "Fields": consentFields[p],

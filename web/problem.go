@@ -77,6 +77,8 @@ var domainErrors = []struct {
 	{registration.ErrNoOffer, http.StatusConflict, "no_offer", "There is no open offer of a seat."},
 	{registration.ErrGuardianDone, http.StatusConflict, "guardian_done", "There is nothing for the guardian to do: the registration was confirmed, withdrawn, declined or lapsed already."},
 	{registration.ErrInvalidManageToken, http.StatusUnauthorized, "unauthenticated", "A valid manage token is required."},
+	{registration.ErrNoStartList, http.StatusNotFound, "not_found", "The event publishes no start list."},
+	{events.ErrNoBibs, http.StatusConflict, "no_bibs_left", "The category's start numbers are used up."},
 	{registration.ErrOrderAborted, http.StatusServiceUnavailable, "order_aborted", "The order took too long and was undone; nothing was kept. Try again."},
 	{registration.ErrPaymentUnavailable, http.StatusServiceUnavailable, "payment_unavailable", "The payment provider did not answer; nothing was kept. Try again shortly."},
 	{payments.ErrBadSignature, http.StatusBadRequest, "bad_signature", "The webhook signature is missing, wrong or too old."},

@@ -74,6 +74,7 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	v1.Get("/events/:slug/codes", staffOnly(staff.Admin, staff.Organiser, staff.Finance), requireEvent, handleListCodes(a.Events))
 	v1.Post("/events/:slug/checkins", staffOnly(staff.Admin, staff.Organiser, staff.CheckIn), requireEvent, handleCheckIn(a.CheckIns))
 	v1.Get("/events/:slug/door-list", staffOnly(staff.Admin, staff.Organiser, staff.CheckIn), requireEvent, handleDoorList(a))
+	v1.Get("/events/:slug/startlist", handleStartList(a.Signups))
 	v1.Get("/events/:slug/privacy-notice", handlePrivacyNotice(a.Events, d.Config.PublicURL, d.Config.DigitalConsentAge, d.Config.CardPayments))
 	v1.Get("/me", me, handleMe(a.Rights))
 	v1.Patch("/me", me, handleRectify(a.Rights))

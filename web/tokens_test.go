@@ -122,7 +122,7 @@ func TestCatalog(t *testing.T) {
 			t.Errorf("field %s: consentPurpose %q", f.Key, f.ConsentPurpose)
 		}
 	}
-	if len(out.Consents) != 3 || out.Consents[0].Version == "" {
+	if len(out.Consents) != 4 || out.Consents[0].Version == "" {
 		t.Errorf("consents %+v", out.Consents)
 	}
 }
