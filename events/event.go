@@ -104,6 +104,10 @@ type Settings struct {
 	Categories []Category `json:"categories" bson:"categories" validate:"max=50,dive"`
 	// Addons are items bought with a ticket (a dinner, a t-shirt).
 	Addons []Addon `json:"addons" bson:"addons" validate:"max=50,dive"`
+	// Description tells participants what the event is: plain text in
+	// both languages, paragraphs split by a blank line; web addresses
+	// become links on the page.
+	Description privacy.Text `json:"description" bson:"description" validate:"-"`
 	// Notes are the organisers' own; never shown publicly.
 	Notes string `json:"notes" bson:"notes" validate:"max=2000"`
 }
@@ -212,6 +216,7 @@ type Public struct {
 	Partners             []PublicPartner `json:"partners"`
 	Organiser            Organiser       `json:"organiser"`
 	PublicList           bool            `json:"publicList"`
+	Description          privacy.Text    `json:"description"`
 	// Categories are those on public sale (not those sold only with a
 	// code), each with its seats left.
 	Categories []PublicCategory `json:"categories"`
@@ -291,7 +296,7 @@ func (e *Event) Public() Public {
 		SeatsLeft: e.SeatsLeft, SoldOut: e.SeatsLeft <= 0, Waitlist: e.Waitlist, GuardianAge: e.GuardianAge,
 		Price: e.Price, VATRate: e.VATRate, RefundDeadline: e.RefundDeadline, Cancelled: e.CancelledAt != nil,
 		Fields: e.Form(), Partners: partners, Organiser: e.Organiser,
-		PublicList: e.PublicList, Categories: e.Shown(nil), Addons: e.publicAddons(),
+		PublicList: e.PublicList, Description: e.Description, Categories: e.Shown(nil), Addons: e.publicAddons(),
 	}
 }
 

@@ -176,15 +176,21 @@ var ErrNoBibs = errors.New("no start numbers left")
 // TakeBib gives the next start number of a race category with a range:
 // never one given before (0 and no error for a category without one).
 func (s *Service) TakeBib(ctx context.Context, ev *Event, category string) (int, error) {
+	return s.TakeBibs(ctx, ev, category, 1)
+}
+
+// TakeBibs gives the next n start numbers of a race category at once
+// (for an order): the first of them, the others following it.
+func (s *Service) TakeBibs(ctx context.Context, ev *Event, category string, n int) (int, error) {
 	c, ok := ev.Category(category)
-	if !ok || c.Bibs == nil {
+	if !ok || c.Bibs == nil || n == 0 {
 		return 0, nil
 	}
-	n, err := s.store.takeBib(ctx, ev.Slug, category, c.Bibs.To-c.Bibs.From+1)
+	last, err := s.store.takeBib(ctx, ev.Slug, category, c.Bibs.To-c.Bibs.From+1, n)
 	if err != nil {
 		return 0, err
 	}
-	return c.Bibs.From + n - 1, nil
+	return c.Bibs.From + last - n, nil
 }
 
 // ReleaseSeats gives the seats of a claim back.

@@ -181,8 +181,9 @@ func changed() map[string]any {
 		"CustomFields": custom, "Partners": []events.Partner{{ID: "kommune", Name: "Kongsvinger kommune"}},
 		"Organiser":  events.Organiser{Name: "Kurs AS", PrivacyEmail: "p@example.no"},
 		"PublicList": false, "Notes": "other notes",
-		"Categories": []events.Category{{Key: "dag", Name: privacy.Text{NB: "Dag", EN: "Day"}, Price: 50000, VATRate: 12, Visibility: events.CodeOnly}},
-		"Addons":     []events.Addon{{Key: "middag", Name: privacy.Text{NB: "Middag", EN: "Dinner"}, Price: 60000, VATRate: 25, Capacity: 100, Options: []string{}, Categories: []string{}}},
+		"Categories":  []events.Category{{Key: "dag", Name: privacy.Text{NB: "Dag", EN: "Day"}, Price: 50000, VATRate: 12, Visibility: events.CodeOnly}},
+		"Description": privacy.Text{NB: "Program: https://example.no", EN: "Programme: https://example.no"},
+		"Addons":      []events.Addon{{Key: "middag", Name: privacy.Text{NB: "Middag", EN: "Dinner"}, Price: 60000, VATRate: 25, Capacity: 100, Options: []string{}, Categories: []string{}}},
 	}
 }
 

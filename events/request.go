@@ -36,6 +36,7 @@ type PatchRequest struct {
 	Organiser            *Organiser                 `json:"organiser"`
 	PublicList           *bool                      `json:"publicList"`
 	Notes                *string                    `json:"notes"`
+	Description          *privacy.Text              `json:"description"`
 	Categories           *[]Category                `json:"categories"`
 	Addons               *[]Addon                   `json:"addons"`
 }
@@ -149,6 +150,16 @@ func (p *PatchRequest) apply(e *Event) privacy.Errors {
 		s.Organiser = Organiser{Name: strings.TrimSpace(o.Name), OrgNumber: strings.TrimSpace(o.OrgNumber), PrivacyEmail: strings.TrimSpace(o.PrivacyEmail)}
 	}
 	set(&s.PublicList, p.PublicList)
+	if p.Description != nil {
+		for _, v := range []*string{&p.Description.NB, &p.Description.EN} {
+			d, code := privacy.Validation{Kind: privacy.KindMultiline, MaxLength: 5000}.Check(*v, time.Time{})
+			if code != "" {
+				errs.Add("description", code)
+			}
+			*v = d
+		}
+		s.Description = *p.Description
+	}
 	if p.Notes != nil {
 		s.Notes = strings.TrimSpace(*p.Notes)
 	}

@@ -292,15 +292,15 @@ func (s store) countPurged(ctx context.Context, slug string, n int) error {
 	return nil
 }
 
-// takeBib gives the next start number of a race category, once: the
+// takeBib takes the next n start numbers of a race category, once: the
 // counter is moved in one conditional update, only while the range has
-// numbers left.
-func (s store) takeBib(ctx context.Context, slug, category string, size int) (int, error) {
+// them left. It returns the counter after (the last number's place).
+func (s store) takeBib(ctx context.Context, slug, category string, size, n int) (int, error) {
 	path := "quota." + category + ".bibs"
 	var ev Event
 	err := s.c.FindOneAndUpdate(ctx, bson.M{"_id": slug, "$or": bson.A{
-		bson.M{path: bson.M{"$exists": false}}, bson.M{path: bson.M{"$lt": size}},
-	}}, bson.M{"$inc": bson.M{path: 1}}, &ev)
+		bson.M{path: bson.M{"$exists": false}}, bson.M{path: bson.M{"$lte": size - n}},
+	}}, bson.M{"$inc": bson.M{path: n}}, &ev)
 	if errors.Is(err, mongodb.ErrNotFound) {
 		return 0, ErrNoBibs
 	}

@@ -2,6 +2,7 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -81,6 +82,11 @@ func (s *Sender) Send(ctx context.Context, m registration.Message) error {
 	msg.SetDate()
 	msg.SetMessageID()
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	for _, a := range m.Attachments {
+		if err := msg.AttachReader(a.Name, bytes.NewReader(a.Data), gomail.WithFileContentType(gomail.ContentType(a.ContentType))); err != nil {
+			return errors.New("smtp: attachment")
+		}
+	}
 	c, err := gomail.NewClient(s.host, s.opts...)
 	if err != nil {
 		return fmt.Errorf("smtp: client: %w", err)

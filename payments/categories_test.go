@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 )
@@ -54,6 +55,14 @@ func TestCategoryInvoice(t *testing.T) {
 	if reg.Payment.Amount != 96000 || reg.Category != "standard" || reg.Code != "kurs/KOMMUNE20" {
 		t.Errorf("registration payment %+v category %q code %q", reg.Payment, reg.Category, reg.Code)
 	}
+	rep, err := f.app.Payments.Reconciliation(ctx, payments.ReportQuery{Event: "kurs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Sold) != 1 || rep.Sold[0].Key != "standard" || rep.Sold[0].Gross != 120000 || rep.Sold[0].Discount != 24000 || rep.Sold[0].Net != 96000 ||
+		len(rep.Discounts) != 1 || rep.Discounts[0].Code != "KOMMUNE20" || rep.Discounts[0].Uses != 1 || rep.Discounts[0].Amount != 24000 {
+		t.Errorf("breakdown: sold %+v discounts %+v", rep.Sold, rep.Discounts)
+	}
 }
 
 // TestAddonInvoice: an add-on is a line of its own on the invoice, with
@@ -84,5 +93,12 @@ func TestAddonInvoice(t *testing.T) {
 	e, _ := f.app.Events.Get(ctx, "kurs")
 	if e.Quota[events.AddonQuota("lunsj")].Taken != 1 || e.AddonsLeft("lunsj") != 99 {
 		t.Errorf("lunch quota %+v", e.Quota)
+	}
+	rep, err := f.app.Payments.Reconciliation(ctx, payments.ReportQuery{Event: "kurs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Sold) != 2 || rep.Sold[1].Item != registration.ItemAddOn || rep.Sold[1].Key != "lunsj" || rep.Sold[1].Net != 25000 {
+		t.Errorf("sold %+v", rep.Sold)
 	}
 }

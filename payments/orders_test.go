@@ -112,6 +112,10 @@ func TestOrderInvoice(t *testing.T) {
 	if len(rep.Rows) != 5 || rep.Totals.Due != 5*99900 || rep.Totals.Paid != 99900 || rep.Totals.Credited != 99900 || rep.Totals.Outstanding != 3*99900 {
 		t.Errorf("reconciliation totals %+v", rep.Totals)
 	}
+	// Sold: the four tickets that stand, not the credited one.
+	if len(rep.Sold) != 1 || rep.Sold[0].Quantity != 4 || rep.Sold[0].Net != 4*99900 || rep.Sold[0].Item != registration.ItemTicket {
+		t.Errorf("sold %+v", rep.Sold)
+	}
 	for _, row := range rep.Rows {
 		if len(row.Anomalies) > 0 {
 			t.Errorf("row %s anomalies %v", row.Registration, row.Anomalies)

@@ -3,12 +3,14 @@ package payments
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 )
@@ -110,6 +112,62 @@ type Report struct {
 	// Orphans are Stripe payments for no registration we know.
 	Orphans []Orphan `json:"orphans"`
 	Totals  Totals   `json:"totals"`
+	// Sold breaks what stands sold (due, less what credit notes took
+	// back) down by item: each category's tickets and each add-on, with
+	// what codes took off; Discounts by code.
+	Sold      []SoldRow     `json:"sold"`
+	Discounts []DiscountRow `json:"discounts"`
+}
+
+// SoldRow is one kind of item sold: a category's tickets ("" for an
+// event without categories) or an add-on, in øre, VAT included.
+type SoldRow struct {
+	Event    string `json:"event"`
+	Item     string `json:"item"`
+	Key      string `json:"key"`
+	Quantity int64  `json:"quantity"`
+	// Gross is before discounts; Discount what codes took off; Net what
+	// is due for them.
+	Gross    int64 `json:"gross"`
+	Discount int64 `json:"discount"`
+	Net      int64 `json:"net"`
+}
+
+// DiscountRow is what one code took off.
+type DiscountRow struct {
+	Event  string `json:"event"`
+	Code   string `json:"code"`
+	Uses   int64  `json:"uses"`
+	Amount int64  `json:"amount"`
+}
+
+// breakdown adds a row's lines to what was sold, if its money stands.
+func (rep *Report) breakdown(reg *registration.Registration, row *ReportRow, ev *events.Event) {
+	if row.AmountDue-row.AmountCredited <= 0 || ev == nil {
+		return
+	}
+	for _, l := range linesOf(reg, ev) {
+		i := slices.IndexFunc(rep.Sold, func(s SoldRow) bool { return s.Event == reg.Event && s.Item == l.Item && s.Key == l.Key })
+		if i < 0 {
+			rep.Sold = append(rep.Sold, SoldRow{Event: reg.Event, Item: l.Item, Key: l.Key})
+			i = len(rep.Sold) - 1
+		}
+		s := &rep.Sold[i]
+		s.Quantity += l.Quantity
+		s.Gross += l.Quantity * l.UnitGross
+		s.Discount += l.Quantity * l.Discount
+		s.Net += l.Gross()
+		if l.DiscountCode == "" {
+			continue
+		}
+		j := slices.IndexFunc(rep.Discounts, func(d DiscountRow) bool { return d.Event == reg.Event && d.Code == l.DiscountCode })
+		if j < 0 {
+			rep.Discounts = append(rep.Discounts, DiscountRow{Event: reg.Event, Code: l.DiscountCode})
+			j = len(rep.Discounts) - 1
+		}
+		rep.Discounts[j].Uses += l.Quantity
+		rep.Discounts[j].Amount += l.Quantity * l.Discount
+	}
 }
 
 // Orphan is a Stripe payment no registration claims.
@@ -147,14 +205,16 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 		return nil, err
 	}
 	deadline := map[string]time.Time{}
+	byEvent := map[string]*events.Event{}
 	for _, e := range evs {
+		byEvent[e.Slug] = &e
 		deadline[e.Slug] = e.RefundDeadline
 		if e.CancelledAt != nil {
 			deadline[e.Slug] = *e.CancelledAt // everything was to be refunded
 		}
 	}
 	now := s.clock()
-	rep := &Report{Event: q.Event, From: q.From, To: q.To, Rows: []ReportRow{}, Orphans: []Orphan{}}
+	rep := &Report{Event: q.Event, From: q.From, To: q.To, Rows: []ReportRow{}, Orphans: []Orphan{}, Sold: []SoldRow{}, Discounts: []DiscountRow{}}
 	opened := map[string][]string{} // by event, the registrations whose names finance sees
 	for reg, err := range s.regs.WithPayment(ctx, registration.PaymentQuery{Event: q.Event, From: q.From, To: q.To}) {
 		if err != nil {
@@ -177,6 +237,7 @@ func (s *Service) Reconciliation(ctx context.Context, q ReportQuery) (*Report, e
 			RegisteredAt: reg.CreatedAt, PaidAt: p.PaidAt, Anomalies: []string{},
 		}
 		row.money(reg, invoices, deadline[reg.Event], now)
+		rep.breakdown(reg, &row, byEvent[reg.Event])
 		rep.Totals.Rows++
 		rep.Totals.Due += row.AmountDue
 		rep.Totals.Paid += row.AmountPaid

@@ -224,6 +224,7 @@ func CustomField(path string, s CustomFieldSpec) (Field, Errors) {
 		if v.MaxLength < 1 || v.MaxLength > MaxLengthLimit {
 			errs.Add(at("validation.maxLength"), CodeInvalid)
 		}
+		checkOptions(v, at, &errs)
 	}
 	if len(errs) > 0 {
 		return Field{}, errs
@@ -233,4 +234,33 @@ func CustomField(path string, s CustomFieldSpec) (Field, Errors) {
 		Purposes: slices.Clone(s.Purposes), Recipients: slices.Clone(s.Recipients),
 		Retention: retention, ConsentPurpose: cp, Consent: consent, Validation: v, RetentionReason: reason,
 	}, nil
+}
+
+var optionRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
+
+// checkOptions checks a choice field's options: 2 to 50, each value
+// unique (lower-case letters, digits, - and _, no comma) with a label in
+// both languages; other kinds take none.
+func checkOptions(v Validation, at func(string) string, errs *Errors) {
+	choice := v.Kind == KindChoice || v.Kind == KindChoices
+	switch {
+	case !choice && len(v.Options) > 0:
+		errs.Add(at("validation.options"), CodeUndeclared)
+		return
+	case choice && (len(v.Options) < 2 || len(v.Options) > 50):
+		errs.Add(at("validation.options"), CodeInvalid)
+		return
+	}
+	for i, o := range v.Options {
+		path := at("validation.options[" + strconv.Itoa(i) + "]")
+		switch {
+		case !optionRE.MatchString(o.Value):
+			errs.Add(path+".value", CodeInvalid)
+		case slices.ContainsFunc(v.Options[:i], func(p Option) bool { return p.Value == o.Value }):
+			errs.Add(path+".value", CodeDuplicate)
+		}
+		if l := o.Label; strings.TrimSpace(l.NB) == "" || strings.TrimSpace(l.EN) == "" || len(l.NB) > 100 || len(l.EN) > 100 || !SingleLine(l.NB) || !SingleLine(l.EN) {
+			errs.Add(path+".label", CodeInvalid)
+		}
+	}
 }

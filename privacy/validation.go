@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,10 +22,19 @@ const (
 	KindPhone     Kind = "phone"      // Norwegian 8 digits or E.164
 	KindPastDate  Kind = "past_date"  // ISO date (YYYY-MM-DD) in the past
 	KindOrgNumber Kind = "org_number" // 9 digits with the MOD11 check digit
+	KindChoice    Kind = "choice"     // one of the field's options
+	KindChoices   Kind = "choices"    // any of the field's options, comma-separated
 )
 
 // Kinds lists every kind.
-var Kinds = []Kind{KindText, KindMultiline, KindEmail, KindPhone, KindPastDate, KindOrgNumber}
+var Kinds = []Kind{KindText, KindMultiline, KindEmail, KindPhone, KindPastDate, KindOrgNumber, KindChoice, KindChoices}
+
+// Option is one answer a choice field offers: its value (stored) and its
+// label (shown).
+type Option struct {
+	Value string `json:"value" bson:"value"`
+	Label Text   `json:"label" bson:"label"`
+}
 
 // MaxLengthLimit is the longest any field may be declared.
 const MaxLengthLimit = 2000
@@ -34,6 +44,8 @@ type Validation struct {
 	Kind Kind `json:"kind" bson:"kind"`
 	// MaxLength counts characters (runes) after trimming.
 	MaxLength int `json:"maxLength" bson:"maxLength"`
+	// Options are a choice field's answers, in the order shown.
+	Options []Option `json:"options,omitempty" bson:"options,omitempty"`
 }
 
 // ValidOrgNumber reports whether s is a Norwegian organisation number: nine
@@ -133,6 +145,28 @@ func (v Validation) Check(raw string, now time.Time) (string, string) {
 		if !ValidOrgNumber(s) {
 			return "", CodeInvalid
 		}
+	case KindChoice:
+		if !slices.ContainsFunc(v.Options, func(o Option) bool { return o.Value == s }) {
+			return "", CodeInvalid
+		}
+	case KindChoices:
+		// Each once, in the options' order.
+		picked := strings.Split(s, ",")
+		for i := range picked {
+			picked[i] = strings.TrimSpace(picked[i])
+		}
+		var out []string
+		for _, o := range v.Options {
+			if slices.Contains(picked, o.Value) {
+				out = append(out, o.Value)
+			}
+		}
+		for _, p := range picked {
+			if p != "" && !slices.Contains(out, p) {
+				return "", CodeInvalid
+			}
+		}
+		s = strings.Join(out, ",")
 	}
 	return s, ""
 }

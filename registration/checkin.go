@@ -12,6 +12,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"rsc.io/qr"
 
 	"github.com/pamelding/pamelding/events"
 )
@@ -40,6 +41,17 @@ var (
 const ticketPrefix = "pmt_"
 
 // TicketCode is the registration's ticket code.
+// TicketQR is a ticket code as a QR code (PNG), for the page and the
+// confirmation mail.
+func TicketQR(code string) ([]byte, error) {
+	q, err := qr.Encode(code, qr.M)
+	if err != nil {
+		return nil, err
+	}
+	q.Scale = 6
+	return q.PNG(), nil
+}
+
 func (d *Domain) TicketCode(id string) string {
 	return ticketPrefix + id + "." + d.ticketMAC(id)
 }

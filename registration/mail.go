@@ -47,6 +47,14 @@ type Message struct {
 	To      string
 	Subject string
 	Text    string
+	// Attachments, such as a ticket's QR code.
+	Attachments []Attachment
+}
+
+// Attachment is a file sent with a message.
+type Attachment struct {
+	Name, ContentType string
+	Data              []byte
 }
 
 // Sender delivers a message (SMTP in production).
@@ -97,6 +105,10 @@ type mailData struct {
 	// language, and the invoice and credit note numbers.
 	Amount              string
 	Invoice, CreditNote int64
+	// Ticket, in a confirmation of a confirmed registration: its ticket
+	// code (its QR code is attached). Ordered: who registered the
+	// participant, when a buyer did.
+	Ticket, Ordered string
 }
 
 // amountText says an amount of øre as the pages do: "1500,00 NOK" in nb,
@@ -336,11 +348,32 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 		}
 		d.ManageLink = m.publicURL + link + token
 	}
+	msg := Message{To: to}
+	if mail.Kind == mailConfirmation && reg.Status == Confirmed && reg.ErasedAt == nil {
+		d.Ticket = m.d.TicketCode(reg.ID)
+		png, err := TicketQR(d.Ticket)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errRender, err)
+		}
+		name := "billett.png"
+		if lang == "en" {
+			name = "ticket.png"
+		}
+		msg.Attachments = append(msg.Attachments, Attachment{Name: name, ContentType: "image/png", Data: png})
+	}
+	if mail.Kind == mailConfirmation && reg.Order != "" {
+		if o, err := m.d.Store.OrderOf(ctx, reg.Order); err == nil && o.PurgedAt == nil {
+			if b, err := m.d.Store.OpenBuyer(ctx, o, "name"); err == nil {
+				d.Ordered = b["name"]
+			}
+		}
+	}
 	subject, body, err := render(mail.Kind, lang, d)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errRender, err)
 	}
-	return m.sender.Send(ctx, Message{To: to, Subject: subject, Text: body})
+	msg.Subject, msg.Text = subject, body
+	return m.sender.Send(ctx, msg)
 }
 
 // Run sends mail until ctx ends: at once for registrations this process

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image/png"
 	"log/slog"
 	"strings"
 	"sync"
@@ -87,6 +88,16 @@ func TestConfirmationMail(t *testing.T) {
 	}
 	if strings.Contains(got[0].Data, "skalldyr") || strings.Contains(body, "skalldyr") {
 		t.Error("the mail carries dietary data")
+	}
+	// The ticket: its code in the text and as a QR code attached.
+	code := f.app.Domain.TicketCode(res.ID)
+	if !strings.Contains(body, "billettkoden: "+code) {
+		t.Errorf("no ticket code in:\n%s", body)
+	}
+	if att := got[0].Attachments(); len(att) != 1 || att[0].Filename != "billett.png" || !strings.HasPrefix(att[0].ContentType, "image/png") {
+		t.Errorf("attachments %+v", att)
+	} else if img, err := png.Decode(bytes.NewReader(att[0].Data)); err != nil || img.Bounds().Dx() < 100 {
+		t.Errorf("the attached QR code is not a PNG: %v", err)
 	}
 
 	t.Run("SentOnce", func(t *testing.T) {

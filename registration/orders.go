@@ -283,6 +283,7 @@ func (s *Signups) Order(ctx context.Context, slug string, r OrderRequest, ch Cha
 			return nil, err
 		}
 	}
+	s.numberBibs(ctx, ev, regs...)
 	for i, reg := range regs {
 		if err := s.d.Store.insert(ctx, reg, regKeys[i]); err != nil {
 			// Every registration of the order is deleted, one whose
@@ -302,23 +303,53 @@ func (s *Signups) Order(ctx context.Context, slug string, r OrderRequest, ch Cha
 		return nil, err
 	}
 	order.Status = OrderPlaced
-	for _, reg := range regs {
-		s.assignBib(ctx, ev, reg)
-	}
 	if err := s.releaseOrderMail(ctx, order); err != nil {
 		s.d.log.ErrorContext(ctx, "order mail not released; the order sweep releases it", "order", order.ID, "err", err)
 	}
+	res := placedView(order, regs, o)
 	if order.Method == Invoice && order.Amount > 0 && s.invoicer != nil {
 		if err := s.invoicer.IssueInvoice(context.WithoutCancel(ctx), regs[0].ID); err != nil {
 			s.d.log.ErrorContext(ctx, "issue order invoice", "order", order.ID, "err", err)
+		} else if v, err := s.orderView(ctx, order); err == nil {
+			res = v // with the invoice's number and KID
 		}
-	}
-	res, err := s.orderView(ctx, order)
-	if err != nil {
-		return nil, err
 	}
 	res.OrderToken = token
 	return res, nil
+}
+
+// placedView is the order as just placed, from what was stored (no read
+// back).
+func placedView(order *Order, regs []*Registration, o *checkedOrder) *OrderResult {
+	res := &OrderResult{ID: order.ID, Event: order.Event, Status: order.Status, Participants: []OrderParticipant{}}
+	if order.Amount > 0 {
+		res.Payment = &OrderPayment{Method: order.Method, Currency: order.Currency, Lines: []OrderLine{}}
+	}
+	for i, reg := range regs {
+		res.Participants = append(res.Participants, OrderParticipant{ID: reg.ID, Name: o.people[i].values["name"], Category: reg.Category, Status: reg.Status})
+		if res.Payment != nil && reg.Payment != nil {
+			res.Payment.add(reg)
+		}
+	}
+	return res
+}
+
+// add counts a participant's payment in the order's.
+func (pay *OrderPayment) add(reg *Registration) {
+	rp := reg.Payment
+	for _, l := range rp.Lines {
+		pay.Lines = append(pay.Lines, OrderLine{Participant: reg.ID, Line: l})
+	}
+	if rp.Status.Live() {
+		pay.Amount += rp.Amount
+	}
+	pay.Status = orderPaymentStatus(pay.Status, rp.Status)
+	if rp.InvoiceNumber != 0 {
+		pay.InvoiceNumber, pay.KID = rp.InvoiceNumber, rp.KID
+	}
+	if reg.Status == PendingPayment {
+		pay.CheckoutURL = rp.CheckoutURL
+	}
 }
 
 // checkedOrder is an order request that passed every rule.
@@ -632,22 +663,8 @@ func (s *Signups) orderView(ctx context.Context, o *Order) (*OrderResult, error)
 			p.Name = v["name"]
 		}
 		res.Participants = append(res.Participants, p)
-		if pay == nil || reg.Payment == nil {
-			continue
-		}
-		rp := reg.Payment
-		for _, l := range rp.Lines {
-			pay.Lines = append(pay.Lines, OrderLine{Participant: reg.ID, Line: l})
-		}
-		if rp.Status.Live() {
-			pay.Amount += rp.Amount
-		}
-		pay.Status = orderPaymentStatus(pay.Status, rp.Status)
-		if rp.InvoiceNumber != 0 {
-			pay.InvoiceNumber, pay.KID = rp.InvoiceNumber, rp.KID
-		}
-		if reg.Status == PendingPayment {
-			pay.CheckoutURL = rp.CheckoutURL
+		if pay != nil && reg.Payment != nil {
+			pay.add(reg)
 		}
 	}
 	res.Payment = pay

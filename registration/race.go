@@ -21,21 +21,37 @@ import (
 // event (which only grows, so a number is never given twice, nor again
 // after a cancellation) and then set on the registration only if it has
 // none. Numbers follow one another as participants are confirmed; a
-// number is skipped only when an answer is lost between the two writes.
-// Sign-ups and orders give it at once; the bib job gives it to those
-// confirmed later (a payment, an accepted offer, a guardian).
+// number is skipped only when a sign-up or order fails after taking it.
+// Sign-ups and orders take it before they store the registration; the
+// bib job gives it to those confirmed later (a payment, an accepted
+// offer, a guardian).
 
-// assignBib gives a confirmed registration its start number, if its
-// category has a range and it has none yet.
-func (s *Signups) assignBib(ctx context.Context, ev *events.Event, reg *Registration) {
-	if reg.Status != Confirmed || reg.Bib != 0 {
-		return
+// numberBibs gives registrations about to be stored confirmed their
+// start numbers, taken per category in one update each: they are stored
+// with them. One whose number cannot be taken now gets it from the bib
+// job; one never stored leaves its number unused.
+func (s *Signups) numberBibs(ctx context.Context, ev *events.Event, regs ...*Registration) {
+	byCat := map[string][]*Registration{}
+	var cats []string
+	for _, reg := range regs {
+		c, ok := ev.Category(reg.Category)
+		if reg.Status != Confirmed || reg.Bib != 0 || !ok || c.Bibs == nil {
+			continue
+		}
+		if byCat[c.Key] == nil {
+			cats = append(cats, c.Key)
+		}
+		byCat[c.Key] = append(byCat[c.Key], reg)
 	}
-	if c, ok := ev.Category(reg.Category); !ok || c.Bibs == nil {
-		return
-	}
-	if err := s.giveBib(context.WithoutCancel(ctx), ev, reg.ID, reg.Category); err != nil {
-		s.d.log.ErrorContext(ctx, "start number not given; the bib job gives it", "event", ev.Slug, "registration", reg.ID, "err", err)
+	for _, cat := range cats {
+		first, err := s.d.events.TakeBibs(ctx, ev, cat, len(byCat[cat]))
+		if err != nil {
+			s.d.log.ErrorContext(ctx, "start numbers not given; the bib job gives them", "event", ev.Slug, "err", err)
+			continue
+		}
+		for i, reg := range byCat[cat] {
+			reg.Bib = first + i
+		}
 	}
 }
 

@@ -91,8 +91,8 @@ func TestRace(t *testing.T) {
 			t.Fatalf("bib %d: out of range or given twice", reg.Bib)
 		}
 		seen[reg.Bib] = true
-		if i%3 == 0 {
-			// A third of them agree to the start list, through their own link.
+		if i < 3 {
+			// Three of them agree to the start list, through their own link.
 			if _, err := f.app.Rights.Rectify(ctx, reg, registration.RectifyRequest{Consents: registration.ConsentsRequest{privacy.ConsentStartList: true}}); err != nil {
 				t.Fatal(err)
 			}
@@ -134,8 +134,8 @@ func TestRace(t *testing.T) {
 			}
 		}
 	}
-	if listed != 334 {
-		t.Errorf("%d 10 km runners listed, want the 334 who agreed", listed)
+	if listed != 3 {
+		t.Errorf("%d 10 km runners listed, want the 3 who agreed", listed)
 	}
 
 	// The 5 km runner cancels: bib 2001 is not given again.

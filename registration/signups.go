@@ -198,6 +198,7 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		reg.HooksAt = &now
 	}
 	reg.OutboxNextAt = &now
+	s.numberBibs(ctx, ev, reg)
 
 	if err := s.d.Store.insert(ctx, reg, keys); err != nil {
 		if mongodb.NotApplied(err) || errors.Is(err, ErrSubmitted) {
@@ -217,7 +218,6 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		return nil, err
 	}
 	s.d.notifyMail(reg.ID)
-	s.assignBib(ctx, ev, reg)
 	res := &Result{ID: reg.ID, Status: reg.Status, ManageToken: token}
 	if p := reg.Payment; p != nil {
 		res.CheckoutURL, res.PaymentStatus = p.CheckoutURL, p.Status

@@ -561,3 +561,85 @@ func TestBrowserCategoriesAndCode(t *testing.T) {
 		t.Errorf("registration %+v", doc)
 	}
 }
+
+// TestBrowserOrder: a municipality's buyer registers two employees in one
+// form, each with their own ticket, one with the dinner, the day ticket
+// with a code, paid by one invoice; nobody's food allergies are asked of
+// the buyer.
+func TestBrowserOrder(t *testing.T) {
+	b := newBrowser(t)
+	b.mustEvent(t, "konf", func(m map[string]any) {
+		m["fields"] = []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true}, {"key": "organisation"},
+			{"key": "invoice_org_number"}, {"key": "invoice_address"}, {"key": "dietary"}}
+		m["categories"] = []map[string]any{
+			{"key": "full", "name": map[string]string{"nb": "Full billett", "en": "Full ticket"}, "price": 150000, "vatRate": 25},
+			{"key": "dag", "name": map[string]string{"nb": "Dagsbillett", "en": "Day ticket"}, "price": 80000, "vatRate": 25},
+		}
+		m["addons"] = []map[string]any{{"key": "middag", "name": map[string]string{"nb": "Konferansemiddag", "en": "Conference dinner"},
+			"price": 60000, "vatRate": 25, "capacity": 10, "categories": []string{"full"}}}
+	})
+	if r := b.do(t, "POST", "/api/v1/events/konf/codes", adminToken, map[string]any{"code": "KOMMUNE20", "percent": 20, "maxUses": 50, "categories": []string{"dag"}}); r.status != 201 {
+		t.Fatalf("code: %d %s", r.status, r.body)
+	}
+	b.run(t, chromedp.Navigate(b.base+"/e/konf?lang=nb&people=2&code=kommune20"), chromedp.WaitVisible("#p1-category-dag", chromedp.ByID))
+	b.axeCheck(t, "the order form for two")
+	var dietary int
+	b.run(t, chromedp.Evaluate(`document.querySelectorAll("[name$=f_dietary]").length`, &dietary))
+	if dietary != 0 {
+		t.Error("the order form asks the buyer for participants' food allergies")
+	}
+	b.run(t,
+		chromedp.SendKeys("#b-name", "Guri Innkjøp", chromedp.ByID),
+		chromedp.SendKeys("#b-email", "innkjop@kongsvinger.kommune.no", chromedp.ByID),
+		chromedp.SendKeys("#b-invoice_org_number", "974760673", chromedp.ByID),
+		chromedp.SendKeys("#b-invoice_address", "Rådhuset, 2226 Kongsvinger", chromedp.ByID),
+		chromedp.Click("#p0-category-full", chromedp.ByID),
+		chromedp.SendKeys("#p0-f-name", "Kari Ansatt", chromedp.ByID),
+		chromedp.SendKeys("#p0-f-email", "kari@kongsvinger.kommune.no", chromedp.ByID),
+		chromedp.Click("#p0-addon-middag", chromedp.ByID),
+		chromedp.Click("#p1-category-dag", chromedp.ByID),
+		chromedp.SendKeys("#p1-f-name", "Ola Ansatt", chromedp.ByID),
+		chromedp.SendKeys("#p1-f-email", "ola@kongsvinger.kommune.no", chromedp.ByID),
+		chromedp.Click("#method-invoice", chromedp.ByID),
+	)
+	b.shot(t, "order-filled")
+	b.run(t,
+		chromedp.Click(`form[method=post] button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`main[data-page="order-done"]`, chromedp.ByQuery),
+	)
+	b.shot(t, "order-done")
+	b.axeCheck(t, "the order's confirmation")
+	if s := b.text(t, "main"); !strings.Contains(s, "2 deltakere") || !strings.Contains(s, "Kari Ansatt (Full billett)") ||
+		!strings.Contains(s, "Faktura 1") || !strings.Contains(s, "2 740,00") && !strings.Contains(s, "2740,00") {
+		t.Errorf("confirmation: %q", s)
+	}
+	var regs []struct {
+		Category string `bson:"category"`
+		Code     string `bson:"code"`
+		Status   string `bson:"status"`
+		Order    string `bson:"order"`
+		Addons   []struct {
+			Key string `bson:"key"`
+		} `bson:"addons"`
+	}
+	if err := b.store.Collection(mongodb.Registrations).All(context.Background(), bson.M{"event": "konf"}, &regs); err != nil {
+		t.Fatal(err)
+	}
+	if len(regs) != 2 || regs[0].Order == "" || regs[0].Order != regs[1].Order {
+		t.Fatalf("registrations %+v", regs)
+	}
+	for _, r := range regs {
+		switch r.Category {
+		case "full":
+			if len(r.Addons) != 1 || r.Addons[0].Key != "middag" || r.Code != "" || r.Status != "confirmed" {
+				t.Errorf("full ticket %+v", r)
+			}
+		case "dag":
+			if len(r.Addons) != 0 || r.Code != "konf/KOMMUNE20" || r.Status != "confirmed" {
+				t.Errorf("day ticket %+v", r)
+			}
+		default:
+			t.Errorf("registration %+v", r)
+		}
+	}
+}

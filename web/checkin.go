@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"rsc.io/qr"
 
 	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/privacy"
@@ -98,14 +97,13 @@ func sendTicketQR(c *fiber.Ctx, a *app.App, reg *registration.Registration) erro
 	if code == "" {
 		return errNoTicket
 	}
-	q, err := qr.Encode(code, qr.M)
+	png, err := registration.TicketQR(code)
 	if err != nil {
 		return err
 	}
-	q.Scale = 6
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderContentType, "image/png")
-	return c.Send(q.PNG())
+	return c.Send(png)
 }
 
 func handleTicketQR(a *app.App) fiber.Handler {

@@ -106,6 +106,9 @@ func TestOrderPrivacy(t *testing.T) {
 		if tok := regexp.MustCompile(`/m/(pmr_[A-Za-z0-9_.-]+)`).FindStringSubmatch(m.Body()); tok != nil {
 			links[m.To[0]] = tok[1]
 		}
+		if !strings.Contains(m.Body(), "Berit Kaptein meldte deg på") || len(m.Attachments()) != 1 {
+			t.Errorf("a participant's mail does not say who registered them, or has no ticket:\n%s", m.Body())
+		}
 	}
 	if len(links) != 2 || links["ola@example.no"] == "" || links["siri@example.no"] == "" {
 		t.Fatalf("participants' links by mail: %v", links)

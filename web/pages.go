@@ -110,6 +110,44 @@ type formField struct {
 	Lang, ID, Name, Label, Why, Type, Autocomplete, Value, Error string
 	Required, Multiline                                          bool
 	MaxLength                                                    int
+	// Choice fields: radios (one) or checkboxes (Multiple), one per
+	// option.
+	Choice, Multiple bool
+	Options          []fiber.Map
+}
+
+// withOptions makes a choice field's radios or checkboxes, each ticked if
+// its value was sent; the field's id is the first one's, so the error
+// summary leads to it.
+func (f *formField) withOptions(df events.DeclaredField, lang string) {
+	k := df.Validation.Kind
+	if k != privacy.KindChoice && k != privacy.KindChoices {
+		return
+	}
+	f.Choice, f.Multiple = true, k == privacy.KindChoices
+	picked := strings.Split(f.Value, ",")
+	base := f.ID
+	for i, o := range df.Validation.Options {
+		id := base + "-" + o.Value
+		if i == 0 {
+			f.ID = id
+		}
+		f.Options = append(f.Options, fiber.Map{"ID": id, "Value": o.Value, "Label": o.Label.In(lang), "Checked": slices.Contains(picked, o.Value)})
+	}
+}
+
+// formValue is what the form sent for a field: several values (a choice
+// field's checkboxes) joined by commas.
+func formValue(c *fiber.Ctx, name string) string {
+	vs := c.Request().PostArgs().PeekMulti(name)
+	if len(vs) <= 1 {
+		return c.FormValue(name)
+	}
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return strings.Join(out, ",")
 }
 
 var inputType = map[privacy.Kind]string{
@@ -147,6 +185,7 @@ func newFormField(lang string, df events.DeclaredField, value, errCode string) f
 	if errCode != "" {
 		f.Error = t(lang, "err."+errCode)
 	}
+	f.withOptions(df, lang)
 	return f
 }
 
@@ -179,7 +218,8 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 		"Title":      title, "Slug": e.Slug, "Venue": e.Venue, "Price": money(e.Price, lang),
 		"When":      e.StartsAt.In(oslo).Format("02.01.2006 15:04") + "–" + e.EndsAt.In(oslo).Format("15:04"),
 		"SeatsLeft": e.SeatsLeft, "SoldOut": e.SeatsLeft <= 0,
-		"NoticeURL": "/api/v1/events/" + e.Slug + "/privacy-notice?lang=" + lang,
+		"NoticeURL":   "/api/v1/events/" + e.Slug + "/privacy-notice?lang=" + lang,
+		"Description": paragraphs(e.Description.In(lang)),
 	}
 	switch {
 	case e.CancelledAt != nil:
@@ -211,6 +251,24 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 		}
 	}
 	data["Fields"] = fields
+	people := formPeople(in["people"])
+	data["People"] = people
+	var opts []fiber.Map
+	for n := 1; n <= maxFormPeople; n++ {
+		opts = append(opts, fiber.Map{"Value": n, "Selected": n == people})
+	}
+	data["PeopleOptions"] = opts
+	if people > 1 {
+		errs = orderForm(data, e, lang, people, in, byField, code, errs)
+	} else if len(e.Addons) > 0 {
+		addons := addonChoice(e, lang, "", in, byField, "")
+		for _, a := range addons {
+			if a.Error != "" {
+				errs = append(errs, pageError{ID: a.ID, Text: a.Label + ": " + a.Error})
+			}
+		}
+		data["Addons"] = addons
+	}
 	if code != nil {
 		data["Code"] = code.Code
 		data["CodeText"] = fmt.Sprintf(t(lang, "code.applied"), code.Code, codeOff(code, e, lang))
@@ -224,7 +282,11 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 		data["CodeError"] = t(lang, "err.code")
 	}
 	if len(e.Categories) > 0 {
-		data["Categories"] = categoryChoice(e, lang, now, in["category"], code)
+		cats := categoryChoice(e, lang, now, in["category"], code)
+		for _, c := range cats {
+			c["Name"], c["ID"] = "category", "category-"+c["Value"].(string)
+		}
+		data["Categories"], data["CategoryErrorID"] = cats, "category-error"
 		if lowest := cheapest(e, now); lowest != nil {
 			data["Price"] = t(lang, "price.from") + " " + money(*lowest, lang)
 		}
@@ -375,7 +437,7 @@ func handleEventPage(ev *events.Service, methods func() map[string]bool) fiber.H
 		if err != nil {
 			return pageError404(c, err)
 		}
-		in := map[string]string{"code": strings.TrimSpace(c.Query("code"))}
+		in := map[string]string{"code": strings.TrimSpace(c.Query("code")), "people": c.Query("people")}
 		if len(in["code"]) > 64 {
 			in["code"] = ""
 		}
@@ -407,13 +469,17 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 		in := map[string]string{}
 		req := registration.SignupRequest{Fields: map[string]string{}, Lang: lang}
 		for _, ff := range e.Fields {
-			v := c.FormValue("f_" + ff.Key)
+			v := formValue(c, "f_"+ff.Key)
 			in["f_"+ff.Key] = v
 			req.Fields[ff.Key] = v
 		}
-		for _, k := range []string{"object_partners", "payment_method", "submission", "category", "code"} {
+		for _, k := range []string{"object_partners", "payment_method", "submission", "category", "code", "people"} {
 			in[k] = c.FormValue(k)
 		}
+		if n := formPeople(in["people"]); n > 1 {
+			return submitOrder(c, a, e, lang, n, in, methods)
+		}
+		req.Addons = readAddons(c, e, "", in)
 		if len(in["submission"]) <= 64 {
 			// The form's one-time field: a second post of the same form (a
 			// double click, a reload) finds the registration the first made.
@@ -438,22 +504,7 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 		}
 		res, err := a.Signups.Signup(c.UserContext(), e.Slug, req, registration.Web)
 		if err != nil {
-			var ferrs privacy.Errors
-			if errors.As(err, &ferrs) {
-				return eventForm(c.Status(fiber.StatusUnprocessableEntity), e, lang, in, ferrs, "", methods(), code)
-			}
-			p, internal := toProblem(err)
-			if internal {
-				return err
-			}
-			general := t(lang, "err."+p.Code)
-			if general == "err."+p.Code {
-				general = p.Detail
-			}
-			if fresh, gerr := a.Events.Get(c.UserContext(), e.Slug); gerr == nil {
-				e = fresh
-			}
-			return eventForm(c.Status(p.Status), e, lang, in, nil, general, methods(), code)
+			return formRefused(c, a, e, lang, in, err, methods(), code)
 		}
 		if res.CheckoutURL != "" {
 			return c.Redirect(res.CheckoutURL, fiber.StatusSeeOther)

@@ -51,10 +51,19 @@ func TestReadmeWalkthrough(t *testing.T) {
 		`"slug":"janteloppet-2027"`, `"code":"undeclared"`, `"code":"consent_required"`, `"manageToken":"pmr_`,
 		`"kid":"18"`, `"matched":1`, `"name":"Kari Nordmann","organisation":"Acme AS"`, "# Privacy notice for Janteloppet 2027",
 		`"type":"access"`, `"kept":[`,
+		// The three scenarios: orders placed on one invoice each, a
+		// participant of one cancelled by the buyer, the race's start list.
+		`"slug":"janteloppet-konferanse"`, `"status":"placed"`, `"orderToken":"pmo_`, `"method":"invoice","status":"invoiced"`,
+		`"name":"Jon Jobb","category":"standard","status":"cancelled"`, "204",
+		`{"bib":1,"name":"Kari Løper","club":"Kongsvinger IL","class":"35-49","category":"10k"}`,
+		`"1","Kari Løper","Kongsvinger IL","35-49","10k",""`,
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the walk-through's output lacks %s", want)
 		}
+	}
+	if strings.Contains(string(out), "Ola Uoppført") || strings.Contains(string(out), "Lars Løper\",\"club") {
+		t.Errorf("the start list shows runners who did not agree to it")
 	}
 	s.stop()
 	if strings.Contains(s.logs.String(), `"status":500`) {

@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"io"
 	"mime"
+	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
 	netmail "net/mail"
+	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
@@ -127,19 +129,71 @@ func (m Mail) Header(name string) string {
 	return v
 }
 
-// Body returns the message's text, its transfer encoding undone.
+// Body returns the message's text, its transfer encoding undone: of a
+// multipart message, the first text/plain part.
 func (m Mail) Body() string {
+	for _, p := range m.parts() {
+		if strings.HasPrefix(p.ContentType, "text/plain") {
+			return string(p.Data)
+		}
+	}
+	return ""
+}
+
+// Part is one part of a message: its content type, file name (for an
+// attachment) and content, its transfer encoding undone.
+type Part struct {
+	ContentType, Filename string
+	Data                  []byte
+}
+
+// Attachments returns the message's parts that carry a file name.
+func (m Mail) Attachments() []Part {
+	var out []Part
+	for _, p := range m.parts() {
+		if p.Filename != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (m Mail) parts() []Part {
 	msg, err := netmail.ReadMessage(strings.NewReader(m.Data))
 	if err != nil {
-		return ""
+		return nil
 	}
-	var r io.Reader = msg.Body
-	switch strings.ToLower(msg.Header.Get("Content-Transfer-Encoding")) {
+	return readParts(textproto.MIMEHeader(msg.Header), msg.Body)
+}
+
+func readParts(h textproto.MIMEHeader, body io.Reader) []Part {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		ct = "text/plain"
+	}
+	mt, params, _ := mime.ParseMediaType(ct)
+	if strings.HasPrefix(mt, "multipart/") {
+		var out []Part
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if err != nil {
+				return out
+			}
+			out = append(out, readParts(p.Header, p)...)
+		}
+	}
+	var r = body
+	switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
 	case "quoted-printable":
 		r = quotedprintable.NewReader(r)
 	case "base64":
 		r = base64.NewDecoder(base64.StdEncoding, r)
 	}
 	b, _ := io.ReadAll(r)
-	return string(b)
+	name := ""
+	if _, dp, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil {
+		name = dp["filename"]
+	}
+	return []Part{{ContentType: ct, Filename: name, Data: b}}
 }
