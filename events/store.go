@@ -296,6 +296,9 @@ func (s store) countPurged(ctx context.Context, slug string, n int) error {
 // counter is moved in one conditional update, only while the range has
 // them left. It returns the counter after (the last number's place).
 func (s store) takeBib(ctx context.Context, slug, category string, size, n int) (int, error) {
+	if n > size {
+		return 0, ErrNoBibs
+	}
 	path := "quota." + category + ".bibs"
 	var ev Event
 	err := s.c.FindOneAndUpdate(ctx, bson.M{"_id": slug, "$or": bson.A{

@@ -228,10 +228,18 @@ func (s *Service) allocate(ctx context.Context, inv *Invoice, paidAt time.Time) 
 		} else if err != nil {
 			return err
 		}
-		if p := reg.Payment; p != nil && p.InvoiceNumber == inv.Number && p.Status != registration.PaymentCreditDue && p.Status != registration.PaymentCredited {
+		p := reg.Payment
+		switch {
+		case p == nil || p.InvoiceNumber != inv.Number:
+		case p.Status == registration.PaymentCreditDue || p.Status == registration.PaymentCredited:
+			// What was recorded on one credited since stays theirs (to be
+			// paid back): the others share only the rest.
+			left -= p.PaidAmount
+		default:
 			live = append(live, reg)
 		}
 	}
+	left = max(left, 0)
 	for i, reg := range live {
 		owed := inv.TotalOf(reg.ID)
 		share := min(left, owed)

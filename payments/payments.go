@@ -11,6 +11,7 @@ import (
 	"iter"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/stripe/stripe-go/v76"
@@ -203,10 +204,21 @@ func (s *Checkout) Start(ctx context.Context, reg *registration.Registration, ev
 // recorded on their own registration when it is paid.
 func (s *Checkout) StartOrder(ctx context.Context, o *registration.Order, regs []*registration.Registration, ev *events.Event) (*registration.CheckoutSession, error) {
 	expires := s.now().Add(s.cfg.Hold)
+	// Like lines are one line of several (Stripe takes at most 100).
 	var items []*stripe.CheckoutSessionLineItemParams
 	for _, reg := range regs {
-		if reg.Payment != nil {
-			items = append(items, checkoutLines(reg, ev)...)
+		if reg.Payment == nil {
+			continue
+		}
+		for _, l := range checkoutLines(reg, ev) {
+			i := slices.IndexFunc(items, func(x *stripe.CheckoutSessionLineItemParams) bool {
+				return *x.PriceData.ProductData.Name == *l.PriceData.ProductData.Name && *x.PriceData.UnitAmount == *l.PriceData.UnitAmount
+			})
+			if i < 0 {
+				items = append(items, l)
+				continue
+			}
+			*items[i].Quantity += *l.Quantity
 		}
 	}
 	params := &stripe.CheckoutSessionParams{

@@ -115,9 +115,12 @@ type Order struct {
 	// Submission is unique per event: the hash of the order's
 	// Idempotency-Key, else the id.
 	Submission string `bson:"submission"`
-	// CodeUses is how many uses of the code the order redeemed.
+	// Code is the code's id; CodeUses how many of its uses the order
+	// redeemed (recorded once redeemed, given back once if the order is
+	// aborted: CodeReturned).
 	Code          string     `bson:"code,omitempty"`
 	CodeUses      int        `bson:"codeUses,omitempty"`
+	CodeReturned  bool       `bson:"codeReturned,omitempty"`
 	OpenUntil     time.Time  `bson:"openUntil"`
 	MailsReleased bool       `bson:"mailsReleased"`
 	Lang          string     `bson:"lang"`
@@ -175,6 +178,10 @@ type OrderLine struct {
 // ErrOrderAborted: the order took too long and was aborted; nothing of
 // it was kept.
 var ErrOrderAborted = errors.New("order aborted")
+
+// ErrOrderPaymentPending: one participant of an order cannot leave while
+// the order's one card payment page is open.
+var ErrOrderPaymentPending = errors.New("order payment pending")
 
 // orderToken is "pmo_" + the order id + "." + 256 random bits, as a
 // manage token; it opens the order's view only.
@@ -234,7 +241,7 @@ func (s *Signups) Order(ctx context.Context, slug string, r OrderRequest, ch Cha
 	for i, c := range o.people {
 		reg, k, t, err := s.newRegistration(ev, c, SignupRequest{Lang: r.Lang}, ch, now, order.Participants[i])
 		if err != nil {
-			s.abortOrder(ctx, order, nil, nil, 0)
+			s.abortOrder(ctx, order, nil)
 			return nil, err
 		}
 		reg.Order, reg.Category, reg.Addons, reg.Status, reg.Seat = order.ID, c.ticket.Category, c.addons, Confirmed, true
@@ -269,17 +276,24 @@ func (s *Signups) Order(ctx context.Context, slug string, r OrderRequest, ch Cha
 	// The code's uses, then every seat in one conditional update.
 	if o.codeUses > 0 {
 		if err := s.d.events.Redeem(ctx, code, o.codeUses); err != nil {
-			s.abortOrder(ctx, order, nil, nil, 0)
+			s.abortOrder(ctx, order, nil)
+			return nil, err
+		}
+		if err := s.d.Store.orderRedeemed(ctx, order, o.codeUses); err != nil {
+			if uerr := s.d.events.Unredeem(context.WithoutCancel(ctx), code, o.codeUses); uerr != nil {
+				s.d.log.ErrorContext(ctx, "order code uses not given back", "order", order.ID, "err", uerr)
+			}
+			s.abortOrder(ctx, order, nil)
 			return nil, err
 		}
 	}
 	if err := s.claimAll(ctx, ev, claim); err != nil {
-		s.abortOrder(ctx, order, nil, code, o.codeUses)
+		s.abortOrder(ctx, order, nil)
 		return nil, err
 	}
 	if order.Method == Card && order.Amount > 0 {
 		if err := s.startOrderCheckout(ctx, ev, order, regs); err != nil {
-			s.abortOrder(ctx, order, claim, code, o.codeUses)
+			s.abortOrder(ctx, order, claim)
 			return nil, err
 		}
 	}
@@ -289,7 +303,7 @@ func (s *Signups) Order(ctx context.Context, slug string, r OrderRequest, ch Cha
 			// Every registration of the order is deleted, one whose
 			// insert answer was lost included; then nothing holds the
 			// seats.
-			s.abortOrder(ctx, order, claim, code, o.codeUses)
+			s.abortOrder(ctx, order, claim)
 			return nil, err
 		}
 	}
@@ -297,7 +311,7 @@ func (s *Signups) Order(ctx context.Context, slug string, r OrderRequest, ch Cha
 		if errors.Is(err, ErrWrongState) {
 			// The sweep aborted it meanwhile: it deletes the
 			// registrations, the recount gives the seats back.
-			s.abortOrder(ctx, order, nil, nil, 0)
+			s.abortOrder(ctx, order, nil)
 			return nil, ErrOrderAborted
 		}
 		return nil, err
@@ -484,13 +498,13 @@ func (s *Signups) newOrder(ev *events.Event, r *OrderRequest, o *checkedOrder, n
 		lang = "nb"
 	}
 	order := &Order{ID: id, Event: ev.Slug, Status: OrderOpen, Method: r.Payment.Method, Amount: o.total,
-		Currency: ev.Price.Currency, TokenHash: hashToken(token), Submission: id, CodeUses: o.codeUses,
+		Currency: ev.Price.Currency, TokenHash: hashToken(token), Submission: id,
 		OpenUntil: now.Add(orderWindow), Lang: lang, CreatedAt: now}
 	if o.total == 0 {
 		order.Method = ""
 	}
 	if o.codeUses > 0 {
-		order.Code = events.NormalizeCode(r.Code)
+		order.Code = ev.Slug + "/" + events.NormalizeCode(r.Code)
 	}
 	for range o.people {
 		order.Participants = append(order.Participants, rand.Text())
@@ -517,9 +531,10 @@ func (s *Signups) newOrder(ev *events.Event, r *OrderRequest, o *checkedOrder, n
 }
 
 // abortOrder ends an order that failed before it was placed: aborted, its
-// registrations deleted, then what it claimed given back (claim and uses
-// nil/0 when nothing was claimed yet).
-func (s *Signups) abortOrder(ctx context.Context, order *Order, claim events.Claim, code *events.Code, uses int) {
+// registrations deleted and its code's uses given back, then the seats it
+// claimed (claim nil when none were, or it is not known: the recount
+// decides).
+func (s *Signups) abortOrder(ctx context.Context, order *Order, claim events.Claim) {
 	ctx = context.WithoutCancel(ctx)
 	if err := s.d.Store.abortOrder(ctx, order.ID); err != nil && !errors.Is(err, ErrWrongState) {
 		s.d.log.ErrorContext(ctx, "order not aborted; the order sweep aborts it", "order", order.ID, "err", err)
@@ -531,14 +546,9 @@ func (s *Signups) abortOrder(ctx context.Context, order *Order, claim events.Cla
 		s.d.log.ErrorContext(ctx, "aborted order not cleared; the order sweep clears it", "order", order.ID, "err", err)
 		return
 	}
-	if claim.Total() > 0 {
+	if len(claim) > 0 {
 		if err := s.d.events.ReleaseSeats(ctx, order.Event, claim); err != nil {
 			s.d.log.ErrorContext(ctx, "order seats not given back; the recount repairs them", "order", order.ID, "err", err)
-		}
-	}
-	if code != nil && uses > 0 {
-		if err := s.d.events.Unredeem(ctx, code, uses); err != nil {
-			s.d.log.ErrorContext(ctx, "order code uses not given back", "order", order.ID, "err", err)
 		}
 	}
 }
@@ -557,6 +567,20 @@ func (s *Signups) clearOrder(ctx context.Context, order *Order) error {
 	}
 	if err := s.d.Store.vault.destroyAll(ctx, order.ID); err != nil {
 		return err
+	}
+	// The code's uses, once: the flag is set in the same update that
+	// decides to give them back.
+	if order.CodeUses > 0 {
+		ok, err := s.d.Store.orders.UpdateOne(ctx, bson.M{"_id": order.ID, "status": OrderAborted, "codeReturned": bson.M{"$ne": true}},
+			bson.M{"$set": bson.M{"codeReturned": true}})
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := s.d.events.Unredeem(ctx, &events.Code{ID: order.Code}, order.CodeUses); err != nil {
+				s.d.log.ErrorContext(ctx, "order code uses not given back", "order", order.ID, "err", err)
+			}
+		}
 	}
 	_, err := s.d.Store.orders.UpdateOne(ctx, bson.M{"_id": order.ID, "status": OrderAborted},
 		bson.M{"$set": bson.M{"cleared": true}, "$unset": bson.M{"sealed": ""}})
@@ -655,7 +679,8 @@ func (s *Signups) orderView(ctx context.Context, o *Order) (*OrderResult, error)
 			return nil, err
 		}
 		p := OrderParticipant{ID: reg.ID, Category: reg.Category, Status: reg.Status}
-		if reg.ErasedAt == nil {
+		if reg.ErasedAt == nil && !reg.Restricted {
+			// A participant who restricted processing is not named.
 			v, err := s.d.Store.Open(ctx, reg, "name")
 			if err != nil {
 				return nil, err
@@ -769,10 +794,25 @@ func (s *Store) placeOrder(ctx context.Context, id string, now time.Time) error 
 	return nil
 }
 
-// abortOrder moves an open order to aborted; ErrWrongState if it is not
-// open (placed, or aborted before).
+// orderRedeemed records on an open order the code uses it redeemed.
+func (s *Store) orderRedeemed(ctx context.Context, o *Order, uses int) error {
+	ok, err := s.orders.UpdateOne(ctx, bson.M{"_id": o.ID, "status": OrderOpen}, bson.M{"$set": bson.M{"codeUses": uses}})
+	if err != nil {
+		return fmt.Errorf("record order code: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("record order code: %w", ErrOrderAborted)
+	}
+	o.CodeUses = uses
+	return nil
+}
+
+// abortOrder moves an open order to aborted, freeing its submission key
+// (a retry is a new order); ErrWrongState if it is not open (placed, or
+// aborted before).
 func (s *Store) abortOrder(ctx context.Context, id string) error {
-	ok, err := s.orders.UpdateOne(ctx, bson.M{"_id": id, "status": OrderOpen}, bson.M{"$set": bson.M{"status": OrderAborted}})
+	ok, err := s.orders.UpdateOne(ctx, bson.M{"_id": id, "status": OrderOpen},
+		bson.M{"$set": bson.M{"status": OrderAborted, "submission": "aborted:" + id}})
 	if err != nil {
 		return fmt.Errorf("abort order: %w", err)
 	}

@@ -175,7 +175,12 @@ func TestOrderSweep(t *testing.T) {
 
 	// An order left open (its request died mid-way): two registrations
 	// in, the order never placed.
-	res, err := f.app.Signups.Order(ctx, "konf", order("y", "dag", 2), registration.API)
+	if _, err := f.ev.CreateCode(ctx, "konf", events.CodeRequest{Code: "SWEEP", Percent: 10, MaxUses: 5}); err != nil {
+		t.Fatal(err)
+	}
+	withCode := order("y", "dag", 2)
+	withCode.Code, withCode.SubmissionKey = "sweep", "key-1"
+	res, err := f.app.Signups.Order(ctx, "konf", withCode, registration.API)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,11 +197,30 @@ func TestOrderSweep(t *testing.T) {
 	if n, _ := f.db.Collection(mongodb.Registrations).Count(ctx, bson.M{"order": res.ID}); n != 0 {
 		t.Errorf("%d registrations of an aborted order kept", n)
 	}
+	used := func() int {
+		cs, err := f.ev.Codes(ctx, "konf")
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("codes %v %v", cs, err)
+		}
+		return cs[0].Used
+	}
+	if u := used(); u != 0 {
+		t.Errorf("the aborted order's code uses were not given back: %d used", u)
+	}
+	if n, err := f.app.Signups.SweepOrders(ctx); err != nil || n != 0 {
+		t.Errorf("a second sweep handled %d (%v)", n, err)
+	}
+	// The same submission key again: a new order, not the aborted one.
+	again, err := f.app.Signups.Order(ctx, "konf", withCode, registration.API)
+	if err != nil || again.Resubmitted || again.ID == res.ID || len(again.Participants) != 2 || used() != 2 {
+		t.Errorf("retry after an abort: %v %+v", err, again)
+	}
+
 	if _, err := f.app.Signups.RecountSeats(ctx, true); err != nil {
 		t.Fatal(err)
 	}
 	ev, _ = f.ev.Get(ctx, "konf")
-	if ev.SeatsLeft != 80 || ev.Quota["dag"].Taken != 0 {
-		t.Errorf("recount: left %d, quota %+v", ev.SeatsLeft, ev.Quota)
+	if ev.SeatsLeft != 78 || ev.Quota["dag"].Taken != 2 {
+		t.Errorf("recount: left %d, quota %+v (the retried order holds 2)", ev.SeatsLeft, ev.Quota)
 	}
 }

@@ -151,6 +151,11 @@ func TestRace(t *testing.T) {
 		t.Errorf("next bib %d, want 2003 (2001 cancelled, 2002 taken)", reg.Bib)
 	}
 
+	// A relay is not entered alone.
+	var alone privacy.Errors
+	if _, err := f.runner(ctx, "stafett", "alene", "1990-01-01", false); !errors.As(err, &alone) || alone[0].Field != "category" || alone[0].Code != registration.CodeTeamOnly {
+		t.Errorf("a relay entered alone: %v", err)
+	}
 	// A relay team of four, entered by its captain.
 	team := registration.OrderRequest{Team: "Kongsvinger IL 1", Buyer: map[string]string{"name": "Kaptein", "email": "kaptein@example.no"}}
 	for i := range 4 {

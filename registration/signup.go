@@ -74,6 +74,9 @@ func (c *checked) price() int64 {
 func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digitalConsentAge int, methods map[string]bool, code *events.Code) (*checked, error) {
 	var errs privacy.Errors
 	c, age := checkPerson(ev, r, now, digitalConsentAge, code, &errs)
+	if cat, ok := ev.Category(r.Category); ok && cat.TeamSize > 0 {
+		errs.Add("category", CodeTeamOnly) // a relay is entered as a team, by an order
+	}
 	checkPayment(ev, r.Payment.Method, c.price() > 0, methods, c.values, "fields.", &errs)
 	if err := errs.Err(); err != nil {
 		return nil, err
@@ -309,4 +312,7 @@ const (
 	// CodeOutsideAgeRange: the participant's age on race day is outside
 	// the category's.
 	CodeOutsideAgeRange = "outside_age_range"
+	// CodeTeamOnly: a relay category is entered as a whole team, by its
+	// captain's order.
+	CodeTeamOnly = "team_only"
 )

@@ -416,6 +416,11 @@ func (s *Signups) Cancel(ctx context.Context, reg *Registration, eventCancelled 
 		if !reg.Status.Live() || reg.ErasedAt != nil {
 			return nil, ErrNotCancellable
 		}
+		if !eventCancelled && reg.Order != "" && reg.Status == PendingPayment {
+			// Its page pays the whole order: one participant leaves once
+			// it is paid (their share refunded), or the page expires.
+			return nil, ErrOrderPaymentPending
+		}
 		now := s.d.clock()
 		out, err := s.d.Store.cancel(ctx, reg, settlement(reg, ev, now, eventCancelled), now)
 		if errors.Is(err, ErrWrongState) {
@@ -550,8 +555,8 @@ type SeatDue struct {
 // waits for payment on a new Stripe page, opened here.
 func (s *Signups) seatDue(ctx context.Context, reg *Registration, ev *events.Event, why string) (SeatDue, error) {
 	due := SeatDue{Status: Confirmed}
-	if ev.Price.Amount == 0 || reg.Payment == nil {
-		return due, nil
+	if reg.Payment == nil || reg.Payment.Amount == 0 {
+		return due, nil // free: a category's or an add-on's price is in the payment
 	}
 	if reg.Payment.Method == Invoice {
 		due.Pay = PaymentInvoicing

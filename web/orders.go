@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/metrics"
 	"github.com/pamelding/pamelding/registration"
 )
@@ -75,7 +76,7 @@ func handleOrderView() fiber.Handler {
 
 // handleOrderCancelParticipant cancels one participant of the buyer's
 // order: only that participant's line is refunded or credited.
-func handleOrderCancelParticipant(s *registration.Signups) fiber.Handler {
+func handleOrderCancelParticipant(a *app.App) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		o := buyerOrder(c)
 		id := c.Params("id")
@@ -86,13 +87,14 @@ func handleOrderCancelParticipant(s *registration.Signups) fiber.Handler {
 		if !found {
 			return registration.ErrNotFound
 		}
-		reg, err := s.Get(c.UserContext(), o.Event, id)
+		reg, err := a.Signups.Get(c.UserContext(), o.Event, id)
 		if err != nil {
 			return err
 		}
-		if _, err := s.Cancel(c.UserContext(), reg, false); err != nil {
+		out, err := a.Cancel(c.UserContext(), reg)
+		if err != nil {
 			return err
 		}
-		return c.SendStatus(fiber.StatusNoContent)
+		return c.JSON(out)
 	}
 }

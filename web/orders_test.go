@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pamelding/pamelding/mongodb"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 type orderJSON struct {
@@ -135,7 +136,7 @@ func TestOrderPrivacy(t *testing.T) {
 		}
 	}
 	// The buyer cancels Siri: Ola stays.
-	if r := e.do(t, "DELETE", "/api/v1/orders/me/participants/"+o.Participants[1].ID, o.OrderToken, nil); r.status != 204 {
+	if r := e.do(t, "DELETE", "/api/v1/orders/me/participants/"+o.Participants[1].ID, o.OrderToken, nil); r.status != 200 {
 		t.Fatalf("buyer cancels a participant: %d %s", r.status, r.body)
 	}
 	if r := e.do(t, "DELETE", "/api/v1/orders/me/participants/"+o.Participants[1].ID, ola, nil); r.status != 401 {
@@ -172,6 +173,11 @@ func TestCardOrder(t *testing.T) {
 			t.Fatalf("participant before payment: %+v %+v", d, d.Payment)
 		}
 	}
+	// Before the payment, one participant cannot leave alone: the page
+	// pays the whole order.
+	if r := e.do(t, "DELETE", "/api/v1/orders/me/participants/"+o.Participants[2].ID, o.OrderToken, nil); r.status != 409 || !strings.Contains(string(r.body), "order_payment_pending") {
+		t.Errorf("cancel before payment: %d %s", r.status, r.body)
+	}
 	if r := e.webhook(t, stripeEvent("evt_order", "checkout.session.completed", session(sid, o.ID, 3*150000, true)), time.Now(), webhookSecret); r.status != 200 {
 		t.Fatalf("webhook: %d %s", r.status, r.body)
 	}
@@ -180,7 +186,7 @@ func TestCardOrder(t *testing.T) {
 			t.Errorf("participant after payment: %+v %+v", d, d.Payment)
 		}
 	}
-	if r := e.do(t, "DELETE", "/api/v1/orders/me/participants/"+o.Participants[2].ID, o.OrderToken, nil); r.status != 204 {
+	if r := e.do(t, "DELETE", "/api/v1/orders/me/participants/"+o.Participants[2].ID, o.OrderToken, nil); r.status != 200 {
 		t.Fatalf("cancel Per: %d %s", r.status, r.body)
 	}
 	if _, err := e.a.Payments.SettleDue(context.Background()); err != nil {
@@ -191,5 +197,36 @@ func TestCardOrder(t *testing.T) {
 	}
 	if d := e.reg(t, o.Participants[0].ID); d.Status != "confirmed" || d.Payment.RefundedAmount != 0 {
 		t.Errorf("Ola touched by Per's cancellation: %+v %+v", d, d.Payment)
+	}
+}
+
+// TestOrderIdempotent: a retried order with the same Idempotency-Key gets
+// the first answer (the order token included) and registers nobody twice;
+// once that answer is gone, the same key finds the order as it stands
+// (200, resubmitted, no token).
+func TestOrderIdempotent(t *testing.T) {
+	e := newEnv(t)
+	e.everyFieldEvent(t, "fest")
+	body := teamOrder(member("Ola", "ola@example.no", nil), member("Siri", "siri@example.no", nil))
+	first := e.do(t, "POST", "/api/v1/events/fest/orders", "", body, "Idempotency-Key", "ord-1")
+	again := e.do(t, "POST", "/api/v1/events/fest/orders", "", body, "Idempotency-Key", "ord-1")
+	if first.status != 201 || again.status != 201 || string(first.body) != string(again.body) || !strings.Contains(string(first.body), "pmo_") {
+		t.Fatalf("retry: %d %s / %d %s", first.status, first.body, again.status, again.body)
+	}
+	if n := e.count(t, mongodb.Registrations); n != 2 {
+		t.Fatalf("%d registrations after a retry, want 2", n)
+	}
+	// The kept answers expire; the order's own submission key still holds.
+	if _, err := e.store.Collection(mongodb.WebState).DeleteMany(context.Background(), bson.M{}); err != nil {
+		t.Fatal(err)
+	}
+	late := e.do(t, "POST", "/api/v1/events/fest/orders", "", body, "Idempotency-Key", "ord-1")
+	var o orderJSON
+	late.json(t, &o)
+	if late.status != 200 || o.OrderToken != "" || len(o.Participants) != 2 || !strings.Contains(string(late.body), `"resubmitted":true`) {
+		t.Errorf("late retry: %d %s", late.status, late.body)
+	}
+	if n := e.count(t, mongodb.Registrations); n != 2 {
+		t.Errorf("%d registrations after a late retry, want 2", n)
 	}
 }

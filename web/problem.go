@@ -79,6 +79,7 @@ var domainErrors = []struct {
 	{registration.ErrInvalidManageToken, http.StatusUnauthorized, "unauthenticated", "A valid manage token is required."},
 	{registration.ErrNoStartList, http.StatusNotFound, "not_found", "The event publishes no start list."},
 	{events.ErrNoBibs, http.StatusConflict, "no_bibs_left", "The category's start numbers are used up."},
+	{registration.ErrOrderPaymentPending, http.StatusConflict, "order_payment_pending", "The order's card payment is not made yet: a participant can leave once it is paid (their share is refunded), or when the payment page expires."},
 	{registration.ErrOrderAborted, http.StatusServiceUnavailable, "order_aborted", "The order took too long and was undone; nothing was kept. Try again."},
 	{registration.ErrPaymentUnavailable, http.StatusServiceUnavailable, "payment_unavailable", "The payment provider did not answer; nothing was kept. Try again shortly."},
 	{payments.ErrBadSignature, http.StatusBadRequest, "bad_signature", "The webhook signature is missing, wrong or too old."},

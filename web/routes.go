@@ -64,7 +64,7 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	v1.Post("/events/:slug/registrations", signupLimit, idem, handleSignup(a.Signups, a.Metrics))
 	v1.Post("/events/:slug/orders", signupLimit, idem, handleOrder(a.Signups, a.Metrics))
 	v1.Get("/orders/me", buyer, handleOrderView())
-	v1.Delete("/orders/me/participants/:id", buyer, handleOrderCancelParticipant(a.Signups))
+	v1.Delete("/orders/me/participants/:id", buyer, handleOrderCancelParticipant(a))
 	v1.Get("/events/:slug/registrations", staffOnly(staff.Admin, staff.Organiser, staff.Catering, staff.Finance), requireEvent, handleListRegistrations(a.Events, a.Lists))
 	v1.Delete("/events/:slug/registrations/:id", staffOnly(staff.Admin, staff.Organiser), requireEvent, handleOrganiserCancelPaid(a))
 	v1.Post("/events/:slug/cancel", staffOnly(staff.Admin, staff.Organiser), requireEvent, handleCancelEvent(a))
