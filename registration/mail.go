@@ -35,6 +35,9 @@ const (
 	// mailNewLink carries a new manage link, after the old ones were
 	// revoked from /me.
 	mailNewLink = "new-link"
+	// mailLostLink carries one more manage link to an address that asked
+	// for it (the confirmation was lost); the others keep working.
+	mailLostLink = "lost-link"
 	// mailRefund tells the participant that the card payment is on its
 	// way back (Stripe took the refund); mailCreditNote, that the invoice
 	// was credited. Both state the amount.
@@ -70,7 +73,7 @@ var mailFS embed.FS
 
 var mailTemplates = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, kind := range []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn, mailEmailChange, mailNewLink, mailRefund, mailCreditNote} {
+	for _, kind := range []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn, mailEmailChange, mailNewLink, mailLostLink, mailRefund, mailCreditNote} {
 		for _, lang := range []string{"nb", "en"} {
 			name := kind + "." + lang + ".tmpl"
 			m[kind+"."+lang] = template.Must(template.ParseFS(mailFS, "mailtemplates/"+name))

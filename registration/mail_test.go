@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/png"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -350,5 +351,51 @@ func TestGuardianMail(t *testing.T) {
 	if b := got.Body(); got.To[0] != "personvern@example.no" || !strings.Contains(b, res.ID) || !strings.Contains(b, "dietary") ||
 		strings.Contains(b, "Emma") || strings.Contains(b, "nøtteallergi") || strings.Contains(b, "kari@") {
 		t.Errorf("the organiser's notice to %v:\n%s", got.To, b)
+	}
+}
+
+// TestLostLink: an address that lost its confirmation asks for its link:
+// a new one goes to that address only, beside the old (which keeps
+// working); an unknown address is answered the same and sent nothing; a
+// second ask within ten minutes sends nothing more.
+func TestLostLink(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	res, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{
+		Fields: map[string]string{"name": "Kari Nordmann", "email": "kari@example.no"}}, registration.API)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := registration.NewMailer(f.app.Domain, f.sender(t), "https://pamelding.example.no")
+	if _, err := m.SendDue(ctx); err != nil || len(f.smtp.Mail()) != 1 {
+		t.Fatalf("precondition: the confirmation was sent: %v %d", err, len(f.smtp.Mail()))
+	}
+	if n, err := f.app.Rights.SendLink(ctx, "nobody@example.no", "gala"); err != nil || n != 0 {
+		t.Errorf("an unknown address: %d %v", n, err)
+	}
+	if n, err := f.app.Rights.SendLink(ctx, " KARI@example.no ", "gala"); err != nil || n != 1 {
+		t.Fatalf("Kari's address: %d %v", n, err)
+	}
+	if n, _ := f.app.Rights.SendLink(ctx, "kari@example.no", ""); n != 0 {
+		t.Errorf("a second ask within ten minutes sent %d", n)
+	}
+	if _, err := m.SendDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := f.smtp.Mail()
+	if len(got) != 2 || got[1].To[0] != "kari@example.no" || !strings.Contains(got[1].Header("Subject"), "Lenken til påmeldingen din") {
+		t.Fatalf("mail %+v", got)
+	}
+	link := regexp.MustCompile(`/m/(pmr_\S+)`).FindStringSubmatch(got[1].Body())
+	if link == nil {
+		t.Fatalf("no link in:\n%s", got[1].Body())
+	}
+	for _, tok := range []string{link[1], res.ManageToken} {
+		if reg, err := f.app.Domain.Store.ByToken(ctx, tok); err != nil || reg.ID != res.ID {
+			t.Errorf("token %.8s… does not open the registration: %v", tok, err)
+		}
+	}
+	if _, err := f.app.Rights.SendLink(ctx, "not an address", ""); err == nil {
+		t.Error("an invalid address was taken")
 	}
 }

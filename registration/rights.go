@@ -581,6 +581,44 @@ func (s *Rights) GuardianWithdraw(ctx context.Context, reg *Registration) (*Guar
 // mails a new one to its address, for a participant who forwarded a link
 // or fears someone else holds one. It returns the new token (the API
 // caller proved it held a valid one).
+// LostLinkEvery is how often one registration may be sent a lost link.
+const LostLinkEvery = 10 * time.Minute
+
+// SendLink sends a lost manage link: to the address itself, for each of
+// its registrations (of the event, if slug is set) that is not erased, one
+// more link beside those it has. Nothing tells the asker whether the
+// address is registered; a registration is sent one at most every
+// LostLinkEvery. It returns how many were sent, for tests and metrics
+// only.
+func (s *Rights) SendLink(ctx context.Context, email, slug string) (int, error) {
+	v, code := privacy.Validation{Kind: privacy.KindEmail, MaxLength: 254}.Check(email, time.Time{})
+	if code != "" || v == "" {
+		return 0, privacy.Errors{{Field: "email", Code: privacy.CodeInvalid}}
+	}
+	regs, err := s.d.Store.ofSubject(ctx, s.d.keys.EmailKey(v))
+	if err != nil {
+		return 0, err
+	}
+	now := s.d.now().UTC().Truncate(time.Millisecond)
+	n := 0
+	for _, reg := range regs {
+		if slug != "" && reg.Event != slug {
+			continue
+		}
+		token := newManageToken(reg.ID)
+		m := s.d.mailWithToken(mailLostLink, now, token)
+		ok, err := s.d.Store.addManageToken(ctx, reg.ID, hashToken(token), m, now, now.Add(-LostLinkEvery))
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			s.d.notifyMail(reg.ID)
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (s *Rights) RotateManageToken(ctx context.Context, reg *Registration) (string, error) {
 	now := s.d.now().UTC().Truncate(time.Millisecond)
 	token := newManageToken(reg.ID)

@@ -841,6 +841,21 @@ func (s *Store) rotateManageTokens(ctx context.Context, id, hash string, m Mail,
 	return out, err
 }
 
+// addManageToken adds one manage token to a registration not erased, and
+// queues the mail carrying it, unless one such mail was queued after
+// since (false then).
+func (s *Store) addManageToken(ctx context.Context, id, hash string, m Mail, now, since time.Time) (bool, error) {
+	filter := notErased(id)
+	filter["$or"] = bson.A{
+		bson.M{"outbox." + m.Kind: bson.M{"$exists": false}},
+		bson.M{"outbox." + m.Kind + ".createdAt": bson.M{"$lt": since}},
+	}
+	return s.set(ctx, "add manage token", filter, bson.M{
+		"$set":  bson.M{"outbox." + m.Kind: m, "outboxNextAt": now, "updatedAt": now},
+		"$push": bson.M{"manageTokens": hash},
+	})
+}
+
 // confirmEmail makes a confirmed new address the registration's, once.
 func (s *Store) confirmEmail(ctx context.Context, id, tokenHash string, set bson.M) (*Registration, error) {
 	filter := notErased(id)

@@ -41,6 +41,8 @@ var authz = map[string]access{
 	"GET /e/:slug":                        page(),
 	"POST /e/:slug":                       page(),
 	"GET /e/:slug/paid":                   page(),
+	"GET /m":                              page(),
+	"POST /m":                             page(),
 	"GET /m/:token":                       page(),
 	"POST /m/:token":                      page(),
 	"GET /me":                             page(),

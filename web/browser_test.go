@@ -391,6 +391,11 @@ func TestBrowserWaitingListOffer(t *testing.T) {
 		chromedp.WaitVisible(`main[data-page="me"] #accept-offer`, chromedp.ByQuery))
 	b.shot(t, "8-offer")
 	b.axeCheck(t, "/me with an offer")
+	// Words, not message keys or formatting errors.
+	if s := b.text(t, "main"); !strings.Contains(s, "En plass er ledig for deg. Den holdes til ") || !strings.Contains(b.text(t, "#accept-offer"), "Ta plassen") ||
+		strings.Contains(s, "%!") || strings.Contains(s, "me.offer") {
+		t.Errorf("the offer on /me reads %q", s)
+	}
 	b.run(t, chromedp.Click("#accept-offer", chromedp.ByID), chromedp.WaitVisible(`main[data-page="me"] p[role=status]`, chromedp.ByQuery))
 	if d := b.reg(t, w.ID); d.Status != "confirmed" || !d.Seat {
 		t.Errorf("after taking the seat: %+v", d)
@@ -641,5 +646,25 @@ func TestBrowserOrder(t *testing.T) {
 		default:
 			t.Errorf("registration %+v", r)
 		}
+	}
+}
+
+// TestBrowserLostLink: from the event page, a participant who lost the
+// confirmation asks for the link, in an accessible form, on a phone.
+func TestBrowserLostLink(t *testing.T) {
+	b := newBrowser(t)
+	b.mustEvent(t, "free", func(m map[string]any) { delete(m, "price") })
+	b.mustSignup(t, "free", person("kari@example.no"))
+	b.run(t, chromedp.EmulateViewport(390, 844), chromedp.Navigate(b.base+"/e/free?lang=nb"), chromedp.WaitVisible("#lost-link", chromedp.ByID),
+		chromedp.Click("#lost-link", chromedp.ByID), chromedp.WaitVisible("#link-email", chromedp.ByID))
+	b.axeCheck(t, "the lost-link form")
+	b.run(t, chromedp.SendKeys("#link-email", "kari@example.no", chromedp.ByID),
+		chromedp.Click(`form[method=post] button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`main[data-page="link"] p[role=status]`, chromedp.ByQuery))
+	b.shot(t, "lost-link-sent")
+	var width int
+	b.run(t, chromedp.Evaluate(`document.documentElement.scrollWidth`, &width))
+	if s := b.text(t, "main"); !strings.Contains(s, "Er adressen meldt på") || width > 390 {
+		t.Errorf("after asking: %q, page %d px wide", s, width)
 	}
 }

@@ -26,6 +26,8 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	f.Get("/e/:slug", page(handleEventPage(a.Events, methods))...)
 	f.Post("/e/:slug", signupLimit, pageHeaders, ps.csrf, handleEventSubmit(a, ps, methods))
 	f.Get("/e/:slug/paid", page(handlePaidPage())...)
+	f.Get("/m", signupLimit, pageHeaders, ps.csrf, handleLostLink(a))
+	f.Post("/m", signupLimit, pageHeaders, ps.csrf, handleLostLink(a))
 	f.Get("/m/:token", signupLimit, pageHeaders, ps.csrf, handleManageLink(a, ps))
 	f.Post("/m/:token", signupLimit, pageHeaders, ps.csrf, handleManageLink(a, ps))
 	f.Get("/me", page(handleMePage(a, ps))...)

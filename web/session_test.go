@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -166,5 +167,39 @@ func TestStatementBodyAfterAuth(t *testing.T) {
 	defer body.mu.Unlock()
 	if body.read >= body.n {
 		t.Errorf("the server took all %d bytes of an anonymous upload before refusing it", body.read)
+	}
+}
+
+// TestLostLinkPage: "send me my link again" answers the same for a
+// registered and an unknown address, and only the registered one gets
+// mail, at its own address.
+func TestLostLinkPage(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "free", func(b map[string]any) { delete(b, "price") })
+	e.mustSignup(t, "free", person("kari@example.no"))
+	e.sendMail(t) // the confirmation
+	ask := func(email string) response {
+		r := e.do(t, "GET", "/m?event=free&lang=nb", "", nil)
+		csrf, m := cookieOf(r, "pamelding_csrf"), csrfInput.FindSubmatch(r.body)
+		if r.status != 200 || csrf == "" || m == nil || !strings.Contains(string(r.body), "Send meg lenken") {
+			t.Fatalf("the page: %d %s", r.status, r.body)
+		}
+		return e.do(t, "POST", "/m", "", url.Values{"_csrf": {string(m[1])}, "email": {email}, "event": {"free"}, "lang": {"nb"}}.Encode(),
+			"Content-Type", "application/x-www-form-urlencoded", "Cookie", csrf)
+	}
+	known, unknown := ask("kari@example.no"), ask("ola@example.no")
+	if known.status != 200 || unknown.status != 200 || !strings.Contains(string(known.body), "Er adressen meldt på") {
+		t.Fatalf("answers: %d / %d\n%s", known.status, unknown.status, known.body)
+	}
+	strip := regexp.MustCompile(`name="_csrf" value="[^"]*"`)
+	if strip.ReplaceAllString(string(known.body), "") != strip.ReplaceAllString(string(unknown.body), "") {
+		t.Error("the page tells a registered address from an unknown one")
+	}
+	mails := e.sendMail(t)
+	if len(mails) != 1 || mails[0].To[0] != "kari@example.no" || !strings.Contains(mails[0].Body(), "/m/pmr_") {
+		t.Errorf("mail after asking: %+v", mails)
+	}
+	if r := ask("not an address"); r.status != 422 || !strings.Contains(string(r.body), `aria-invalid="true"`) {
+		t.Errorf("an invalid address: %d", r.status)
 	}
 }
