@@ -154,7 +154,6 @@ func vatOf(gross int64, rate int) (net, vat int64) {
 // that makes one issuer at a time, and the link to the invoice issued.
 // *registration.Store satisfies it.
 type Invoicing interface {
-	Get(ctx context.Context, id string) (*registration.Registration, error)
 	OrderOf(ctx context.Context, id string) (*registration.Order, error)
 	OrderRegistrations(ctx context.Context, o *registration.Order) ([]registration.Registration, error)
 	OpenBuyer(ctx context.Context, o *registration.Order, fields ...string) (map[string]string, error)
@@ -357,17 +356,19 @@ func (s *Invoices) find(ctx context.Context, reg, kind string, credits int64) (*
 // A participant of an order is billed on the order's one invoice (see
 // issueOrder).
 func (s *Invoices) IssueInvoice(ctx context.Context, id string) error {
-	reg, err := s.regs.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	if reg.Order != "" {
-		return s.issueOrder(ctx, reg.Order)
-	}
 	nonce := rand.Text()
 	reg, ok, err := s.regs.ClaimInvoicing(ctx, id, nonce, s.clock().Add(claimTerm))
 	if err != nil || !ok {
 		return err // another issuer has it, or nothing is to be issued
+	}
+	if reg.Order != "" {
+		// Billed on the order's invoice, under the order's claim; linking
+		// it lifts this one, else it is given back.
+		err := s.issueOrder(ctx, reg.Order)
+		if rerr := s.regs.ReleaseInvoicing(context.WithoutCancel(ctx), id, nonce); rerr != nil {
+			s.log.WarnContext(ctx, "invoice claim not released; it runs out", "registration", id, "err", rerr)
+		}
+		return err
 	}
 	if err := s.issue(ctx, reg, nonce); err != nil {
 		if rerr := s.regs.ReleaseInvoicing(context.WithoutCancel(ctx), id, nonce); rerr != nil {
