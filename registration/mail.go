@@ -38,6 +38,11 @@ const (
 	// mailLostLink carries one more manage link to an address that asked
 	// for it (the confirmation was lost); the others keep working.
 	mailLostLink = "lost-link"
+	// mailCancelled tells the participant their registration is cancelled
+	// (by them, the buyer, the organiser, or with the event), and what
+	// becomes of their money; mailPaid, that the payment was received.
+	mailCancelled = "cancelled"
+	mailPaid      = "paid"
 	// mailRefund tells the participant that the card payment is on its
 	// way back (Stripe took the refund); mailCreditNote, that the invoice
 	// was credited. Both state the amount.
@@ -73,7 +78,7 @@ var mailFS embed.FS
 
 var mailTemplates = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, kind := range []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn, mailEmailChange, mailNewLink, mailLostLink, mailRefund, mailCreditNote} {
+	for _, kind := range []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn, mailEmailChange, mailNewLink, mailLostLink, mailRefund, mailCreditNote, mailCancelled, mailPaid} {
 		for _, lang := range []string{"nb", "en"} {
 			name := kind + "." + lang + ".tmpl"
 			m[kind+"."+lang] = template.Must(template.ParseFS(mailFS, "mailtemplates/"+name))
@@ -112,6 +117,41 @@ type mailData struct {
 	// code (its QR code is attached). Ordered: who registered the
 	// participant, when a buyer did.
 	Ticket, Ordered string
+	// In a cancellation: whether the event was cancelled, and what comes
+	// of the money.
+	EventCancelled bool
+	Money          string
+}
+
+// cancelMoney says what a cancellation does to the money, as its
+// payment status says: refunded or credited (a mail of its own follows
+// when it is done), nothing was due, or it stands (cancelled after the
+// refund deadline).
+func cancelMoney(p *Payment, lang string) string {
+	if p == nil {
+		return ""
+	}
+	nb := map[PaymentStatus]string{
+		PaymentRefundDue: "Betalingen refunderes til kortet ditt; du får en e-post når det er gjort.",
+		PaymentCreditDue: "Fakturaen krediteres; du får en e-post med kreditnotaen når det er gjort.",
+		PaymentNotDue:    "Ingenting skulle betales.",
+	}
+	en := map[PaymentStatus]string{
+		PaymentRefundDue: "The payment is refunded to your card; you get an e-mail when it is done.",
+		PaymentCreditDue: "The invoice is credited; you get an e-mail with the credit note when it is done.",
+		PaymentNotDue:    "Nothing was to be paid.",
+	}
+	m := nb
+	if lang == "en" {
+		m = en
+	}
+	if s, ok := m[p.Status]; ok {
+		return s
+	}
+	if lang == "en" {
+		return "The cancellation came after the refund deadline: what was paid or invoiced stands."
+	}
+	return "Avmeldingen kom etter fristen for refusjon: det som er betalt eller fakturert, står ved lag."
 }
 
 // amountText says an amount of øre as the pages do: "1500,00 NOK" in nb,
@@ -310,6 +350,12 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 			amount = p.Amount
 		}
 		d.Amount, d.Invoice, d.CreditNote = amountText(amount, p.Currency, lang), p.InvoiceNumber, p.CreditNote
+	}
+	if p := reg.Payment; p != nil && mail.Kind == mailPaid {
+		d.Amount, d.Invoice = amountText(p.PaidAmount, p.Currency, lang), p.InvoiceNumber
+	}
+	if mail.Kind == mailCancelled {
+		d.EventCancelled, d.Money = mail.EventCancelled, cancelMoney(reg.Payment, lang)
 	}
 	if g := reg.Guardian; g != nil && g.ConfirmedAt == nil {
 		d.HoldUntil = g.HoldUntil.In(oslo).Format("02.01.2006 15:04")

@@ -399,3 +399,46 @@ func TestLostLink(t *testing.T) {
 		t.Error("an invalid address was taken")
 	}
 }
+
+// TestCancelledMail: cancelling is told by mail, in the same update as
+// the cancellation; an event cancelled by the organiser says so.
+func TestCancelledMail(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	signup := func(email string) *registration.Registration {
+		res, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{
+			Fields: map[string]string{"name": "Kari Nordmann", "email": email}}, registration.API)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg, _ := f.app.Domain.Store.Get(ctx, res.ID)
+		return reg
+	}
+	kari, ola := signup("kari@example.no"), signup("ola@example.no")
+	m := registration.NewMailer(f.app.Domain, f.sender(t), "https://pamelding.example.no")
+	if _, err := m.SendDue(ctx); err != nil || len(f.smtp.Mail()) != 2 {
+		t.Fatalf("precondition: two confirmations: %v %d", err, len(f.smtp.Mail()))
+	}
+	if _, err := f.app.Signups.Cancel(ctx, kari, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.app.Signups.Cancel(ctx, ola, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.SendDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := f.smtp.Mail()[2:]
+	if len(got) != 2 {
+		t.Fatalf("%d mails after two cancellations", len(got))
+	}
+	for _, g := range got {
+		body := g.Body()
+		if !strings.HasPrefix(g.Header("Subject"), "Avmeldt: Gallamiddag") || !strings.Contains(body, "avmeldt.") || strings.Contains(body, "Kari") {
+			t.Errorf("to %v: %q\n%s", g.To, g.Header("Subject"), body)
+		}
+		if byEvent := strings.Contains(body, "Arrangøren har avlyst"); byEvent != (g.To[0] == "ola@example.no") {
+			t.Errorf("to %v: says the event was cancelled: %v", g.To, byEvent)
+		}
+	}
+}

@@ -109,6 +109,9 @@ type Mail struct {
 	// Others, in a confirmation, counts the other live registrations the
 	// address held for the event when this one was made.
 	Others int `bson:"others,omitempty"`
+	// EventCancelled, in a cancellation: the organiser cancelled the
+	// event.
+	EventCancelled bool `bson:"eventCancelled,omitempty"`
 }
 
 // Recipients of a mail other than the participant.

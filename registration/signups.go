@@ -422,7 +422,7 @@ func (s *Signups) Cancel(ctx context.Context, reg *Registration, eventCancelled 
 			return nil, ErrOrderPaymentPending
 		}
 		now := s.d.clock()
-		out, err := s.d.Store.cancel(ctx, reg, settlement(reg, ev, now, eventCancelled), now)
+		out, err := s.d.Store.cancel(ctx, reg, settlement(reg, ev, now, eventCancelled), now, eventCancelled)
 		if errors.Is(err, ErrWrongState) {
 			// It moved on since it was read (paid, offered, expired): look
 			// again.
@@ -437,6 +437,7 @@ func (s *Signups) Cancel(ctx context.Context, reg *Registration, eventCancelled 
 		if reg.Seat {
 			s.handOn(ctx, reg)
 		}
+		s.d.notifyMail(out.ID)
 		return out, nil
 	}
 	return nil, ErrNotCancellable

@@ -386,12 +386,14 @@ func (s *Store) insert(ctx context.Context, r *Registration, keys *keyDoc) error
 // cancel moves a live registration, as it was read, to cancelled, giving
 // up its seat and setting its payment to pay (the money's next state; ""
 // keeps it). ErrWrongState when it changed since it was read.
-func (s *Store) cancel(ctx context.Context, reg *Registration, pay PaymentStatus, now time.Time) (*Registration, error) {
+func (s *Store) cancel(ctx context.Context, reg *Registration, pay PaymentStatus, now time.Time, eventCancelled bool) (*Registration, error) {
 	if !reg.Status.Live() {
 		return nil, fmt.Errorf("cancel registration: %w", ErrWrongState)
 	}
 	filter := bson.M{"_id": reg.ID, "status": reg.Status, "seat": reg.Seat, "erasedAt": bson.M{"$exists": false}}
-	set := bson.M{"status": Cancelled, "seat": false, "activeKey": reg.ID, "updatedAt": now, "hooksAt": now, "cancelledAt": now}
+	set := bson.M{"status": Cancelled, "seat": false, "activeKey": reg.ID, "updatedAt": now, "hooksAt": now, "cancelledAt": now,
+		// The participant is told, in the same update.
+		"outbox." + mailCancelled: Mail{Kind: mailCancelled, CreatedAt: now, EventCancelled: eventCancelled}, "outboxNextAt": now}
 	k, h := HookSet(HookCancelled, now)
 	set[k] = h
 	if reg.Payment != nil {
@@ -564,7 +566,7 @@ func (s *Store) MarkPaid(ctx context.Context, id string, p CardPayment) (PaidOut
 	}
 	kp, hp := HookSet(HookPaid, p.At)
 	paid[kp], paid["hooksAt"] = hp, p.At
-	set := bson.M{"status": Confirmed}
+	set := bson.M{"status": Confirmed, "outbox." + mailPaid: Mail{Kind: mailPaid, CreatedAt: p.At}, "outboxNextAt": p.At}
 	for k, v := range paid {
 		set[k] = v
 	}
@@ -754,6 +756,7 @@ func (s *Store) RecordInvoicePayment(ctx context.Context, id string, invoice, pa
 	if st == PaymentPaid {
 		k, h := HookSet(HookPaid, now)
 		stateful[k], stateful["hooksAt"] = h, now
+		stateful["outbox."+mailPaid], stateful["outboxNextAt"] = Mail{Kind: mailPaid, CreatedAt: now}, now
 	}
 	f := bson.M{"payment.status": bson.M{"$nin": []PaymentStatus{PaymentCreditDue, PaymentCredited}}}
 	for k, v := range filter {

@@ -46,7 +46,7 @@ func TestTransitions(t *testing.T) {
 	}{
 		{name: "Cancel", ok: base(Confirmed, card(PaymentPaid)), wrong: base(Cancelled, card(PaymentPaid)),
 			run: func(id string, r *Registration) error {
-				_, err := s.cancel(ctx, r, PaymentRefundDue, now)
+				_, err := s.cancel(ctx, r, PaymentRefundDue, now, false)
 				return err
 			},
 			check: func(t *testing.T, r *Registration) {

@@ -186,6 +186,16 @@ func TestCardOrder(t *testing.T) {
 			t.Errorf("participant after payment: %+v %+v", d, d.Payment)
 		}
 	}
+	// Each is told their payment arrived.
+	paid := 0
+	for _, m := range e.sendMail(t) {
+		if strings.HasPrefix(m.Header("Subject"), "Betaling mottatt") && strings.Contains(m.Body(), "1500,00 NOK") {
+			paid++
+		}
+	}
+	if paid != 3 {
+		t.Errorf("%d payment-received mails, want 3", paid)
+	}
 	if r := e.do(t, "DELETE", "/api/v1/orders/me/participants/"+o.Participants[2].ID, o.OrderToken, nil); r.status != 200 {
 		t.Fatalf("cancel Per: %d %s", r.status, r.body)
 	}
