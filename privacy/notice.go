@@ -304,7 +304,7 @@ func HTML(secs []Section, lang string) string {
 		title = secs[0].Heading
 	}
 	b.WriteString("<!doctype html>\n<html lang=\"" + html.EscapeString(lang) + "\">\n<head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>" +
-		html.EscapeString(title) + "</title></head>\n<body>\n<main>\n")
+		html.EscapeString(title) + "</title><link rel=\"stylesheet\" href=\"/assets/style.css\"></head>\n<body>\n<main>\n")
 	for i, s := range secs {
 		tag := "h2"
 		if i == 0 {
@@ -315,19 +315,26 @@ func HTML(secs []Section, lang string) string {
 			b.WriteString("<p>" + html.EscapeString(p) + "</p>\n")
 		}
 		if len(s.Table) > 0 {
-			b.WriteString("<table>\n")
-			for j, row := range s.Table {
-				cell := "td"
-				if j == 0 {
-					cell = "th scope=\"col\""
-				}
+			// On a narrow screen the rows become cards, each cell named by
+			// its column (the stylesheet's table.stack).
+			head := s.Table[0]
+			b.WriteString("<table class=\"stack\">\n<thead><tr>")
+			for _, c := range head {
+				b.WriteString("<th scope=\"col\">" + html.EscapeString(c) + "</th>")
+			}
+			b.WriteString("</tr></thead>\n<tbody>\n")
+			for _, row := range s.Table[1:] {
 				b.WriteString("<tr>")
-				for _, c := range row {
-					b.WriteString("<" + cell + ">" + html.EscapeString(c) + "</" + strings.Fields(cell)[0] + ">")
+				for k, c := range row {
+					label := ""
+					if k < len(head) {
+						label = " data-label=\"" + html.EscapeString(head[k]) + "\""
+					}
+					b.WriteString("<td" + label + ">" + html.EscapeString(c) + "</td>")
 				}
 				b.WriteString("</tr>\n")
 			}
-			b.WriteString("</table>\n")
+			b.WriteString("</tbody>\n</table>\n")
 		}
 	}
 	b.WriteString("</main>\n</body>\n</html>\n")

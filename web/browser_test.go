@@ -668,3 +668,34 @@ func TestBrowserLostLink(t *testing.T) {
 		t.Errorf("after asking: %q, page %d px wide", s, width)
 	}
 }
+
+// TestBrowserReflow: at 320 px (WCAG 1.4.10, which uu-forskriften
+// requires) no participant page scrolls sideways: the event form, /me
+// with its table of what is held, and the privacy notice, whose tables
+// become lists.
+func TestBrowserReflow(t *testing.T) {
+	b := newBrowser(t)
+	b.everyFieldEvent(t, "fest")
+	s := b.signupWith(t, "fest", "kari.nordmann.med.en.lang.adresse@eksempel-kommune.example.no", nil, false)
+	width := func(what string) {
+		t.Helper()
+		var w int
+		b.run(t, chromedp.Evaluate(`document.documentElement.scrollWidth`, &w))
+		if w > 320 {
+			t.Errorf("%s is %d px wide at 320 px", what, w)
+		}
+	}
+	b.run(t, chromedp.EmulateViewport(320, 640), chromedp.Navigate(b.base+"/e/fest?lang=nb"), chromedp.WaitVisible("#f-name", chromedp.ByID))
+	width("the event form")
+	b.run(t, openLink(b.base+"/m/"+s.ManageToken+"?lang=nb"), chromedp.WaitVisible(`main[data-page="me"] table`, chromedp.ByQuery))
+	b.shot(t, "me-320")
+	width("/me")
+	var label string
+	b.run(t, chromedp.Evaluate(`getComputedStyle(document.querySelector("table.stack td[data-label]"), "::before").content`, &label))
+	if !strings.Contains(label, "Formål") {
+		t.Errorf("a cell of /me's table is not named by its column on a phone: %q", label)
+	}
+	b.run(t, chromedp.Navigate(b.base+"/api/v1/events/fest/privacy-notice?lang=nb&format=html"), chromedp.WaitVisible("table", chromedp.ByQuery))
+	b.shot(t, "notice-320")
+	width("the privacy notice")
+}
