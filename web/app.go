@@ -69,7 +69,7 @@ func New(d Deps) *fiber.App {
 	f.Use(withRequestID, recoverPanics(d.App.Log), accessLog(d.App.Log, d.App.Metrics), baseHeaders, limitBody, d.Limits.warnUntrustedForwarding(d.App.Log))
 	routes(f, d, newPageState(d))
 	f.Use(func(c *fiber.Ctx) error {
-		return problem(fiber.StatusNotFound, "not_found", "No such route.")
+		return problem(fiber.StatusNotFound, "not_found", "No such route.") // a browser gets a page (errorHandler)
 	})
 	return f
 }

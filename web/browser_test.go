@@ -695,7 +695,16 @@ func TestBrowserReflow(t *testing.T) {
 	if !strings.Contains(label, "Formål") {
 		t.Errorf("a cell of /me's table is not named by its column on a phone: %q", label)
 	}
+	// Logging out lands on a page, not a JSON 404.
+	b.run(t, chromedp.Click(`form[action="/me/logout"] button`, chromedp.ByQuery), chromedp.WaitVisible(`main[data-page="logged-out"]`, chromedp.ByQuery))
+	if s := b.text(t, "main"); !strings.Contains(s, "Du er logget ut") {
+		t.Errorf("after logging out: %q", s)
+	}
+	width("the logged-out page")
 	b.run(t, chromedp.Navigate(b.base+"/api/v1/events/fest/privacy-notice?lang=nb&format=html"), chromedp.WaitVisible("table", chromedp.ByQuery))
 	b.shot(t, "notice-320")
 	width("the privacy notice")
+	b.run(t, chromedp.Navigate(b.base+"/e/finnes-ikke?lang=nb"), chromedp.WaitVisible(`main[data-page="error"]`, chromedp.ByQuery))
+	b.axeCheck(t, "the 404 page")
+	width("the 404 page")
 }

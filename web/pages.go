@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,12 +48,43 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'se
 
 // pageHeaders are the security headers of every page.
 func pageHeaders(c *fiber.Ctx) error {
+	setPageHeaders(c)
+	return c.Next()
+}
+
+func setPageHeaders(c *fiber.Ctx) {
 	c.Set("Content-Security-Policy", contentSecurityPolicy)
 	c.Set("Referrer-Policy", "no-referrer")
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("X-Frame-Options", "DENY")
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Next()
+}
+
+// wantsPage says whether a failed request should be answered with a page
+// rather than a problem document: a browser's (it accepts HTML) on an
+// address outside the API.
+func wantsPage(c *fiber.Ctx) bool {
+	return !strings.HasPrefix(c.Path(), "/api/") && c.Path() != "/healthz" && c.Path() != "/readyz" && c.Path() != "/metrics" &&
+		strings.Contains(c.Get(fiber.HeaderAccept), "text/html")
+}
+
+// errorPage answers a browser's failed request with a page in its
+// language: what happened and what to do, never a key or a stack.
+func errorPage(c *fiber.Ctx, status int, requestID string) error {
+	lang := pageLang(c)
+	key := "errpage.other"
+	switch status {
+	case fiber.StatusNotFound, fiber.StatusGone, fiber.StatusTooManyRequests:
+		key = "errpage." + strconv.Itoa(status)
+	}
+	paras := []string{t(lang, key+".text")}
+	if status >= 500 {
+		paras = append(paras, fmt.Sprintf(t(lang, "errpage.ref"), requestID))
+	}
+	setPageHeaders(c)
+	c.Status(status)
+	return render(c, "message", lang, fiber.Map{"Page": "error", "Title": t(lang, key), "Paragraphs": paras,
+		"Link": "/m?lang=" + lang, "LinkText": t(lang, "link.lost")})
 }
 
 // pageState holds the pages' CSRF protection and sessions; both keep their
@@ -451,8 +483,7 @@ func handleEventPage(ev *events.Service, methods func() map[string]bool) fiber.H
 
 func pageError404(c *fiber.Ctx, err error) error {
 	if errors.Is(err, events.ErrNotFound) {
-		lang := pageLang(c)
-		return render(c.Status(fiber.StatusNotFound), "message", lang, fiber.Map{"Title": "404", "Paragraphs": []string{}})
+		return errorPage(c, fiber.StatusNotFound, requestID(c))
 	}
 	return err
 }
@@ -972,7 +1003,9 @@ func handleMeLogout(ps *pageState) fiber.Handler {
 		if sess, err := ps.sessions.Get(c); err == nil {
 			_ = sess.Destroy()
 		}
-		return c.Redirect("/", fiber.StatusSeeOther)
+		lang := pageLang(c)
+		return render(c, "message", lang, fiber.Map{"Page": "logged-out", "Title": t(lang, "logout.title"),
+			"Paragraphs": []string{t(lang, "logout.text")}})
 	}
 }
 

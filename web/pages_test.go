@@ -150,3 +150,24 @@ func TestStateSwept(t *testing.T) {
 		t.Error("a live session was swept")
 	}
 }
+
+// TestErrorPages: a browser that reaches an unknown event or address, or
+// logs out, gets a page in its language, never a problem document; the
+// API keeps answering problem documents.
+func TestErrorPages(t *testing.T) {
+	e := newEnv(t)
+	html := []string{"Accept", "text/html,application/xhtml+xml", "Accept-Language", "nb"}
+	for _, path := range []string{"/e/finnes-ikke", "/ingen/side"} {
+		r := e.do(t, "GET", path, "", nil, html...)
+		if r.status != 404 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") || !strings.Contains(string(r.body), "Siden finnes ikke") ||
+			r.header.Get("Content-Security-Policy") == "" {
+			t.Errorf("%s: %d %s\n%s", path, r.status, r.header.Get("Content-Type"), r.body)
+		}
+	}
+	if r := e.do(t, "GET", "/api/v1/ingen", "", nil, html...); r.status != 404 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
+		t.Errorf("the API: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+	if r := e.do(t, "GET", "/ingen/side", "", nil); !strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
+		t.Errorf("a client that does not ask for HTML: %s", r.header.Get("Content-Type"))
+	}
+}

@@ -172,6 +172,11 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		if p.Status == http.StatusServiceUnavailable {
 			c.Set(fiber.HeaderRetryAfter, "5")
 		}
+		if wantsPage(c) {
+			if err := errorPage(c, p.Status, p.RequestID); err == nil {
+				return nil
+			}
+		}
 		c.Status(p.Status)
 		c.Set(fiber.HeaderContentType, "application/problem+json")
 		return c.JSON(p, "application/problem+json")
