@@ -46,7 +46,8 @@ func TestChoiceFields(t *testing.T) {
 	page := e.do(t, "GET", "/e/konf", "", nil)
 	body := string(page.body)
 	for _, want := range []string{`type="radio" id="f-dag-tor" name="f_dag" value="tor"`, `type="checkbox" id="f-spor-sky" name="f_spor" value="sky"`,
-		`<a href="https://janteloppet.example.no/program">https://janteloppet.example.no/program</a>`, "Velkommen!"} {
+		`<a href="https://janteloppet.example.no/program">https://janteloppet.example.no/program</a>`, "Velkommen!",
+		"<dt>Arrangør</dt><dd>Janteloppet AS</dd>", "<dt>Påmelding åpen</dt>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the form lacks %s", want)
 		}

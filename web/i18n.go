@@ -45,6 +45,7 @@ func pageLang(c *fiber.Ctx) string {
 var msgs = map[string]map[string]string{
 	"nb": {
 		"lang.other": "English", "lang.other.code": "en",
+		"window": "Påmelding åpen", "refund.by": "Avmelding med pengene tilbake til", "organiser": "Arrangør",
 		"register": "Påmelding", "when": "Tid", "where": "Sted", "price": "Pris", "free": "Gratis", "price.from": "fra",
 		"me.ticket": "Billett", "me.ticket.alt": "QR-kode for billetten din; vis den i døra", "me.ticket.code": "Billettkode (hvis koden ikke kan skannes)",
 		"category.legend": "Billett", "code.label": "Har du en kode?", "code.hint": "En rabattkode, eller koden en partner ga deg for gjestebilletter.",
@@ -135,6 +136,7 @@ var msgs = map[string]map[string]string{
 	},
 	"en": {
 		"lang.other": "Norsk", "lang.other.code": "nb",
+		"window": "Registration open", "refund.by": "Cancel with a refund until", "organiser": "Organiser",
 		"register": "Registration", "when": "When", "where": "Where", "price": "Price", "free": "Free", "price.from": "from",
 		"me.ticket": "Ticket", "me.ticket.alt": "QR code of your ticket; show it at the door", "me.ticket.code": "Ticket code (if the QR code cannot be scanned)",
 		"category.legend": "Ticket", "code.label": "Do you have a code?", "code.hint": "A discount code, or the code a partner gave you for guest tickets.",

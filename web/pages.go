@@ -252,6 +252,12 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 		"SeatsLeft": e.SeatsLeft, "SoldOut": e.SeatsLeft <= 0,
 		"NoticeURL":   "/api/v1/events/" + e.Slug + "/privacy-notice?lang=" + lang,
 		"Description": paragraphs(e.Description.In(lang)),
+		"Window":      e.RegistrationOpensAt.In(oslo).Format("02.01.2006 15:04") + "–" + e.RegistrationClosesAt.In(oslo).Format("02.01.2006 15:04"),
+		"Organiser":   e.Organiser.Name,
+	}
+	if e.Paid() {
+		// Cancelled before it, a payment is refunded or an invoice credited.
+		data["RefundBy"] = e.RefundDeadline.In(oslo).Format("02.01.2006 15:04")
 	}
 	switch {
 	case e.CancelledAt != nil:

@@ -170,4 +170,13 @@ func TestErrorPages(t *testing.T) {
 	if r := e.do(t, "GET", "/ingen/side", "", nil); !strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
 		t.Errorf("a client that does not ask for HTML: %s", r.header.Get("Content-Type"))
 	}
+	// A paid event's page says until when cancelling gives the money back,
+	// who organises it and when registration is open.
+	e.mustEvent(t, "gala", nil)
+	r := e.do(t, "GET", "/e/gala?lang=nb", "", nil)
+	for _, want := range []string{"<dt>Avmelding med pengene tilbake til</dt><dd>01.03.2027 09:00</dd>", "<dt>Arrangør</dt><dd>Janteloppet AS</dd>", "<dt>Påmelding åpen</dt>"} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("the event page lacks %s", want)
+		}
+	}
 }
