@@ -149,22 +149,10 @@ func (s *Service) Codes(ctx context.Context, slug string) ([]Code, error) {
 	return out, nil
 }
 
-// Code returns the event's code if it is valid at t for the category
-// (ErrCodeInvalid otherwise: the same answer for a code that does not
-// exist, so an answer tells no more than that).
-func (s *Service) Code(ctx context.Context, slug, code, category string, t time.Time) (*Code, error) {
-	c, err := s.ValidCode(ctx, slug, code, t)
-	if err != nil {
-		return nil, err
-	}
-	if !c.For(category) {
-		return nil, ErrCodeInvalid
-	}
-	return c, nil
-}
-
 // ValidCode returns the event's code if it is valid at t, whatever the
-// category (ErrCodeInvalid otherwise).
+// category (ErrCodeInvalid otherwise: the same answer for a code that does
+// not exist, so an answer tells no more than that; Code.For says which
+// categories it applies to).
 func (s *Service) ValidCode(ctx context.Context, slug, code string, t time.Time) (*Code, error) {
 	var c Code
 	if !codeRE.MatchString(NormalizeCode(code)) {

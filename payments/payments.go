@@ -171,31 +171,11 @@ func NewCheckout(cfg Config, now func() time.Time) *Checkout {
 // first answer per key), and an expiry at the end of the seat's hold.
 // Nothing personal goes to Stripe unless PrefillEmail is on.
 func (s *Checkout) Start(ctx context.Context, reg *registration.Registration, ev *events.Event) (*registration.CheckoutSession, error) {
-	expires := s.now().Add(s.cfg.Hold)
-	params := &stripe.CheckoutSessionParams{
-		Mode:              stripe.String(string(stripe.CheckoutSessionModePayment)),
-		ClientReferenceID: stripe.String(reg.ID),
-		LineItems:         checkoutLines(reg, ev),
-		PaymentIntentData: &stripe.CheckoutSessionPaymentIntentDataParams{
-			Metadata: map[string]string{"registration": reg.ID, "event": ev.Slug},
-		},
-		ExpiresAt:  stripe.Int64(expires.Unix()),
-		SuccessURL: stripe.String(s.cfg.PublicURL + "/e/" + ev.Slug + "/paid"),
-		CancelURL:  stripe.String(s.cfg.PublicURL + "/e/" + ev.Slug),
-		Locale:     stripe.String(locale(reg.Lang)),
-	}
-	params.AddMetadata("registration", reg.ID)
-	params.AddMetadata("event", ev.Slug)
+	email := ""
 	if ev.PrefillEmail { // shown to participants: email lists payment_processor
-		params.CustomerEmail = stripe.String(reg.Plain["email"])
+		email = reg.Plain["email"]
 	}
-	params.SetIdempotencyKey("checkout-" + reg.ID)
-	params.Context = ctx
-	cs, err := s.stripe.CheckoutSessions.New(params)
-	if err != nil {
-		return nil, stripeErr("create checkout session", err)
-	}
-	return &registration.CheckoutSession{ID: cs.ID, URL: cs.URL, ExpiresAt: expires}, nil
+	return s.open(ctx, ev, "registration", reg.ID, reg.Lang, email, checkoutLines(reg, ev))
 }
 
 // StartOrder opens one Stripe Checkout Session for an order about to be
@@ -203,7 +183,6 @@ func (s *Checkout) Start(ctx context.Context, reg *registration.Registration, ev
 // Stripe), the order id as client reference, each participant's share
 // recorded on their own registration when it is paid.
 func (s *Checkout) StartOrder(ctx context.Context, o *registration.Order, regs []*registration.Registration, ev *events.Event) (*registration.CheckoutSession, error) {
-	expires := s.now().Add(s.cfg.Hold)
 	// Like lines are one line of several (Stripe takes at most 100).
 	var items []*stripe.CheckoutSessionLineItemParams
 	for _, reg := range regs {
@@ -221,21 +200,36 @@ func (s *Checkout) StartOrder(ctx context.Context, o *registration.Order, regs [
 			*items[i].Quantity += *l.Quantity
 		}
 	}
+	return s.open(ctx, ev, "order", o.ID, o.Lang, "", items)
+}
+
+// open creates a Checkout Session for what kind ("registration" or
+// "order") id names: id as client reference and in the metadata, the
+// idempotency key from it, an expiry at the end of the hold.
+func (s *Checkout) open(ctx context.Context, ev *events.Event, kind, id, lang, email string, items []*stripe.CheckoutSessionLineItemParams) (*registration.CheckoutSession, error) {
+	expires := s.now().Add(s.cfg.Hold)
 	params := &stripe.CheckoutSessionParams{
 		Mode:              stripe.String(string(stripe.CheckoutSessionModePayment)),
-		ClientReferenceID: stripe.String(o.ID),
+		ClientReferenceID: stripe.String(id),
 		LineItems:         items,
 		PaymentIntentData: &stripe.CheckoutSessionPaymentIntentDataParams{
-			Metadata: map[string]string{"order": o.ID, "event": ev.Slug},
+			Metadata: map[string]string{kind: id, "event": ev.Slug},
 		},
 		ExpiresAt:  stripe.Int64(expires.Unix()),
 		SuccessURL: stripe.String(s.cfg.PublicURL + "/e/" + ev.Slug + "/paid"),
 		CancelURL:  stripe.String(s.cfg.PublicURL + "/e/" + ev.Slug),
-		Locale:     stripe.String(locale(o.Lang)),
+		Locale:     stripe.String(locale(lang)),
 	}
-	params.AddMetadata("order", o.ID)
+	params.AddMetadata(kind, id)
 	params.AddMetadata("event", ev.Slug)
-	params.SetIdempotencyKey("checkout-order-" + o.ID)
+	if email != "" {
+		params.CustomerEmail = stripe.String(email)
+	}
+	key := "checkout-" + id // as before orders, so a retry across the upgrade is replayed
+	if kind != "registration" {
+		key = "checkout-" + kind + "-" + id
+	}
+	params.SetIdempotencyKey(key)
 	params.Context = ctx
 	cs, err := s.stripe.CheckoutSessions.New(params)
 	if err != nil {

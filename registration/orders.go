@@ -191,21 +191,9 @@ const orderTokenPrefix = "pmo_"
 // result carries the order token; each participant's manage link goes
 // to them by mail.
 func (s *Signups) Order(ctx context.Context, slug string, r OrderRequest, ch Channel) (*OrderResult, error) {
-	now := s.d.clock()
-	ev, err := s.d.events.Get(ctx, slug)
+	ev, code, now, err := s.open(ctx, slug, r.Code, nil)
 	if err != nil {
 		return nil, err
-	}
-	if !ev.RegistrationOpen(now) {
-		return nil, ErrRegistrationClosed
-	}
-	var code *events.Code
-	if r.Code != "" {
-		if code, err = s.d.events.ValidCode(ctx, ev.Slug, r.Code, now); errors.Is(err, events.ErrCodeInvalid) {
-			return nil, privacy.Errors{{Field: "code", Code: privacy.CodeInvalid}}
-		} else if err != nil {
-			return nil, err
-		}
 	}
 	o, err := s.checkOrder(ev, &r, now, code)
 	if err != nil {
@@ -696,16 +684,6 @@ func (s *Signups) orderView(ctx context.Context, o *Order) (*OrderResult, error)
 	return res, nil
 }
 
-// Live reports whether a payment status still asks for (or holds) the
-// money.
-func (st PaymentStatus) Live() bool {
-	switch st {
-	case PaymentNotDue, PaymentExpired, PaymentCredited, PaymentCreditDue, PaymentRefunded, PaymentRefundDue, PaymentRefunding:
-		return false
-	}
-	return true
-}
-
 // orderPaymentStatus is the order's payment status: that of its live
 // participants' (the first one's that differs from paid wins, so an
 // order is paid only when every live part is).
@@ -883,18 +861,7 @@ func (s *Store) ReleaseOrderInvoicing(ctx context.Context, id, nonce string) err
 // then to the order. Each write only moves forward: a retry after a
 // crash completes it.
 func (s *Store) MarkOrderInvoiced(ctx context.Context, id, nonce string, billed []string, number int64, kid string) error {
-	now := s.clock()
-	link := bson.M{"payment.invoiceNumber": number, "payment.kid": kid, "updatedAt": now}
-	with := func(st PaymentStatus) bson.M {
-		set := bson.M{"payment.status": st}
-		for k, v := range link {
-			set[k] = v
-		}
-		if st == PaymentCreditDue {
-			set["payment.settleAt"] = now
-		}
-		return bson.M{"$set": set, "$unset": bson.M{"payment.invoiceClaim": ""}}
-	}
+	with := invoiceLink(number, kid, s.clock())
 	if _, err := s.c.UpdateMany(ctx, bson.M{"order": id, "_id": bson.M{"$in": billed}, "payment.status": PaymentInvoicing}, with(PaymentInvoiced)); err != nil {
 		return fmt.Errorf("mark order invoiced: %w", err)
 	}

@@ -322,6 +322,16 @@ const (
 	PaymentNotDue PaymentStatus = "not_due"
 )
 
+// Live reports whether a payment status still asks for (or holds) the
+// money.
+func (st PaymentStatus) Live() bool {
+	switch st {
+	case PaymentNotDue, PaymentExpired, PaymentCredited, PaymentCreditDue, PaymentRefunded, PaymentRefundDue, PaymentRefunding:
+		return false
+	}
+	return true
+}
+
 // Payment is the money side of a registration. No card data: the card is
 // entered on Stripe's page; only Stripe's ids are kept.
 type Payment struct {

@@ -92,21 +92,9 @@ func (s *Signups) PaymentMethods() map[string]bool {
 // it back only if no registration holds it. Once Signup returns a result,
 // the registration and its confirmation mail are in the store.
 func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch Channel) (*Result, error) {
-	now := s.d.clock()
-	ev, err := s.d.events.Get(ctx, slug)
+	ev, code, now, err := s.open(ctx, slug, r.Code, func(c *events.Code) bool { return c.For(r.Category) })
 	if err != nil {
 		return nil, err
-	}
-	if !ev.RegistrationOpen(now) {
-		return nil, ErrRegistrationClosed
-	}
-	var code *events.Code
-	if r.Code != "" {
-		if code, err = s.d.events.Code(ctx, ev.Slug, r.Code, r.Category, now); errors.Is(err, events.ErrCodeInvalid) {
-			return nil, privacy.Errors{{Field: "code", Code: privacy.CodeInvalid}}
-		} else if err != nil {
-			return nil, err
-		}
 	}
 	c, err := check(ev, &r, now, ch, s.cfg.DigitalConsentAge, s.PaymentMethods(), code)
 	if err != nil {
@@ -224,6 +212,31 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		s.issueInvoice(ctx, res)
 	}
 	return res, nil
+}
+
+// open reads an event open for registration now, and the code given
+// with a sign-up or order (nil if none), valid now and, if fits is set,
+// for what is bought (a 422 on the code otherwise).
+func (s *Signups) open(ctx context.Context, slug, raw string, fits func(*events.Code) bool) (*events.Event, *events.Code, time.Time, error) {
+	now := s.d.clock()
+	ev, err := s.d.events.Get(ctx, slug)
+	if err != nil {
+		return nil, nil, now, err
+	}
+	if !ev.RegistrationOpen(now) {
+		return nil, nil, now, ErrRegistrationClosed
+	}
+	if raw == "" {
+		return ev, nil, now, nil
+	}
+	code, err := s.d.events.ValidCode(ctx, ev.Slug, raw, now)
+	if errors.Is(err, events.ErrCodeInvalid) || err == nil && fits != nil && !fits(code) {
+		return nil, nil, now, privacy.Errors{{Field: "code", Code: privacy.CodeInvalid}}
+	}
+	if err != nil {
+		return nil, nil, now, err
+	}
+	return ev, code, now, nil
 }
 
 // resubmitted answers a retried sign-up with the registration the first

@@ -705,22 +705,24 @@ func (s *Store) ReleaseInvoicing(ctx context.Context, id, nonce string) error {
 	return err
 }
 
-// MarkInvoiced links the invoice issued under a claim: invoiced, or, if
-// the registration was cancelled in time meanwhile, credit due (the
-// invoice exists and must be answered by a credit note).
-func (s *Store) MarkInvoiced(ctx context.Context, id, nonce string, number int64, kid string) (creditDue bool, err error) {
-	now := s.clock()
-	link := bson.M{"payment.invoiceNumber": number, "payment.kid": kid, "updatedAt": now}
-	with := func(st PaymentStatus) bson.M {
-		set := bson.M{"payment.status": st}
-		for k, v := range link {
-			set[k] = v
-		}
+// invoiceLink is the update that links an issued invoice to a
+// registration and moves its payment to st (credit due: the settlement
+// job credits it now), lifting its invoicing claim.
+func invoiceLink(number int64, kid string, now time.Time) func(st PaymentStatus) bson.M {
+	return func(st PaymentStatus) bson.M {
+		set := bson.M{"payment.status": st, "payment.invoiceNumber": number, "payment.kid": kid, "updatedAt": now}
 		if st == PaymentCreditDue {
 			set["payment.settleAt"] = now
 		}
 		return bson.M{"$set": set, "$unset": bson.M{"payment.invoiceClaim": ""}}
 	}
+}
+
+// MarkInvoiced links the invoice issued under a claim: invoiced, or, if
+// the registration was cancelled in time meanwhile, credit due (the
+// invoice exists and must be answered by a credit note).
+func (s *Store) MarkInvoiced(ctx context.Context, id, nonce string, number int64, kid string) (creditDue bool, err error) {
+	with := invoiceLink(number, kid, s.clock())
 	ok, err := s.set(ctx, "mark invoiced", bson.M{"_id": id, "payment.invoiceClaim.nonce": nonce, "payment.status": PaymentInvoicing}, with(PaymentInvoiced))
 	if err != nil || ok {
 		return false, err

@@ -13,18 +13,19 @@ const localRegistration = "registration"
 
 // requireParticipant authenticates a manage token sent as the bearer token.
 func requireParticipant(s *registration.Store, g *authGuard) fiber.Handler {
-	return requireRegistrationToken(s.ByToken, "pamelding-participant", g)
+	return requireToken(s.ByToken, "pamelding-participant", localRegistration, g)
 }
 
 // requireGuardian authenticates a minor's guardian's token sent as the
 // bearer token: it opens the guardian's routes only.
 func requireGuardian(s *registration.Store, g *authGuard) fiber.Handler {
-	return requireRegistrationToken(s.ByGuardianToken, "pamelding-guardian", g)
+	return requireToken(s.ByGuardianToken, "pamelding-guardian", localRegistration, g)
 }
 
-// requireRegistrationToken authenticates a bearer token that names a
-// registration, found by lookup; failures count towards the guard's limit.
-func requireRegistrationToken(lookup func(context.Context, string) (*registration.Registration, error), realm string, g *authGuard) fiber.Handler {
+// requireToken authenticates a bearer token that opens what lookup finds
+// (a registration, a buyer's order), kept in the request's locals under
+// local; failures count towards the guard's limit.
+func requireToken[T any](lookup func(context.Context, string) (T, error), realm, local string, g *authGuard) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		token := bearer(c)
 		if err := g.check(c, token); err != nil {
@@ -40,7 +41,7 @@ func requireRegistrationToken(lookup func(context.Context, string) (*registratio
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="`+realm+`"`)
 			return err
 		}
-		c.Locals(localRegistration, reg)
+		c.Locals(local, reg)
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.Next()
 	}

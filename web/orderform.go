@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -251,29 +250,4 @@ func formRefused(c *fiber.Ctx, a *app.App, e *events.Event, lang string, in map[
 		e = fresh
 	}
 	return eventForm(c.Status(p.Status), e, lang, in, nil, general, methods, code)
-}
-
-// textPart is a piece of an organiser's plain text: words, or a web
-// address shown as a link.
-type textPart struct{ Text, URL string }
-
-var urlRE = regexp.MustCompile(`https?://[^\s<>"]+[^\s<>".,;:!?)]`)
-
-// paragraphs splits plain text into paragraphs (by blank lines) of words
-// and links; the template escapes both, and only http(s) addresses link.
-func paragraphs(text string) [][]textPart {
-	var out [][]textPart
-	for _, para := range regexp.MustCompile(`\n\s*\n`).Split(strings.TrimSpace(text), -1) {
-		if strings.TrimSpace(para) == "" {
-			continue
-		}
-		var parts []textPart
-		last := 0
-		for _, m := range urlRE.FindAllStringIndex(para, -1) {
-			parts = append(parts, textPart{Text: para[last:m[0]]}, textPart{Text: para[m[0]:m[1]], URL: para[m[0]:m[1]]})
-			last = m[1]
-		}
-		out = append(out, append(parts, textPart{Text: para[last:]}))
-	}
-	return out
 }

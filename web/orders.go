@@ -1,8 +1,6 @@
 package web
 
 import (
-	"errors"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pamelding/pamelding/app"
@@ -20,9 +18,9 @@ func handleOrder(s *registration.Signups, m *metrics.Metrics) fiber.Handler {
 		if err := decodeJSON(c, &req); err != nil {
 			return err
 		}
-		key := c.Get("Idempotency-Key")
-		if len(key) > 255 {
-			return problem(fiber.StatusBadRequest, "bad_header", "Idempotency-Key is at most 255 characters.")
+		key, err := submissionKey(c)
+		if err != nil {
+			return err
 		}
 		req.SubmissionKey = key
 		res, err := s.Order(c.UserContext(), c.Params("slug"), req, registration.API)
@@ -43,29 +41,13 @@ func handleOrder(s *registration.Signups, m *metrics.Metrics) fiber.Handler {
 // requireBuyer authenticates an order token sent as the bearer token:
 // it opens the order's view, never a participant's registration.
 func requireBuyer(s *registration.Signups, g *authGuard) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		token := bearer(c)
-		if err := g.check(c, token); err != nil {
-			return err
-		}
-		o, err := s.OrderByToken(c.UserContext(), token)
-		if err != nil {
-			if errors.Is(err, registration.ErrInvalidManageToken) {
-				if lerr := g.failed(c, token); lerr != nil {
-					return lerr
-				}
-			}
-			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="pamelding-buyer"`)
-			return err
-		}
-		c.Locals("order", o)
-		c.Set(fiber.HeaderCacheControl, "no-store")
-		return c.Next()
-	}
+	return requireToken(s.OrderByToken, "pamelding-buyer", localOrder, g)
 }
 
+const localOrder = "order"
+
 func buyerOrder(c *fiber.Ctx) *registration.OrderResult {
-	o, _ := c.Locals("order").(*registration.OrderResult)
+	o, _ := c.Locals(localOrder).(*registration.OrderResult)
 	return o
 }
 

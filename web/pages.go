@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -1018,4 +1019,29 @@ func handleMeLogout(ps *pageState) fiber.Handler {
 func assetsHandler() fiber.Handler {
 	sub, _ := fs.Sub(assetFS, "assets")
 	return filesystem.New(filesystem.Config{Root: http.FS(sub), MaxAge: 3600})
+}
+
+// textPart is a piece of an organiser's plain text: words, or a web
+// address shown as a link.
+type textPart struct{ Text, URL string }
+
+var urlRE = regexp.MustCompile(`https?://[^\s<>"]+[^\s<>".,;:!?)]`)
+
+// paragraphs splits plain text into paragraphs (by blank lines) of words
+// and links; the template escapes both, and only http(s) addresses link.
+func paragraphs(text string) [][]textPart {
+	var out [][]textPart
+	for _, para := range regexp.MustCompile(`\n\s*\n`).Split(strings.TrimSpace(text), -1) {
+		if strings.TrimSpace(para) == "" {
+			continue
+		}
+		var parts []textPart
+		last := 0
+		for _, m := range urlRE.FindAllStringIndex(para, -1) {
+			parts = append(parts, textPart{Text: para[last:m[0]]}, textPart{Text: para[m[0]:m[1]], URL: para[m[0]:m[1]]})
+			last = m[1]
+		}
+		out = append(out, append(parts, textPart{Text: para[last:]}))
+	}
+	return out
 }

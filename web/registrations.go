@@ -19,9 +19,9 @@ func handleSignup(s *registration.Signups, m *metrics.Metrics) fiber.Handler {
 			countSignup(m, nil, err)
 			return err
 		}
-		key := c.Get("Idempotency-Key")
-		if len(key) > 255 {
-			return problem(fiber.StatusBadRequest, "bad_header", "Idempotency-Key is at most 255 characters.")
+		key, err := submissionKey(c)
+		if err != nil {
+			return err
 		}
 		req.SubmissionKey = key
 		res, err := s.Signup(c.UserContext(), c.Params("slug"), req, registration.API)
@@ -36,6 +36,16 @@ func handleSignup(s *registration.Signups, m *metrics.Metrics) fiber.Handler {
 		}
 		return c.Status(fiber.StatusCreated).JSON(res)
 	}
+}
+
+// submissionKey is a creating request's Idempotency-Key, which the
+// domain also keeps (hashed) to find the first of retries.
+func submissionKey(c *fiber.Ctx) (string, error) {
+	key := c.Get("Idempotency-Key")
+	if len(key) > 255 {
+		return "", problem(fiber.StatusBadRequest, "bad_header", "Idempotency-Key is at most 255 characters.")
+	}
+	return key, nil
 }
 
 // audience is the list a staff role may read.
