@@ -96,6 +96,9 @@ func New(store, keyStore *mongodb.Store, keys *privacy.Keyring, log *slog.Logger
 	}
 	a := &App{Log: log, Store: store, KeyStore: keyStore, Keys: keys, cfg: cfg, now: now}
 	a.Events = events.NewService(store, now)
+	// A seller outside the VAT register may not charge VAT: an event's
+	// rate is refused rather than dropped on its invoices.
+	a.Events.NoVAT = cfg.Payments.Seller.OrgNumber != "" && !cfg.Payments.Seller.VATRegistered
 	a.Staff = staff.NewService(store, a.Events, cfg.AdminToken, now)
 
 	d := registration.NewDomain(store, keyStore, a.Events, keys, log, now)
@@ -118,6 +121,9 @@ func New(store, keyStore *mongodb.Store, keys *privacy.Keyring, log *slog.Logger
 	a.CheckIns = registration.NewCheckIns(d)
 	a.Retention = registration.NewRetention(d)
 	a.Mailer = registration.NewMailer(d, cfg.Sender, cfg.PublicURL)
+	if a.Invoices.Enabled() {
+		a.Mailer.Documents = a.Invoices
+	}
 	a.Payments = payments.NewService(store, a.Events, d.Store, a.Signups, a.Invoices, log, now, cfg.Payments)
 	if cfg.AllowLoopbackWebhooks {
 		cfg.Webhooks = webhooks.Options{AllowHTTP: true, AllowPrivate: true}

@@ -22,6 +22,7 @@ const (
 	jobGuardians     = "guardian-holds"
 	jobOrders        = "orders"
 	jobBibs          = "bibs"
+	jobReminders     = "reminders"
 )
 
 // Job is one background job: what it does, and how often.
@@ -52,6 +53,7 @@ func (a *App) Jobs() []Job {
 		{jobGuardians, every, count(a.Signups.ExpireGuardianHolds)},
 		{jobOrders, every, count(a.Signups.SweepOrders)},
 		{jobBibs, every, count(a.Signups.AssignBibs)},
+		{jobReminders, every, count(a.Mailer.QueueReminders)},
 	}
 }
 

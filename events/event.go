@@ -67,6 +67,20 @@ type Organiser struct {
 	OrgNumber string `json:"orgNumber,omitempty" bson:"orgNumber,omitempty" validate:"omitempty,orgnumber"`
 	// PrivacyEmail receives participants' privacy requests.
 	PrivacyEmail string `json:"privacyEmail" bson:"privacyEmail" validate:"required,email,max=254"`
+	// Email is where participants' replies to mail go (Reply-To); the
+	// privacy address when not set.
+	Email string `json:"email,omitempty" bson:"email,omitempty" validate:"omitempty,email,max=254"`
+	// EmbedOrigins are the organiser's own sites (https://host) allowed
+	// to show the registration form in a frame (CSP frame-ancestors).
+	EmbedOrigins []string `json:"embedOrigins,omitempty" bson:"embedOrigins,omitempty" validate:"max=5,dive,origin"`
+}
+
+// ReplyTo is the organiser's address a participant's reply goes to.
+func (o Organiser) ReplyTo() string {
+	if o.Email != "" {
+		return o.Email
+	}
+	return o.PrivacyEmail
 }
 
 // Settings are what an organiser sets on an event, as stored: a patch
@@ -108,6 +122,12 @@ type Settings struct {
 	// both languages, paragraphs split by a blank line; web addresses
 	// become links on the page.
 	Description privacy.Text `json:"description" bson:"description" validate:"-"`
+	// TermsURL is the organiser's terms of sale (https), linked from the
+	// event page and the form.
+	TermsURL string `json:"termsUrl,omitempty" bson:"termsUrl,omitempty" validate:"omitempty,max=500,httpsurl"`
+	// ReminderDays: a reminder is mailed to every confirmed participant
+	// this many days before the event starts (0: none).
+	ReminderDays int `json:"reminderDays" bson:"reminderDays" validate:"min=0,max=60"`
 	// Notes are the organisers' own; never shown publicly.
 	Notes string `json:"notes" bson:"notes" validate:"max=2000"`
 }
@@ -126,6 +146,8 @@ type Event struct {
 	// CancellationDoneAt once all its registrations were cancelled.
 	CancelledAt        *time.Time `json:"cancelledAt,omitempty" bson:"cancelledAt,omitempty"`
 	CancellationDoneAt *time.Time `json:"cancellationDoneAt,omitempty" bson:"cancellationDoneAt,omitempty"`
+	// RemindedAt is when the reminders of ReminderDays were queued.
+	RemindedAt *time.Time `json:"remindedAt,omitempty" bson:"remindedAt,omitempty"`
 	// Purged counts registrations deleted by retention: all that is left
 	// of them.
 	Purged    int       `json:"registrationsPurged" bson:"purged"`
@@ -180,12 +202,26 @@ func (e *Event) Form() []DeclaredField {
 
 // Traits are what decides which purposes the event has.
 func (e *Event) Traits() privacy.EventTraits {
-	return privacy.EventTraits{Kind: string(e.Kind), Paid: e.Paid(), Partners: len(e.Partners) > 0, PublicList: e.PublicList}
+	// Catering gets values only where the form asks something for it
+	// (dietary needs, a custom field naming it), not the name alone.
+	catering := slices.ContainsFunc(e.Fields, func(ff FormField) bool {
+		f, ok := e.Field(ff.Key)
+		return ok && ff.Key != "name" && slices.Contains(f.Recipients, privacy.Catering)
+	})
+	return privacy.EventTraits{Kind: string(e.Kind), Paid: e.Paid(), Partners: len(e.Partners) > 0, PublicList: e.PublicList, Catering: catering}
 }
 
 // Asks reports whether the form asks for the field.
 func (e *Event) Asks(key string) bool {
 	return slices.ContainsFunc(e.Fields, func(f FormField) bool { return f.Key == key })
+}
+
+// ReminderDue reports whether the participants' reminder is due at t:
+// the organiser asked for one, its day has come, the event has not
+// started, and it was not sent.
+func (e *Event) ReminderDue(t time.Time) bool {
+	return e.ReminderDays > 0 && e.RemindedAt == nil && e.CancelledAt == nil &&
+		!t.Before(e.StartsAt.AddDate(0, 0, -e.ReminderDays)) && t.Before(e.StartsAt)
 }
 
 // RegistrationOpen reports whether registration is open at t.
@@ -212,6 +248,7 @@ type Public struct {
 	VATRate              int             `json:"vatRate"`
 	RefundDeadline       time.Time       `json:"refundDeadline"`
 	Cancelled            bool            `json:"cancelled"`
+	TermsURL             string          `json:"termsUrl,omitempty"`
 	Fields               []DeclaredField `json:"fields"`
 	Partners             []PublicPartner `json:"partners"`
 	Organiser            Organiser       `json:"organiser"`
@@ -294,7 +331,7 @@ func (e *Event) Public() Public {
 		StartsAt: e.StartsAt, EndsAt: e.EndsAt,
 		RegistrationOpensAt: e.RegistrationOpensAt, RegistrationClosesAt: e.RegistrationClosesAt,
 		SeatsLeft: e.SeatsLeft, SoldOut: e.SeatsLeft <= 0, Waitlist: e.Waitlist, GuardianAge: e.GuardianAge,
-		Price: e.Price, VATRate: e.VATRate, RefundDeadline: e.RefundDeadline, Cancelled: e.CancelledAt != nil,
+		Price: e.Price, VATRate: e.VATRate, RefundDeadline: e.RefundDeadline, Cancelled: e.CancelledAt != nil, TermsURL: e.TermsURL,
 		Fields: e.Form(), Partners: partners, Organiser: e.Organiser,
 		PublicList: e.PublicList, Description: e.Description, Categories: e.Shown(nil), Addons: e.publicAddons(),
 	}

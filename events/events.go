@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/pamelding/pamelding/mongodb"
@@ -19,7 +20,36 @@ type Service struct {
 	codes    codes
 	promises *promises
 	now      func() time.Time
+	// NoVAT: the seller is not in the VAT register, so no event may
+	// charge VAT (a rate above 0 is refused, 422 not_vat_registered,
+	// rather than dropped on the invoice without a word).
+	NoVAT bool
 }
+
+// vatFaults are the VAT rates an event may not charge.
+func (s *Service) vatFaults(e *Event) privacy.Errors {
+	if !s.NoVAT {
+		return nil
+	}
+	var errs privacy.Errors
+	if e.VATRate != 0 {
+		errs.Add("vatRate", CodeNotVATRegistered)
+	}
+	for i, c := range e.Categories {
+		if c.VATRate != 0 {
+			errs.Add("categories["+strconv.Itoa(i)+"].vatRate", CodeNotVATRegistered)
+		}
+	}
+	for i, a := range e.Addons {
+		if a.VATRate != 0 {
+			errs.Add("addons["+strconv.Itoa(i)+"].vatRate", CodeNotVATRegistered)
+		}
+	}
+	return errs
+}
+
+// CodeNotVATRegistered: a VAT rate for a seller outside the VAT register.
+const CodeNotVATRegistered = "not_vat_registered"
 
 // NewService returns the events service on the store; now is the clock.
 func NewService(db *mongodb.Store, now func() time.Time) *Service {
@@ -41,6 +71,9 @@ func (s *Service) Create(ctx context.Context, r CreateRequest, createdBy string)
 	now := s.now()
 	e, err := r.build(now)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.vatFaults(e).Err(); err != nil {
 		return nil, err
 	}
 	// The slug is the primary key (build sets it): the embedded store
@@ -95,6 +128,7 @@ func (s *Service) Patch(ctx context.Context, slug string, p PatchRequest, inUse 
 		next := *prev
 		errs := p.apply(&next)
 		errs = append(errs, next.validate()...)
+		errs = append(errs, s.vatFaults(&next)...)
 		if err := errs.Err(); err != nil {
 			return nil, err
 		}
@@ -231,6 +265,11 @@ func (s *Service) CancellationDone(ctx context.Context, slug string) error {
 // partner was added has been told of it.
 func (s *Service) PartnerNoticesDone(ctx context.Context, slug, partnerID string) error {
 	return s.store.partnerNoticesDone(ctx, slug, partnerID, s.now().UTC().Truncate(time.Millisecond))
+}
+
+// Reminded records that the event's reminders are queued.
+func (s *Service) Reminded(ctx context.Context, slug string) error {
+	return s.store.reminded(ctx, slug, s.now().UTC().Truncate(time.Millisecond))
 }
 
 // CountPurged adds n registrations deleted by retention to the event's

@@ -179,8 +179,8 @@ func changed() map[string]any {
 		"Price": events.Price{Amount: 99000, Currency: "NOK"}, "VATRate": 12, "RefundDeadline": at.Add(-2 * 24 * time.Hour),
 		"PrefillEmail": false, "Fields": []events.FormField{{Key: "name", Required: true}, {Key: "email", Required: true}},
 		"CustomFields": custom, "Partners": []events.Partner{{ID: "kommune", Name: "Kongsvinger kommune"}},
-		"Organiser":  events.Organiser{Name: "Kurs AS", PrivacyEmail: "p@example.no"},
-		"PublicList": false, "Notes": "other notes",
+		"Organiser":  events.Organiser{Name: "Kurs AS", PrivacyEmail: "p@example.no", Email: "kurs@example.no", EmbedOrigins: []string{"https://kurs.example.no"}},
+		"PublicList": false, "Notes": "other notes", "TermsURL": "https://kurs.example.no/vilkar", "ReminderDays": 3,
 		"Categories":  []events.Category{{Key: "dag", Name: privacy.Text{NB: "Dag", EN: "Day"}, Price: 50000, VATRate: 12, Visibility: events.CodeOnly}},
 		"Description": privacy.Text{NB: "Program: https://example.no", EN: "Programme: https://example.no"},
 		"Addons":      []events.Addon{{Key: "middag", Name: privacy.Text{NB: "Middag", EN: "Dinner"}, Price: 60000, VATRate: 25, Capacity: 100, Options: []string{}, Categories: []string{}}},
@@ -256,5 +256,55 @@ func TestPatch(t *testing.T) {
 				t.Errorf("version %d after one patch of %d", got.Version, prev.Version)
 			}
 		})
+	}
+}
+
+func TestMoney(t *testing.T) {
+	for _, c := range []struct {
+		øre        int64
+		lang, want string
+	}{
+		{150000, "nb", "1\u00a0500\u00a0kr"},
+		{150000, "en", "NOK\u00a01,500"},
+		{150050, "nb", "1\u00a0500,50\u00a0kr"},
+		{150005, "en", "NOK\u00a01,500.05"},
+		{99900, "nb", "999\u00a0kr"},
+		{123456789, "en", "NOK\u00a01,234,567.89"},
+		{-25000, "nb", "-250\u00a0kr"},
+		{0, "en", "NOK\u00a00"},
+	} {
+		if got := events.Money(c.øre, "NOK", c.lang); got != c.want {
+			t.Errorf("Money(%d, %s) = %q, want %q", c.øre, c.lang, got, c.want)
+		}
+	}
+}
+
+// TestNoVATForUnregisteredSeller: a seller outside the VAT register may
+// not charge VAT: a rate on the event, a category or an add-on is
+// refused (422 not_vat_registered), on create and on patch, rather than
+// quietly dropped from its invoices.
+func TestNoVATForUnregisteredSeller(t *testing.T) {
+	ctx := context.Background()
+	s := events.NewService(mongotest.Open(t), func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) })
+	s.NoVAT = true
+	settings := full()
+	settings.Addons = []events.Addon{{Key: "middag", Name: privacy.Text{NB: "Middag", EN: "Dinner"}, Price: 60000, Options: []string{}, Categories: []string{}}}
+	settings.VATRate, settings.Categories[0].VATRate, settings.Addons[0].VATRate = 25, 12, 25
+	_, err := s.Create(ctx, eventstest.Request("mva", settings), "test")
+	var errs privacy.Errors
+	if !errors.As(err, &errs) || len(errs) != 3 || errs[0].Field != "vatRate" || errs[0].Code != events.CodeNotVATRegistered ||
+		errs[1].Field != "categories[0].vatRate" || errs[2].Field != "addons[0].vatRate" {
+		t.Fatalf("VAT for an unregistered seller: %v", err)
+	}
+	settings.VATRate, settings.Categories[0].VATRate, settings.Addons[0].VATRate = 0, 0, 0
+	if _, err := s.Create(ctx, eventstest.Request("mva", settings), "test"); err != nil {
+		t.Fatalf("no VAT: %v", err)
+	}
+	rate := 15
+	if _, err := s.Patch(ctx, "mva", events.PatchRequest{VATRate: &rate}, nil); !errors.As(err, &errs) || errs[0].Code != events.CodeNotVATRegistered {
+		t.Errorf("a patch to 15 %%: %v", err)
+	}
+	if e, _ := s.Get(ctx, "mva"); e.VATRate != 0 {
+		t.Errorf("the refused patch changed the rate to %d", e.VATRate)
 	}
 }

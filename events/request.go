@@ -1,6 +1,7 @@
 package events
 
 import (
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -39,6 +40,8 @@ type PatchRequest struct {
 	Description          *privacy.Text              `json:"description"`
 	Categories           *[]Category                `json:"categories"`
 	Addons               *[]Addon                   `json:"addons"`
+	TermsURL             *string                    `json:"termsUrl"`
+	ReminderDays         *int                       `json:"reminderDays"`
 }
 
 // CreateRequest is the body of POST /api/v1/events: the slug and a patch
@@ -60,6 +63,17 @@ func init() {
 	privacy.RegisterValidation("slug", func(fl validator.FieldLevel) bool {
 		s := fl.Field().String()
 		return len(s) <= 64 && slugRE.MatchString(s)
+	})
+	// origin: https://host[:port], nothing more (a frame-ancestors source).
+	privacy.RegisterValidation("origin", func(fl validator.FieldLevel) bool {
+		u, err := url.Parse(fl.Field().String())
+		return err == nil && u.Scheme == "https" && u.Host != "" && u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil &&
+			!strings.ContainsAny(u.Host, " ;,'*")
+	})
+	// httpsurl: an absolute https address.
+	privacy.RegisterValidation("httpsurl", func(fl validator.FieldLevel) bool {
+		u, err := url.Parse(fl.Field().String())
+		return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil
 	})
 }
 
@@ -147,8 +161,16 @@ func (p *PatchRequest) apply(e *Event) privacy.Errors {
 	}
 	if p.Organiser != nil {
 		o := *p.Organiser
-		s.Organiser = Organiser{Name: strings.TrimSpace(o.Name), OrgNumber: strings.TrimSpace(o.OrgNumber), PrivacyEmail: strings.TrimSpace(o.PrivacyEmail)}
+		s.Organiser = Organiser{Name: strings.TrimSpace(o.Name), OrgNumber: strings.TrimSpace(o.OrgNumber),
+			PrivacyEmail: strings.TrimSpace(o.PrivacyEmail), Email: strings.TrimSpace(o.Email)}
+		for _, origin := range o.EmbedOrigins {
+			s.Organiser.EmbedOrigins = append(s.Organiser.EmbedOrigins, strings.TrimSuffix(strings.TrimSpace(origin), "/"))
+		}
 	}
+	if p.TermsURL != nil {
+		s.TermsURL = strings.TrimSpace(*p.TermsURL)
+	}
+	set(&s.ReminderDays, p.ReminderDays)
 	set(&s.PublicList, p.PublicList)
 	if p.Description != nil {
 		for _, v := range []*string{&p.Description.NB, &p.Description.EN} {

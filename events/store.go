@@ -285,6 +285,14 @@ func (s store) partnerNoticesDone(ctx context.Context, slug, partnerID string, a
 	return fmt.Errorf("partner notices done: %w", ErrConflict)
 }
 
+// reminded dates the event's reminders queued.
+func (s store) reminded(ctx context.Context, slug string, at time.Time) error {
+	if _, err := s.c.UpdateOne(ctx, bson.M{"_id": slug}, bson.M{"$set": bson.M{"remindedAt": at}}); err != nil {
+		return fmt.Errorf("reminded: %w", err)
+	}
+	return nil
+}
+
 func (s store) countPurged(ctx context.Context, slug string, n int) error {
 	if _, err := s.c.UpdateOne(ctx, bson.M{"_id": slug}, bson.M{"$inc": bson.M{"purged": n}}); err != nil {
 		return fmt.Errorf("count purged: %w", err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	netmail "net/mail"
 	"net/url"
 	"strconv"
 	"time"
@@ -18,7 +19,7 @@ import (
 // Sender sends through one SMTP server.
 type Sender struct {
 	host string
-	from string
+	from *netmail.Address
 	opts []gomail.Option
 }
 
@@ -65,15 +66,31 @@ func Parse(raw, from string) (*Sender, error) {
 	if from == "" {
 		return nil, errors.New("a From address (SMTP_FROM) is required")
 	}
-	return &Sender{host: u.Hostname(), from: from, opts: opts}, nil
+	addr, err := netmail.ParseAddress(from)
+	if err != nil {
+		return nil, errors.New("SMTP_FROM: want an address such as pamelding@example.no or Name <pamelding@example.no>")
+	}
+	return &Sender{host: u.Hostname(), from: addr, opts: opts}, nil
 }
 
-// Send delivers one plain-text message. Errors say what failed, not to
-// whom (an SMTP reply can quote the address).
+// Send delivers one message: plain text, with its HTML alternative when
+// it has one, from the organiser's name at the configured address (the
+// configured name when the message names none), Reply-To the
+// organiser's address. Errors say what failed, not to whom (an SMTP
+// reply can quote the address).
 func (s *Sender) Send(ctx context.Context, m registration.Message) error {
 	msg := gomail.NewMsg()
-	if err := msg.From(s.from); err != nil {
-		return errors.New("smtp: bad From address")
+	name := s.from.Name
+	if m.FromName != "" {
+		name = m.FromName
+	}
+	// An address value, not a formatted string: a quote or a comma in
+	// the organiser's name cannot break the header.
+	msg.SetAddrHeaderFromMailAddress(gomail.HeaderFrom, &netmail.Address{Name: name, Address: s.from.Address})
+	if m.ReplyTo != "" {
+		if err := msg.ReplyTo(m.ReplyTo); err != nil {
+			return errors.New("smtp: bad Reply-To address")
+		}
 	}
 	if err := msg.To(m.To); err != nil {
 		return errors.New("smtp: bad recipient address")
@@ -82,6 +99,9 @@ func (s *Sender) Send(ctx context.Context, m registration.Message) error {
 	msg.SetDate()
 	msg.SetMessageID()
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	if m.HTML != "" {
+		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	}
 	for _, a := range m.Attachments {
 		if err := msg.AttachReader(a.Name, bytes.NewReader(a.Data), gomail.WithFileContentType(gomail.ContentType(a.ContentType))); err != nil {
 			return errors.New("smtp: attachment")

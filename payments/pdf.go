@@ -11,6 +11,7 @@ import (
 	"github.com/go-pdf/fpdf"
 
 	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/registration"
 )
 
 // PDF renders an invoice or credit note with the content
@@ -194,6 +195,24 @@ func (s *Invoices) Render(ctx context.Context, inv *Invoice) ([]byte, error) {
 		inv = &doc
 	}
 	return inv.PDF()
+}
+
+// Document is an invoice or credit note as its mail carries it: the PDF,
+// and an invoice's due date.
+func (s *Invoices) Document(ctx context.Context, number int64) (registration.Document, error) {
+	inv, err := s.Invoice(ctx, number)
+	if err != nil {
+		return registration.Document{}, err
+	}
+	pdf, err := s.Render(ctx, inv)
+	if err != nil {
+		return registration.Document{}, err
+	}
+	d := registration.Document{PDF: pdf}
+	if inv.Kind == KindInvoice {
+		d.Due = inv.DueDate
+	}
+	return d, nil
 }
 
 // rateSum is the lines of one VAT rate, added up.

@@ -149,6 +149,37 @@ func RecipientText(r Recipient, lang string) string {
 	return recipientText[lang][r]
 }
 
+// WhyText says in plain words what a field is used for, as the form,
+// /me and the confirmation mail say it (the purposes it has for the
+// event: Field.ForEvent, or as promised).
+func WhyText(f Field, lang string) string {
+	var out []string
+	for _, p := range f.Purposes {
+		if lang == "en" {
+			out = append(out, Purposes[p].EN)
+		} else {
+			out = append(out, Purposes[p].NB)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// WhoText says who besides the organiser gets a field, as the form, /me
+// and the confirmation mail say it.
+func WhoText(f Field, lang string) string {
+	var out []string
+	for _, r := range f.Recipients {
+		out = append(out, RecipientText(r, lang))
+	}
+	if len(out) == 0 {
+		if lang == "en" {
+			return "nobody but the organiser"
+		}
+		return "ingen utenom arrangøren"
+	}
+	return strings.Join(out, ", ")
+}
+
 // PurposesText says a field's purposes, each with its legal basis, and
 // where the participant may object (legitimate interest, art. 21).
 func PurposesText(f Field, lang string) string {

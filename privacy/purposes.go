@@ -9,6 +9,10 @@ type EventTraits struct {
 	Paid       bool
 	Partners   bool
 	PublicList bool
+	// Catering: the form asks for something for catering (dietary needs,
+	// a field naming catering as recipient); without it no value, the
+	// name included, goes to catering.
+	Catering bool
 }
 
 // purposeRule is a purpose's own legal basis (empty: the field's own, for
@@ -79,7 +83,8 @@ func (f Field) ForEvent(e EventTraits) Field {
 	f = f.clone()
 	f.Purposes = slices.DeleteFunc(f.Purposes, func(p Purpose) bool { return !p.AppliesTo(e) })
 	f.Recipients = slices.DeleteFunc(f.Recipients, func(r Recipient) bool {
-		return (r == Partners && !e.Partners) || (r == Public && !e.PublicList) || ((r == Finance || r == PaymentProcessor) && !e.Paid)
+		return (r == Partners && !e.Partners) || (r == Public && !e.PublicList) || ((r == Finance || r == PaymentProcessor) && !e.Paid) ||
+			(r == Catering && !e.Catering)
 	})
 	bases := make(map[Purpose]LegalBasis, len(f.Purposes))
 	for _, p := range f.Purposes {

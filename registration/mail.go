@@ -48,13 +48,28 @@ const (
 	// was credited. Both state the amount.
 	mailRefund     = "refund"
 	mailCreditNote = "credit-note"
+	// mailAccepted confirms an accepted waiting-list offer, with the
+	// ticket; mailInvoice carries the invoice's PDF; mailReminder is sent
+	// the organiser's chosen number of days before the event.
+	mailAccepted = "accepted"
+	mailInvoice  = "invoice"
+	mailReminder = "reminder"
 )
+
+// mailKinds are every kind of mail, each with a template in nb and en.
+var mailKinds = []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn, mailEmailChange,
+	mailNewLink, mailLostLink, mailRefund, mailCreditNote, mailCancelled, mailPaid, mailAccepted, mailInvoice, mailReminder}
 
 // Message is one rendered e-mail.
 type Message struct {
 	To      string
 	Subject string
 	Text    string
+	// HTML is the same text as a simple HTML part.
+	HTML string
+	// FromName is who the mail is from (the organiser); the address is
+	// the instance's. ReplyTo is where an answer goes (the organiser's).
+	FromName, ReplyTo string
 	// Attachments, such as a ticket's QR code.
 	Attachments []Attachment
 }
@@ -70,6 +85,19 @@ type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
 
+// Documents renders the documents mail carries as files: an invoice or
+// a credit note, by number (payments).
+type Documents interface {
+	Document(ctx context.Context, number int64) (Document, error)
+}
+
+// Document is an invoice or credit note as a mail carries it.
+type Document struct {
+	PDF []byte
+	// Due is an invoice's due date (zero for a credit note).
+	Due time.Time
+}
+
 // ErrNoSender: no SMTP is configured; mail waits in the outbox.
 var ErrNoSender = errors.New("no mail sender configured")
 
@@ -78,7 +106,7 @@ var mailFS embed.FS
 
 var mailTemplates = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, kind := range []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn, mailEmailChange, mailNewLink, mailLostLink, mailRefund, mailCreditNote, mailCancelled, mailPaid} {
+	for _, kind := range mailKinds {
 		for _, lang := range []string{"nb", "en"} {
 			name := kind + "." + lang + ".tmpl"
 			m[kind+"."+lang] = template.Must(template.ParseFS(mailFS, "mailtemplates/"+name))
@@ -121,14 +149,25 @@ type mailData struct {
 	// of the money.
 	EventCancelled bool
 	Money          string
+	// Payment, in a confirmation, says what is due and how it is paid;
+	// Due and KID, in an invoice mail, its due date and payment id.
+	Payment, Due, KID string
+	// Uses, in a confirmation: each value held, what for and who gets
+	// it, as the participant was promised (never the value).
+	Uses []string
+	// LostLink is the page that sends a new manage link (for mail that
+	// carries none).
+	LostLink string
+	// Attached: the invoice or credit note is attached.
+	Attached bool
 }
 
-// cancelMoney says what a cancellation does to the money, as its
-// payment status says: refunded or credited (a mail of its own follows
-// when it is done), nothing was due, or it stands (cancelled after the
-// refund deadline).
-func cancelMoney(p *Payment, lang string) string {
-	if p == nil {
+// cancelMoney says what a cancellation did to the money, as the payment
+// status it left says (Mail.Money): refunded or credited (a mail of its
+// own follows when it is done), nothing was due, or it stands (cancelled
+// after the refund deadline).
+func cancelMoney(p *Payment, st PaymentStatus, lang string) string {
+	if p == nil || p.Amount == 0 {
 		return ""
 	}
 	nb := map[PaymentStatus]string{
@@ -145,7 +184,7 @@ func cancelMoney(p *Payment, lang string) string {
 	if lang == "en" {
 		m = en
 	}
-	if s, ok := m[p.Status]; ok {
+	if s, ok := m[st]; ok {
 		return s
 	}
 	if lang == "en" {
@@ -154,22 +193,8 @@ func cancelMoney(p *Payment, lang string) string {
 	return "Avmeldingen kom etter fristen for refusjon: det som er betalt eller fakturert, står ved lag."
 }
 
-// amountText says an amount of øre as the pages do: "1500,00 NOK" in nb,
-// "1500.00 NOK" in en.
-func amountText(øre int64, currency, lang string) string {
-	sep := ","
-	if lang == "en" {
-		sep = "."
-	}
-	if currency == "" {
-		currency = "NOK"
-	}
-	sign := ""
-	if øre < 0 {
-		sign, øre = "-", -øre
-	}
-	return fmt.Sprintf("%s%d%s%02d %s", sign, øre/100, sep, øre%100, currency)
-}
+// amountText says an amount of øre as the pages do (events.Money).
+func amountText(øre int64, currency, lang string) string { return events.Money(øre, currency, lang) }
 
 var statusText = map[string]map[Status]string{
 	"nb": {Confirmed: "bekreftet", PendingPayment: "venter på betaling", Waitlisted: "på venteliste", Offered: "plass tilbudt", Cancelled: "avmeldt", Expired: "utløpt", PendingGuardian: "venter på bekreftelse fra foresatt"},
@@ -201,12 +226,61 @@ func render(kind, lang string, d mailData) (subject, body string, err error) {
 	return sb.String(), bb.String(), nil
 }
 
+// paymentText says in a confirmation what is due and how: by card (paid,
+// or to pay on /me), or an invoice to follow in its own mail.
+func PaymentText(p *Payment, lang string) string {
+	if p == nil || p.Amount == 0 {
+		return ""
+	}
+	amount := amountText(p.Amount, p.Currency, lang)
+	en := lang == "en"
+	switch {
+	case p.Method == Invoice && p.InvoiceNumber != 0 && en:
+		return fmt.Sprintf("Price: %s, paid by invoice no. %d (KID %s), sent in a separate e-mail with its due date.", amount, p.InvoiceNumber, p.KID)
+	case p.Method == Invoice && p.InvoiceNumber != 0:
+		return fmt.Sprintf("Pris: %s, betales med faktura nr. %d (KID %s), sendt i en egen e-post med forfallsdato.", amount, p.InvoiceNumber, p.KID)
+	case p.Method == Invoice && en:
+		return "Price: " + amount + ", paid by invoice. The invoice follows in a separate e-mail, with its due date and KID."
+	case p.Method == Invoice:
+		return "Pris: " + amount + ", betales med faktura. Fakturaen kommer i en egen e-post, med forfallsdato og KID."
+	case p.Status == PaymentPaid && en:
+		return "Price: " + amount + ", paid by card."
+	case p.Status == PaymentPaid:
+		return "Pris: " + amount + ", betalt med kort."
+	case en:
+		return "Price: " + amount + ", by card: pay on the link below if you have not finished."
+	default:
+		return "Pris: " + amount + ", med kort: betal på lenken under om du ikke fullførte."
+	}
+}
+
+// usesOf says of each field the registration holds what it is used for
+// and who gets it, as the promise says.
+func usesOf(p *events.Promise, reg *Registration, lang string) []string {
+	var out []string
+	for _, df := range p.Fields {
+		if _, ok := reg.Sealed[df.Key]; !ok {
+			continue
+		}
+		label := df.Label.NB
+		who := "mottakere"
+		if lang == "en" {
+			label, who = df.Label.EN, "recipients"
+		}
+		out = append(out, label+": "+privacy.WhyText(df.Field, lang)+" ("+who+": "+privacy.WhoText(df.Field, lang)+")")
+	}
+	return out
+}
+
 // Mailer sends what waits in registrations' outboxes. Several instances
 // may run: each registration's mail is leased before it is sent.
 type Mailer struct {
 	d         *Domain
 	sender    Sender
 	publicURL string
+	// Documents renders invoices and credit notes to attach (nil: none
+	// is issued here).
+	Documents Documents
 	// Lease is how long one instance owns a registration's outbox.
 	Lease time.Duration
 	// MaxAttempts before a mail is given up (and logged).
@@ -277,10 +351,15 @@ func (m *Mailer) sendOutbox(ctx context.Context, reg *Registration, now time.Tim
 	var next *time.Time
 	for _, k := range keys {
 		mail := reg.Outbox[k]
-		err := m.sendOne(ctx, ev, reg, mail)
+		var err error
+		if !outdated(reg, mail) {
+			err = m.sendOne(ctx, ev, reg, mail)
+			if err == nil {
+				sent++
+			}
+		}
 		now := m.d.now().UTC().Truncate(time.Millisecond)
 		if err == nil {
-			sent++
 			if err := m.d.Store.mailSent(ctx, reg.ID, k, now); err != nil {
 				return sent, err
 			}
@@ -311,6 +390,13 @@ func (m *Mailer) sendOutbox(ctx context.Context, reg *Registration, now time.Tim
 }
 
 var errRender = errors.New("render mail")
+
+// outdated says a mail no longer says what is true: a reminder of a
+// registration cancelled before it went out. It is dropped, recorded as
+// done.
+func outdated(reg *Registration, mail Mail) bool {
+	return mail.Kind == mailReminder && reg.Status != Confirmed
+}
 
 func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registration, mail Mail) error {
 	values, err := m.d.Store.Open(ctx, reg, "email", "name", "guardian_email", pendingEmail)
@@ -354,8 +440,19 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 	if p := reg.Payment; p != nil && mail.Kind == mailPaid {
 		d.Amount, d.Invoice = amountText(p.PaidAmount, p.Currency, lang), p.InvoiceNumber
 	}
+	if p := reg.Payment; p != nil && mail.Kind == mailInvoice {
+		d.Amount, d.Invoice, d.KID = amountText(p.Amount, p.Currency, lang), p.InvoiceNumber, p.KID
+	}
+	if mail.Kind == mailConfirmation || mail.Kind == mailAccepted {
+		d.Payment = PaymentText(reg.Payment, lang)
+	}
+	d.LostLink = m.publicURL + "/m?event=" + ev.Slug + "&lang=" + lang
 	if mail.Kind == mailCancelled {
-		d.EventCancelled, d.Money = mail.EventCancelled, cancelMoney(reg.Payment, lang)
+		st := mail.Money
+		if st == "" && reg.Payment != nil {
+			st = reg.Payment.Status // queued before the status was kept in the mail
+		}
+		d.EventCancelled, d.Money = mail.EventCancelled, cancelMoney(reg.Payment, st, lang)
 	}
 	if g := reg.Guardian; g != nil && g.ConfirmedAt == nil {
 		d.HoldUntil = g.HoldUntil.In(oslo).Format("02.01.2006 15:04")
@@ -383,6 +480,9 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 		names = append(names, p.Name)
 	}
 	d.Partners, d.Objected = strings.Join(names, ", "), reg.Objections.PartnerSharing
+	if mail.Kind == mailConfirmation {
+		d.Uses = usesOf(promise, reg, lang)
+	}
 	if mail.Kind == mailPartner {
 		i := slices.IndexFunc(ev.Partners, func(p events.Partner) bool { return p.ID == mail.Partner })
 		if i < 0 || mail.ObjectBy == nil {
@@ -398,7 +498,15 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 		d.ManageLink = m.publicURL + link + token
 	}
 	msg := Message{To: to}
-	if mail.Kind == mailConfirmation && reg.Status == Confirmed && reg.ErasedAt == nil {
+	if mail.To != ToOrganiser {
+		// From the organiser (at the instance's address), answered to
+		// the organiser.
+		msg.FromName, msg.ReplyTo = ev.Organiser.Name, ev.Organiser.ReplyTo()
+	}
+	if err := m.attachDocument(ctx, &msg, &d, reg, mail.Kind, lang); err != nil {
+		return err
+	}
+	if (mail.Kind == mailConfirmation || mail.Kind == mailAccepted || mail.Kind == mailReminder) && reg.Status == Confirmed && reg.ErasedAt == nil {
 		d.Ticket = m.d.TicketCode(reg.ID)
 		png, err := TicketQR(d.Ticket)
 		if err != nil {
@@ -421,8 +529,73 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 	if err != nil {
 		return fmt.Errorf("%w: %v", errRender, err)
 	}
-	msg.Subject, msg.Text = subject, body
+	msg.Subject, msg.Text, msg.HTML = subject, body, htmlPart(lang, subject, body)
 	return m.sender.Send(ctx, msg)
+}
+
+// attachDocument attaches an invoice mail's invoice and a credit-note
+// mail's credit note, as PDF, and reads the invoice's due date. An
+// order's documents name every participant and its buyer: they are the
+// buyer's, not attached to a participant's mail.
+func (m *Mailer) attachDocument(ctx context.Context, msg *Message, d *mailData, reg *Registration, kind, lang string) error {
+	p := reg.Payment
+	if p == nil || m.Documents == nil || reg.Order != "" {
+		return nil
+	}
+	number, name := p.InvoiceNumber, "faktura-%d.pdf"
+	switch {
+	case kind == mailInvoice && number != 0:
+	case kind == mailCreditNote && p.CreditNote != 0:
+		number, name = p.CreditNote, "kreditnota-%d.pdf"
+	default:
+		return nil
+	}
+	if lang == "en" {
+		name = strings.NewReplacer("faktura", "invoice", "kreditnota", "credit-note").Replace(name)
+	}
+	doc, err := m.Documents.Document(ctx, number)
+	if err != nil {
+		return fmt.Errorf("%w: document %d: %v", errRender, number, err)
+	}
+	if !doc.Due.IsZero() {
+		d.Due = doc.Due.In(oslo).Format("02.01.2006")
+		if lang == "en" {
+			d.Due = doc.Due.In(oslo).Format("2 January 2006")
+		}
+	}
+	msg.Attachments = append(msg.Attachments, Attachment{Name: fmt.Sprintf(name, number), ContentType: "application/pdf", Data: doc.PDF})
+	d.Attached = true
+	return nil
+}
+
+// QueueReminders queues the reminder mail of every event whose reminder
+// is due (events.Event.ReminderDue), and returns how many were queued.
+func (m *Mailer) QueueReminders(ctx context.Context) (int, error) {
+	evs, err := m.d.events.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := m.d.now().UTC().Truncate(time.Millisecond)
+	total := 0
+	var errs []error
+	for _, e := range evs {
+		if !e.ReminderDue(now) {
+			continue
+		}
+		n, err := m.d.Store.queueReminders(ctx, e.ID, now)
+		total += int(n)
+		if err == nil {
+			err = m.d.events.Reminded(ctx, e.Slug)
+		}
+		if err != nil {
+			m.d.log.ErrorContext(ctx, "job item failed", "job", "reminders", "item", e.Slug, "err", err)
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return total, fmt.Errorf("reminders: %d events failed (see the log)", len(errs))
+	}
+	return total, nil
 }
 
 // Run sends mail until ctx ends: at once for registrations this process

@@ -112,6 +112,10 @@ type Mail struct {
 	// EventCancelled, in a cancellation: the organiser cancelled the
 	// event.
 	EventCancelled bool `bson:"eventCancelled,omitempty"`
+	// Money, in a cancellation: the payment status the cancellation
+	// left (refund or credit due, nothing due, or as it stood), read
+	// when it was made: the mail may go after the refund is done.
+	Money PaymentStatus `bson:"money,omitempty"`
 }
 
 // Recipients of a mail other than the participant.

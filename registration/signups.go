@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -413,6 +414,47 @@ func (st PaymentStatus) invoiceStands() bool {
 		return true
 	}
 	return false
+}
+
+// CancelPreview says, in the participant's language, what cancelling the
+// registration now would do to its money (by the same rule as Cancel:
+// settlement), so that they are told before they confirm.
+func (s *Signups) CancelPreview(ctx context.Context, reg *Registration, lang string) (string, error) {
+	ev, err := s.d.events.Get(ctx, reg.Event)
+	if err != nil {
+		return "", err
+	}
+	p := reg.Payment
+	en := lang == "en"
+	if p == nil || p.Amount == 0 {
+		if en {
+			return "Your seat goes to someone else. Nothing was to be paid.", nil
+		}
+		return "Plassen din går til en annen. Ingenting skulle betales.", nil
+	}
+	amount := amountText(p.Amount, p.Currency, lang)
+	switch settlement(reg, ev, s.d.clock(), false) {
+	case PaymentRefundDue:
+		if en {
+			return "You get " + amountText(p.PaidAmount-p.RefundedAmount, p.Currency, lang) + " back to the card you paid with, usually within 5–10 days.", nil
+		}
+		return "Du får " + amountText(p.PaidAmount-p.RefundedAmount, p.Currency, lang) + " tilbake på kortet du betalte med, vanligvis innen 5–10 dager.", nil
+	case PaymentCreditDue:
+		if en {
+			return fmt.Sprintf("Invoice no. %d (%s) is credited: you get a credit note by e-mail and need not pay it; what was paid is paid back.", p.InvoiceNumber, amount), nil
+		}
+		return fmt.Sprintf("Faktura nr. %d (%s) krediteres: du får en kreditnota på e-post og skal ikke betale den; det som er betalt, betales tilbake.", p.InvoiceNumber, amount), nil
+	case PaymentNotDue:
+		if en {
+			return "Nothing is charged: the payment was not made or the invoice not yet issued.", nil
+		}
+		return "Ingenting belastes: betalingen er ikke gjort, eller fakturaen er ikke laget ennå.", nil
+	}
+	deadline := ev.RefundDeadline.In(oslo).Format("02.01.2006 15:04")
+	if en {
+		return "The refund deadline (" + deadline + ") has passed: what you paid or were invoiced (" + amount + ") is not given back.", nil
+	}
+	return "Fristen for refusjon (" + deadline + ") er ute: det du har betalt eller er fakturert (" + amount + "), får du ikke tilbake.", nil
 }
 
 // Cancel cancels a live registration: one transition gives up its seat

@@ -391,9 +391,13 @@ func (s *Store) cancel(ctx context.Context, reg *Registration, pay PaymentStatus
 		return nil, fmt.Errorf("cancel registration: %w", ErrWrongState)
 	}
 	filter := bson.M{"_id": reg.ID, "status": reg.Status, "seat": reg.Seat, "erasedAt": bson.M{"$exists": false}}
+	told := Mail{Kind: mailCancelled, CreatedAt: now, EventCancelled: eventCancelled, Money: pay}
+	if pay == "" && reg.Payment != nil {
+		told.Money = reg.Payment.Status
+	}
 	set := bson.M{"status": Cancelled, "seat": false, "activeKey": reg.ID, "updatedAt": now, "hooksAt": now, "cancelledAt": now,
 		// The participant is told, in the same update.
-		"outbox." + mailCancelled: Mail{Kind: mailCancelled, CreatedAt: now, EventCancelled: eventCancelled}, "outboxNextAt": now}
+		"outbox." + mailCancelled: told, "outboxNextAt": now}
 	k, h := HookSet(HookCancelled, now)
 	set[k] = h
 	if reg.Payment != nil {
@@ -447,7 +451,8 @@ func (due SeatDue) set(set bson.M, now time.Time) {
 
 // acceptOffer takes an offered seat before the offer runs out.
 func (s *Store) acceptOffer(ctx context.Context, id string, due SeatDue, now time.Time) (*Registration, error) {
-	set := bson.M{"updatedAt": now}
+	// The participant is told, with the ticket, in the same update.
+	set := bson.M{"updatedAt": now, "outbox." + mailAccepted: Mail{Kind: mailAccepted, CreatedAt: now}, "outboxNextAt": now}
 	due.set(set, now)
 	out, err := s.transition(ctx, "accept offer",
 		bson.M{"_id": id, "status": Offered, "offerExpiresAt": bson.M{"$gt": now}},
@@ -718,12 +723,17 @@ func invoiceLink(number int64, kid string, now time.Time) func(st PaymentStatus)
 	}
 }
 
-// MarkInvoiced links the invoice issued under a claim: invoiced, or, if
-// the registration was cancelled in time meanwhile, credit due (the
-// invoice exists and must be answered by a credit note).
+// MarkInvoiced links the invoice issued under a claim: invoiced, and its
+// mail (with the PDF) queued in the same update; or, if the registration
+// was cancelled in time meanwhile, credit due (the invoice exists and
+// must be answered by a credit note, whose mail says both).
 func (s *Store) MarkInvoiced(ctx context.Context, id, nonce string, number int64, kid string) (creditDue bool, err error) {
-	with := invoiceLink(number, kid, s.clock())
-	ok, err := s.set(ctx, "mark invoiced", bson.M{"_id": id, "payment.invoiceClaim.nonce": nonce, "payment.status": PaymentInvoicing}, with(PaymentInvoiced))
+	now := s.clock()
+	with := invoiceLink(number, kid, now)
+	invoiced := with(PaymentInvoiced)
+	invoiced["$set"].(bson.M)["outbox."+mailInvoice] = Mail{Kind: mailInvoice, CreatedAt: now}
+	invoiced["$set"].(bson.M)["outboxNextAt"] = now
+	ok, err := s.set(ctx, "mark invoiced", bson.M{"_id": id, "payment.invoiceClaim.nonce": nonce, "payment.status": PaymentInvoicing}, invoiced)
 	if err != nil || ok {
 		return false, err
 	}
@@ -773,6 +783,21 @@ func (s *Store) RecordInvoicePayment(ctx context.Context, id string, invoice, pa
 }
 
 // ----- mail -----
+
+// queueReminders queues the reminder of every confirmed registration of
+// an event that has none yet, in one update: run again after a crash, it
+// queues only those it missed. Restricted and erased registrations get
+// none.
+func (s *Store) queueReminders(ctx context.Context, event string, now time.Time) (int64, error) {
+	n, err := s.c.UpdateMany(ctx,
+		bson.M{"event": event, "status": Confirmed, "erasedAt": bson.M{"$exists": false}, "restricted": bson.M{"$ne": true},
+			"outbox." + mailReminder: bson.M{"$exists": false}},
+		bson.M{"$set": bson.M{"outbox." + mailReminder: Mail{Kind: mailReminder, CreatedAt: now}, "outboxNextAt": now}})
+	if err != nil {
+		return n, fmt.Errorf("queue reminders: %w", err)
+	}
+	return n, nil
+}
 
 // leaseOutbox takes a registration's outbox until leaseEnd, if its due
 // time is still the one read: of several instances, one wins.

@@ -120,7 +120,7 @@ func (s *Rights) AccessReport(ctx context.Context, reg *Registration) (*AccessRe
 	v := &AccessReport{
 		ID: reg.ID, Status: reg.Status,
 		Event:      EventSummary{Slug: ev.Slug, Title: ev.Title, StartsAt: ev.StartsAt, EndsAt: ev.EndsAt},
-		Controller: Controller(ev.Organiser),
+		Controller: Controller{Name: ev.Organiser.Name, OrgNumber: ev.Organiser.OrgNumber, PrivacyEmail: ev.Organiser.PrivacyEmail},
 		Source: fmt.Sprintf("Given by you when you registered on %s (%s).",
 			reg.CreatedAt.Format(time.DateOnly), map[Channel]string{API: "through the registration API", Web: "on the registration page"}[reg.Channel]),
 		Fields:   []FieldValue{},

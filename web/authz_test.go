@@ -54,6 +54,8 @@ var authz = map[string]access{
 	"GET /me/export.json":                 page(),
 	"GET /me/ticket.png":                  page(),
 	"POST /me/cancel":                     page(),
+	"GET /me/cancel":                      page(),
+	"GET /e/:slug/done":                   page(),
 	"GET /me/delete":                      page(),
 	"POST /me/delete":                     page(),
 	"POST /me/link":                       page(),

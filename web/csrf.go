@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"regexp"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -32,12 +33,38 @@ func (g *csrfGuard) token(value string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// formToken is the token of one sign-up form (its path and one-time
+// submission id), for a browser that keeps no cookie for this site: a
+// form framed on an organiser's site (third-party cookies are blocked or
+// SameSite-withheld there).
+func (g *csrfGuard) formToken(path, submission string) string {
+	return g.token("form\x00" + path + "\x00" + submission)
+}
+
+// signupPath is a sign-up form's address: /e/{slug}.
+var signupPath = regexp.MustCompile(`^/e/[a-z0-9-]{1,64}$`)
+
 // handle sets the cookie on a first visit and the form token for the
 // page (Locals "csrf"), and refuses an unsafe request without a valid one.
+//
+// A sign-up post that comes without the cookie may instead carry its
+// form's own token (formToken). Signing up needs no authority (the API
+// takes it from anyone), so that token proves only that the form was
+// ours; such a post is marked "cookieless" and starts no session, so
+// another site cannot sign a visitor's browser in to a registration it
+// made (login CSRF).
 func (g *csrfGuard) handle(c *fiber.Ctx) error {
+	c.Locals("csrfGuard", g)
 	value := c.Cookies(csrfCookie)
 	if b, err := base64.RawURLEncoding.DecodeString(value); err != nil || len(b) != 32 {
 		value = ""
+	}
+	if value == "" && c.Method() == fiber.MethodPost && signupPath.MatchString(c.Path()) {
+		sub := c.FormValue("submission")
+		if sub != "" && len(sub) <= 64 && hmac.Equal([]byte(c.FormValue("_form")), []byte(g.formToken(c.Path(), sub))) {
+			c.Locals("cookieless", true)
+			return c.Next()
+		}
 	}
 	switch c.Method() {
 	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions, fiber.MethodTrace:

@@ -199,7 +199,7 @@ func readOrder(c *fiber.Ctx, e *events.Event, lang string, n int, in map[string]
 // Stripe, else the participants, and that each gets their own link.
 func orderPlaced(c *fiber.Ctx, e *events.Event, lang string, res *registration.OrderResult) error {
 	if res.Payment != nil && res.Payment.CheckoutURL != "" {
-		return c.Redirect(res.Payment.CheckoutURL, fiber.StatusSeeOther)
+		return toPayment(c, lang, res.Payment.CheckoutURL)
 	}
 	paras := []string{fmt.Sprintf(t(lang, "order.done.count"), len(res.Participants))}
 	for _, p := range res.Participants {
@@ -223,6 +223,9 @@ func submitOrder(c *fiber.Ctx, a *app.App, e *events.Event, lang string, n int, 
 	code, err := pageCode(c, a.Events, e.Slug, in["code"])
 	if err != nil {
 		return err
+	}
+	if to, ok := switchLang(c); ok {
+		return eventForm(c, e, to, in, nil, "", methods(), code)
 	}
 	res, err := a.Signups.Order(c.UserContext(), e.Slug, req, registration.Web)
 	if err != nil {
@@ -248,6 +251,14 @@ func formRefused(c *fiber.Ctx, a *app.App, e *events.Event, lang string, in map[
 	}
 	if fresh, gerr := a.Events.Get(c.UserContext(), e.Slug); gerr == nil {
 		e = fresh
+	}
+	if p.Code == "sold_out" {
+		// Said plainly: not registered; what was typed stays, and where
+		// the event keeps a waiting list, the form now offers it.
+		general += " " + t(lang, "err.not_registered")
+		if e.Waitlist {
+			general += " " + t(lang, "err.sold_out.waitlist")
+		}
 	}
 	return eventForm(c.Status(p.Status), e, lang, in, nil, general, methods, code)
 }

@@ -189,7 +189,7 @@ func TestCardOrder(t *testing.T) {
 	// Each is told their payment arrived.
 	paid := 0
 	for _, m := range e.sendMail(t) {
-		if strings.HasPrefix(m.Header("Subject"), "Betaling mottatt") && strings.Contains(m.Body(), "1500,00 NOK") {
+		if strings.HasPrefix(m.Header("Subject"), "Betaling mottatt") && strings.Contains(m.Body(), "1\u00a0500\u00a0kr") {
 			paid++
 		}
 	}

@@ -23,7 +23,6 @@ import (
 	"github.com/pamelding/pamelding/app"
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/mongodb"
-	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 )
@@ -46,6 +45,33 @@ func viewEngine() *html.Engine {
 // post to this service, which may send the browser on to Stripe.
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; " +
 	"form-action 'self' https://checkout.stripe.com; frame-ancestors 'none'; base-uri 'none'"
+
+// allowFraming lets the organiser's own sites (events.Organiser.
+// EmbedOrigins, each checked as https://host[:port]) show an event's
+// sign-up pages in a frame; every other page stays unframeable.
+func allowFraming(c *fiber.Ctx, e *events.Event) {
+	if len(e.Organiser.EmbedOrigins) == 0 {
+		return
+	}
+	c.Set("Content-Security-Policy", strings.Replace(contentSecurityPolicy, "frame-ancestors 'none'",
+		"frame-ancestors 'self' "+strings.Join(e.Organiser.EmbedOrigins, " "), 1))
+	c.Response().Header.Del("X-Frame-Options")
+}
+
+// cookieless says the post came from a browser that keeps no cookie for
+// this site (a framed form, see csrfGuard.handle): it gets no session.
+func cookieless(c *fiber.Ctx) bool { v, _ := c.Locals("cookieless").(bool); return v }
+
+// toPayment sends the browser to Stripe's payment page: a redirect, or,
+// from a framed form (Stripe's page cannot be framed), a page with a
+// link that leaves the frame.
+func toPayment(c *fiber.Ctx, lang, url string) error {
+	if !cookieless(c) {
+		return c.Redirect(url, fiber.StatusSeeOther)
+	}
+	return render(c, "message", lang, fiber.Map{"Page": "to-payment", "Title": t(lang, "pay.title"),
+		"Paragraphs": []string{t(lang, "pay.text")}, "Link": url, "LinkText": t(lang, "me.pay"), "LinkTop": true})
+}
 
 // pageHeaders are the security headers of every page.
 func pageHeaders(c *fiber.Ctx) error {
@@ -140,9 +166,9 @@ func render(c *fiber.Ctx, name, lang string, data fiber.Map) error {
 
 // formField is one input of a form.
 type formField struct {
-	Lang, ID, Name, Label, Why, Type, Autocomplete, Value, Error string
-	Required, Multiline                                          bool
-	MaxLength                                                    int
+	Lang, ID, Name, Label, Why, Who, Type, Autocomplete, Value, Error string
+	Required, Multiline                                               bool
+	MaxLength                                                         int
 	// Choice fields: radios (one) or checkboxes (Multiple), one per
 	// option.
 	Choice, Multiple bool
@@ -193,19 +219,13 @@ var autocomplete = map[string]string{
 }
 
 func newFormField(lang string, df events.DeclaredField, value, errCode string) formField {
-	label, why := df.Label.NB, []string{}
+	label := df.Label.NB
 	if lang == "en" {
 		label = df.Label.EN
 	}
-	for _, p := range df.Purposes {
-		if lang == "en" {
-			why = append(why, privacy.Purposes[p].EN)
-		} else {
-			why = append(why, privacy.Purposes[p].NB)
-		}
-	}
 	f := formField{
-		Lang: lang, ID: "f-" + df.Key, Name: "f_" + df.Key, Label: label, Why: strings.Join(why, "; "),
+		Lang: lang, ID: "f-" + df.Key, Name: "f_" + df.Key, Label: label,
+		Why: privacy.WhyText(df.Field, lang), Who: privacy.WhoText(df.Field, lang),
 		Type: "text", Autocomplete: autocomplete[df.Key], Value: value, Required: df.Required,
 		Multiline: df.Validation.Kind == privacy.KindMultiline, MaxLength: df.Validation.MaxLength,
 	}
@@ -228,7 +248,7 @@ func money(p events.Price, lang string) string {
 	if p.Amount == 0 {
 		return t(lang, "free")
 	}
-	return fmt.Sprintf("%s %s", strings.Replace(payments.Kroner(p.Amount), ".", ",", 1), p.Currency)
+	return p.Text(lang)
 }
 
 var oslo = privacy.Oslo
@@ -255,7 +275,12 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 		"Description": paragraphs(e.Description.In(lang)),
 		"Window":      e.RegistrationOpensAt.In(oslo).Format("02.01.2006 15:04") + "–" + e.RegistrationClosesAt.In(oslo).Format("02.01.2006 15:04"),
 		"Organiser":   e.Organiser.Name,
+		"TermsURL":    e.TermsURL,
 	}
+	if g, ok := c.Locals("csrfGuard").(*csrfGuard); ok {
+		data["FormToken"] = g.formToken("/e/"+e.Slug, submission)
+	}
+	allowFraming(c, e)
 	if e.Paid() {
 		// Cancelled before it, a payment is refunded or an invoice credited.
 		data["RefundBy"] = e.RefundDeadline.In(oslo).Format("02.01.2006 15:04")
@@ -265,8 +290,14 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 		data["Closed"] = t(lang, "cancelled")
 	case !e.RegistrationOpen(now):
 		data["Closed"] = t(lang, "closed")
-	case e.SeatsLeft <= 0 && !e.Waitlist:
+	case e.SeatsLeft <= 0 && !e.Waitlist && general == "":
+		// Sold out while someone filled in the form: the form stays,
+		// with what they typed and the answer beside it.
 		data["Closed"] = t(lang, "soldout")
+	default:
+		// The language switch posts the form (switchLang): what was
+		// typed is shown again in the other language.
+		data["SwitchForm"] = "signup"
 	}
 	var fields, guardianFields []formField
 	consentFields := map[privacy.ConsentPurpose][]formField{}
@@ -488,6 +519,17 @@ func handleEventPage(ev *events.Service, methods func() map[string]bool) fiber.H
 	}
 }
 
+// switchLang reads the language switch of a posted form: the form is
+// shown again in that language, with what was typed, and nothing is
+// registered.
+func switchLang(c *fiber.Ctx) (string, bool) {
+	switch to := c.FormValue("switch_lang"); to {
+	case "nb", "en":
+		return to, true
+	}
+	return "", false
+}
+
 func pageError404(c *fiber.Ctx, err error) error {
 	if errors.Is(err, events.ErrNotFound) {
 		return errorPage(c, fiber.StatusNotFound, requestID(c))
@@ -540,23 +582,57 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 		if e.Paid() {
 			req.Payment.Method = in["payment_method"]
 		}
+		if to, ok := switchLang(c); ok {
+			return eventForm(c, e, to, in, nil, "", methods(), code)
+		}
 		res, err := a.Signups.Signup(c.UserContext(), e.Slug, req, registration.Web)
 		if err != nil {
 			return formRefused(c, a, e, lang, in, err, methods(), code)
 		}
 		if res.CheckoutURL != "" {
-			return c.Redirect(res.CheckoutURL, fiber.StatusSeeOther)
+			return toPayment(c, lang, res.CheckoutURL)
 		}
-		if err := ps.login(c, sessionParticipant, res.ID, 0); err != nil {
+		if !cookieless(c) {
+			if err := ps.login(c, sessionParticipant, res.ID, 0); err != nil {
+				return err
+			}
+		}
+		// Post/redirect/get: reloading the answer shows it again rather
+		// than posting the form a second time.
+		return c.Redirect("/e/"+e.Slug+"/done?lang="+lang, fiber.StatusSeeOther)
+	}
+}
+
+// handleDonePage is the answer to a sign-up: the status and what is due
+// of the registration the session holds. Without one (a framed form
+// whose browser keeps no cookie for this site, or a session that ended)
+// it says what was done, from the mail.
+func handleDonePage(a *app.App, ps *pageState) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang := pageLang(c)
+		reg, err := ps.current(c, a, sessionParticipant)
+		if err != nil {
 			return err
 		}
-		title, paras := t(lang, "done.title"), []string{t(lang, "done.status") + ": " + registration.StatusText(lang, res.Status), t(lang, "done.mail")}
-		switch res.Status {
+		if e, err := a.Events.Get(c.UserContext(), c.Params("slug")); err == nil {
+			allowFraming(c, e)
+		}
+		if reg == nil || reg.Event != c.Params("slug") {
+			return render(c, "message", lang, fiber.Map{"Page": "done", "Title": t(lang, "done.received"), "Paragraphs": []string{t(lang, "done.mail")}})
+		}
+		title, paras := t(lang, "done.title"), []string{t(lang, "done.status") + ": " + registration.StatusText(lang, reg.Status)}
+		if pay := registration.PaymentText(reg.Payment, lang); pay != "" && reg.Status != registration.Waitlisted {
+			paras = append(paras, pay)
+		}
+		paras = append(paras, t(lang, "done.mail"))
+		switch reg.Status {
 		case registration.Waitlisted:
 			title = t(lang, "done.waitlist")
 		case registration.PendingGuardian:
 			title = t(lang, "done.guardian")
 			paras = append(paras, t(lang, "done.guardian.text"))
+		case registration.Cancelled, registration.Expired:
+			title = registration.StatusText(lang, reg.Status)
 		}
 		return render(c, "message", lang, fiber.Map{
 			"Page":       "done",
@@ -760,19 +836,12 @@ func reportRows(rep *registration.AccessReport, lang string) ([]fiber.Map, map[s
 		if lang == "en" {
 			label = f.Label.EN
 		}
-		var recips []string
-		for _, r := range f.Recipients {
-			recips = append(recips, privacy.RecipientText(r, lang))
-		}
-		if len(recips) == 0 {
-			recips = []string{t(lang, "me.nobody")}
-		}
 		deleted := privacy.RetentionText(f.Retention, lang)
 		if f.DeleteAt != nil {
 			deleted = f.DeleteAt.In(oslo).Format("02.01.2006") + " (" + deleted + ")"
 		}
 		rows = append(rows, fiber.Map{"Label": label, "Value": f.Value, "Purposes": privacy.PurposesText(f.Field, lang),
-			"Recipients": strings.Join(recips, ", "), "Deleted": deleted})
+			"Recipients": privacy.WhoText(f.Field, lang), "Deleted": deleted})
 	}
 	return rows, values
 }
@@ -927,8 +996,23 @@ func handleMeExportFile(a *app.App, ps *pageState) fiber.Handler {
 	})
 }
 
+// handleMeCancelPage asks before it cancels: the page says what becomes
+// of the seat and the money (refunded, credited, or kept after the
+// deadline), and only its own form, with confirm=yes, cancels.
 func handleMeCancelPage(a *app.App, ps *pageState) fiber.Handler {
 	return withParticipant(a, ps, func(c *fiber.Ctx, reg *registration.Registration, lang string) error {
+		if c.Method() != fiber.MethodPost || c.FormValue("confirm") != "yes" {
+			if !reg.Status.Live() {
+				return backToMe(c, lang, "cancel.done")
+			}
+			money, err := a.Signups.CancelPreview(c.UserContext(), reg, lang)
+			if err != nil {
+				return err
+			}
+			return render(c, "confirm", lang, fiber.Map{"Page": "cancel", "Title": t(lang, "cancel.title"), "Text": money,
+				"More": []string{t(lang, "cancel.final")}, "Action": "/me/cancel", "Confirm": true,
+				"Button": t(lang, "cancel.button"), "ButtonID": "confirm-cancel", "Back": "/me?lang=" + lang, "BackText": t(lang, "cancel.back")})
+		}
 		if _, err := a.Cancel(c.UserContext(), reg); err != nil && !errors.Is(err, registration.ErrNotCancellable) {
 			return err
 		}

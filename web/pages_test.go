@@ -115,7 +115,7 @@ func TestPageWrites(t *testing.T) {
 	}
 	form := url.Values{"f_name": {"Kari"}, "f_email": {"kari@example.no"}, "lang": {"nb"}, "_csrf": {string(m[1])}}.Encode()
 	post := e.do(t, "POST", "/e/free", "", form, "Content-Type", "application/x-www-form-urlencoded", "Cookie", cookie)
-	if post.status != 200 || e.count(t, mongodb.Registrations) != 2 {
+	if post.status != 303 || post.header.Get("Location") != "/e/free/done?lang=nb" || e.count(t, mongodb.Registrations) != 2 {
 		t.Fatalf("form sign-up: %d (cookie %q, token %q) %s", post.status, cookie, m[1], post.body)
 	}
 	if page := w.total(); page > api+1 {

@@ -833,7 +833,9 @@ func (e *env) sendMail(t testing.TB) []mailtest.Mail {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := registration.NewMailer(e.a.Domain, sender, "https://pamelding.example.no").SendDue(context.Background()); err != nil {
+	m := registration.NewMailer(e.a.Domain, sender, "https://pamelding.example.no")
+	m.Documents = e.a.Mailer.Documents // as main wires it
+	if _, err := m.SendDue(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return smtp.Mail()
@@ -922,7 +924,7 @@ func TestCancelWhileStripeFails(t *testing.T) {
 					refundMail = &m
 				}
 			}
-			if refundMail == nil || refundMail.To[0] != "kari@example.no" || !strings.Contains(refundMail.Body(), "1500,00 NOK") || !strings.Contains(refundMail.Body(), "kortet") {
+			if refundMail == nil || refundMail.To[0] != "kari@example.no" || !strings.Contains(refundMail.Body(), "1\u00a0500\u00a0kr") || !strings.Contains(refundMail.Body(), "kortet") {
 				t.Fatalf("refund mail %+v", refundMail)
 			}
 			if strings.Contains(e.logs.String(), "kari@") {
@@ -1002,7 +1004,7 @@ func TestCancelEventResumes(t *testing.T) {
 				got = &m
 			}
 		}
-		if got == nil || !strings.Contains(got.Body(), "1500,00 NOK") || !strings.Contains(got.Body(), "kreditnota nr. 2") || !strings.Contains(got.Body(), "faktura nr. 1") {
+		if got == nil || !strings.Contains(got.Body(), "1\u00a0500\u00a0kr") || !strings.Contains(got.Body(), "kreditnota nr. 2") || !strings.Contains(got.Body(), "faktura nr. 1") {
 			t.Fatalf("credit note mail %+v", got)
 		}
 	})

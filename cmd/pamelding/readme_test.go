@@ -38,6 +38,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	env["PAMELDING_SELLER_ORG_NUMBER"] = "923609016"
 	env["PAMELDING_SELLER_BANK_ACCOUNT"] = "1234.56.78903"
 	env["PAMELDING_SELLER_ADDRESS"] = "Storgata 1, 2211 Kongsvinger"
+	env["PAMELDING_SELLER_VAT_REGISTERED"] = "true"
 	s := startServer(t, env)
 	tmp := t.TempDir()
 	body := strings.NewReplacer("localhost:8080", strings.TrimPrefix(s.url, "http://"), "/tmp/", tmp+"/").Replace(strings.Join(script, "\n"))

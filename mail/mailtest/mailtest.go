@@ -140,6 +140,17 @@ func (m Mail) Body() string {
 	return ""
 }
 
+// HTML returns the message's text/html part, its transfer encoding
+// undone ("" if it has none).
+func (m Mail) HTML() string {
+	for _, p := range m.parts() {
+		if strings.HasPrefix(p.ContentType, "text/html") && p.Filename == "" {
+			return string(p.Data)
+		}
+	}
+	return ""
+}
+
 // Part is one part of a message: its content type, file name (for an
 // attachment) and content, its transfer encoding undone.
 type Part struct {
