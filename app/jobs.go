@@ -23,6 +23,7 @@ const (
 	jobOrders        = "orders"
 	jobBibs          = "bibs"
 	jobReminders     = "reminders"
+	jobInvoiceRemind = "invoice-reminders"
 )
 
 // Job is one background job: what it does, and how often.
@@ -54,6 +55,7 @@ func (a *App) Jobs() []Job {
 		{jobOrders, every, count(a.Signups.SweepOrders)},
 		{jobBibs, every, count(a.Signups.AssignBibs)},
 		{jobReminders, every, count(a.Mailer.QueueReminders)},
+		{jobInvoiceRemind, every, count(a.Invoices.RemindOverdue)},
 	}
 }
 

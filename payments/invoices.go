@@ -119,6 +119,10 @@ type Invoice struct {
 	// a time; it is credited (Status) once nothing is left.
 	Credited    int64   `bson:"credited,omitempty" json:"credited,omitempty"`
 	CreditNotes []int64 `bson:"creditNotes,omitempty" json:"creditNotes,omitempty"`
+	// RemindedAt is when the buyer was reminded of it, unpaid after its
+	// due date; ReminderDue the new deadline the reminder gave.
+	RemindedAt  *time.Time `bson:"remindedAt,omitempty" json:"remindedAt,omitempty"`
+	ReminderDue *time.Time `bson:"reminderDue,omitempty" json:"reminderDue,omitempty"`
 }
 
 // Due is what is left to pay of it once credit notes took their part.
@@ -165,6 +169,7 @@ type Invoicing interface {
 	ReleaseInvoicing(ctx context.Context, id, nonce string) error
 	Open(ctx context.Context, reg *registration.Registration, fields ...string) (map[string]string, error)
 	MarkInvoiced(ctx context.Context, id, nonce string, number int64, kid string) (creditDue bool, err error)
+	QueueInvoiceReminder(ctx context.Context, id string, number int64, due time.Time) (bool, error)
 }
 
 // Invoices keeps the seller's gapless series of invoices and credit
@@ -658,9 +663,14 @@ func (s *Invoices) Invoice(ctx context.Context, number int64) (*Invoice, error) 
 
 // InvoiceQuery filters the invoice list.
 type InvoiceQuery struct {
-	Event  string
+	Event string
+	// Status is an invoice status, or "overdue": invoices not paid in
+	// full whose due date has passed.
 	Status string
 }
+
+// StatusOverdue lists the invoices not paid in full past their due date.
+const StatusOverdue = "overdue"
 
 // List lists invoices and credit notes by number.
 func (s *Invoices) List(ctx context.Context, q InvoiceQuery) ([]Invoice, error) {
@@ -668,7 +678,12 @@ func (s *Invoices) List(ctx context.Context, q InvoiceQuery) ([]Invoice, error) 
 	if q.Event != "" {
 		filter["event"] = q.Event
 	}
-	if q.Status != "" {
+	switch q.Status {
+	case "":
+	case StatusOverdue:
+		filter["kind"], filter["status"] = KindInvoice, bson.M{"$in": []string{InvoiceOpen, InvoicePartiallyPaid}}
+		filter["dueDate"] = bson.M{"$lt": osloDate(s.clock())}
+	default:
 		filter["status"] = q.Status
 	}
 	out := []Invoice{}

@@ -60,6 +60,10 @@ type Config struct {
 	Seller    Seller
 	// InvoiceDueDays: the due date is this many days after issue.
 	InvoiceDueDays int
+	// ReminderAfterDays: an invoice unpaid this many days after its due
+	// date is reminded once (0: never); ReminderDays is the new deadline
+	// the reminder gives, at least 14 days (inkassoloven § 9).
+	ReminderAfterDays, ReminderDays int
 }
 
 // Registrations is what payments asks of the registrations' owner
@@ -122,6 +126,7 @@ func (c Config) withDefaults() Config {
 	if c.InvoiceDueDays == 0 {
 		c.InvoiceDueDays = 14
 	}
+	c.ReminderDays = max(c.ReminderDays, 14)
 	return c
 }
 

@@ -58,11 +58,16 @@ func (c *testClock) set(t time.Time) {
 
 // newInvoiceFixture is an app on the embedded store whose clock is clk,
 // invoicing as seller, with the event "kurs" starting at starts, 1 500,00
-// kr including 25 % VAT.
+// kr, including 25 % VAT where the seller is VAT-registered (a seller
+// that is not may not set a rate: 422 not_vat_registered).
 func newInvoiceFixture(t *testing.T, clk *testClock, seller payments.Seller, starts time.Time, log *slog.Logger) *fixture {
 	t.Helper()
+	rate := 0
+	if seller.VATRegistered {
+		rate = 25
+	}
 	return buildFixture(t, clk.now, seller, log, events.Settings{StartsAt: starts, EndsAt: starts.Add(3 * time.Hour), Capacity: 50,
-		Price: events.Price{Amount: 150000}, VATRate: 25,
+		Price: events.Price{Amount: 150000}, VATRate: rate,
 		Fields: []events.FormField{{Key: "name", Required: true}, {Key: "email", Required: true}, {Key: "organisation"},
 			{Key: "invoice_org_number"}, {Key: "invoice_address"}, {Key: "invoice_reference"}},
 	})

@@ -54,11 +54,15 @@ const (
 	mailAccepted = "accepted"
 	mailInvoice  = "invoice"
 	mailReminder = "reminder"
+	// mailInvoiceReminder reminds of an invoice unpaid after its due
+	// date, with the invoice and a new deadline.
+	mailInvoiceReminder = "invoice-reminder"
 )
 
 // mailKinds are every kind of mail, each with a template in nb and en.
 var mailKinds = []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn, mailEmailChange,
-	mailNewLink, mailLostLink, mailRefund, mailCreditNote, mailCancelled, mailPaid, mailAccepted, mailInvoice, mailReminder}
+	mailNewLink, mailLostLink, mailRefund, mailCreditNote, mailCancelled, mailPaid, mailAccepted, mailInvoice, mailReminder,
+	mailInvoiceReminder}
 
 // Message is one rendered e-mail.
 type Message struct {
@@ -160,6 +164,8 @@ type mailData struct {
 	LostLink string
 	// Attached: the invoice or credit note is attached.
 	Attached bool
+	// NewDue, in an invoice reminder: the new deadline.
+	NewDue string
 }
 
 // cancelMoney says what a cancellation did to the money, as the payment
@@ -392,10 +398,17 @@ func (m *Mailer) sendOutbox(ctx context.Context, reg *Registration, now time.Tim
 var errRender = errors.New("render mail")
 
 // outdated says a mail no longer says what is true: a reminder of a
-// registration cancelled before it went out. It is dropped, recorded as
-// done.
+// registration cancelled before it went out, an invoice reminder of an
+// invoice paid or credited meanwhile. It is dropped, recorded as done.
 func outdated(reg *Registration, mail Mail) bool {
-	return mail.Kind == mailReminder && reg.Status != Confirmed
+	switch mail.Kind {
+	case mailReminder:
+		return reg.Status != Confirmed
+	case mailInvoiceReminder:
+		p := reg.Payment
+		return p == nil || (p.Status != PaymentInvoiced && p.Status != PaymentPartiallyPaid)
+	}
+	return false
 }
 
 func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registration, mail Mail) error {
@@ -442,6 +455,13 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 	}
 	if p := reg.Payment; p != nil && mail.Kind == mailInvoice {
 		d.Amount, d.Invoice, d.KID = amountText(p.Amount, p.Currency, lang), p.InvoiceNumber, p.KID
+	}
+	if p := reg.Payment; p != nil && mail.Kind == mailInvoiceReminder && mail.Due != nil {
+		d.Amount, d.Invoice, d.KID = amountText(p.Amount-p.PaidAmount, p.Currency, lang), p.InvoiceNumber, p.KID
+		d.NewDue = mail.Due.In(oslo).Format("02.01.2006")
+		if lang == "en" {
+			d.NewDue = mail.Due.In(oslo).Format("2 January 2006")
+		}
 	}
 	if mail.Kind == mailConfirmation || mail.Kind == mailAccepted {
 		d.Payment = PaymentText(reg.Payment, lang)
@@ -544,7 +564,7 @@ func (m *Mailer) attachDocument(ctx context.Context, msg *Message, d *mailData, 
 	}
 	number, name := p.InvoiceNumber, "faktura-%d.pdf"
 	switch {
-	case kind == mailInvoice && number != 0:
+	case (kind == mailInvoice || kind == mailInvoiceReminder) && number != 0:
 	case kind == mailCreditNote && p.CreditNote != 0:
 		number, name = p.CreditNote, "kreditnota-%d.pdf"
 	default:

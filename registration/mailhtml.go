@@ -3,8 +3,9 @@ package registration
 import (
 	"bytes"
 	"html/template"
-	"regexp"
 	"strings"
+
+	"github.com/pamelding/pamelding/events"
 )
 
 // mailHTML is a mail's HTML part: the plain text's paragraphs, its web
@@ -17,23 +18,13 @@ var mailHTML = template.Must(template.New("mail").Parse(`<!DOCTYPE html>
 {{range .Paras}}<p style="margin:0 0 1em">{{range $i, $line := .}}{{if $i}}<br>{{end}}{{range $line}}{{if .URL}}<a href="{{.URL}}" style="color:#0b57d0">{{.Text}}</a>{{else}}{{.Text}}{{end}}{{end}}{{end}}</p>
 {{end}}</div></body></html>`))
 
-var webAddress = regexp.MustCompile(`https?://[^\s<>"]+[^\s<>".,;:!?)]`)
-
-type htmlRun struct{ Text, URL string }
-
 // htmlPart renders the text of a mail as its HTML alternative.
 func htmlPart(lang, subject, text string) string {
-	var paras [][][]htmlRun
+	var paras [][][]events.TextPart
 	for _, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
-		var lines [][]htmlRun
+		var lines [][]events.TextPart
 		for _, line := range strings.Split(strings.Trim(para, "\n"), "\n") {
-			var runs []htmlRun
-			at := 0
-			for _, loc := range webAddress.FindAllStringIndex(line, -1) {
-				runs = append(runs, htmlRun{Text: line[at:loc[0]]}, htmlRun{Text: line[loc[0]:loc[1]], URL: line[loc[0]:loc[1]]})
-				at = loc[1]
-			}
-			lines = append(lines, append(runs, htmlRun{Text: line[at:]}))
+			lines = append(lines, events.Linked(line))
 		}
 		paras = append(paras, lines)
 	}

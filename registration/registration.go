@@ -116,6 +116,8 @@ type Mail struct {
 	// left (refund or credit due, nothing due, or as it stood), read
 	// when it was made: the mail may go after the refund is done.
 	Money PaymentStatus `bson:"money,omitempty"`
+	// Due, in an invoice reminder: the new deadline it gives.
+	Due *time.Time `bson:"due,omitempty"`
 }
 
 // Recipients of a mail other than the participant.

@@ -784,6 +784,18 @@ func (s *Store) RecordInvoicePayment(ctx context.Context, id string, invoice, pa
 
 // ----- mail -----
 
+// QueueInvoiceReminder queues the reminder of a registration's unpaid
+// invoice, with its new deadline, while the invoice is still the
+// registration's and neither paid in full nor credited; false if it is
+// not (or the registration was erased).
+func (s *Store) QueueInvoiceReminder(ctx context.Context, id string, number int64, due time.Time) (bool, error) {
+	now := s.clock()
+	return s.set(ctx, "queue invoice reminder",
+		bson.M{"_id": id, "erasedAt": bson.M{"$exists": false}, "payment.invoiceNumber": number,
+			"payment.status": bson.M{"$in": []PaymentStatus{PaymentInvoiced, PaymentPartiallyPaid}}},
+		bson.M{"$set": bson.M{"outbox." + mailInvoiceReminder: Mail{Kind: mailInvoiceReminder, CreatedAt: now, Due: &due}, "outboxNextAt": now}})
+}
+
 // queueReminders queues the reminder of every confirmed registration of
 // an event that has none yet, in one update: run again after a crash, it
 // queues only those it missed. Restricted and erased registrations get

@@ -148,3 +148,83 @@ func TestMailEveryKind(t *testing.T) {
 		}
 	}
 }
+
+// TestInvoiceReminder: an invoice not paid in full 7 days after its due
+// date is listed as overdue and reminded once, by mail with the invoice
+// attached, what is left to pay and a new deadline 14 days on; one paid
+// meanwhile is neither listed nor reminded, and a reminder queued for an
+// invoice paid before it went out is dropped.
+func TestInvoiceReminder(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.kursEvent(t, "kurs", func(b map[string]any) {
+		b["startsAt"], b["endsAt"] = "2027-03-01T09:00:00+01:00", "2027-03-01T15:00:00+01:00"
+	})
+	late := e.mustSignup(t, "kurs", invoiceBuyer("sen@example.no"))
+	paid := e.mustSignup(t, "kurs", invoiceBuyer("betalt@example.no"))
+	dropped := e.mustSignup(t, "kurs", invoiceBuyer("snart@example.no"))
+	finance := e.token(t, staff.CreateRequest{Role: staff.Finance, Name: "regnskap"})
+	pay := func(ref string, amount int64, id string) {
+		t.Helper()
+		if r := e.do(t, "POST", "/api/v1/finance/bank-statements", finance, camtCredits(ref, amount, e.reg(t, id).Payment.KID), "Content-Type", "application/xml"); r.status != 200 {
+			t.Fatalf("bank statement: %d %s", r.status, r.body)
+		}
+	}
+	pay("R1", 150000, paid.ID)
+	pay("R2", 50000, late.ID) // a part
+	e.sendMail(t)             // confirmations and invoices out of the way
+
+	if n, err := e.a.Invoices.RemindOverdue(ctx); err != nil || n != 0 {
+		t.Fatalf("reminded before the due date: %d, %v", n, err)
+	}
+	overdue := func() []int64 {
+		var list struct{ Invoices []struct{ Number int64 } }
+		e.do(t, "GET", "/api/v1/finance/invoices?status=overdue", finance, nil).json(t, &list)
+		var out []int64
+		for _, i := range list.Invoices {
+			out = append(out, i.Number)
+		}
+		return out
+	}
+	e.clock.add(15 * 24 * time.Hour) // a day past due (14 days)
+	if got := overdue(); len(got) != 2 || got[0] != 1 || got[1] != 3 {
+		t.Errorf("overdue: %v, want invoices 1 and 3", got)
+	}
+	if n, _ := e.a.Invoices.RemindOverdue(ctx); n != 0 {
+		t.Errorf("reminded within the grace: %d", n)
+	}
+	e.clock.add(7 * 24 * time.Hour)
+	if n, err := e.a.Invoices.RemindOverdue(ctx); err != nil || n != 2 {
+		t.Fatalf("reminders: %d, %v (want the part-paid and the unpaid)", n, err)
+	}
+	if n, _ := e.a.Invoices.RemindOverdue(ctx); n != 0 {
+		t.Errorf("reminded twice: %d", n)
+	}
+	pay("R3", 150000, dropped.ID) // paid before its reminder went out
+	got := e.sendMail(t)
+	if len(got) != 2 { // the payment's own mail, and the one reminder
+		t.Fatalf("%d mails, want the reminder of invoice 1 and the payment of invoice 3", len(got))
+	}
+	var reminder mailtest.Mail
+	for _, m := range got {
+		if strings.HasPrefix(m.Header("Subject"), "Betalingspåminnelse") {
+			reminder = m
+		}
+	}
+	b := reminder.Body()
+	if reminder.To == nil || reminder.To[0] != "sen@example.no" || !strings.Contains(b, "faktura nr. 1") ||
+		!strings.Contains(b, "Gjenstår å betale: 1\u00a0000\u00a0kr") || !strings.Contains(b, "Ny betalingsfrist: 27.12.2026") ||
+		!strings.Contains(b, "Forfallsdatoen var 05.12.2026") {
+		t.Errorf("the reminder to %v:\n%s", reminder.To, b)
+	}
+	if as := reminder.Attachments(); len(as) != 1 || as[0].Filename != "faktura-1.pdf" || !bytes.HasPrefix(as[0].Data, []byte("%PDF-")) {
+		t.Errorf("the reminder's attachment: %+v", as)
+	}
+	var inv struct {
+		RemindedAt, ReminderDue *time.Time
+	}
+	e.do(t, "GET", "/api/v1/finance/invoices/1", finance, nil).json(t, &inv)
+	if inv.RemindedAt == nil || inv.ReminderDue == nil || !inv.ReminderDue.Equal(time.Date(2026, 12, 27, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("invoice 1: reminded %v, new deadline %v", inv.RemindedAt, inv.ReminderDue)
+	}
+}

@@ -1105,27 +1105,16 @@ func assetsHandler() fiber.Handler {
 	return filesystem.New(filesystem.Config{Root: http.FS(sub), MaxAge: 3600})
 }
 
-// textPart is a piece of an organiser's plain text: words, or a web
-// address shown as a link.
-type textPart struct{ Text, URL string }
-
-var urlRE = regexp.MustCompile(`https?://[^\s<>"]+[^\s<>".,;:!?)]`)
+var blankLine = regexp.MustCompile(`\n\s*\n`)
 
 // paragraphs splits plain text into paragraphs (by blank lines) of words
-// and links; the template escapes both, and only http(s) addresses link.
-func paragraphs(text string) [][]textPart {
-	var out [][]textPart
-	for _, para := range regexp.MustCompile(`\n\s*\n`).Split(strings.TrimSpace(text), -1) {
-		if strings.TrimSpace(para) == "" {
-			continue
+// and links (events.Linked).
+func paragraphs(text string) [][]events.TextPart {
+	var out [][]events.TextPart
+	for _, para := range blankLine.Split(strings.TrimSpace(text), -1) {
+		if strings.TrimSpace(para) != "" {
+			out = append(out, events.Linked(para))
 		}
-		var parts []textPart
-		last := 0
-		for _, m := range urlRE.FindAllStringIndex(para, -1) {
-			parts = append(parts, textPart{Text: para[last:m[0]]}, textPart{Text: para[m[0]:m[1]], URL: para[m[0]:m[1]]})
-			last = m[1]
-		}
-		out = append(out, append(parts, textPart{Text: para[last:]}))
 	}
 	return out
 }

@@ -78,8 +78,8 @@ func newEnvWith(t testing.TB, change func(*web.Deps)) *env {
 	a := app.New(store, mongotest.OpenKeys(t), keys, log, clk.now, app.Config{
 		Payments: payments.Config{
 			StripeKey: "sk_test_123", StripeAPIBase: stripetest.URL(t), WebhookSecret: webhookSecret,
-			PublicURL: "https://pamelding.example.no",
-			Seller:    payments.Seller{Name: "Janteloppet AS", OrgNumber: "923609016", VATRegistered: true, Address: "Storgata 1, 2211 Kongsvinger", BankAccount: "1234.56.78903"},
+			PublicURL: "https://pamelding.example.no", ReminderAfterDays: 7, // as PAMELDING_INVOICE_REMINDER_AFTER_DAYS
+			Seller: payments.Seller{Name: "Janteloppet AS", OrgNumber: "923609016", VATRegistered: true, Address: "Storgata 1, 2211 Kongsvinger", BankAccount: "1234.56.78903"},
 		},
 		AdminToken: adminToken, PublicURL: "https://pamelding.example.no", AllowLoopbackWebhooks: true,
 	})

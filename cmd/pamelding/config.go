@@ -71,6 +71,8 @@ type config struct {
 	PaymentHold            time.Duration
 	Seller                 payments.Seller
 	InvoiceDueDays         int
+	ReminderAfterDays      int
+	ReminderDays           int
 	Limits                 web.Limits
 	Webhooks               webhooks.Options
 }
@@ -148,6 +150,10 @@ var settings = []setting{
 		set: func(c *config, v string) { c.Seller.BankAccount = v }},
 	{name: "PAMELDING_INVOICE_DUE_DAYS", def: "14", help: "days from issue to due date",
 		check: intBetween(1, 90), set: func(c *config, v string) { c.InvoiceDueDays, _ = strconv.Atoi(v) }},
+	{name: "PAMELDING_INVOICE_REMINDER_AFTER_DAYS", def: "7", help: "days after the due date an unpaid invoice is reminded, once, by mail with the invoice attached; 0 turns reminders off",
+		check: intBetween(0, 365), set: func(c *config, v string) { c.ReminderAfterDays, _ = strconv.Atoi(v) }},
+	{name: "PAMELDING_INVOICE_REMINDER_DAYS", def: "14", help: "the new deadline a reminder gives, in days (at least 14: inkassoloven § 9)",
+		check: intBetween(14, 90), set: func(c *config, v string) { c.ReminderDays, _ = strconv.Atoi(v) }},
 	{name: "PAMELDING_TRUSTED_PROXIES", def: "", help: "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed; from anyone else it is ignored",
 		check: func(v string) error { _, err := web.ParseProxies(v); return err },
 		set:   func(c *config, v string) { c.Limits.TrustedProxies, _ = web.ParseProxies(v) }},

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -44,3 +45,21 @@ func Money(øre int64, currency, lang string) string {
 
 // Text is the price as a participant reads it.
 func (p Price) Text(lang string) string { return Money(p.Amount, p.Currency, lang) }
+
+// TextPart is a piece of plain text: words, or a web address to show as
+// a link (URL set).
+type TextPart struct{ Text, URL string }
+
+var webAddress = regexp.MustCompile(`https?://[^\s<>"]+[^\s<>".,;:!?)]`)
+
+// Linked splits plain text (an event's description, a mail's line) into
+// words and the http(s) addresses in it; a template escapes both.
+func Linked(s string) []TextPart {
+	var parts []TextPart
+	last := 0
+	for _, m := range webAddress.FindAllStringIndex(s, -1) {
+		parts = append(parts, TextPart{Text: s[last:m[0]]}, TextPart{Text: s[m[0]:m[1]], URL: s[m[0]:m[1]]})
+		last = m[1]
+	}
+	return append(parts, TextPart{Text: s[last:]})
+}

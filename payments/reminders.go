@@ -1,0 +1,57 @@
+package payments
+
+import (
+	"context"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// RemindOverdue reminds, once, each invoice still not paid in full
+// ReminderAfterDays after its due date: the registration's outbox gets a
+// reminder mail (with the invoice attached and a new deadline at least
+// 14 days on, inkassoloven § 9) in an update that holds only while the
+// invoice is unpaid and not credited, and the invoice records the
+// reminder. A reminder queued for an invoice paid or credited before it
+// goes out is dropped by the mailer. An order's invoice is the buyer's
+// and is listed as overdue, not mailed (the buyer has no outbox yet).
+// No fee is charged.
+func (s *Invoices) RemindOverdue(ctx context.Context) (int, error) {
+	if !s.Enabled() || s.cfg.ReminderAfterDays <= 0 {
+		return 0, nil
+	}
+	today := osloDate(s.clock())
+	var due []Invoice
+	err := s.store.invoices.All(ctx, bson.M{
+		"kind": KindInvoice, "status": bson.M{"$in": []string{InvoiceOpen, InvoicePartiallyPaid}},
+		"order": bson.M{"$exists": false}, "remindedAt": bson.M{"$exists": false},
+		"dueDate": bson.M{"$lte": today.AddDate(0, 0, -s.cfg.ReminderAfterDays)},
+	}, &due)
+	if err != nil {
+		return 0, fmt.Errorf("find invoices to remind: %w", err)
+	}
+	reminded, failed := 0, 0
+	for _, inv := range due {
+		newDue := today.AddDate(0, 0, s.cfg.ReminderDays)
+		queued, err := s.regs.QueueInvoiceReminder(ctx, inv.Registration, inv.Number, newDue)
+		if err == nil {
+			// Recorded also when nothing was queued (the registration was
+			// erased, or settled meanwhile): it is not looked at again.
+			now := s.clock()
+			_, err = s.store.invoices.UpdateOne(ctx, bson.M{"_id": inv.ID, "remindedAt": bson.M{"$exists": false}},
+				bson.M{"$set": bson.M{"remindedAt": now, "reminderDue": newDue}})
+		}
+		if err != nil {
+			failed++
+			s.log.ErrorContext(ctx, "job item failed", "job", "invoice-reminders", "invoice", inv.Number, "err", err)
+			continue
+		}
+		if queued {
+			reminded++
+		}
+	}
+	if failed > 0 {
+		return reminded, fmt.Errorf("invoice reminders: %d failed (see the log)", failed)
+	}
+	return reminded, nil
+}
