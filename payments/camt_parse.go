@@ -87,8 +87,8 @@ const (
 )
 
 // The parts of ISO 20022 camt.053 (statement) and camt.054 (debit/credit
-// notification), versions .001.02, .04, .06 and .08, that matching needs.
-// The element names read here are the same in all four; what differs is
+// notification), versions .001.02 to .001.08, that matching needs.
+// The element names read here are the same in all seven; what differs is
 // that .08 writes the entry status as <Sts><Cd>BOOK</Cd></Sts> (the
 // earlier ones as <Sts>BOOK</Sts>) and that from .03 on a transaction may
 // carry its own Amt besides AmtDtls/TxAmt/Amt. Own structs: the Go
@@ -175,7 +175,7 @@ type camtStrd struct {
 var camtNamespace = regexp.MustCompile(`^urn:iso:std:iso:20022:tech:xsd:camt\.(053|054)\.001\.(\d\d)$`)
 
 // camtVersions are the versions read.
-var camtVersions = map[string]bool{"02": true, "04": true, "06": true, "08": true}
+var camtVersions = map[string]bool{"02": true, "03": true, "04": true, "05": true, "06": true, "07": true, "08": true}
 
 // money is an amount in 10⁻⁵ of the currency's unit (ISO 20022 amounts
 // have at most five decimals), with the currency and the text as written.
@@ -302,7 +302,7 @@ func parseStatement(raw []byte, seller string) (*statementPlan, error) {
 	}
 	kind, version := m[1], m[2]
 	if !camtVersions[version] {
-		return nil, refuse("Document/@xmlns", "camt.%s.001.%s is not a version read here (.001.02, .001.04, .001.06 and .001.08 are)", kind, version)
+		return nil, refuse("Document/@xmlns", "camt.%s.001.%s is not a version read here (.001.02 to .001.08 are)", kind, version)
 	}
 	var doc camtDocument
 	if err := dec.DecodeElement(&doc, &root); err != nil {

@@ -221,18 +221,34 @@ func TestImportSharedTransactionRef(t *testing.T) {
 }
 
 // TestImportVersions: booked credits are applied in camt.053 and camt.054
-// of .001.02, .04, .06 and .08, with the status as <Sts>BOOK</Sts> or
-// <Sts><Cd>BOOK</Cd></Sts> (issue 18, defect 3: .08 credits were ignored).
+// of .001.02 to .001.08, with the status as <Sts>BOOK</Sts> or
+// <Sts><Cd>BOOK</Cd></Sts> (issue 18, defect 3: .08 credits were ignored;
+// issue 17: .03, .05 and .07 were refused). The odd versions are their
+// neighbours' files under their own namespace: the elements read are
+// the same.
 func TestImportVersions(t *testing.T) {
 	for _, tc := range []struct {
-		file, status string
+		file, status, as string
 	}{
-		{"v02.camt053.xml", "PDNG"}, {"v04.camt054.xml", "PDNG"}, {"v06.camt053.xml", "INFO"},
-		{"v08.camt053.xml", "PDNG"}, {"v08.camt054.xml", "PDNG"},
+		{"v02.camt053.xml", "PDNG", ""}, {"v04.camt054.xml", "PDNG", ""}, {"v06.camt053.xml", "INFO", ""},
+		{"v08.camt053.xml", "PDNG", ""}, {"v08.camt054.xml", "PDNG", ""},
+		{"v02.camt053.xml", "PDNG", "03"}, {"v04.camt054.xml", "PDNG", "05"}, {"v06.camt053.xml", "INFO", "07"},
 	} {
-		t.Run(tc.file, func(t *testing.T) {
+		t.Run(tc.file+tc.as, func(t *testing.T) {
 			f := newCamtFixture(t, sellerAccount, 2)
-			res := f.mustImport(t, tc.file)
+			var res *payments.ImportResult
+			if tc.as == "" {
+				res = f.mustImport(t, tc.file)
+			} else {
+				b := regexp.MustCompile(`(xsd:camt\.05[34]\.001\.)\d\d`).ReplaceAll(readFixture(t, tc.file), []byte("${1}"+tc.as))
+				if !bytes.Contains(b, []byte(".001."+tc.as)) {
+					t.Fatalf("precondition: the namespace of %s was not rewritten", tc.file)
+				}
+				var err error
+				if res, err = f.importBytes(t, b); err != nil {
+					t.Fatalf("import %s as .001.%s: %v", tc.file, tc.as, err)
+				}
+			}
 			if res.Entries != 1 || res.Matched != 1 {
 				t.Errorf("result %+v, want the booked credit matched", res)
 			}
