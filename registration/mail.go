@@ -199,9 +199,6 @@ func cancelMoney(p *Payment, st PaymentStatus, lang string) string {
 	return "Avmeldingen kom etter fristen for refusjon: det som er betalt eller fakturert, står ved lag."
 }
 
-// amountText says an amount of øre as the pages do (events.Money).
-func amountText(øre int64, currency, lang string) string { return events.Money(øre, currency, lang) }
-
 var statusText = map[string]map[Status]string{
 	"nb": {Confirmed: "bekreftet", PendingPayment: "venter på betaling", Waitlisted: "på venteliste", Offered: "plass tilbudt", Cancelled: "avmeldt", Expired: "utløpt", PendingGuardian: "venter på bekreftelse fra foresatt"},
 	"en": {Confirmed: "confirmed", PendingPayment: "awaiting payment", Waitlisted: "on the waiting list", Offered: "seat offered", Cancelled: "cancelled", Expired: "expired", PendingGuardian: "awaiting the guardian's confirmation"},
@@ -216,6 +213,19 @@ func StatusText(lang string, st Status) string {
 }
 
 var oslo = privacy.Oslo
+
+// dateText writes a day (and its time) in Oslo as a mail in lang says
+// it: 24.12.2026 15:04 in nb, 24 December 2026 15:04 in en.
+func dateText(t time.Time, lang string, clock bool) string {
+	layout := "02.01.2006"
+	if lang == "en" {
+		layout = "2 January 2006"
+	}
+	if clock {
+		layout += " 15:04"
+	}
+	return t.In(oslo).Format(layout)
+}
 
 func render(kind, lang string, d mailData) (subject, body string, err error) {
 	t, ok := mailTemplates[kind+"."+lang]
@@ -238,7 +248,7 @@ func PaymentText(p *Payment, lang string) string {
 	if p == nil || p.Amount == 0 {
 		return ""
 	}
-	amount := amountText(p.Amount, p.Currency, lang)
+	amount := events.Money(p.Amount, p.Currency, lang)
 	en := lang == "en"
 	switch {
 	case p.Method == Invoice && p.InvoiceNumber != 0 && en:
@@ -433,7 +443,7 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 	}
 	d := mailData{
 		Title: ev.Title.NB, Venue: ev.Venue, Organiser: ev.Organiser.Name, PrivacyEmail: ev.Organiser.PrivacyEmail,
-		When:       ev.StartsAt.In(oslo).Format("02.01.2006 15:04"),
+		When:       dateText(ev.StartsAt, lang, true),
 		StatusText: StatusText(lang, reg.Status), GuardianAge: ev.GuardianAge,
 		Registration: reg.ID, Fields: strings.Join(mail.Fields, ", "), Others: mail.Others,
 	}
@@ -448,20 +458,17 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 		if mail.Kind == mailCreditNote {
 			amount = p.Amount
 		}
-		d.Amount, d.Invoice, d.CreditNote = amountText(amount, p.Currency, lang), p.InvoiceNumber, p.CreditNote
+		d.Amount, d.Invoice, d.CreditNote = events.Money(amount, p.Currency, lang), p.InvoiceNumber, p.CreditNote
 	}
 	if p := reg.Payment; p != nil && mail.Kind == mailPaid {
-		d.Amount, d.Invoice = amountText(p.PaidAmount, p.Currency, lang), p.InvoiceNumber
+		d.Amount, d.Invoice = events.Money(p.PaidAmount, p.Currency, lang), p.InvoiceNumber
 	}
 	if p := reg.Payment; p != nil && mail.Kind == mailInvoice {
-		d.Amount, d.Invoice, d.KID = amountText(p.Amount, p.Currency, lang), p.InvoiceNumber, p.KID
+		d.Amount, d.Invoice, d.KID = events.Money(p.Amount, p.Currency, lang), p.InvoiceNumber, p.KID
 	}
 	if p := reg.Payment; p != nil && mail.Kind == mailInvoiceReminder && mail.Due != nil {
-		d.Amount, d.Invoice, d.KID = amountText(p.Amount-p.PaidAmount, p.Currency, lang), p.InvoiceNumber, p.KID
-		d.NewDue = mail.Due.In(oslo).Format("02.01.2006")
-		if lang == "en" {
-			d.NewDue = mail.Due.In(oslo).Format("2 January 2006")
-		}
+		d.Amount, d.Invoice, d.KID = events.Money(p.Amount-p.PaidAmount, p.Currency, lang), p.InvoiceNumber, p.KID
+		d.NewDue = dateText(*mail.Due, lang, false)
 	}
 	if mail.Kind == mailConfirmation || mail.Kind == mailAccepted {
 		d.Payment = PaymentText(reg.Payment, lang)
@@ -482,7 +489,6 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 	}
 	if lang == "en" {
 		d.Title = ev.Title.EN
-		d.When = ev.StartsAt.In(oslo).Format("2 January 2006 15:04")
 		if g := reg.Guardian; g != nil && g.ConfirmedAt == nil {
 			d.HoldUntil = g.HoldUntil.In(oslo).Format("2 January 2006 15:04")
 		}
@@ -578,10 +584,7 @@ func (m *Mailer) attachDocument(ctx context.Context, msg *Message, d *mailData, 
 		return fmt.Errorf("%w: document %d: %v", errRender, number, err)
 	}
 	if !doc.Due.IsZero() {
-		d.Due = doc.Due.In(oslo).Format("02.01.2006")
-		if lang == "en" {
-			d.Due = doc.Due.In(oslo).Format("2 January 2006")
-		}
+		d.Due = dateText(doc.Due, lang, false)
 	}
 	msg.Attachments = append(msg.Attachments, Attachment{Name: fmt.Sprintf(name, number), ContentType: "application/pdf", Data: doc.PDF})
 	d.Attached = true

@@ -432,13 +432,13 @@ func (s *Signups) CancelPreview(ctx context.Context, reg *Registration, lang str
 		}
 		return "Plassen din går til en annen. Ingenting skulle betales.", nil
 	}
-	amount := amountText(p.Amount, p.Currency, lang)
+	amount := events.Money(p.Amount, p.Currency, lang)
 	switch settlement(reg, ev, s.d.clock(), false) {
 	case PaymentRefundDue:
 		if en {
-			return "You get " + amountText(p.PaidAmount-p.RefundedAmount, p.Currency, lang) + " back to the card you paid with, usually within 5–10 days.", nil
+			return "You get " + events.Money(p.PaidAmount-p.RefundedAmount, p.Currency, lang) + " back to the card you paid with, usually within 5–10 days.", nil
 		}
-		return "Du får " + amountText(p.PaidAmount-p.RefundedAmount, p.Currency, lang) + " tilbake på kortet du betalte med, vanligvis innen 5–10 dager.", nil
+		return "Du får " + events.Money(p.PaidAmount-p.RefundedAmount, p.Currency, lang) + " tilbake på kortet du betalte med, vanligvis innen 5–10 dager.", nil
 	case PaymentCreditDue:
 		if en {
 			return fmt.Sprintf("Invoice no. %d (%s) is credited: you get a credit note by e-mail and need not pay it; what was paid is paid back.", p.InvoiceNumber, amount), nil

@@ -395,9 +395,9 @@ func (s *Store) cancel(ctx context.Context, reg *Registration, pay PaymentStatus
 	if pay == "" && reg.Payment != nil {
 		told.Money = reg.Payment.Status
 	}
-	set := bson.M{"status": Cancelled, "seat": false, "activeKey": reg.ID, "updatedAt": now, "hooksAt": now, "cancelledAt": now,
-		// The participant is told, in the same update.
-		"outbox." + mailCancelled: told, "outboxNextAt": now}
+	// The participant is told, in the same update.
+	set := queued(mailCancelled, told)
+	maps.Copy(set, bson.M{"status": Cancelled, "seat": false, "activeKey": reg.ID, "updatedAt": now, "hooksAt": now, "cancelledAt": now})
 	k, h := HookSet(HookCancelled, now)
 	set[k] = h
 	if reg.Payment != nil {
@@ -452,7 +452,8 @@ func (due SeatDue) set(set bson.M, now time.Time) {
 // acceptOffer takes an offered seat before the offer runs out.
 func (s *Store) acceptOffer(ctx context.Context, id string, due SeatDue, now time.Time) (*Registration, error) {
 	// The participant is told, with the ticket, in the same update.
-	set := bson.M{"updatedAt": now, "outbox." + mailAccepted: Mail{Kind: mailAccepted, CreatedAt: now}, "outboxNextAt": now}
+	set := queued(mailAccepted, Mail{Kind: mailAccepted, CreatedAt: now})
+	set["updatedAt"] = now
 	due.set(set, now)
 	out, err := s.transition(ctx, "accept offer",
 		bson.M{"_id": id, "status": Offered, "offerExpiresAt": bson.M{"$gt": now}},
@@ -571,10 +572,9 @@ func (s *Store) MarkPaid(ctx context.Context, id string, p CardPayment) (PaidOut
 	}
 	kp, hp := HookSet(HookPaid, p.At)
 	paid[kp], paid["hooksAt"] = hp, p.At
-	set := bson.M{"status": Confirmed, "outbox." + mailPaid: Mail{Kind: mailPaid, CreatedAt: p.At}, "outboxNextAt": p.At}
-	for k, v := range paid {
-		set[k] = v
-	}
+	set := queued(mailPaid, Mail{Kind: mailPaid, CreatedAt: p.At})
+	set["status"] = Confirmed
+	maps.Copy(set, paid)
 	kc, hc := HookSet(HookConfirmed, p.At)
 	set[kc] = hc
 	ok, err := s.set(ctx, "mark paid",
@@ -650,7 +650,7 @@ func (s *Store) RefundIssued(ctx context.Context, id, refundID string, amount in
 func (s *Store) settled(ctx context.Context, op string, filter, set bson.M, m *Mail) error {
 	unset := bson.M{"payment.settleAt": "", "payment.settleError": ""}
 	if m != nil {
-		withMail := bson.M{"outbox." + m.Kind: *m, "outboxNextAt": m.CreatedAt}
+		withMail := queued(m.Kind, *m)
 		maps.Copy(withMail, set)
 		f := bson.M{"erasedAt": bson.M{"$exists": false}}
 		maps.Copy(f, filter)
@@ -731,8 +731,7 @@ func (s *Store) MarkInvoiced(ctx context.Context, id, nonce string, number int64
 	now := s.clock()
 	with := invoiceLink(number, kid, now)
 	invoiced := with(PaymentInvoiced)
-	invoiced["$set"].(bson.M)["outbox."+mailInvoice] = Mail{Kind: mailInvoice, CreatedAt: now}
-	invoiced["$set"].(bson.M)["outboxNextAt"] = now
+	maps.Copy(invoiced["$set"].(bson.M), queued(mailInvoice, Mail{Kind: mailInvoice, CreatedAt: now}))
 	ok, err := s.set(ctx, "mark invoiced", bson.M{"_id": id, "payment.invoiceClaim.nonce": nonce, "payment.status": PaymentInvoicing}, invoiced)
 	if err != nil || ok {
 		return false, err
@@ -768,7 +767,7 @@ func (s *Store) RecordInvoicePayment(ctx context.Context, id string, invoice, pa
 	if st == PaymentPaid {
 		k, h := HookSet(HookPaid, now)
 		stateful[k], stateful["hooksAt"] = h, now
-		stateful["outbox."+mailPaid], stateful["outboxNextAt"] = Mail{Kind: mailPaid, CreatedAt: now}, now
+		maps.Copy(stateful, queued(mailPaid, Mail{Kind: mailPaid, CreatedAt: now}))
 	}
 	f := bson.M{"payment.status": bson.M{"$nin": []PaymentStatus{PaymentCreditDue, PaymentCredited}}}
 	for k, v := range filter {
@@ -784,6 +783,14 @@ func (s *Store) RecordInvoicePayment(ctx context.Context, id string, invoice, pa
 
 // ----- mail -----
 
+// queued is the $set that puts a mail in the outbox under key (its kind,
+// or the kind with a suffix where a registration may hold several) and
+// makes the outbox due when the mail was made: the mailer finds it, and
+// a lease taken before it no longer matches.
+func queued(key string, m Mail) bson.M {
+	return bson.M{"outbox." + key: m, "outboxNextAt": m.CreatedAt}
+}
+
 // QueueInvoiceReminder queues the reminder of a registration's unpaid
 // invoice, with its new deadline, while the invoice is still the
 // registration's and neither paid in full nor credited; false if it is
@@ -793,7 +800,7 @@ func (s *Store) QueueInvoiceReminder(ctx context.Context, id string, number int6
 	return s.set(ctx, "queue invoice reminder",
 		bson.M{"_id": id, "erasedAt": bson.M{"$exists": false}, "payment.invoiceNumber": number,
 			"payment.status": bson.M{"$in": []PaymentStatus{PaymentInvoiced, PaymentPartiallyPaid}}},
-		bson.M{"$set": bson.M{"outbox." + mailInvoiceReminder: Mail{Kind: mailInvoiceReminder, CreatedAt: now, Due: &due}, "outboxNextAt": now}})
+		bson.M{"$set": queued(mailInvoiceReminder, Mail{Kind: mailInvoiceReminder, CreatedAt: now, Due: &due})})
 }
 
 // queueReminders queues the reminder of every confirmed registration of
@@ -804,7 +811,7 @@ func (s *Store) queueReminders(ctx context.Context, event string, now time.Time)
 	n, err := s.c.UpdateMany(ctx,
 		bson.M{"event": event, "status": Confirmed, "erasedAt": bson.M{"$exists": false}, "restricted": bson.M{"$ne": true},
 			"outbox." + mailReminder: bson.M{"$exists": false}},
-		bson.M{"$set": bson.M{"outbox." + mailReminder: Mail{Kind: mailReminder, CreatedAt: now}, "outboxNextAt": now}})
+		bson.M{"$set": queued(mailReminder, Mail{Kind: mailReminder, CreatedAt: now})})
 	if err != nil {
 		return n, fmt.Errorf("queue reminders: %w", err)
 	}

@@ -24,15 +24,9 @@ func TestMailEveryKind(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	starts := e.clock.now().Add(10 * 24 * time.Hour) // the reminder (14 days before) is due at once
-	e.mustEvent(t, "kurs", func(b map[string]any) {
-		b["title"] = map[string]string{"nb": "Kurs i arkivlov", "en": "Archive law course"}
+	e.kursEvent(t, "kurs", func(b map[string]any) {
 		b["startsAt"], b["endsAt"] = starts.Format(time.RFC3339), starts.Add(6*time.Hour).Format(time.RFC3339)
-		b["capacity"], b["waitlist"], b["reminderDays"], b["vatRate"] = 1, true, 14, 25
-		b["fields"] = []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true}, {"key": "organisation"},
-			{"key": "invoice_org_number"}, {"key": "invoice_address"}, {"key": "invoice_reference"}}
-		b["partners"] = []map[string]string{}
-		b["organiser"] = map[string]string{"name": "Kongsvingerregionen IKS", "orgNumber": "923609016",
-			"privacyEmail": "personvern@kongsvinger.example.no", "email": "kurs@kongsvinger.example.no"}
+		b["capacity"], b["waitlist"], b["reminderDays"] = 1, true, 14
 	})
 	kari := e.mustSignup(t, "kurs", invoiceBuyer("kari@example.no"))
 	olaBody := invoiceBuyer("ola@example.no")
