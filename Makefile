@@ -14,11 +14,15 @@ test: deps check
 # lint of make check) from npm, as package-lock.json pins them. npm ci runs
 # unless every package.json pin is installed at its version, so a new or
 # changed pin is installed too; no install script runs (none is needed).
+# The EHF test validates with Saxon-HE (on a Java runtime) and xmllint,
+# from Debian (payments/testdata/peppol/README.md).
 deps:
 	@command -v gcc >/dev/null || (apt-get update && $(APT) gcc libc6-dev)
 	@command -v chromium >/dev/null || (apt-get update && $(APT) chromium)
 	@command -v curl >/dev/null || (apt-get update && $(APT) curl ca-certificates)
 	@command -v npm >/dev/null || (apt-get update && $(APT) nodejs npm)
+	@(command -v java >/dev/null && command -v xmllint >/dev/null && test -f /usr/share/java/Saxon-HE.jar) \
+		|| (apt-get update && $(APT) default-jre-headless libsaxonhe-java libxml2-utils)
 	@node -e 'const d = require("./package.json").devDependencies; for (const n in d) if (require("./node_modules/" + n + "/package.json").version !== d[n]) process.exit(1)' 2>/dev/null \
 		|| npm ci --no-audit --no-fund --ignore-scripts
 	go mod download

@@ -45,9 +45,14 @@ type Party struct {
 	Organisation  string `bson:"organisation,omitempty" json:"organisation,omitempty"`
 	OrgNumber     string `bson:"orgNumber,omitempty" json:"orgNumber,omitempty"`
 	VATRegistered bool   `bson:"vatRegistered,omitempty" json:"vatRegistered,omitempty"`
-	Address       string `bson:"address,omitempty" json:"address,omitempty"`
-	Reference     string `bson:"reference,omitempty" json:"reference,omitempty"`
-	BankAccount   string `bson:"bankAccount,omitempty" json:"bankAccount,omitempty"`
+	// Foretaksregisteret: a seller registered there says so.
+	Foretaksregisteret bool   `bson:"foretaksregisteret,omitempty" json:"foretaksregisteret,omitempty"`
+	Address            string `bson:"address,omitempty" json:"address,omitempty"`
+	Reference          string `bson:"reference,omitempty" json:"reference,omitempty"`
+	// Contact is who ordered for the buyer: their reference on an EHF
+	// invoice when they gave none.
+	Contact     string `bson:"contact,omitempty" json:"contact,omitempty"`
+	BankAccount string `bson:"bankAccount,omitempty" json:"bankAccount,omitempty"`
 }
 
 // Line is one invoice line; amounts in øre. The price includes VAT:
@@ -61,6 +66,10 @@ type Line struct {
 	Net         int64  `bson:"net" json:"net"`
 	VAT         int64  `bson:"vat" json:"vat"`
 	Gross       int64  `bson:"gross" json:"gross"`
+	// Discount is what a code took off the unit price (VAT included),
+	// Code which: UnitGross is the price paid.
+	Discount int64  `bson:"discount,omitempty" json:"discount,omitempty"`
+	Code     string `bson:"code,omitempty" json:"code,omitempty"`
 	// Registration is the participant an order's line is for.
 	Registration string `bson:"registration,omitempty" json:"-"`
 }
@@ -538,9 +547,10 @@ func (s *Invoices) newInvoice(reg *registration.Registration, ev *events.Event) 
 	inv := Invoice{
 		Kind: KindInvoice, Registration: reg.ID, Event: ev.Slug,
 		Seller: Party{Name: s.cfg.Seller.Name, OrgNumber: s.cfg.Seller.OrgNumber, VATRegistered: s.cfg.Seller.VATRegistered,
-			Address: s.cfg.Seller.Address, BankAccount: s.cfg.Seller.BankAccount},
+			Foretaksregisteret: s.cfg.Seller.Foretaksregisteret,
+			Address:            s.cfg.Seller.Address, BankAccount: s.cfg.Seller.BankAccount},
 		Buyer: Party{Name: buyerName, Organisation: v["organisation"], OrgNumber: v["invoice_org_number"],
-			Address: v["invoice_address"], Reference: v["invoice_reference"]},
+			Address: v["invoice_address"], Reference: v["invoice_reference"], Contact: v["name"]},
 		Currency:  reg.Payment.Currency,
 		IssueDate: day, DeliveryDate: osloDate(ev.StartsAt), DueDate: day.AddDate(0, 0, s.cfg.InvoiceDueDays),
 		Status: InvoiceOpen, Payments: []BankPayment{},
@@ -575,7 +585,7 @@ func (s *Invoices) addLines(inv *Invoice, reg *registration.Registration, ev *ev
 		gross := l.Gross()
 		net, vat := vatOf(gross, rate)
 		line := Line{Description: what, Quantity: l.Quantity, UnitGross: l.UnitGross - l.Discount,
-			VATRate: rate, Net: net, VAT: vat, Gross: gross}
+			VATRate: rate, Net: net, VAT: vat, Gross: gross, Discount: l.Discount, Code: l.DiscountCode}
 		if inv.Order != "" {
 			line.Registration = reg.ID
 		}
@@ -621,7 +631,7 @@ func (s *Invoices) credit(ctx context.Context, number int64, reg string, look bo
 			}
 			doc.Lines = append(doc.Lines, Line{Description: "Kreditnota for faktura " + strconv.FormatInt(number, 10) + ": " + l.Description,
 				Quantity: -l.Quantity, UnitGross: l.UnitGross, VATRate: l.VATRate, Net: -l.Net, VAT: -l.VAT, Gross: -l.Gross,
-				Registration: l.Registration})
+				Discount: l.Discount, Code: l.Code, Registration: l.Registration})
 			doc.Net, doc.VAT, doc.Total = doc.Net-l.Net, doc.VAT-l.VAT, doc.Total-l.Gross
 		}
 		if len(doc.Lines) == 0 {

@@ -40,8 +40,11 @@ type Seller struct {
 	Name          string
 	OrgNumber     string
 	VATRegistered bool
-	Address       string
-	BankAccount   string
+	// Foretaksregisteret: the seller is registered there, which an AS
+	// must print on its invoices (foretaksregisterloven § 10-2).
+	Foretaksregisteret bool
+	Address            string
+	BankAccount        string
 }
 
 // Config holds the payment settings.

@@ -51,6 +51,9 @@ func (inv *Invoice) PDF() ([]byte, error) {
 	if vat {
 		seller += " MVA"
 	}
+	if inv.Seller.Foretaksregisteret {
+		seller += "\nForetaksregisteret"
+	}
 	if inv.Seller.Address != "" {
 		seller += "\n" + inv.Seller.Address
 	}
@@ -164,12 +167,22 @@ func (inv *Invoice) PDF() ([]byte, error) {
 			bankAccount(inv.Seller.BankAccount), inv.KID, day(inv.DueDate))), "", "", false)
 	}
 	if vat {
-		included := "Prisen er inklusive MVA."
-		if credit {
-			included = "Beløpene er inklusive MVA."
+		rated := slices.ContainsFunc(inv.Lines, func(l Line) bool { return l.VATRate > 0 })
+		if rated {
+			included := "Prisen er inklusive MVA."
+			if credit {
+				included = "Beløpene er inklusive MVA."
+			}
+			pdf.MultiCell(0, 5, tr(included), "", "", false)
+			pdf.MultiCell(0, 5, tr("MVA = beløp × sats / (100 + sats), avrundet til nærmeste øre."), "", "", false)
 		}
-		pdf.MultiCell(0, 5, tr(included), "", "", false)
-		pdf.MultiCell(0, 5, tr("MVA = beløp × sats / (100 + sats), avrundet til nærmeste øre."), "", "", false)
+		if slices.ContainsFunc(inv.Lines, func(l Line) bool { return l.VATRate == 0 }) {
+			what := "Linjer med 0 % MVA er"
+			if !rated {
+				what = "Dette er"
+			}
+			pdf.MultiCell(0, 5, tr(what+" unntatt fra merverdiavgift (merverdiavgiftsloven kapittel 3)."), "", "", false)
+		}
 	} else {
 		pdf.MultiCell(0, 5, tr("Selger er ikke registrert i Merverdiavgiftsregisteret."), "", "", false)
 	}

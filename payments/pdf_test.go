@@ -28,9 +28,9 @@ import (
 const nb = "\u00a0"
 
 var (
-	vatSeller = payments.Seller{Name: "Kurs AS", OrgNumber: "923609016", VATRegistered: true,
+	vatSeller = payments.Seller{Name: "Kurs AS", OrgNumber: "923609016", VATRegistered: true, Foretaksregisteret: true,
 		Address: "Storgata 1, 2211 Kongsvinger", BankAccount: "12345678903"}
-	plainSeller = payments.Seller{Name: "Kurs AS", OrgNumber: "923609016",
+	plainSeller = payments.Seller{Name: "Kurs AS", OrgNumber: "923609016", Foretaksregisteret: true,
 		Address: "Storgata 1, 2211 Kongsvinger", BankAccount: "12345678903"}
 	// newYear is 00:30 on 1 January 2027 in Oslo, still 2026 in UTC.
 	newYear = time.Date(2026, 12, 31, 23, 30, 0, 0, time.UTC)
@@ -254,7 +254,7 @@ func TestInvoicePDFContents(t *testing.T) {
 		lines := mustPDFLines(t, inv.PDF)
 		mustHaveLines(t, lines,
 			"Faktura",
-			"Selger: Kurs AS", "Org.nr. 923 609 016 MVA", "Storgata 1, 2211 Kongsvinger",
+			"Selger: Kurs AS", "Org.nr. 923 609 016 MVA", "Foretaksregisteret", "Storgata 1, 2211 Kongsvinger",
 			"Kjøper: Bedrift AS", "Org.nr. 974 760 673", "Postboks 1, 0101 Oslo", "Deres referanse: PO-77",
 			"Fakturanummer: 1", "Fakturadato: 01.01.2027", "Leveringsdato: 02.06.2027", "Forfallsdato: 15.01.2027",
 			"Kontonummer: 1234.56.78903", "KID: 18",
@@ -267,6 +267,22 @@ func TestInvoicePDFContents(t *testing.T) {
 		)
 		mustEndALine(t, lines, " 1 1"+nb+"200,00 25 300,00 1"+nb+"500,00")
 		mustNotPrint(t, lines, "1500", "NOK", "Merverdiavgiftsregisteret")
+	})
+	t.Run("VATExempt", func(t *testing.T) {
+		f := newInvoiceFixture(t, &testClock{t: newYear}, vatSeller, june2, nil)
+		zero := 0
+		if _, err := f.app.Events.Patch(context.Background(), "kurs", events.PatchRequest{VATRate: &zero}, nil); err != nil {
+			t.Fatal(err)
+		}
+		mustInvoiceBuyer(t, f)
+		inv := mustInvoice(t, f, 1, payments.KindInvoice)
+		if inv.VAT != 0 || inv.Total != 150000 || inv.Lines[0].VATRate != 0 {
+			t.Fatalf("precondition: VAT %d at %d %%, total %d", inv.VAT, inv.Lines[0].VATRate, inv.Total)
+		}
+		lines := mustPDFLines(t, inv.PDF)
+		mustHaveLines(t, lines, "Org.nr. 923 609 016 MVA", "Å betale: 1"+nb+"500,00"+nb+"kr",
+			"Dette er unntatt fra merverdiavgift (merverdiavgiftsloven kapittel 3).")
+		mustNotPrint(t, lines, "Prisen er inklusive MVA.", "Merverdiavgiftsregisteret")
 	})
 	t.Run("NotVATRegistered", func(t *testing.T) {
 		f := newInvoiceFixture(t, &testClock{t: newYear}, plainSeller, june2, nil)

@@ -141,6 +141,8 @@ var settings = []setting{
 		set: func(c *config, v string) { c.Seller.OrgNumber = v }},
 	{name: "PAMELDING_SELLER_VAT_REGISTERED", def: "false", help: "true: invoices show \"MVA\" after the org number",
 		check: checkBool, set: func(c *config, v string) { c.Seller.VATRegistered, _ = strconv.ParseBool(v) }},
+	{name: "PAMELDING_SELLER_FORETAKSREGISTERET", def: "false", help: "true: the seller is in Foretaksregisteret (an AS, ASA or branch of a foreign company must say so on invoices, foretaksregisterloven § 10-2)",
+		check: checkBool, set: func(c *config, v string) { c.Seller.Foretaksregisteret, _ = strconv.ParseBool(v) }},
 	{name: "PAMELDING_SELLER_ADDRESS", def: "", help: "the seller's address on invoices",
 		set: func(c *config, v string) { c.Seller.Address = v }},
 	{name: "PAMELDING_SELLER_BANK_ACCOUNT", def: "", help: "the account invoices are paid to (11 digits)",
