@@ -348,7 +348,7 @@ func TestEHFContent(t *testing.T) {
 			CompanyID string `xml:"CompanyID"`
 			Scheme    string `xml:"TaxScheme>ID"`
 		} `xml:"AccountingSupplierParty>Party>PartyTaxScheme"`
-		Payment   struct {
+		Payment struct {
 			Code    string `xml:"PaymentMeansCode"`
 			ID      string `xml:"PaymentID"`
 			Account string `xml:"PayeeFinancialAccount>ID"`

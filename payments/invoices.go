@@ -105,8 +105,11 @@ type Invoice struct {
 	CreditsDate time.Time `bson:"creditsDate,omitempty" json:"-"`
 	// Registration is the registration invoiced or credited; an order's
 	// invoice is "order:" and the order's id (Order).
-	Registration string    `bson:"registration" json:"registration"`
-	Order        string    `bson:"order,omitempty" json:"order,omitempty"`
+	Registration string `bson:"registration" json:"registration"`
+	Order        string `bson:"order,omitempty" json:"order,omitempty"`
+	// SendEHF: the buyer asked for it as an EHF e-invoice too; its mail
+	// carries both.
+	SendEHF      bool      `bson:"ehf,omitempty" json:"ehf,omitempty"`
 	Event        string    `bson:"event" json:"event"`
 	Seller       Party     `bson:"seller" json:"seller"`
 	Buyer        Party     `bson:"buyer" json:"buyer"`
@@ -508,7 +511,7 @@ func (s *Invoices) newOrderInvoice(ctx context.Context, o *registration.Order) (
 	if err != nil {
 		return nil, err
 	}
-	inv := s.newInvoice(&registration.Registration{ID: "order:" + o.ID, Plain: buyer, Payment: &registration.Payment{Currency: o.Currency}}, ev)
+	inv := s.newInvoice(&registration.Registration{ID: "order:" + o.ID, Plain: buyer, Payment: &registration.Payment{Currency: o.Currency, EHF: o.EHF}}, ev)
 	inv.Order = o.ID
 	for _, reg := range regs {
 		if reg.Payment == nil || reg.Payment.Status != registration.PaymentInvoicing {
@@ -553,7 +556,7 @@ func (s *Invoices) newInvoice(reg *registration.Registration, ev *events.Event) 
 			Address: v["invoice_address"], Reference: v["invoice_reference"], Contact: v["name"]},
 		Currency:  reg.Payment.Currency,
 		IssueDate: day, DeliveryDate: osloDate(ev.StartsAt), DueDate: day.AddDate(0, 0, s.cfg.InvoiceDueDays),
-		Status: InvoiceOpen, Payments: []BankPayment{},
+		Status: InvoiceOpen, Payments: []BankPayment{}, SendEHF: reg.Payment.EHF,
 	}
 	if inv.Currency == "" {
 		inv.Currency = ev.Price.Currency

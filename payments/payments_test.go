@@ -95,10 +95,8 @@ func buildFixture(t testing.TB, now func() time.Time, seller payments.Seller, lo
 
 func (f *fixture) invoiceSignup(t testing.TB, i int) *registration.Result {
 	res, err := f.app.Signups.Signup(context.Background(), "kurs", registration.SignupRequest{
-		Fields: map[string]string{"name": "N", "email": fmt.Sprintf("b%d@example.no", i), "invoice_org_number": "974760673", "invoice_address": "Gate 1"},
-		Payment: struct {
-			Method string `json:"method"`
-		}{Method: registration.Invoice},
+		Fields:  map[string]string{"name": "N", "email": fmt.Sprintf("b%d@example.no", i), "invoice_org_number": "974760673", "invoice_address": "Gate 1"},
+		Payment: registration.PaymentRequest{Method: registration.Invoice},
 	}, registration.API)
 	if err != nil {
 		t.Fatal(err)

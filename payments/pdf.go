@@ -222,6 +222,11 @@ func (s *Invoices) Document(ctx context.Context, number int64) (registration.Doc
 		return registration.Document{}, err
 	}
 	d := registration.Document{PDF: pdf}
+	if inv.SendEHF {
+		if d.EHF, err = s.RenderEHF(ctx, inv); err != nil {
+			return registration.Document{}, err
+		}
+	}
 	if inv.Kind == KindInvoice {
 		d.Due = inv.DueDate
 	}

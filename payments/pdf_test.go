@@ -81,9 +81,7 @@ func mustInvoiceBuyer(t *testing.T, f *fixture) *registration.Registration {
 	res, err := f.app.Signups.Signup(ctx, "kurs", registration.SignupRequest{
 		Fields: map[string]string{"name": "Kari Nordmann", "email": "kari@example.no", "organisation": "Bedrift AS",
 			"invoice_org_number": "974760673", "invoice_address": "Postboks 1, 0101 Oslo", "invoice_reference": "PO-77"},
-		Payment: struct {
-			Method string `json:"method"`
-		}{Method: registration.Invoice},
+		Payment: registration.PaymentRequest{Method: registration.Invoice},
 	}, registration.API)
 	if err != nil {
 		t.Fatal(err)

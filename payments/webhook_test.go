@@ -35,10 +35,8 @@ func (f *fixture) cardSignup(t testing.TB, email string) *registration.Registrat
 	t.Helper()
 	ctx := context.Background()
 	res, err := f.app.Signups.Signup(ctx, "kurs", registration.SignupRequest{
-		Fields: map[string]string{"name": "N", "email": email},
-		Payment: struct {
-			Method string `json:"method"`
-		}{Method: registration.Card},
+		Fields:  map[string]string{"name": "N", "email": email},
+		Payment: registration.PaymentRequest{Method: registration.Card},
 	}, registration.API)
 	if err != nil {
 		t.Fatal(err)

@@ -98,6 +98,9 @@ type Documents interface {
 // Document is an invoice or credit note as a mail carries it.
 type Document struct {
 	PDF []byte
+	// EHF is the same document as an EHF e-invoice, where the buyer
+	// asked for one.
+	EHF []byte
 	// Due is an invoice's due date (zero for a credit note).
 	Due time.Time
 }
@@ -560,7 +563,7 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 }
 
 // attachDocument attaches an invoice mail's invoice and a credit-note
-// mail's credit note, as PDF, and reads the invoice's due date. An
+// mail's credit note, as PDF (and EHF where the buyer asked), and reads the invoice's due date. An
 // order's documents name every participant and its buyer: they are the
 // buyer's, not attached to a participant's mail.
 func (m *Mailer) attachDocument(ctx context.Context, msg *Message, d *mailData, reg *Registration, kind, lang string) error {
@@ -587,6 +590,10 @@ func (m *Mailer) attachDocument(ctx context.Context, msg *Message, d *mailData, 
 		d.Due = dateText(doc.Due, lang, false)
 	}
 	msg.Attachments = append(msg.Attachments, Attachment{Name: fmt.Sprintf(name, number), ContentType: "application/pdf", Data: doc.PDF})
+	if len(doc.EHF) > 0 {
+		msg.Attachments = append(msg.Attachments, Attachment{Name: strings.TrimSuffix(fmt.Sprintf(name, number), ".pdf") + ".xml",
+			ContentType: "application/xml", Data: doc.EHF})
+	}
 	d.Attached = true
 	return nil
 }

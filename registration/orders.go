@@ -47,11 +47,9 @@ type OrderRequest struct {
 	Participants []ParticipantRequest `json:"participants"`
 	// Code is a discount code, or one that unlocks a category sold only
 	// with one; it applies to each participant whose category it covers.
-	Code    string `json:"code"`
-	Payment struct {
-		Method string `json:"method"`
-	} `json:"payment"`
-	Lang string `json:"lang"`
+	Code    string         `json:"code"`
+	Payment PaymentRequest `json:"payment"`
+	Lang    string         `json:"lang"`
 	// Team names a relay team: required, and only, for a category with a
 	// team size, whose order is the whole team.
 	Team string `json:"team"`
@@ -100,14 +98,16 @@ const (
 // Order is an order as stored. The buyer's values are sealed as a
 // registration's are, under keys of their own in the key store.
 type Order struct {
-	ID           string                    `bson:"_id"`
-	Event        string                    `bson:"event"`
-	Status       OrderStatus               `bson:"status"`
-	Participants []string                  `bson:"participants"`
-	Method       string                    `bson:"method,omitempty"`
-	Amount       int64                     `bson:"amount"`
-	Currency     string                    `bson:"currency,omitempty"`
-	Sealed       map[string]privacy.Sealed `bson:"sealed,omitempty"`
+	ID           string      `bson:"_id"`
+	Event        string      `bson:"event"`
+	Status       OrderStatus `bson:"status"`
+	Participants []string    `bson:"participants"`
+	Method       string      `bson:"method,omitempty"`
+	// EHF: the buyer asked for the invoice as EHF too.
+	EHF      bool                      `bson:"ehf,omitempty"`
+	Amount   int64                     `bson:"amount"`
+	Currency string                    `bson:"currency,omitempty"`
+	Sealed   map[string]privacy.Sealed `bson:"sealed,omitempty"`
 	// PurgeAt is when the buyer's values go: the latest of their
 	// event-end deadlines (the invoice keeps what bookkeeping needs).
 	PurgeAt   *time.Time `bson:"purgeAt,omitempty"`
@@ -242,7 +242,7 @@ func (s *Signups) Order(ctx context.Context, slug string, r OrderRequest, ch Cha
 			claim[key] += n
 		}
 		if lines := c.paymentLines(pcode); LinesTotal(lines) > 0 {
-			reg.Payment = &Payment{Method: r.Payment.Method, Amount: LinesTotal(lines), Currency: c.ticket.Currency, Lines: lines}
+			reg.Payment = &Payment{Method: r.Payment.Method, EHF: r.Payment.EHF, Amount: LinesTotal(lines), Currency: c.ticket.Currency, Lines: lines}
 			switch r.Payment.Method {
 			case Invoice:
 				reg.Payment.Status = PaymentInvoicing
@@ -430,7 +430,7 @@ func (s *Signups) checkOrder(ev *events.Event, r *OrderRequest, now time.Time, c
 	if !ev.Asks("email") {
 		errs.Add("buyer.email", privacy.CodeRequired) // the order's view and mail need it
 	}
-	checkPayment(ev, r.Payment.Method, o.total > 0, s.PaymentMethods(), o.buyer, "buyer.", &errs)
+	checkPayment(ev, r.Payment, o.total > 0, s.PaymentMethods(), o.buyer, "buyer.", &errs)
 	switch r.Lang {
 	case "", "nb", "en":
 	default:
@@ -485,7 +485,7 @@ func (s *Signups) newOrder(ev *events.Event, r *OrderRequest, o *checkedOrder, n
 	if lang == "" {
 		lang = "nb"
 	}
-	order := &Order{ID: id, Event: ev.Slug, Status: OrderOpen, Method: r.Payment.Method, Amount: o.total,
+	order := &Order{ID: id, Event: ev.Slug, Status: OrderOpen, Method: r.Payment.Method, EHF: r.Payment.EHF, Amount: o.total,
 		Currency: ev.Price.Currency, TokenHash: hashToken(token), Submission: id,
 		OpenUntil: now.Add(orderWindow), Lang: lang, CreatedAt: now}
 	if o.total == 0 {

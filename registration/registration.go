@@ -341,7 +341,9 @@ func (st PaymentStatus) Live() bool {
 // Payment is the money side of a registration. No card data: the card is
 // entered on Stripe's page; only Stripe's ids are kept.
 type Payment struct {
-	Method   string        `bson:"method" json:"method"`
+	Method string `bson:"method" json:"method"`
+	// EHF: the invoice goes as an EHF e-invoice too (the buyer asked).
+	EHF      bool          `bson:"ehf,omitempty" json:"ehf,omitempty"`
 	Status   PaymentStatus `bson:"status" json:"status"`
 	Amount   int64         `bson:"amount" json:"amount"` // due, in øre
 	Currency string        `bson:"currency" json:"currency"`

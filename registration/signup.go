@@ -24,15 +24,22 @@ type SignupRequest struct {
 	Objections struct {
 		PartnerSharing bool `json:"partnerSharing"`
 	} `json:"objections"`
-	Payment struct {
-		Method string `json:"method"`
-	} `json:"payment"`
+	Payment PaymentRequest `json:"payment"`
 	// Lang is the language of mails: nb (default) or en.
 	Lang string `json:"lang"`
 	// SubmissionKey makes a sign-up idempotent: a retry with the same key
 	// (the Idempotency-Key header; the form's one-time field) gets the
 	// registration the first made, not a second. Kept only as a hash.
 	SubmissionKey string `json:"-"`
+}
+
+// PaymentRequest is how a sign-up or order pays: method card or invoice;
+// EHF asks for the invoice as an EHF e-invoice too (Peppol BIS Billing
+// 3.0), attached to its mail, for a buyer whose system reads it (public
+// bodies must): it needs the buyer's reference.
+type PaymentRequest struct {
+	Method string `json:"method"`
+	EHF    bool   `json:"ehf"`
 }
 
 // ConsentsRequest holds the consents as sent, by purpose: health,
@@ -77,7 +84,7 @@ func check(ev *events.Event, r *SignupRequest, now time.Time, ch Channel, digita
 	if cat, ok := ev.Category(r.Category); ok && cat.TeamSize > 0 {
 		errs.Add("category", CodeTeamOnly) // a relay is entered as a team, by an order
 	}
-	checkPayment(ev, r.Payment.Method, c.price() > 0, methods, c.values, "fields.", &errs)
+	checkPayment(ev, r.Payment, c.price() > 0, methods, c.values, "fields.", &errs)
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
@@ -172,15 +179,23 @@ func checkPerson(ev *events.Event, r *SignupRequest, now time.Time, digitalConse
 // needs its buyer: the form must ask for the organisation number and
 // address, and values (whose faults are reported under prefix) must hold
 // them.
-func checkPayment(ev *events.Event, method string, paid bool, methods map[string]bool, values map[string]string, prefix string, errs *privacy.Errors) {
-	switch method {
+func checkPayment(ev *events.Event, pay PaymentRequest, paid bool, methods map[string]bool, values map[string]string, prefix string, errs *privacy.Errors) {
+	if pay.EHF && (pay.Method != Invoice || !paid || !ev.Asks("invoice_reference")) {
+		// EHF is an invoice's, and needs the buyer's reference asked.
+		errs.Add("payment.ehf", privacy.CodeInvalid)
+	}
+	switch pay.Method {
 	case Invoice:
 		if paid {
 			if !methods[Invoice] || !ev.Asks("invoice_org_number") || !ev.Asks("invoice_address") {
 				errs.Add("payment.method", privacy.CodeInvalid)
 				break
 			}
-			for _, k := range []string{"invoice_org_number", "invoice_address"} {
+			need := []string{"invoice_org_number", "invoice_address"}
+			if pay.EHF {
+				need = append(need, "invoice_reference")
+			}
+			for _, k := range need {
 				if values[k] == "" && !hasErr(*errs, prefix+k) {
 					errs.Add(prefix+k, privacy.CodeRequired)
 				}

@@ -157,7 +157,7 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		}
 	}
 	if lines := c.paymentLines(code); LinesTotal(lines) > 0 {
-		reg.Payment = &Payment{Method: r.Payment.Method, Amount: LinesTotal(lines), Currency: c.ticket.Currency, Lines: lines}
+		reg.Payment = &Payment{Method: r.Payment.Method, EHF: r.Payment.EHF, Amount: LinesTotal(lines), Currency: c.ticket.Currency, Lines: lines}
 		switch {
 		case reg.Status == Waitlisted, reg.Status == PendingGuardian:
 			reg.Payment.Status = PaymentNotDue

@@ -103,7 +103,9 @@ func TestBrowserJourney(t *testing.T) {
 		chromedp.SendKeys("#f-organisation", "Kongsvinger kommune", chromedp.ByID),
 		chromedp.SendKeys("#f-invoice_org_number", "974760673", chromedp.ByID),
 		chromedp.SendKeys("#f-invoice_address", "Postboks 900, 2226 Kongsvinger", chromedp.ByID),
-		chromedp.Click("#method-invoice", chromedp.ByID))
+		chromedp.SendKeys("#f-invoice_reference", "PO-2027-15", chromedp.ByID),
+		chromedp.Click("#method-invoice", chromedp.ByID),
+		chromedp.Click("#payment-ehf", chromedp.ByID))
 	b.axeCheck(t, "the form on a phone")
 	narrow("the form")
 	b.run(t, chromedp.Click(`#signup button[type=submit]`, chromedp.ByQuery), chromedp.WaitVisible(`main[data-page="done"]`, chromedp.ByQuery))
@@ -118,6 +120,9 @@ func TestBrowserJourney(t *testing.T) {
 	b.run(t, chromedp.Reload(), chromedp.WaitVisible(`main[data-page="done"]`, chromedp.ByQuery))
 	if n := b.count(t, mongodb.Registrations); n != 1 || !strings.Contains(b.text(t, "main h1"), "Du er påmeldt") {
 		t.Errorf("after a reload: %d registrations, %q", n, b.text(t, "main h1"))
+	}
+	if p := b.reg(t, registrationID(t, b.env)).Payment; p == nil || !p.EHF || p.InvoiceNumber != 1 {
+		t.Errorf("the municipality asked for EHF: payment %+v", p)
 	}
 
 	b.run(t, chromedp.Navigate(b.base+"/me?lang=nb"), chromedp.WaitVisible("#cancel", chromedp.ByID), chromedp.Click("#cancel", chromedp.ByID),

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"encoding/csv"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -195,6 +196,70 @@ func moneyRun(t *testing.T, seed uint64) {
 	if len(did) < 10 {
 		t.Fatalf("precondition: a sequence of some length, got %v", did)
 	}
+	checkJournal(t, e, finance, regs, did)
+}
+
+// journalJSON is the journal as the API answers it.
+type journalJSON struct {
+	Lines []struct {
+		Voucher, Kind, Number, VATCode, Description string
+		Debit, Credit                               int64
+	}
+	Balances []struct {
+		Number        string
+		Debit, Credit int64
+	}
+}
+
+// checkJournal: the journal of the whole run agrees to the øre with what
+// the test did: each voucher balances; receivables hold what invoices
+// still claim (invoiced − credited − paid to the bank), the bank what was
+// paid to it, Stripe's clearing account what cards paid less refunds, and
+// revenue with its VAT what stands sold.
+func checkJournal(t *testing.T, e *env, finance string, regs []*moneyModel, did []string) {
+	t.Helper()
+	var j journalJSON
+	r := e.do(t, "GET", "/api/v1/finance/journal?from=2026-11-01&to=2027-01-31", finance, nil)
+	if r.status != 200 {
+		t.Fatalf("journal: %d %s", r.status, r.body)
+	}
+	r.json(t, &j)
+	vouchers := map[string]int64{}
+	for _, l := range j.Lines {
+		vouchers[l.Voucher] += l.Debit - l.Credit
+	}
+	for v, sum := range vouchers {
+		if sum != 0 {
+			t.Errorf("voucher %s is off by %d øre", v, sum)
+		}
+	}
+	var receivables, bank, stripe, sold int64
+	for _, m := range regs {
+		due, net := m.expect()
+		switch {
+		case m.invoice:
+			receivables += net
+			bank += m.paid
+			sold += due
+			if m.cancelled && m.inTime {
+				sold -= m.amount
+			}
+		case m.paid > 0 && m.cancelled && m.inTime:
+		case m.paid > 0:
+			stripe += m.paid
+			sold += m.paid
+		}
+	}
+	got := map[string]int64{}
+	for _, b := range j.Balances {
+		got[b.Number] = b.Debit - b.Credit
+	}
+	if got["1500"] != receivables || got["1920"] != bank || got["1570"] != stripe || -(got["3000"]+got["3200"]+got["2700"]) != sold {
+		t.Errorf("after %v: journal balances %v, want receivables %d, bank %d, Stripe %d, sold %d", did, got, receivables, bank, stripe, sold)
+	}
+	if len(vouchers) == 0 || sold == 0 {
+		t.Errorf("precondition: money moved (%d vouchers, %d sold)", len(vouchers), sold)
+	}
 }
 
 // TestReportFiles: the report's XLSX holds numbers Excel can sum and
@@ -317,5 +382,50 @@ func TestFinanceDay(t *testing.T) {
 	got.UnmatchedBank = 0
 	if got != want {
 		t.Errorf("totals %+v\nwant   %+v", got, want)
+	}
+}
+
+// TestJournalCSV: the journal's CSV is in its documented layout, carries
+// no personal data (no name, e-mail or organisation of a participant or
+// buyer), and is refused to a token limited to some events, and without
+// a period.
+func TestJournalCSV(t *testing.T) {
+	e := newEnv(t)
+	e.invoiceEvent(t, "seminar")
+	e.mustSignup(t, "seminar", invoiceBuyer("kari@example.no"))
+	finance := e.token(t, staff.CreateRequest{Role: staff.Finance, Name: "f"})
+	r := e.do(t, "GET", "/api/v1/finance/journal?from=2026-11-01&to=2026-11-30&format=csv", finance, nil)
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("journal CSV: %d %s", r.status, r.body)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "date,voucher,kind,account,account_name,saft_standard_account,vat_code,vat_rate,debit,credit,currency,event,reference,description"
+	if len(rows) != 4 || strings.Join(rows[0], ",") != want {
+		t.Fatalf("journal CSV rows %q", rows)
+	}
+	// 1 500,00 invoiced at 25 %: receivables 1500.00 against sales 1200.00
+	// and VAT 300.00, code 3.
+	got := map[string]string{}
+	for _, row := range rows[1:] {
+		if row[0] != "2026-11-21" || row[1] != "F1" || row[2] != "invoice" {
+			t.Errorf("row %q", row)
+		}
+		got[row[3]] = row[6] + " " + row[8] + " " + row[9]
+	}
+	if got["1500"] != " 1500.00 0.00" || got["3000"] != "3 0.00 1200.00" || got["2700"] != "3 0.00 300.00" {
+		t.Errorf("postings %v", got)
+	}
+	for _, personal := range []string{"Kari", "kari@", "Acme", "974760673", "Postboks"} {
+		if bytes.Contains(r.body, []byte(personal)) {
+			t.Errorf("the journal carries %q:\n%s", personal, r.body)
+		}
+	}
+	scoped := e.token(t, staff.CreateRequest{Role: staff.Finance, Name: "fs", Events: []string{"seminar"}})
+	mustProblem(t, e.do(t, "GET", "/api/v1/finance/journal?from=2026-11-01&to=2026-11-30", scoped, nil), 403)
+	if p := mustProblem(t, e.do(t, "GET", "/api/v1/finance/journal?from=2026-11-01", finance, nil), 400); !p.has("to", "invalid") {
+		t.Errorf("without to: %+v", p.Errors)
 	}
 }

@@ -187,7 +187,7 @@ func readOrder(c *fiber.Ctx, e *events.Event, lang string, n int, in map[string]
 	in["team"] = c.FormValue("team")
 	req.Team = in["team"]
 	if e.Paid() {
-		req.Payment.Method = in["payment_method"]
+		req.Payment = formPayment(in)
 	}
 	if len(in["submission"]) <= 64 {
 		req.SubmissionKey = in["submission"]

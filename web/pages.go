@@ -422,9 +422,22 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 			data["MethodError"] = t(lang, "err."+code)
 			errs = append(errs, pageError{ID: "method-card", Text: t(lang, "payment.legend") + ": " + t(lang, "err."+code)})
 		}
+		// EHF where an invoice is offered and the buyer's reference asked.
+		if slices.ContainsFunc(ms, func(m fiber.Map) bool { return m["Value"] == registration.Invoice }) && e.Asks("invoice_reference") {
+			data["EHF"] = fiber.Map{"Checked": in["payment_ehf"] == "true"}
+			if code := byField["payment.ehf"]; code != "" {
+				data["EHF"] = fiber.Map{"Checked": in["payment_ehf"] == "true", "Error": t(lang, "err."+code)}
+				errs = append(errs, pageError{ID: "payment-ehf", Text: t(lang, "payment.ehf") + ": " + t(lang, "err."+code)})
+			}
+		}
 	}
 	data["Errors"] = errs
 	return render(c, "event", lang, data)
+}
+
+// formPayment is the payment a form chose.
+func formPayment(in map[string]string) registration.PaymentRequest {
+	return registration.PaymentRequest{Method: in["payment_method"], EHF: in["payment_ehf"] == "true"}
 }
 
 // categoryChoice is the event's categories on sale to the form: each
@@ -553,7 +566,7 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 			in["f_"+ff.Key] = v
 			req.Fields[ff.Key] = v
 		}
-		for _, k := range []string{"object_partners", "payment_method", "submission", "category", "code", "people"} {
+		for _, k := range []string{"object_partners", "payment_method", "payment_ehf", "submission", "category", "code", "people"} {
 			in[k] = c.FormValue(k)
 		}
 		if n := formPeople(in["people"]); n > 1 {
@@ -580,7 +593,7 @@ func handleEventSubmit(a *app.App, ps *pageState, methods func() map[string]bool
 			return err
 		}
 		if e.Paid() {
-			req.Payment.Method = in["payment_method"]
+			req.Payment = formPayment(in)
 		}
 		if to, ok := switchLang(c); ok {
 			return eventForm(c, e, to, in, nil, "", methods(), code)

@@ -110,8 +110,9 @@ func handleListInvoices(p *payments.Invoices) fiber.Handler {
 	}
 }
 
-// handleGetInvoice answers JSON, or the PDF with ?format=pdf or
-// Accept: application/pdf.
+// handleGetInvoice answers JSON, the PDF with ?format=pdf or Accept:
+// application/pdf, or the EHF document with ?format=ehf or Accept:
+// application/xml.
 func handleGetInvoice(p *payments.Invoices) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		n, err := strconv.ParseInt(c.Params("number"), 10, 64)
@@ -126,20 +127,26 @@ func handleGetInvoice(p *payments.Invoices) fiber.Handler {
 			return staff.ErrForbidden
 		}
 		c.Set(fiber.HeaderCacheControl, "no-store")
-		if c.Query("format") == "pdf" || strings.HasPrefix(c.Get(fiber.HeaderAccept), "application/pdf") {
-			b, err := p.Render(c.UserContext(), inv)
-			if err != nil {
-				return err
-			}
-			c.Set(fiber.HeaderContentType, "application/pdf")
-			file := "faktura-"
-			if inv.Kind == payments.KindCreditNote {
-				file = "kreditnota-"
-			}
-			c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+file+strconv.FormatInt(n, 10)+`.pdf"`)
-			return c.Send(b)
+		accept := c.Get(fiber.HeaderAccept)
+		render, ext, mime := p.Render, ".pdf", "application/pdf"
+		switch {
+		case c.Query("format") == "pdf" || strings.HasPrefix(accept, "application/pdf"):
+		case c.Query("format") == "ehf" || strings.HasPrefix(accept, "application/xml"):
+			render, ext, mime = p.RenderEHF, ".xml", "application/xml"
+		default:
+			return c.JSON(inv)
 		}
-		return c.JSON(inv)
+		b, err := render(c.UserContext(), inv)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, mime)
+		file := "faktura-"
+		if inv.Kind == payments.KindCreditNote {
+			file = "kreditnota-"
+		}
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+file+strconv.FormatInt(n, 10)+ext+`"`)
+		return c.Send(b)
 	}
 }
 
@@ -180,6 +187,45 @@ func handleUnmatched(p *payments.Service) fiber.Handler {
 
 // handleReconciliation answers JSON, CSV (?format=csv or Accept: text/csv)
 // or XLSX (?format=xlsx).
+// handleJournal answers the period's postings (?from=&to=, dates), as
+// JSON or, with format=csv or Accept: text/csv, in the journal's CSV
+// layout. The journal is the seller's whole books: a token limited to
+// some events cannot read it.
+func handleJournal(p *payments.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if pr := principal(c); pr.Role != staff.Admin && len(pr.Events) > 0 {
+			return problem(fiber.StatusForbidden, "forbidden", "The journal covers every event; a token limited to some events cannot read it.")
+		}
+		var q payments.JournalQuery
+		for _, b := range []struct {
+			name string
+			dst  *time.Time
+		}{{"from", &q.From}, {"to", &q.To}} {
+			t, err := time.Parse(time.DateOnly, c.Query(b.name))
+			if err != nil {
+				return problem(fiber.StatusBadRequest, "bad_query", "from and to are required dates (YYYY-MM-DD).",
+					privacy.FieldError{Field: b.name, Code: privacy.CodeInvalid})
+			}
+			*b.dst = t
+		}
+		if q.To.Before(q.From) || q.To.Sub(q.From) > 366*24*time.Hour {
+			return problem(fiber.StatusBadRequest, "bad_query", "to is on or after from, at most a year later.",
+				privacy.FieldError{Field: "to", Code: privacy.CodeInvalid})
+		}
+		j, err := p.Journal(c.UserContext(), q)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		if c.Query("format") == "csv" || strings.HasPrefix(c.Get(fiber.HeaderAccept), "text/csv") {
+			c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+			c.Set(fiber.HeaderContentDisposition, `attachment; filename="journal-`+c.Query("from")+`-`+c.Query("to")+`.csv"`)
+			return j.WriteCSV(c)
+		}
+		return c.JSON(j)
+	}
+}
+
 func handleReconciliation(p *payments.Service) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ev, err := financeEvent(c)

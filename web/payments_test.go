@@ -313,6 +313,70 @@ func invoiceBuyer(email string) map[string]any {
 	}
 }
 
+// TestEHFInvoiceMail: a buyer who asks for EHF gets the invoice mail
+// with the PDF and the EHF document of the same invoice, addressed to
+// their org number with their reference; asking for it without a
+// reference, with a card, or where the event asks no reference is
+// refused and registers nothing; a buyer who does not ask gets the PDF
+// alone.
+func TestEHFInvoiceMail(t *testing.T) {
+	e := newEnv(t)
+	e.invoiceEvent(t, "seminar")
+	e.mustEvent(t, "noref", func(b map[string]any) {
+		b["fields"] = []map[string]any{{"key": "name", "required": true}, {"key": "email", "required": true},
+			{"key": "invoice_org_number"}, {"key": "invoice_address"}}
+	})
+	ehf := func(email string) map[string]any {
+		b := invoiceBuyer(email)
+		b["payment"] = map[string]any{"method": "invoice", "ehf": true}
+		return b
+	}
+	noRef := ehf("a@example.no")
+	delete(noRef["fields"].(map[string]any), "invoice_reference")
+	if p := mustProblem(t, e.do(t, "POST", "/api/v1/events/seminar/registrations", "", noRef), 422); !p.has("fields.invoice_reference", "required") {
+		t.Errorf("EHF without a reference: %+v", p.Errors)
+	}
+	card := ehf("b@example.no")
+	card["payment"] = map[string]any{"method": "card", "ehf": true}
+	if p := mustProblem(t, e.do(t, "POST", "/api/v1/events/seminar/registrations", "", card), 422); !p.has("payment.ehf", "invalid") {
+		t.Errorf("EHF with a card: %+v", p.Errors)
+	}
+	other := ehf("c@example.no")
+	delete(other["fields"].(map[string]any), "invoice_reference")
+	delete(other["fields"].(map[string]any), "organisation")
+	if p := mustProblem(t, e.do(t, "POST", "/api/v1/events/noref/registrations", "", other), 422); !p.has("payment.ehf", "invalid") {
+		t.Errorf("EHF where no reference is asked: %+v", p.Errors)
+	}
+	if n := e.count(t, "registrations"); n != 0 {
+		t.Fatalf("%d registrations after refusals", n)
+	}
+
+	if r := e.do(t, "POST", "/api/v1/events/seminar/registrations", "", ehf("kari@example.no")); r.status != 201 {
+		t.Fatalf("EHF sign-up: %d %s", r.status, r.body)
+	}
+	if r := e.do(t, "POST", "/api/v1/events/seminar/registrations", "", invoiceBuyer("ola@example.no")); r.status != 201 {
+		t.Fatalf("PDF sign-up: %d %s", r.status, r.body)
+	}
+	invoiceMails := map[string][]mailtest.Part{}
+	for _, m := range e.sendMail(t) {
+		for _, a := range m.Attachments() {
+			if strings.HasPrefix(a.Filename, "faktura-") {
+				invoiceMails[m.To[0]] = m.Attachments()
+				break
+			}
+		}
+	}
+	kari, ola := invoiceMails["kari@example.no"], invoiceMails["ola@example.no"]
+	if len(kari) != 2 || kari[0].Filename != "faktura-1.pdf" || kari[1].Filename != "faktura-1.xml" || !strings.HasPrefix(kari[1].ContentType, "application/xml") ||
+		!bytes.Contains(kari[1].Data, []byte(`<cbc:EndpointID schemeID="0192">974760673</cbc:EndpointID>`)) ||
+		!bytes.Contains(kari[1].Data, []byte(`<cbc:BuyerReference>PO-77</cbc:BuyerReference>`)) || !bytes.Contains(kari[1].Data, []byte(`<cbc:ID>1</cbc:ID>`)) {
+		t.Errorf("the EHF buyer's invoice mail: %+v", kari)
+	}
+	if len(ola) != 1 || ola[0].Filename != "faktura-2.pdf" {
+		t.Errorf("the PDF buyer's invoice mail: %+v", ola)
+	}
+}
+
 func TestInvoices(t *testing.T) {
 	e := newEnv(t)
 	e.invoiceEvent(t, "seminar")
@@ -368,6 +432,18 @@ func TestInvoices(t *testing.T) {
 		r := e.do(t, "GET", "/api/v1/finance/invoices/1?format=pdf", finance, nil)
 		if r.status != 200 || r.header.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(r.body, []byte("%PDF-")) {
 			t.Fatalf("pdf: %d %s", r.status, r.header.Get("Content-Type"))
+		}
+	})
+	t.Run("EHF", func(t *testing.T) {
+		r := e.do(t, "GET", "/api/v1/finance/invoices/1?format=ehf", finance, nil)
+		if r.status != 200 || r.header.Get("Content-Type") != "application/xml" ||
+			r.header.Get("Content-Disposition") != `attachment; filename="faktura-1.xml"` ||
+			!bytes.Contains(r.body, []byte(`<cbc:EndpointID schemeID="0192">974760673</cbc:EndpointID>`)) ||
+			!bytes.Contains(r.body, []byte(`<cbc:PaymentID>18</cbc:PaymentID>`)) {
+			t.Fatalf("ehf: %d %s %s\n%s", r.status, r.header.Get("Content-Type"), r.header.Get("Content-Disposition"), r.body)
+		}
+		if r := e.do(t, "GET", "/api/v1/finance/invoices/1", finance, nil, "Accept", "application/xml"); r.status != 200 || !bytes.HasPrefix(r.body, []byte("<?xml")) {
+			t.Errorf("Accept: application/xml: %d %.60s", r.status, r.body)
 		}
 	})
 	t.Run("Forbidden", func(t *testing.T) {

@@ -86,6 +86,7 @@ var domainErrors = []struct {
 	{payments.ErrUnsupportedAPIVersion, http.StatusBadRequest, "unsupported_api_version", "The webhook's object cannot be read in its Stripe API version; create the endpoint with a version this service reads (2023-10-16)."},
 	{payments.ErrBadPayload, http.StatusBadRequest, "bad_payload", "The webhook payload could not be read."},
 	{payments.ErrInvoiceNotFound, http.StatusNotFound, "not_found", "No invoice has that number."},
+	{payments.ErrNoEHF, http.StatusUnprocessableEntity, "no_ehf", "The buyer has no organisation number to send an EHF invoice to; the PDF is the invoice."},
 	{payments.ErrBadStatement, http.StatusUnprocessableEntity, "bad_statement", "The file is not a camt.053 or camt.054 statement this service can read."},
 	{registration.ErrErased, http.StatusGone, "erased", "The registration's data was erased."},
 	{registration.ErrUnknownPurpose, http.StatusNotFound, "not_found", "No consent has that purpose."},

@@ -119,4 +119,5 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	v1.Post("/finance/bank-statements", staffOnly(staff.Admin, staff.Finance), handleImportStatement(a.Payments))
 	v1.Get("/finance/bank-statements/unmatched", staffOnly(staff.Admin, staff.Finance), handleUnmatched(a.Payments))
 	v1.Get("/finance/reconciliation", staffOnly(staff.Admin, staff.Finance), handleReconciliation(a.Payments))
+	v1.Get("/finance/journal", staffOnly(staff.Admin, staff.Finance), handleJournal(a.Payments))
 }
