@@ -111,7 +111,7 @@ func (inv *Invoice) EHF() ([]byte, error) {
 		line.Price.Amount = ublAmount{Currency: cur, Value: ratio(lineNet, qty)}
 		if l.Discount > 0 && qty != 0 {
 			// The price before the code, net of VAT as the price is.
-			before := ratio(netOf(l.UnitGross+l.Discount, l.VATRate, inv.Seller.VATRegistered)*qty, qty)
+			before := decimal(netOf(l.UnitGross+l.Discount, l.VATRate, inv.Seller.VATRegistered))
 			off := new(big.Rat).Sub(rat(before), rat(line.Price.Amount.Value))
 			line.Price.Allowance = &ublPriceAllowance{Indicator: false,
 				Amount: ublAmount{Currency: cur, Value: ratString(off)}, Base: ublAmount{Currency: cur, Value: before}}
@@ -135,17 +135,12 @@ func (inv *Invoice) EHF() ([]byte, error) {
 	return append([]byte(xml.Header), out...), nil
 }
 
-// RenderEHF is the EHF document of an invoice or credit note, with the
-// credited invoice's date filled in as Render does for the PDF.
+// RenderEHF is the EHF document of an invoice or credit note, completed
+// as Render completes the PDF's.
 func (s *Invoices) RenderEHF(ctx context.Context, inv *Invoice) ([]byte, error) {
-	if inv.Kind == KindCreditNote && inv.CreditsDate.IsZero() && inv.Credits != 0 {
-		credited, err := s.Invoice(ctx, inv.Credits)
-		if err != nil {
-			return nil, fmt.Errorf("credited invoice %d: %w", inv.Credits, err)
-		}
-		doc := *inv
-		doc.CreditsDate = credited.IssueDate
-		inv = &doc
+	inv, err := s.complete(ctx, inv)
+	if err != nil {
+		return nil, err
 	}
 	return inv.EHF()
 }

@@ -194,10 +194,19 @@ func (inv *Invoice) PDF() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Render is the PDF of an invoice or credit note. A credit note stored
-// before credit notes kept the date of the invoice they credit gets it
-// from that invoice.
+// Render is the PDF of an invoice or credit note.
 func (s *Invoices) Render(ctx context.Context, inv *Invoice) ([]byte, error) {
+	inv, err := s.complete(ctx, inv)
+	if err != nil {
+		return nil, err
+	}
+	return inv.PDF()
+}
+
+// complete fills in what a document stored by an older version lacks: a
+// credit note stored before credit notes kept the date of the invoice
+// they credit gets it from that invoice.
+func (s *Invoices) complete(ctx context.Context, inv *Invoice) (*Invoice, error) {
 	if inv.Kind == KindCreditNote && inv.CreditsDate.IsZero() && inv.Credits != 0 {
 		credited, err := s.Invoice(ctx, inv.Credits)
 		if err != nil {
@@ -207,7 +216,7 @@ func (s *Invoices) Render(ctx context.Context, inv *Invoice) ([]byte, error) {
 		doc.CreditsDate = credited.IssueDate
 		inv = &doc
 	}
-	return inv.PDF()
+	return inv, nil
 }
 
 // Document is an invoice or credit note as its mail carries it: the PDF,
