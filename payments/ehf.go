@@ -51,14 +51,14 @@ func (inv *Invoice) EHF() ([]byte, error) {
 	if cur == "" {
 		cur = "NOK"
 	}
-	money := func(øre int64) ublAmount { return ublAmount{Currency: cur, Value: decimal(øre)} }
+	money := func(øre int64) ublAmount { return ublAmount{Currency: cur, Value: Kroner(øre)} }
 
 	d := ublDocument{
 		Cac: "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
 		Cbc: "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
 
 		CustomizationID: ehfCustomization, ProfileID: ehfProfile,
-		ID: strconv.FormatInt(inv.Number, 10), IssueDate: ublDate(inv),
+		ID: strconv.FormatInt(inv.Number, 10), IssueDate: inv.IssueDate.Format("2006-01-02"),
 		DocumentCurrencyCode: cur,
 		BuyerReference:       inv.Buyer.Reference,
 		Supplier:             ublParty{Party: inv.sellerParty()},
@@ -111,7 +111,7 @@ func (inv *Invoice) EHF() ([]byte, error) {
 		line.Price.Amount = ublAmount{Currency: cur, Value: ratio(lineNet, qty)}
 		if l.Discount > 0 && qty != 0 {
 			// The price before the code, net of VAT as the price is.
-			before := decimal(netOf(l.UnitGross+l.Discount, l.VATRate, inv.Seller.VATRegistered))
+			before := Kroner(netOf(l.UnitGross+l.Discount, l.VATRate, inv.Seller.VATRegistered))
 			off := new(big.Rat).Sub(rat(before), rat(line.Price.Amount.Value))
 			line.Price.Allowance = &ublPriceAllowance{Indicator: false,
 				Amount: ublAmount{Currency: cur, Value: ratString(off)}, Base: ublAmount{Currency: cur, Value: before}}
@@ -144,8 +144,6 @@ func (s *Invoices) RenderEHF(ctx context.Context, inv *Invoice) ([]byte, error) 
 	}
 	return inv.EHF()
 }
-
-func ublDate(inv *Invoice) string { return inv.IssueDate.Format("2006-01-02") }
 
 // netOf is a VAT-inclusive price without the VAT the seller charges.
 func netOf(gross int64, rate int, registered bool) int64 {
@@ -228,20 +226,11 @@ func postalAddress(s string) ublAddress {
 	return a
 }
 
-// decimal writes øre as a UBL amount: 1500.00.
-func decimal(øre int64) string {
-	sign := ""
-	if øre < 0 {
-		sign, øre = "-", -øre
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, øre/100, øre%100)
-}
-
 // ratio is øre ÷ n as a decimal in kroner, exact where it ends within
 // six decimals (a unit price: 1 000,00 for three is 333.333333).
 func ratio(øre, n int64) string {
 	if n == 0 {
-		return decimal(øre)
+		return Kroner(øre)
 	}
 	return ratString(big.NewRat(øre, 100*n))
 }
@@ -405,8 +394,8 @@ func (t *ublTaxTotal) add(cat ublTaxCategory, net, vat int64, cur string) {
 	}
 	s := &t.Subtotals[i]
 	s.net, s.vat = s.net+net, s.vat+vat
-	s.Taxable = ublAmount{Currency: cur, Value: decimal(s.net)}
-	s.Tax = ublAmount{Currency: cur, Value: decimal(s.vat)}
+	s.Taxable = ublAmount{Currency: cur, Value: Kroner(s.net)}
+	s.Tax = ublAmount{Currency: cur, Value: Kroner(s.vat)}
 }
 
 type ublTotals struct {

@@ -336,7 +336,7 @@ func (j *Journal) WriteCSV(w io.Writer) error {
 			rate = strconv.Itoa(*l.VATRate)
 		}
 		if err := cw.Write([]string{l.Date.Format("2006-01-02"), l.Voucher, l.Kind, l.Number, l.Name, l.Standard,
-			l.VATCode, rate, decimal(l.Debit), decimal(l.Credit), l.Currency, l.Event, l.Reference, l.Description}); err != nil {
+			l.VATCode, rate, Kroner(l.Debit), Kroner(l.Credit), l.Currency, l.Event, l.Reference, l.Description}); err != nil {
 			return err
 		}
 	}

@@ -424,11 +424,12 @@ func eventForm(c *fiber.Ctx, e *events.Event, lang string, in map[string]string,
 		}
 		// EHF where an invoice is offered and the buyer's reference asked.
 		if slices.ContainsFunc(ms, func(m fiber.Map) bool { return m["Value"] == registration.Invoice }) && e.Asks("invoice_reference") {
-			data["EHF"] = fiber.Map{"Checked": in["payment_ehf"] == "true"}
+			ehf := fiber.Map{"Checked": in["payment_ehf"] == "true"}
 			if code := byField["payment.ehf"]; code != "" {
-				data["EHF"] = fiber.Map{"Checked": in["payment_ehf"] == "true", "Error": t(lang, "err."+code)}
+				ehf["Error"] = t(lang, "err."+code)
 				errs = append(errs, pageError{ID: "payment-ehf", Text: t(lang, "payment.ehf") + ": " + t(lang, "err."+code)})
 			}
+			data["EHF"] = ehf
 		}
 	}
 	data["Errors"] = errs

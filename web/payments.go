@@ -196,18 +196,19 @@ func handleJournal(p *payments.Service) fiber.Handler {
 		if pr := principal(c); pr.Role != staff.Admin && len(pr.Events) > 0 {
 			return problem(fiber.StatusForbidden, "forbidden", "The journal covers every event; a token limited to some events cannot read it.")
 		}
-		var q payments.JournalQuery
-		for _, b := range []struct {
-			name string
-			dst  *time.Time
-		}{{"from", &q.From}, {"to", &q.To}} {
-			t, err := time.Parse(time.DateOnly, c.Query(b.name))
-			if err != nil {
-				return problem(fiber.StatusBadRequest, "bad_query", "from and to are required dates (YYYY-MM-DD).",
-					privacy.FieldError{Field: b.name, Code: privacy.CodeInvalid})
-			}
-			*b.dst = t
+		from, to, err := queryPeriod(c)
+		if err != nil {
+			return err
 		}
+		if from == nil || to == nil {
+			field := "to"
+			if from == nil {
+				field = "from"
+			}
+			return problem(fiber.StatusBadRequest, "bad_query", "from and to are required dates (YYYY-MM-DD).",
+				privacy.FieldError{Field: field, Code: privacy.CodeInvalid})
+		}
+		q := payments.JournalQuery{From: *from, To: *to}
 		if q.To.Before(q.From) || q.To.Sub(q.From) > 366*24*time.Hour {
 			return problem(fiber.StatusBadRequest, "bad_query", "to is on or after from, at most a year later.",
 				privacy.FieldError{Field: "to", Code: privacy.CodeInvalid})
@@ -226,26 +227,36 @@ func handleJournal(p *payments.Service) fiber.Handler {
 	}
 }
 
+// queryPeriod reads ?from= and ?to=, dates (YYYY-MM-DD), each nil when
+// not given.
+func queryPeriod(c *fiber.Ctx) (from, to *time.Time, err error) {
+	for _, b := range []struct {
+		name string
+		dst  **time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if v := c.Query(b.name); v != "" {
+			t, err := time.Parse(time.DateOnly, v)
+			if err != nil {
+				return nil, nil, problem(fiber.StatusBadRequest, "bad_query", "from and to are dates (YYYY-MM-DD).",
+					privacy.FieldError{Field: b.name, Code: privacy.CodeInvalid})
+			}
+			*b.dst = &t
+		}
+	}
+	return from, to, nil
+}
+
 func handleReconciliation(p *payments.Service) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ev, err := financeEvent(c)
 		if err != nil {
 			return err
 		}
-		q := payments.ReportQuery{Event: ev, By: principal(c).ID}
-		for _, b := range []struct {
-			name string
-			dst  **time.Time
-		}{{"from", &q.From}, {"to", &q.To}} {
-			if v := c.Query(b.name); v != "" {
-				t, err := time.Parse(time.DateOnly, v)
-				if err != nil {
-					return problem(fiber.StatusBadRequest, "bad_query", "from and to are dates (YYYY-MM-DD).",
-						privacy.FieldError{Field: b.name, Code: privacy.CodeInvalid})
-				}
-				*b.dst = &t
-			}
+		from, to, err := queryPeriod(c)
+		if err != nil {
+			return err
 		}
+		q := payments.ReportQuery{Event: ev, By: principal(c).ID, From: from, To: to}
 		rep, err := p.Reconciliation(c.UserContext(), q)
 		if err != nil {
 			return err
