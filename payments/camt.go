@@ -182,7 +182,7 @@ func (s *Service) settleInvoice(ctx context.Context, inv *Invoice) (string, erro
 	switch {
 	case inv.PaidAmount < inv.Due():
 		status, regStatus = InvoicePartiallyPaid, registration.PaymentPartiallyPaid
-	case inv.PaidAmount > inv.Due():
+	case inv.PaidAmount > inv.Due()+inv.ReminderFee:
 		status, regStatus = InvoiceOverpaid, registration.PaymentOverpaid
 	}
 	if inv.Status == InvoiceCredited {
@@ -207,7 +207,7 @@ func (s *Service) settleInvoice(ctx context.Context, inv *Invoice) (string, erro
 		if err := s.allocate(ctx, inv, paidAt); err != nil {
 			return "", err
 		}
-	} else if err := s.regs.RecordInvoicePayment(ctx, inv.Registration, inv.Number, inv.PaidAmount, regStatus, paidAt); err != nil {
+	} else if err := s.regs.RecordInvoicePayment(ctx, inv.Registration, inv.Number, inv.PaidAmount-inv.FeePaid(), regStatus, paidAt); err != nil {
 		return "", err
 	}
 	return map[string]string{InvoicePaid: "paid", InvoicePartiallyPaid: "partially_paid", InvoiceOverpaid: "overpaid", InvoiceCredited: "paid_after_credit"}[status], nil
@@ -218,7 +218,7 @@ func (s *Service) settleInvoice(ctx context.Context, inv *Invoice) (string, erro
 // before the next gets any, so every share only grows as payments come
 // in; what is paid beyond the whole is the last one's (overpaid).
 func (s *Service) allocate(ctx context.Context, inv *Invoice, paidAt time.Time) error {
-	left := inv.PaidAmount
+	left := inv.PaidAmount - inv.FeePaid() // the fee is the buyer's, no participant's
 	billed := billedBy(inv)
 	var live []*registration.Registration
 	for _, id := range billed {

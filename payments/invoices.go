@@ -135,10 +135,26 @@ type Invoice struct {
 	// due date; ReminderDue the new deadline the reminder gave.
 	RemindedAt  *time.Time `bson:"remindedAt,omitempty" json:"remindedAt,omitempty"`
 	ReminderDue *time.Time `bson:"reminderDue,omitempty" json:"reminderDue,omitempty"`
+	// ReminderFee is the fee the reminder charged (øre; 0: none). What
+	// is paid beyond Due, up to it, pays the fee, not an overpayment.
+	ReminderFee int64 `bson:"reminderFee,omitempty" json:"reminderFee,omitempty"`
 }
 
 // Due is what is left to pay of it once credit notes took their part.
 func (inv *Invoice) Due() int64 { return inv.Total - inv.Credited }
+
+// FeePaid is the part of what was paid that paid the reminder fee: what
+// came in beyond Due, up to the fee.
+func (inv *Invoice) FeePaid() int64 { return min(max(inv.PaidAmount-inv.Due(), 0), inv.ReminderFee) }
+
+// splitPayment divides a payment of amount, made when before had been
+// paid, into what it paid of the invoice (and any overpayment) and what
+// it paid of the reminder fee: the invoice is paid first.
+func (inv *Invoice) splitPayment(before, amount int64) (invoice, fee int64) {
+	feeOf := func(paid int64) int64 { return min(max(paid-inv.Due(), 0), inv.ReminderFee) }
+	fee = feeOf(before+amount) - feeOf(before)
+	return amount - fee, fee
+}
 
 // TotalOf is what an order's invoice bills for one participant (the
 // whole invoice for a registration's own).
@@ -181,7 +197,7 @@ type Invoicing interface {
 	ReleaseInvoicing(ctx context.Context, id, nonce string) error
 	Open(ctx context.Context, reg *registration.Registration, fields ...string) (map[string]string, error)
 	MarkInvoiced(ctx context.Context, id, nonce string, number int64, kid string) (creditDue bool, err error)
-	QueueInvoiceReminder(ctx context.Context, id string, number int64, due time.Time) (bool, error)
+	QueueInvoiceReminder(ctx context.Context, id string, number int64, due time.Time, fee int64) (bool, error)
 }
 
 // Invoices keeps the seller's gapless series of invoices and credit

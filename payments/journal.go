@@ -34,6 +34,9 @@ var (
 	AccountOutputVAT  = Account{"2700", "Utgående merverdiavgift", "2700"}
 	AccountSales      = Account{"3000", "Salgsinntekt, avgiftspliktig", "3000"}
 	AccountSalesNoVAT = Account{"3200", "Salgsinntekt, utenfor merverdiavgiftsloven", "3200"}
+	// AccountReminderFees is reminder fees paid: compensation, outside
+	// the VAT act, booked when paid.
+	AccountReminderFees = Account{"8070", "Annen finansinntekt (purregebyr)", "8070"}
 )
 
 // SAF-T standard VAT codes (Skatteetaten's "standard MVA-koder") of the
@@ -179,7 +182,9 @@ type JournalQuery struct {
 //     credited (the invoice's lines, as billed); a credit note reverses
 //     its share;
 //   - a bank payment matched to an invoice: bank debited, receivables
-//     credited, on the bank's booking date;
+//     credited, on the bank's booking date; what it paid of a reminder
+//     fee is credited to reminder fees instead (a fee is income when
+//     paid: it is not chased);
 //   - a card payment: Stripe's clearing account debited, revenue and VAT
 //     credited as for an invoice; a card refund reverses it, in
 //     proportion when partial.
@@ -209,14 +214,18 @@ func (s *Service) Journal(ctx context.Context, q JournalQuery) (*Journal, error)
 			v.post(AccountReceivables, gross, "", nil)
 			vouchers = append(vouchers, v)
 		}
+		var before int64
 		for i, p := range inv.Payments {
+			paid, fee := inv.splitPayment(before, p.Amount)
+			before += p.Amount
 			if !in(p.Date) || p.Amount == 0 {
 				continue
 			}
 			v := voucher{date: osloDate(p.Date), id: fmt.Sprintf("B%s-%d", number, i+1), kind: EntryBankPayment, event: inv.Event,
 				ref: p.Ref, currency: inv.Currency, description: "Innbetaling på faktura " + number + " (KID " + inv.KID + ")"}
 			v.post(AccountBank, p.Amount, "", nil)
-			v.post(AccountReceivables, -p.Amount, "", nil)
+			v.post(AccountReceivables, -paid, "", nil)
+			v.post(AccountReminderFees, -fee, "", nil)
 			vouchers = append(vouchers, v)
 		}
 	}

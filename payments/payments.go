@@ -67,6 +67,9 @@ type Config struct {
 	// date is reminded once (0: never); ReminderDays is the new deadline
 	// the reminder gives, at least 14 days (inkassoloven § 9).
 	ReminderAfterDays, ReminderDays int
+	// ReminderFee is the fee a reminder charges (øre; 0: none), when it
+	// may (see RemindOverdue); more than MaxReminderFee is not charged.
+	ReminderFee int64
 }
 
 // Registrations is what payments asks of the registrations' owner

@@ -305,7 +305,7 @@ func (row *ReportRow) money(reg *registration.Registration, invoices map[int64]I
 		// is shared among them (see allocate).
 		row.AmountDue = inv.TotalOf(reg.ID)
 		if inv.Order == "" {
-			row.AmountPaid = max(row.AmountPaid, inv.PaidAmount)
+			row.AmountPaid = max(row.AmountPaid, inv.PaidAmount-inv.FeePaid())
 		}
 		if cn, ok := invoices[p.CreditNote]; ok && p.CreditNote != 0 {
 			row.AmountCredited = -cn.Total

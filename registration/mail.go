@@ -167,8 +167,9 @@ type mailData struct {
 	LostLink string
 	// Attached: the invoice or credit note is attached.
 	Attached bool
-	// NewDue, in an invoice reminder: the new deadline.
-	NewDue string
+	// NewDue, in an invoice reminder: the new deadline; Fee the reminder
+	// fee it charges ("" for none), included in Amount.
+	NewDue, Fee string
 }
 
 // cancelMoney says what a cancellation did to the money, as the payment
@@ -470,8 +471,11 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 		d.Amount, d.Invoice, d.KID = events.Money(p.Amount, p.Currency, lang), p.InvoiceNumber, p.KID
 	}
 	if p := reg.Payment; p != nil && mail.Kind == mailInvoiceReminder && mail.Due != nil {
-		d.Amount, d.Invoice, d.KID = events.Money(p.Amount-p.PaidAmount, p.Currency, lang), p.InvoiceNumber, p.KID
+		d.Amount, d.Invoice, d.KID = events.Money(p.Amount-p.PaidAmount+mail.Fee, p.Currency, lang), p.InvoiceNumber, p.KID
 		d.NewDue = dateText(*mail.Due, lang, false)
+		if mail.Fee > 0 {
+			d.Fee = events.Money(mail.Fee, p.Currency, lang)
+		}
 	}
 	if mail.Kind == mailConfirmation || mail.Kind == mailAccepted {
 		d.Payment = PaymentText(reg.Payment, lang)

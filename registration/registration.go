@@ -116,8 +116,10 @@ type Mail struct {
 	// left (refund or credit due, nothing due, or as it stood), read
 	// when it was made: the mail may go after the refund is done.
 	Money PaymentStatus `bson:"money,omitempty"`
-	// Due, in an invoice reminder: the new deadline it gives.
+	// Due, in an invoice reminder: the new deadline it gives; Fee the
+	// reminder fee it charges (øre).
 	Due *time.Time `bson:"due,omitempty"`
+	Fee int64      `bson:"fee,omitempty"`
 }
 
 // Recipients of a mail other than the participant.

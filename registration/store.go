@@ -794,13 +794,14 @@ func queued(key string, m Mail) bson.M {
 // QueueInvoiceReminder queues the reminder of a registration's unpaid
 // invoice, with its new deadline, while the invoice is still the
 // registration's and neither paid in full nor credited; false if it is
-// not (or the registration was erased).
-func (s *Store) QueueInvoiceReminder(ctx context.Context, id string, number int64, due time.Time) (bool, error) {
+// not (or the registration was erased). fee is the reminder fee it
+// charges (øre; 0: none).
+func (s *Store) QueueInvoiceReminder(ctx context.Context, id string, number int64, due time.Time, fee int64) (bool, error) {
 	now := s.clock()
 	return s.set(ctx, "queue invoice reminder",
 		bson.M{"_id": id, "erasedAt": bson.M{"$exists": false}, "payment.invoiceNumber": number,
 			"payment.status": bson.M{"$in": []PaymentStatus{PaymentInvoiced, PaymentPartiallyPaid}}},
-		bson.M{"$set": queued(mailInvoiceReminder, Mail{Kind: mailInvoiceReminder, CreatedAt: now, Due: &due})})
+		bson.M{"$set": queued(mailInvoiceReminder, Mail{Kind: mailInvoiceReminder, CreatedAt: now, Due: &due, Fee: fee})})
 }
 
 // queueReminders queues the reminder of every confirmed registration of

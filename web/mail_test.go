@@ -3,11 +3,13 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pamelding/pamelding/mail/mailtest"
+	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 )
 
@@ -208,8 +210,8 @@ func TestInvoiceReminder(t *testing.T) {
 	b := reminder.Body()
 	if reminder.To == nil || reminder.To[0] != "sen@example.no" || !strings.Contains(b, "faktura nr. 1") ||
 		!strings.Contains(b, "Gjenstår å betale: 1\u00a0000\u00a0kr") || !strings.Contains(b, "Ny betalingsfrist: 27.12.2026") ||
-		!strings.Contains(b, "Forfallsdatoen var 05.12.2026") {
-		t.Errorf("the reminder to %v:\n%s", reminder.To, b)
+		!strings.Contains(b, "Forfallsdatoen var 05.12.2026") || !strings.Contains(b, "ikke noe gebyr") || strings.Contains(b, "Purregebyr") {
+		t.Errorf("the reminder to %v (8 days after the due date: no fee although one is configured):\n%s", reminder.To, b)
 	}
 	if as := reminder.Attachments(); len(as) != 1 || as[0].Filename != "faktura-1.pdf" || !bytes.HasPrefix(as[0].Data, []byte("%PDF-")) {
 		t.Errorf("the reminder's attachment: %+v", as)
@@ -220,5 +222,93 @@ func TestInvoiceReminder(t *testing.T) {
 	e.do(t, "GET", "/api/v1/finance/invoices/1", finance, nil).json(t, &inv)
 	if inv.RemindedAt == nil || inv.ReminderDue == nil || !inv.ReminderDue.Equal(time.Date(2026, 12, 27, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("invoice 1: reminded %v, new deadline %v", inv.RemindedAt, inv.ReminderDue)
+	}
+}
+
+// TestInvoiceReminderFee: a reminder sent 14 days or more after the due
+// date charges the configured fee (70 kr), says so and asks for it; what
+// is paid beyond the invoice up to the fee pays the fee (the invoice is
+// paid, not overpaid, and the registration paid its price), the journal
+// books it as a reminder fee, and a payment of the invoice alone settles
+// it too.
+func TestInvoiceReminderFee(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.kursEvent(t, "kurs", func(b map[string]any) {
+		b["startsAt"], b["endsAt"] = "2027-03-01T09:00:00+01:00", "2027-03-01T15:00:00+01:00"
+	})
+	withFee := e.mustSignup(t, "kurs", invoiceBuyer("gebyr@example.no"))
+	without := e.mustSignup(t, "kurs", invoiceBuyer("uten@example.no"))
+	finance := e.token(t, staff.CreateRequest{Role: staff.Finance, Name: "regnskap"})
+	e.sendMail(t)
+	e.clock.add(28 * 24 * time.Hour) // due 05.12, now 19.12: 14 days after
+	if n, err := e.a.Invoices.RemindOverdue(ctx); err != nil || n != 2 {
+		t.Fatalf("reminders: %d, %v", n, err)
+	}
+	got := e.sendMail(t)
+	if len(got) != 2 {
+		t.Fatalf("%d mails, want two reminders", len(got))
+	}
+	for _, m := range got {
+		b := m.Body()
+		if !strings.Contains(b, "Purregebyr: 70\u00a0kr") || !strings.Contains(b, "Gjenstår å betale: 1\u00a0570\u00a0kr (med purregebyret)") ||
+			!strings.Contains(b, "inkassoforskriften § 1-2") || strings.Contains(b, "ikke noe gebyr") {
+			t.Errorf("the reminder with a fee:\n%s", b)
+		}
+	}
+	var inv struct {
+		ReminderFee int64
+		Status      string
+		PaidAmount  int64
+	}
+	e.do(t, "GET", "/api/v1/finance/invoices/1", finance, nil).json(t, &inv)
+	if inv.ReminderFee != 7000 {
+		t.Fatalf("invoice 1's reminder fee: %d øre, want 7000", inv.ReminderFee)
+	}
+	pay := func(ref string, amount int64, id string) {
+		t.Helper()
+		if r := e.do(t, "POST", "/api/v1/finance/bank-statements", finance, camtCredits(ref, amount, e.reg(t, id).Payment.KID), "Content-Type", "application/xml"); r.status != 200 {
+			t.Fatalf("bank statement: %d %s", r.status, r.body)
+		}
+	}
+	pay("F1", 157000, withFee.ID)
+	pay("F2", 150000, without.ID) // the invoice alone: settled, the fee not chased
+	for n, id := range map[int64]string{1: withFee.ID, 2: without.ID} {
+		e.do(t, "GET", fmt.Sprintf("/api/v1/finance/invoices/%d", n), finance, nil).json(t, &inv)
+		p := e.reg(t, id).Payment
+		if inv.Status != "paid" || p.Status != registration.PaymentPaid || p.PaidAmount != 150000 {
+			t.Errorf("invoice %d: %s (paid %d); registration %s paid %d", n, inv.Status, inv.PaidAmount, p.Status, p.PaidAmount)
+		}
+	}
+	var rep struct {
+		Rows []struct {
+			Registration string
+			Anomalies    []string
+		}
+	}
+	e.do(t, "GET", "/api/v1/finance/reconciliation?event=kurs", finance, nil).json(t, &rep)
+	if len(rep.Rows) != 2 {
+		t.Fatalf("reconciliation: %d rows", len(rep.Rows))
+	}
+	for _, row := range rep.Rows {
+		if len(row.Anomalies) != 0 {
+			t.Errorf("registration %s: anomalies %v after paying the invoice and the fee", row.Registration, row.Anomalies)
+		}
+	}
+	var j journalJSON
+	e.do(t, "GET", "/api/v1/finance/journal?from=2026-11-01&to=2026-12-31", finance, nil).json(t, &j)
+	bal := map[string]int64{}
+	for _, b := range j.Balances {
+		bal[b.Number] = b.Debit - b.Credit
+	}
+	if bal["8070"] != -7000 || bal["1500"] != 0 || bal["1920"] != 307000 {
+		t.Errorf("journal balances %v: want reminder fees 70 kr credited, receivables 0, bank 3 070 kr", bal)
+	}
+
+	// Paying beyond the invoice and the fee is an overpayment.
+	pay("F3", 100, withFee.ID)
+	e.do(t, "GET", "/api/v1/finance/invoices/1", finance, nil).json(t, &inv)
+	if inv.Status != "overpaid" {
+		t.Errorf("invoice 1 after 1 kr more: %s, want overpaid", inv.Status)
 	}
 }

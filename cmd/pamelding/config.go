@@ -73,6 +73,7 @@ type config struct {
 	InvoiceDueDays         int
 	ReminderAfterDays      int
 	ReminderDays           int
+	ReminderFee            int64 // øre
 	Limits                 web.Limits
 	Webhooks               webhooks.Options
 }
@@ -156,6 +157,8 @@ var settings = []setting{
 		check: intBetween(0, 365), set: func(c *config, v string) { c.ReminderAfterDays, _ = strconv.Atoi(v) }},
 	{name: "PAMELDING_INVOICE_REMINDER_DAYS", def: "14", help: "the new deadline a reminder gives, in days (at least 14: inkassoloven § 9)",
 		check: intBetween(14, 90), set: func(c *config, v string) { c.ReminderDays, _ = strconv.Atoi(v) }},
+	{name: "PAMELDING_INVOICE_REMINDER_FEE", def: "0", help: "the reminder fee in whole kroner (0: none; at most 70, a tenth of the inkassosats), charged only by a reminder sent at least 14 days after the due date (inkassoforskriften § 1-2)",
+		check: intBetween(0, int(payments.MaxReminderFee/100)), set: func(c *config, v string) { n, _ := strconv.Atoi(v); c.ReminderFee = int64(n) * 100 }},
 	{name: "PAMELDING_TRUSTED_PROXIES", def: "", help: "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed; from anyone else it is ignored",
 		check: func(v string) error { _, err := web.ParseProxies(v); return err },
 		set:   func(c *config, v string) { c.Limits.TrustedProxies, _ = web.ParseProxies(v) }},

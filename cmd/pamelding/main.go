@@ -187,7 +187,7 @@ func appConfig(cfg config, sender registration.Sender) app.Config {
 		Payments: payments.Config{
 			StripeKey: cfg.StripeKey, StripeAPIBase: cfg.StripeAPIBase, WebhookSecret: cfg.StripeWebhook,
 			Hold: cfg.PaymentHold, PublicURL: cfg.PublicURL, Seller: cfg.Seller, InvoiceDueDays: cfg.InvoiceDueDays,
-			ReminderAfterDays: cfg.ReminderAfterDays, ReminderDays: cfg.ReminderDays,
+			ReminderAfterDays: cfg.ReminderAfterDays, ReminderDays: cfg.ReminderDays, ReminderFee: cfg.ReminderFee,
 		},
 		AdminToken: cfg.AdminToken, PublicURL: cfg.PublicURL, Sender: sender,
 		JobInterval: cfg.JobInterval, Version: Version(), PartnerObjectionWindow: cfg.PartnerObjectionWindow,
