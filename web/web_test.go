@@ -79,8 +79,8 @@ func newEnvWith(t testing.TB, change func(*web.Deps)) *env {
 		Payments: payments.Config{
 			StripeKey: "sk_test_123", StripeAPIBase: stripetest.URL(t), WebhookSecret: webhookSecret,
 			PublicURL: "https://pamelding.example.no", ReminderAfterDays: 7, // as PAMELDING_INVOICE_REMINDER_AFTER_DAYS
-			ReminderFee:       7000, // charged only 14 days or more after the due date
-			Seller: payments.Seller{Name: "Janteloppet AS", OrgNumber: "923609016", VATRegistered: true, Address: "Storgata 1, 2211 Kongsvinger", BankAccount: "1234.56.78903"},
+			ReminderFee: 7000, // charged only 14 days or more after the due date
+			Seller:      payments.Seller{Name: "Janteloppet AS", OrgNumber: "923609016", VATRegistered: true, Address: "Storgata 1, 2211 Kongsvinger", BankAccount: "1234.56.78903"},
 		},
 		AdminToken: adminToken, PublicURL: "https://pamelding.example.no", AllowLoopbackWebhooks: true,
 	})
