@@ -19,6 +19,9 @@ const (
 	Counters      = "counters"
 	StripeEvents  = "stripe_events"
 	BankEntries   = "bank_entries"
+	// Payouts are Stripe's payouts to the seller's bank, each with the
+	// balance transactions it paid out (ids and amounts, no person).
+	Payouts = "payouts"
 	// Disclosures log every partner export; DisclosureChunks list the
 	// registrations each one disclosed, 5,000 to a document.
 	Disclosures      = "disclosures"

@@ -16,7 +16,7 @@ import (
 )
 
 // collections is every collection pamelding keeps.
-var collections = []string{Events, Tokens, Registrations, Leases, Invoices, Counters, StripeEvents, BankEntries,
+var collections = []string{Events, Tokens, Registrations, Leases, Invoices, Counters, StripeEvents, BankEntries, Payouts,
 	Disclosures, DisclosureChunks, PrivacyRequests, PurgeReceipts, HookEndpoints, HookDeliveries, WebState, Seats,
 	Promises, RetentionChanges, Codes, Orders}
 

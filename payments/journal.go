@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/stripe/stripe-go/v76"
+
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/registration"
 )
@@ -29,10 +31,12 @@ var (
 	AccountReceivables = Account{"1500", "Kundefordringer", "1500"}
 	// AccountStripe is money Stripe holds for the seller: card payments
 	// less refunds, until a payout takes it to the bank.
-	AccountStripe     = Account{"1570", "Stripe, til utbetaling", "1570"}
-	AccountBank       = Account{"1920", "Bankinnskudd", "1920"}
-	AccountOutputVAT  = Account{"2700", "Utgående merverdiavgift", "2700"}
-	AccountSales      = Account{"3000", "Salgsinntekt, avgiftspliktig", "3000"}
+	AccountStripe    = Account{"1570", "Stripe, til utbetaling", "1570"}
+	AccountBank      = Account{"1920", "Bankinnskudd", "1920"}
+	AccountOutputVAT = Account{"2700", "Utgående merverdiavgift", "2700"}
+	AccountSales     = Account{"3000", "Salgsinntekt, avgiftspliktig", "3000"}
+	// AccountCardFees is what Stripe keeps of what it pays out.
+	AccountCardFees   = Account{"7770", "Bank- og kortgebyr", "7770"}
 	AccountSalesNoVAT = Account{"3200", "Salgsinntekt, utenfor merverdiavgiftsloven", "3200"}
 	// AccountReminderFees is reminder fees paid: compensation, outside
 	// the VAT act, booked when paid.
@@ -76,6 +80,7 @@ const (
 	EntryBankPayment = "bank_payment"
 	EntryCardPayment = "card_payment"
 	EntryCardRefund  = "card_refund"
+	EntryPayout      = "payout"
 )
 
 // JournalLine is one posting: an amount in øre on the debit or the credit
@@ -187,10 +192,13 @@ type JournalQuery struct {
 //     paid: it is not chased);
 //   - a card payment: Stripe's clearing account debited, revenue and VAT
 //     credited as for an invoice; a card refund reverses it, in
-//     proportion when partial.
+//     proportion when partial;
+//   - a Stripe payout, on its arrival date: bank debited with what came,
+//     card fees debited with what Stripe kept, Stripe's clearing account
+//     credited with both (what the payout cleared). A payout Stripe has
+//     not reconciled (a manual one) clears only its amount.
 //
-// Every voucher balances to the øre. What Stripe pays out to the bank
-// and keeps as fees is not in it (see README: Stripe's payouts).
+// Every voucher balances to the øre.
 func (s *Service) Journal(ctx context.Context, q JournalQuery) (*Journal, error) {
 	from, to := osloDate(q.From), osloDate(q.To).AddDate(0, 0, 1)
 	in := func(t time.Time) bool { d := osloDate(t); return !d.Before(from) && d.Before(to) }
@@ -261,6 +269,22 @@ func (s *Service) Journal(ctx context.Context, q JournalQuery) (*Journal, error)
 			v.post(AccountStripe, -gross, "", nil)
 			vouchers = append(vouchers, v)
 		}
+	}
+
+	pos, err := s.Payouts(ctx, PayoutQuery(q))
+	if err != nil {
+		return nil, err
+	}
+	for _, po := range pos {
+		if po.Status != string(stripe.PayoutStatusPaid) {
+			continue
+		}
+		v := voucher{date: po.ArrivalDate, id: "U" + po.ID, kind: EntryPayout, ref: po.ID, currency: po.Currency,
+			description: "Utbetaling fra Stripe"}
+		v.post(AccountBank, po.Amount, "", nil)
+		v.post(AccountCardFees, po.Fees, "", nil)
+		v.post(AccountStripe, -(po.Amount + po.Fees), "", nil)
+		vouchers = append(vouchers, v)
 	}
 
 	slices.SortStableFunc(vouchers, func(a, b voucher) int { return a.date.Compare(b.date) })

@@ -78,6 +78,7 @@ type Config struct {
 type Registrations interface {
 	Get(ctx context.Context, id string) (*registration.Registration, error)
 	ByPaymentIntent(ctx context.Context, pi string) (*registration.Registration, error)
+	PaidByIntents(ctx context.Context, pis []string) ([]registration.Registration, error)
 	WithPayment(ctx context.Context, q registration.PaymentQuery) iter.Seq2[*registration.Registration, error]
 	HoldsPastEnd(ctx context.Context, t time.Time, limit int64) ([]registration.Registration, error)
 	SettlementsDue(ctx context.Context, t time.Time, limit int64) ([]registration.Registration, error)

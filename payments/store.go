@@ -12,6 +12,7 @@ type store struct {
 	counters     *mongodb.Collection
 	stripeEvents *mongodb.Collection
 	bankEntries  *mongodb.Collection
+	payouts      *mongodb.Collection
 }
 
 func newStore(db *mongodb.Store) store {
@@ -20,5 +21,6 @@ func newStore(db *mongodb.Store) store {
 		counters:     db.Collection(mongodb.Counters),
 		stripeEvents: db.Collection(mongodb.StripeEvents),
 		bankEntries:  db.Collection(mongodb.BankEntries),
+		payouts:      db.Collection(mongodb.Payouts),
 	}
 }

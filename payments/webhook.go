@@ -186,6 +186,18 @@ func (s *Service) handleWebhook(ctx context.Context, payload []byte, signature s
 		if err := s.recordRefund(ctx, &ch); err != nil {
 			return err
 		}
+	case "payout.paid", "payout.reconciliation_completed", "payout.failed", "payout.canceled":
+		// Read again from Stripe, with what it paid out: the event may be
+		// older than the payout's state.
+		var po struct {
+			ID string `json:"id"`
+		}
+		if err := s.readObject(ctx, &ev, "payout", &po, func() string { return po.ID }); err != nil {
+			return err
+		}
+		if _, err := s.RecordPayout(ctx, po.ID); err != nil {
+			return err
+		}
 	default:
 		*outcome = "ignored"
 	}

@@ -168,6 +168,15 @@ func (s *Store) ByPaymentIntent(ctx context.Context, pi string) (*Registration, 
 	return s.one(ctx, bson.M{"payment.paymentIntentId": pi})
 }
 
+// PaidByIntents returns the registrations paid by any of Stripe's
+// payment intents pis (an order's participants share one), in one read.
+func (s *Store) PaidByIntents(ctx context.Context, pis []string) ([]Registration, error) {
+	if len(pis) == 0 {
+		return nil, nil
+	}
+	return s.all(ctx, "registrations by payment intent", bson.M{"payment.paymentIntentId": bson.M{"$in": pis}})
+}
+
 // insertionOrder sorts registrations in sign-up order (see
 // mongodb.Collection.InsertionOrder).
 func (s *Store) insertionOrder() bson.D {

@@ -137,6 +137,7 @@ var authz = map[string]access{
 	"GET /api/v1/finance/invoices":                  staffOf(staff.Admin, staff.Finance),
 	"GET /api/v1/finance/invoices/:number":          scopedTo(staff.Admin, staff.Finance),
 	"GET /api/v1/finance/journal":                   globalOf(staff.Admin, staff.Finance),
+	"GET /api/v1/finance/payouts":                   globalOf(staff.Admin, staff.Finance),
 	"POST /api/v1/finance/bank-statements":          staffOf(staff.Admin, staff.Finance),
 	"GET /api/v1/finance/bank-statements/unmatched": globalOf(staff.Admin, staff.Finance),
 	"GET /api/v1/finance/reconciliation":            staffOf(staff.Admin, staff.Finance),

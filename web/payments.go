@@ -185,35 +185,17 @@ func handleUnmatched(p *payments.Service) fiber.Handler {
 	}
 }
 
-// handleReconciliation answers JSON, CSV (?format=csv or Accept: text/csv)
-// or XLSX (?format=xlsx).
 // handleJournal answers the period's postings (?from=&to=, dates), as
 // JSON or, with format=csv or Accept: text/csv, in the journal's CSV
 // layout. The journal is the seller's whole books: a token limited to
 // some events cannot read it.
 func handleJournal(p *payments.Service) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if pr := principal(c); pr.Role != staff.Admin && len(pr.Events) > 0 {
-			return problem(fiber.StatusForbidden, "forbidden", "The journal covers every event; a token limited to some events cannot read it.")
-		}
-		from, to, err := queryPeriod(c)
+		from, to, err := booksPeriod(c, "The journal")
 		if err != nil {
 			return err
 		}
-		if from == nil || to == nil {
-			field := "to"
-			if from == nil {
-				field = "from"
-			}
-			return problem(fiber.StatusBadRequest, "bad_query", "from and to are required dates (YYYY-MM-DD).",
-				privacy.FieldError{Field: field, Code: privacy.CodeInvalid})
-		}
-		q := payments.JournalQuery{From: *from, To: *to}
-		if q.To.Before(q.From) || q.To.Sub(q.From) > 366*24*time.Hour {
-			return problem(fiber.StatusBadRequest, "bad_query", "to is on or after from, at most a year later.",
-				privacy.FieldError{Field: "to", Code: privacy.CodeInvalid})
-		}
-		j, err := p.Journal(c.UserContext(), q)
+		j, err := p.Journal(c.UserContext(), payments.JournalQuery{From: from, To: to})
 		if err != nil {
 			return err
 		}
@@ -225,6 +207,54 @@ func handleJournal(p *payments.Service) fiber.Handler {
 		}
 		return c.JSON(j)
 	}
+}
+
+type payoutList struct {
+	Payouts []payments.Payout `json:"payouts"`
+}
+
+// handlePayouts lists Stripe's payouts arriving in the period (?from=&to=)
+// with what each paid out and kept; like the journal, the seller's whole
+// books.
+func handlePayouts(p *payments.Service) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		from, to, err := booksPeriod(c, "Stripe's payouts")
+		if err != nil {
+			return err
+		}
+		pos, err := p.Payouts(c.UserContext(), payments.PayoutQuery{From: from, To: to})
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.JSON(payoutList{Payouts: pos})
+	}
+}
+
+// booksPeriod reads the required period (?from=&to=, at most a year) of
+// a read of the seller's whole books (what), which a token limited to
+// some events may not make.
+func booksPeriod(c *fiber.Ctx, what string) (from, to time.Time, err error) {
+	if pr := principal(c); pr.Role != staff.Admin && len(pr.Events) > 0 {
+		return from, to, problem(fiber.StatusForbidden, "forbidden", what+" cover every event; a token limited to some events cannot read them.")
+	}
+	f, t, err := queryPeriod(c)
+	if err != nil {
+		return from, to, err
+	}
+	if f == nil || t == nil {
+		field := "to"
+		if f == nil {
+			field = "from"
+		}
+		return from, to, problem(fiber.StatusBadRequest, "bad_query", "from and to are required dates (YYYY-MM-DD).",
+			privacy.FieldError{Field: field, Code: privacy.CodeInvalid})
+	}
+	if t.Before(*f) || t.Sub(*f) > 366*24*time.Hour {
+		return from, to, problem(fiber.StatusBadRequest, "bad_query", "to is on or after from, at most a year later.",
+			privacy.FieldError{Field: "to", Code: privacy.CodeInvalid})
+	}
+	return *f, *t, nil
 }
 
 // queryPeriod reads ?from= and ?to=, dates (YYYY-MM-DD), each nil when

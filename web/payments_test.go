@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -853,10 +854,16 @@ func (p *stripeProxy) refunds() (made, refused []string) {
 // newEnvStripe is newEnv whose app reaches Stripe through p.
 func newEnvStripe(t testing.TB, p *stripeProxy) *env {
 	t.Helper()
+	return newEnvStripeAt(t, p.url)
+}
+
+// newEnvStripeAt is newEnv whose app reaches Stripe at url.
+func newEnvStripeAt(t testing.TB, url string) *env {
+	t.Helper()
 	e := newEnv(t)
 	a := app.New(e.store, e.a.KeyStore, e.keys, slog.New(slog.NewJSONHandler(e.logs, nil)), e.clock.now, app.Config{
 		Payments: payments.Config{
-			StripeKey: "sk_test_123", StripeAPIBase: p.url, WebhookSecret: webhookSecret, PublicURL: "https://pamelding.example.no",
+			StripeKey: "sk_test_123", StripeAPIBase: url, WebhookSecret: webhookSecret, PublicURL: "https://pamelding.example.no",
 			Seller: payments.Seller{Name: "Janteloppet AS", OrgNumber: "923609016", VATRegistered: true, Address: "Storgata 1, 2211 Kongsvinger", BankAccount: "1234.56.78903"},
 		},
 		AdminToken: adminToken, PublicURL: "https://pamelding.example.no", AllowLoopbackWebhooks: true,
@@ -1182,4 +1189,137 @@ func TestAsyncPayments(t *testing.T) {
 			t.Errorf("after the success: %s seat=%v %+v", d.Status, d.Seat, d.Payment)
 		}
 	})
+}
+
+// payoutFixtures are stripe-mock's answers about one payout: a card
+// payment of gross paid by payment intent pi, of which Stripe kept fee
+// and paid out the rest, arriving on 24.11.2026.
+func payoutFixtures(pi string, gross, fee int64) map[string]map[string]any {
+	return map[string]map[string]any{
+		"payout": {"amount": gross - fee, "currency": "nok", "status": "paid", "automatic": true,
+			"reconciliation_status": "completed", "arrival_date": time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC).Unix()},
+		"balance_transaction": {"amount": gross, "fee": fee, "net": gross - fee, "currency": "nok", "type": "charge",
+			"reporting_category": "charge", "source": "ch_3PayoutCharge",
+			"fee_details": []map[string]any{{"amount": fee, "currency": "nok", "description": "Stripe processing fees", "type": "stripe_fee"}}},
+		"charge": {"payment_intent": pi, "amount": gross, "currency": "nok"},
+	}
+}
+
+// TestStripePayout: Stripe's payout.paid webhook records the payout
+// reconciled against the balance transactions Stripe lists for it (from
+// stripe-mock, answering with a recorded payout of a 1 500 kr card
+// payment less a 38 kr fee): the charge is matched to the registration
+// its payment intent paid, the fee is booked to card fees, the bank gets
+// what came, and Stripe's clearing account, which held the card payment,
+// is back to zero to the øre. A payout of a charge nobody here paid is
+// listed as not matched.
+func TestStripePayout(t *testing.T) {
+	const gross, fee = 150000, 3800 // 2.4 % + 2 kr
+	e := newEnvStripeAt(t, stripetest.WithFixtures(t, payoutFixtures("pi_payout", gross, fee)))
+	e.mustEvent(t, "gala", nil)
+	s := e.mustSignup(t, "gala", person("kari@example.no"))
+	cs := session(e.reg(t, s.ID).Payment.SessionID, s.ID, gross, true)
+	cs["payment_intent"] = "pi_payout"
+	if r := e.webhook(t, stripeEvent("evt_paid", "checkout.session.completed", cs), time.Now(), webhookSecret); r.status != 200 {
+		t.Fatalf("payment webhook: %d %s", r.status, r.body)
+	}
+	finance := e.token(t, staff.CreateRequest{Role: staff.Finance, Name: "regnskap"})
+	balances := func() map[string]int64 {
+		t.Helper()
+		var j journalJSON
+		e.do(t, "GET", "/api/v1/finance/journal?from=2026-11-01&to=2026-11-30", finance, nil).json(t, &j)
+		vouchers, got := map[string]int64{}, map[string]int64{}
+		for _, l := range j.Lines {
+			vouchers[l.Voucher] += l.Debit - l.Credit
+			got[l.Number] += l.Debit - l.Credit
+		}
+		for v, sum := range vouchers {
+			if sum != 0 {
+				t.Errorf("voucher %s is off by %d øre", v, sum)
+			}
+		}
+		return got
+	}
+	if b := balances(); b["1570"] != gross || b["1920"] != 0 {
+		t.Fatalf("precondition: the card payment on Stripe's clearing account, nothing in the bank: %v", b)
+	}
+	payout := map[string]any{"id": "po_1Janteloppet", "object": "payout", "amount": gross - fee, "currency": "nok", "status": "paid"}
+	for _, ev := range []string{"payout.paid", "payout.reconciliation_completed"} { // the second records it again, the same
+		if r := e.webhook(t, stripeEvent("evt_"+ev, ev, payout), time.Now(), webhookSecret); r.status != 200 {
+			t.Fatalf("%s webhook: %d %s", ev, r.status, r.body)
+		}
+	}
+	var list struct{ Payouts []payments.Payout }
+	e.do(t, "GET", "/api/v1/finance/payouts?from=2026-11-01&to=2026-11-30", finance, nil).json(t, &list)
+	if len(list.Payouts) != 1 {
+		t.Fatalf("%d payouts recorded, want 1", len(list.Payouts))
+	}
+	po := list.Payouts[0]
+	if po.ID != "po_1Janteloppet" || po.Amount != gross-fee || po.Fees != fee || po.Cleared != gross || po.Difference != 0 ||
+		po.Unmatched != 0 || !po.Reconciled || len(po.Transactions) != 1 || !slices.Equal(po.Transactions[0].Registrations, []string{s.ID}) {
+		t.Errorf("the payout: %+v", po)
+	}
+	b := balances()
+	if b["1570"] != 0 || b["1920"] != gross-fee || b["7770"] != fee || b["3000"]+b["3200"]+b["2700"] != -gross {
+		t.Errorf("journal after the payout: %v, want Stripe's clearing account 0, bank %d, card fees %d, sales %d", b, gross-fee, fee, gross)
+	}
+
+	// A payout of a charge no registration here was paid by.
+	other := newEnvStripeAt(t, stripetest.WithFixtures(t, payoutFixtures("pi_elsewhere", gross, fee)))
+	other.mustEvent(t, "gala", nil)
+	other.paid(t, "gala", "ola@example.no")
+	if r := other.webhook(t, stripeEvent("evt_po", "payout.paid", payout), time.Now(), webhookSecret); r.status != 200 {
+		t.Fatalf("payout webhook: %d %s", r.status, r.body)
+	}
+	other.do(t, "GET", "/api/v1/finance/payouts?from=2026-11-01&to=2026-11-30", adminToken, nil).json(t, &list)
+	if len(list.Payouts) != 1 || list.Payouts[0].Unmatched != 1 || list.Payouts[0].Transactions[0].Problem != payments.PayoutNoPayment {
+		t.Errorf("a payout of an unknown charge: %+v", list.Payouts)
+	}
+}
+
+// TestStripePayoutOtherTransactions: a fee Stripe charges as a
+// transaction of its own (Radar, say) is a fee, matched, and lowers the
+// payout; a movement this service never makes (an adjustment) is booked
+// to Stripe's clearing account and listed as not matched. Either way the
+// payout's voucher balances and its difference is 0.
+func TestStripePayoutOtherTransactions(t *testing.T) {
+	for _, c := range []struct {
+		typ                 string
+		fees, cleared       int64
+		unmatched           int
+		problem, feeAccount string
+		clearing, bank      int64
+	}{
+		{typ: "stripe_fee", fees: 500, cleared: 0, clearing: 0},
+		{typ: "adjustment", fees: 0, cleared: -500, unmatched: 1, problem: payments.PayoutOtherType, clearing: 500},
+	} {
+		t.Run(c.typ, func(t *testing.T) {
+			fx := payoutFixtures("pi_none", -500, 0)
+			maps.Copy(fx["balance_transaction"], map[string]any{"type": c.typ, "reporting_category": "other_adjustment", "source": nil, "fee_details": []any{}})
+			e := newEnvStripeAt(t, stripetest.WithFixtures(t, fx))
+			// A payout is negative here (Stripe debits the bank): what it
+			// records must still balance.
+			if r := e.webhook(t, stripeEvent("evt_po", "payout.paid", map[string]any{"id": "po_1", "object": "payout"}), time.Now(), webhookSecret); r.status != 200 {
+				t.Fatalf("payout webhook: %d %s", r.status, r.body)
+			}
+			var list struct{ Payouts []payments.Payout }
+			e.do(t, "GET", "/api/v1/finance/payouts?from=2026-11-24&to=2026-11-24", adminToken, nil).json(t, &list)
+			if len(list.Payouts) != 1 {
+				t.Fatalf("%d payouts", len(list.Payouts))
+			}
+			po := list.Payouts[0]
+			if po.Fees != c.fees || po.Cleared != c.cleared || po.Unmatched != c.unmatched || po.Difference != 0 || po.Transactions[0].Problem != c.problem {
+				t.Errorf("the payout: %+v", po)
+			}
+			var j journalJSON
+			e.do(t, "GET", "/api/v1/finance/journal?from=2026-11-24&to=2026-11-24", adminToken, nil).json(t, &j)
+			got := map[string]int64{}
+			for _, l := range j.Lines {
+				got[l.Number] += l.Debit - l.Credit
+			}
+			if len(j.Lines) == 0 || got["1920"] != -500 || got["7770"] != c.fees || got["1570"] != c.clearing {
+				t.Errorf("journal: %v", got)
+			}
+		})
+	}
 }

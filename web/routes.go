@@ -120,4 +120,5 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	v1.Get("/finance/bank-statements/unmatched", staffOnly(staff.Admin, staff.Finance), handleUnmatched(a.Payments))
 	v1.Get("/finance/reconciliation", staffOnly(staff.Admin, staff.Finance), handleReconciliation(a.Payments))
 	v1.Get("/finance/journal", staffOnly(staff.Admin, staff.Finance), handleJournal(a.Payments))
+	v1.Get("/finance/payouts", staffOnly(staff.Admin, staff.Finance), handlePayouts(a.Payments))
 }
