@@ -160,12 +160,7 @@ func TestInvoiceReminder(t *testing.T) {
 	paid := e.mustSignup(t, "kurs", invoiceBuyer("betalt@example.no"))
 	dropped := e.mustSignup(t, "kurs", invoiceBuyer("snart@example.no"))
 	finance := e.token(t, staff.CreateRequest{Role: staff.Finance, Name: "regnskap"})
-	pay := func(ref string, amount int64, id string) {
-		t.Helper()
-		if r := e.do(t, "POST", "/api/v1/finance/bank-statements", finance, camtCredits(ref, amount, e.reg(t, id).Payment.KID), "Content-Type", "application/xml"); r.status != 200 {
-			t.Fatalf("bank statement: %d %s", r.status, r.body)
-		}
-	}
+	pay := func(ref string, amount int64, id string) { e.payByBank(t, finance, ref, amount, id) }
 	pay("R1", 150000, paid.ID)
 	pay("R2", 50000, late.ID) // a part
 	e.sendMail(t)             // confirmations and invoices out of the way
@@ -265,12 +260,7 @@ func TestInvoiceReminderFee(t *testing.T) {
 	if inv.ReminderFee != 7000 {
 		t.Fatalf("invoice 1's reminder fee: %d øre, want 7000", inv.ReminderFee)
 	}
-	pay := func(ref string, amount int64, id string) {
-		t.Helper()
-		if r := e.do(t, "POST", "/api/v1/finance/bank-statements", finance, camtCredits(ref, amount, e.reg(t, id).Payment.KID), "Content-Type", "application/xml"); r.status != 200 {
-			t.Fatalf("bank statement: %d %s", r.status, r.body)
-		}
-	}
+	pay := func(ref string, amount int64, id string) { e.payByBank(t, finance, ref, amount, id) }
 	pay("F1", 157000, withFee.ID)
 	pay("F2", 150000, without.ID) // the invoice alone: settled, the fee not chased
 	for n, id := range map[int64]string{1: withFee.ID, 2: without.ID} {
@@ -310,5 +300,14 @@ func TestInvoiceReminderFee(t *testing.T) {
 	e.do(t, "GET", "/api/v1/finance/invoices/1", finance, nil).json(t, &inv)
 	if inv.Status != "overpaid" {
 		t.Errorf("invoice 1 after 1 kr more: %s, want overpaid", inv.Status)
+	}
+}
+
+// payByBank imports a bank statement with a credit of amount on the KID
+// of registration id's invoice.
+func (e *env) payByBank(t testing.TB, token, ref string, amount int64, id string) {
+	t.Helper()
+	if r := e.do(t, "POST", "/api/v1/finance/bank-statements", token, camtCredits(ref, amount, e.reg(t, id).Payment.KID), "Content-Type", "application/xml"); r.status != 200 {
+		t.Fatalf("bank statement: %d %s", r.status, r.body)
 	}
 }
