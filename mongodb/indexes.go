@@ -51,6 +51,9 @@ const (
 	Codes = "codes"
 	// Orders are orders of several participants by one buyer.
 	Orders = "orders"
+	// StaffAccounts are the back office's staff, who sign in by e-mail
+	// link.
+	StaffAccounts = "staff_accounts"
 )
 
 // Index is one index the service relies on.
@@ -70,6 +73,8 @@ var Indexes = []Index{
 	{Events, "slug_unique", bson.D{{Key: "slug", Value: 1}}, true, "an event's slug is its public address"},
 	{Events, "starts_at", bson.D{{Key: "startsAt", Value: 1}}, false, "event lists in date order"},
 	{Tokens, "role", bson.D{{Key: "role", Value: 1}}, false, "token listings by role"},
+	{StaffAccounts, "email_unique", bson.D{{Key: "email", Value: 1}}, true, "one account per address: the address is what signs in"},
+	{StaffAccounts, "link", bson.D{{Key: "linkHash", Value: 1}}, false, "a sign-in link finds its account"},
 	{Registrations, "one_per_person", bson.D{{Key: "event", Value: 1}, {Key: "activeKey", Value: 1}}, true,
 		"one registration per submission: activeKey is the hash of a sign-up's Idempotency-Key (or the form's one-time field), else the id; a retry finds the first. (The name is from when it held one registration per address: an address may now hold several, so that no answer tells whether it is registered.)"},
 	{Registrations, "email_key", bson.D{{Key: "emailKey", Value: 1}}, false, "a person's registrations across events, for privacy requests"},

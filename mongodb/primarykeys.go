@@ -18,7 +18,7 @@ import (
 // collections is every collection pamelding keeps.
 var collections = []string{Events, Tokens, Registrations, Leases, Invoices, Counters, StripeEvents, BankEntries, Payouts,
 	Disclosures, DisclosureChunks, PrivacyRequests, PurgeReceipts, HookEndpoints, HookDeliveries, WebState, Seats,
-	Promises, RetentionChanges, Codes, Orders}
+	Promises, RetentionChanges, Codes, Orders, StaffAccounts}
 
 // indexPrimaryKeys makes the embedded store find a document by its _id
 // without reading the whole table.

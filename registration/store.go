@@ -267,6 +267,45 @@ func (s *Store) Live(ctx context.Context, slug string) ([]Registration, error) {
 	return s.all(ctx, "find live registrations", bson.M{"event": slug, "status": bson.M{"$in": LiveStatuses}})
 }
 
+// Summary is an event's registrations counted for the back office.
+type Summary struct {
+	ByStatus map[Status]int
+	// Paid is what was paid less what was refunded (øre), by card and
+	// invoice; CheckedIn counts who came.
+	Paid      int64
+	CheckedIn int
+	// Of those holding a seat, who a partner export leaves out: objected
+	// to partner sharing (art. 21), or restricted (art. 18).
+	Objected, Restricted int
+}
+
+// SummaryOf counts an event's registrations by status, what they paid
+// and who was checked in, in one read of those fields.
+func (s *Store) SummaryOf(ctx context.Context, slug string) (Summary, error) {
+	regs, err := s.all(ctx, "summarise registrations", bson.M{"event": slug}, options.Find().SetProjection(bson.M{
+		"_id": 1, "status": 1, "payment.paidAmount": 1, "payment.refundedAmount": 1, "checkedIn.at": 1,
+		"objections.partnerSharing": 1, "restricted": 1}))
+	if err != nil {
+		return Summary{}, err
+	}
+	out := Summary{ByStatus: map[Status]int{}}
+	for _, r := range regs {
+		out.ByStatus[r.Status]++
+		if r.Payment != nil {
+			out.Paid += r.Payment.PaidAmount - r.Payment.RefundedAmount
+		}
+		if r.CheckedIn != nil {
+			out.CheckedIn++
+		}
+		if r.Status.WithSeat() && r.Restricted {
+			out.Restricted++
+		} else if r.Status.WithSeat() && r.Objections.PartnerSharing {
+			out.Objected++
+		}
+	}
+	return out, nil
+}
+
 // MoneyOf counts an event's registrations by payment status.
 func (s *Store) MoneyOf(ctx context.Context, slug string) (map[PaymentStatus]int, error) {
 	regs, err := s.all(ctx, "count payments", bson.M{"event": slug, "payment": bson.M{"$exists": true}},

@@ -226,6 +226,10 @@ type Row struct {
 	CreatedAt  time.Time         `json:"createdAt"`
 	Values     map[string]string `json:"fields"`
 	Restricted bool              `json:"restricted,omitempty"`
+	// What the back office filters by (not in the API's list).
+	Category  string        `json:"-"`
+	Payment   PaymentStatus `json:"-"`
+	CheckedIn bool          `json:"-"`
 }
 
 // ListQuery pages through a list.
@@ -322,7 +326,11 @@ func (s *Lists) List(ctx context.Context, ev *events.Event, a Audience, q ListQu
 				yield(Row{}, err)
 				return
 			}
-			row := Row{ID: reg.ID, Status: reg.Status, CreatedAt: reg.CreatedAt, Values: map[string]string{}, Restricted: reg.Restricted}
+			row := Row{ID: reg.ID, Status: reg.Status, CreatedAt: reg.CreatedAt, Values: map[string]string{}, Restricted: reg.Restricted,
+				Category: reg.Category, CheckedIn: reg.CheckedIn != nil}
+			if reg.Payment != nil {
+				row.Payment = reg.Payment.Status
+			}
 			if !reg.Restricted && len(reg.Plain) > 0 { // art. 18: stored, not processed; the row says it is there
 				may, ok := allowed[reg.Promise]
 				if !ok {

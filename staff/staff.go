@@ -123,6 +123,7 @@ type CreateRequest struct {
 // Service creates tokens and authenticates requests.
 type Service struct {
 	c         *mongodb.Collection
+	accounts  *mongodb.Collection
 	events    *events.Service
 	adminHash []byte
 	now       func() time.Time
@@ -131,7 +132,7 @@ type Service struct {
 // NewService returns the staff service. adminToken, when not empty, is
 // accepted as an admin token (PAMELDING_ADMIN_TOKEN).
 func NewService(db *mongodb.Store, ev *events.Service, adminToken string, now func() time.Time) *Service {
-	s := &Service{c: db.Collection(mongodb.Tokens), events: ev, now: now}
+	s := &Service{c: db.Collection(mongodb.Tokens), accounts: db.Collection(mongodb.StaffAccounts), events: ev, now: now}
 	if adminToken != "" {
 		h := sha256.Sum256([]byte(adminToken))
 		s.adminHash = h[:]
@@ -144,35 +145,8 @@ func NewService(db *mongodb.Store, ev *events.Service, adminToken string, now fu
 func (s *Service) Create(ctx context.Context, r CreateRequest) (string, *Token, error) {
 	r.Name = strings.TrimSpace(r.Name)
 	errs := privacy.Struct("", &r)
-	switch {
-	case r.Role == Partner && r.Partner == "":
-		errs.Add("partner", privacy.CodeRequired)
-	case (r.Role == Partner || r.Role == CheckIn) && len(r.Events) == 0:
-		// Door staff and partners work for the events they are given.
-		errs.Add("events", privacy.CodeRequired)
-	case r.Role != Partner && r.Partner != "":
-		errs.Add("partner", privacy.CodeInvalid)
-	case r.Role == Admin && len(r.Events) > 0:
-		// An admin reaches every event; a scope would only look like a
-		// limit.
-		errs.Add("events", privacy.CodeInvalid)
-	}
-	if len(errs) == 0 {
-		// Scopes name real events, and a partner token only events that
-		// list that partner.
-		for i, slug := range r.Events {
-			e, err := s.events.Get(ctx, slug)
-			if errors.Is(err, events.ErrNotFound) {
-				errs.Add("events["+strconv.Itoa(i)+"]", privacy.CodeInvalid)
-				continue
-			}
-			if err != nil {
-				return "", nil, err
-			}
-			if r.Role == Partner && !slices.ContainsFunc(e.Partners, func(p events.Partner) bool { return p.ID == r.Partner }) {
-				errs.Add("partner", privacy.CodeInvalid)
-			}
-		}
+	if err := s.checkScope(ctx, &errs, r.Role, r.Events, r.Partner); err != nil {
+		return "", nil, err
 	}
 	if err := errs.Err(); err != nil {
 		return "", nil, err
@@ -196,6 +170,48 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (string, *Token, 
 	return token, t, nil
 }
 
+// checkScope checks a role's event scope and partner: door staff and
+// partners work for the events they are given, an admin reaches every
+// event, and (when errs has none yet) scopes name real events, and a
+// partner's only events that list that partner.
+func (s *Service) checkScope(ctx context.Context, errs *privacy.Errors, role Role, evs []string, partner string) error {
+	switch {
+	case role == Partner && partner == "":
+		errs.Add("partner", privacy.CodeRequired)
+	case (role == Partner || role == CheckIn) && len(evs) == 0:
+		errs.Add("events", privacy.CodeRequired)
+	case role != Partner && partner != "":
+		errs.Add("partner", privacy.CodeInvalid)
+	case role == Admin && len(evs) > 0:
+		// A scope would only look like a limit.
+		errs.Add("events", privacy.CodeInvalid)
+	}
+	if len(*errs) > 0 {
+		return nil
+	}
+	for i, slug := range evs {
+		e, err := s.events.Get(ctx, slug)
+		if errors.Is(err, events.ErrNotFound) {
+			errs.Add("events["+strconv.Itoa(i)+"]", privacy.CodeInvalid)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if role == Partner && !slices.ContainsFunc(e.Partners, func(p events.Partner) bool { return p.ID == partner }) {
+			errs.Add("partner", privacy.CodeInvalid)
+		}
+	}
+	return nil
+}
+
+// envAdmin is the principal of PAMELDING_ADMIN_TOKEN.
+var envAdmin = Principal{Role: Admin, Name: "PAMELDING_ADMIN_TOKEN", ID: "env-admin"}
+
+func (t *Token) principal() Principal {
+	return Principal{Role: t.Role, Name: t.Name, Events: t.Events, Partner: t.Partner, ID: t.ID()}
+}
+
 // Authenticate returns the principal of a bearer token.
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
 	if token == "" {
@@ -203,7 +219,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	}
 	sum := sha256.Sum256([]byte(token))
 	if s.adminHash != nil && subtle.ConstantTimeCompare(sum[:], s.adminHash) == 1 {
-		return Principal{Role: Admin, Name: "PAMELDING_ADMIN_TOKEN", ID: "env-admin"}, nil
+		return envAdmin, nil
 	}
 	if !strings.HasPrefix(token, tokenPrefix) {
 		return Principal{}, ErrUnauthenticated
@@ -217,7 +233,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	return Principal{Role: t.Role, Name: t.Name, Events: t.Events, Partner: t.Partner, ID: t.ID()}, nil
+	return t.principal(), nil
 }
 
 // ErrTokenNotFound: no token has that id.

@@ -235,7 +235,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 		}
 	}
 	param := regexp.MustCompile(`:([A-Za-z0-9_]+)`)
-	pages := map[string]bool{"e": true, "m": true, "c": true, "g": true, "me": true, "guardian": true}
+	pages := map[string]bool{"e": true, "m": true, "c": true, "g": true, "me": true, "guardian": true, "admin": true}
 	served := map[string]bool{}
 	for _, r := range e.app.GetRoutes(true) {
 		first, _, _ := strings.Cut(strings.TrimPrefix(r.Path, "/"), "/")

@@ -54,6 +54,27 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	f.Post("/guardian/decline", page(handleGuardianPost(a, ps, "decline"))...)
 	f.Post("/guardian/withdraw", page(handleGuardianPost(a, ps, "withdraw"))...)
 	f.Post("/guardian/cancel", page(handleGuardianPost(a, ps, "cancel"))...)
+	// The back office: staff pages, signed in by a mailed link or a staff
+	// token, each page for the roles that may use it.
+	adm := newAdminState(d, ps)
+	staffPage := func(roles ...staff.Role) []fiber.Handler { return []fiber.Handler{pageHeaders, ps.csrf, adm.adminPage(roles...)} }
+	anyStaff := []staff.Role{}
+	f.Get("/admin/signin", signupLimit, pageHeaders, ps.csrf, adm.handleAdminSignIn())
+	f.Post("/admin/signin", signupLimit, pageHeaders, ps.csrf, adm.handleAdminSignIn())
+	f.Get("/admin/l/:link", signupLimit, pageHeaders, ps.csrf, adm.handleAdminLink())
+	f.Post("/admin/l/:link", signupLimit, pageHeaders, ps.csrf, adm.handleAdminLink())
+	f.Post("/admin/signout", pageHeaders, ps.csrf, adm.handleAdminSignOut())
+	f.Get("/admin", append(staffPage(anyStaff...), adm.handleAdminEvents())...)
+	f.Get("/admin/events/:slug", append(staffPage(anyStaff...), adm.adminEvent, adm.handleAdminEvent())...)
+	f.Get("/admin/events/:slug/partner-export", append(staffPage(staff.Admin, staff.Organiser, staff.Partner), adm.adminEvent, handlePartnerExport(a.Events, a.Lists, a.Log))...)
+	f.Get("/admin/finance", append(staffPage(staff.Admin, staff.Finance), adm.handleAdminFinance())...)
+	f.Post("/admin/finance", append(staffPage(staff.Admin, staff.Finance), adm.handleAdminFinance())...)
+	f.Get("/admin/finance/invoices/:number", append(staffPage(staff.Admin, staff.Finance), handleGetInvoice(a.Invoices))...)
+	f.Get("/admin/privacy", append(staffPage(staff.Admin, staff.Privacy), adm.handleAdminPrivacy())...)
+	f.Get("/admin/staff", append(staffPage(staff.Admin), adm.handleAdminStaff())...)
+	f.Post("/admin/staff", append(staffPage(staff.Admin), adm.handleAdminStaff())...)
+	f.Post("/admin/staff/:id/disable", append(staffPage(staff.Admin), adm.handleAdminDisable())...)
+
 	f.Get("/readyz", handleReadyz(a.Store, a.KeyStore))
 	f.Get("/metrics", handleMetrics(a.Metrics, d.Config.MetricsToken))
 

@@ -1,0 +1,341 @@
+package web
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pamelding/pamelding/events"
+	"github.com/pamelding/pamelding/payments"
+	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/registration"
+	"github.com/pamelding/pamelding/staff"
+)
+
+// maxAdminRows is the most rows a back office list shows; the downloads
+// have them all.
+const maxAdminRows = 500
+
+// eventRow is one event of the back office's list.
+type eventRow struct {
+	Slug, Title, When, Status string
+	Capacity, Taken, Waiting  int
+	Paid                      string
+}
+
+// handleAdminEvents lists the events the principal reaches: seats taken
+// and left, the waiting list and what was paid.
+func (as *adminState) handleAdminEvents() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang, p := pageLang(c), principal(c)
+		evs, err := as.a.Events.List(c.UserContext())
+		if err != nil {
+			return err
+		}
+		rows := []eventRow{}
+		for _, e := range evs {
+			if !p.CanEvent(e.Slug) {
+				continue
+			}
+			sum, err := as.a.Registrations.SummaryOf(c.UserContext(), e.Slug)
+			if err != nil {
+				return err
+			}
+			status := t(lang, "admin.event.open")
+			if e.CancelledAt != nil {
+				status = t(lang, "admin.event.cancelled")
+			}
+			rows = append(rows, eventRow{Slug: e.Slug, Title: e.Title.In(lang), When: e.StartsAt.In(oslo).Format("02.01.2006 15:04"),
+				Status: status, Capacity: e.Capacity, Taken: e.Capacity - e.SeatsLeft, Waiting: sum.ByStatus[registration.Waitlisted],
+				Paid: events.Money(sum.Paid, "NOK", lang)})
+		}
+		return as.render(c, "admin_events", lang, fiber.Map{"Page": "admin-events", "Title": t(lang, "admin.events"), "Events": rows})
+	}
+}
+
+// participantRow is one registration in the back office's list.
+type participantRow struct {
+	ID, Status, Category, Payment, CheckedIn string
+	Values                                   []string
+	Restricted                               bool
+}
+
+// handleAdminEvent is an event's page: its figures, its participants as
+// the principal's role may see them (catering: the dietary list, only
+// where consented), with filters and search, and the partner lists to
+// download with who they leave out and why.
+func (as *adminState) handleAdminEvent() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang, p := pageLang(c), principal(c)
+		ctx := c.UserContext()
+		e, err := as.a.Events.Get(ctx, c.Params("slug"))
+		if err != nil {
+			return err
+		}
+		sum, err := as.a.Registrations.SummaryOf(ctx, e.Slug)
+		if err != nil {
+			return err
+		}
+		data := fiber.Map{"Page": "admin-event", "Title": e.Title.In(lang), "Event": e, "Slug": e.Slug,
+			"When": e.StartsAt.In(oslo).Format("02.01.2006 15:04"), "Capacity": e.Capacity, "Taken": e.Capacity - e.SeatsLeft,
+			"Left": e.SeatsLeft, "Waiting": sum.ByStatus[registration.Waitlisted], "CheckedIn": sum.CheckedIn,
+			"Paid": events.Money(sum.Paid, "NOK", lang), "Objected": sum.Objected, "Restricted": sum.Restricted}
+		if p.Is(staff.Admin, staff.Organiser) {
+			var partners []fiber.Map
+			for _, pa := range e.Partners {
+				partners = append(partners, fiber.Map{"ID": pa.ID, "Name": pa.Name})
+			}
+			data["Partners"] = partners
+		}
+		if !p.Is(staff.Admin, staff.Organiser, staff.Catering, staff.Finance) {
+			return as.render(c, "admin_event", lang, data)
+		}
+
+		// Filters: status, category, paid, checked in, and a search in
+		// what the role sees (name, e-mail).
+		f := struct{ Status, Category, Paid, In, Q string }{c.Query("status"), c.Query("category"), c.Query("paid"), c.Query("in"),
+			strings.ToLower(strings.TrimSpace(c.Query("q")))}
+		data["Filter"] = f
+		a := audience(p)
+		cols := registration.Columns(e, a)
+		var heads []string
+		for _, col := range cols {
+			heads = append(heads, col.Label.In(lang))
+		}
+		rows, err := as.a.Lists.List(ctx, e, a, registration.ListQuery{}, p.ID)
+		if err != nil {
+			return err
+		}
+		var out []participantRow
+		matched := 0
+		for row, err := range rows {
+			if err != nil {
+				return err
+			}
+			paid := row.Payment == registration.PaymentPaid || row.Payment == registration.PaymentOverpaid
+			switch {
+			case f.Status != "" && string(row.Status) != f.Status,
+				f.Category != "" && row.Category != f.Category,
+				f.Paid == "yes" && !paid, f.Paid == "no" && paid,
+				f.In == "yes" && !row.CheckedIn, f.In == "no" && row.CheckedIn:
+				continue
+			}
+			values := make([]string, len(cols))
+			hit := f.Q == ""
+			for i, col := range cols {
+				values[i] = row.Values[col.Key]
+				hit = hit || strings.Contains(strings.ToLower(values[i]), f.Q)
+			}
+			if !hit {
+				continue
+			}
+			matched++
+			if len(out) == maxAdminRows {
+				continue
+			}
+			pr := participantRow{ID: row.ID, Status: t(lang, "status."+string(row.Status)), Category: row.Category,
+				Values: values, Restricted: row.Restricted, CheckedIn: t(lang, "admin.no")}
+			if row.Payment != "" {
+				pr.Payment = t(lang, "admin.payment."+string(row.Payment))
+			}
+			if row.CheckedIn {
+				pr.CheckedIn = t(lang, "admin.yes")
+			}
+			out = append(out, pr)
+		}
+		var cats []fiber.Map
+		for _, cat := range e.Categories {
+			cats = append(cats, fiber.Map{"Key": cat.Key, "Name": cat.Name.In(lang), "Selected": cat.Key == f.Category})
+		}
+		var statuses []fiber.Map
+		for _, st := range []registration.Status{registration.Confirmed, registration.PendingPayment, registration.Waitlisted,
+			registration.Offered, registration.PendingGuardian, registration.Cancelled, registration.Expired} {
+			statuses = append(statuses, fiber.Map{"Value": st, "Name": t(lang, "status."+string(st)), "Selected": string(st) == f.Status})
+		}
+		data["Heads"], data["Rows"], data["Matched"], data["Shown"] = heads, out, matched, len(out)
+		data["Categories"], data["Statuses"], data["List"] = cats, statuses, true
+		return as.render(c, "admin_event", lang, data)
+	}
+}
+
+// handleAdminFinance lists invoices with a status filter, and takes a
+// bank statement (camt.053/.054) to upload: what it matched, and what not
+// and why.
+func (as *adminState) handleAdminFinance() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang, p := pageLang(c), principal(c)
+		ctx := c.UserContext()
+		data := fiber.Map{"Page": "admin-finance", "Title": t(lang, "admin.finance")}
+		if c.Method() == fiber.MethodPost {
+			fh, err := c.FormFile("statement")
+			if err != nil {
+				data["UploadError"] = t(lang, "admin.finance.nofile")
+			} else {
+				f, err := fh.Open()
+				if err != nil {
+					return err
+				}
+				raw, err := io.ReadAll(io.LimitReader(f, 10<<20))
+				f.Close()
+				if err != nil {
+					return err
+				}
+				res, err := as.a.Payments.ImportStatement(ctx, bytes.NewReader(raw), p.Scope())
+				var se *payments.StatementError
+				switch {
+				case errors.As(err, &se):
+					c.Status(fiber.StatusUnprocessableEntity)
+					data["UploadError"] = t(lang, "admin.finance.badfile") + " " + se.Detail()
+				case errors.Is(err, payments.ErrBadStatement):
+					c.Status(fiber.StatusUnprocessableEntity)
+					data["UploadError"] = t(lang, "admin.finance.badfile")
+				case err != nil:
+					return err
+				default:
+					data["Import"] = res
+				}
+			}
+		}
+		status := c.Query("status")
+		invs, err := as.a.Invoices.List(ctx, payments.InvoiceQuery{Status: status})
+		if err != nil {
+			return err
+		}
+		invs = slices.DeleteFunc(invs, func(inv payments.Invoice) bool { return !p.CanEvent(inv.Event) })
+		slices.SortStableFunc(invs, func(a, b payments.Invoice) int { return cmp.Compare(b.Number, a.Number) })
+		type invRow struct {
+			Number                                int64
+			Kind, Event, Buyer, Issued, Due       string
+			Total, Paid, Status, KID, ReminderFee string
+		}
+		var rows []invRow
+		for _, inv := range invs {
+			if len(rows) == maxAdminRows {
+				break
+			}
+			r := invRow{Number: inv.Number, Kind: t(lang, "admin.invoice."+inv.Kind), Event: inv.Event, Buyer: inv.Buyer.Name,
+				Issued: inv.IssueDate.Format("02.01.2006"), Due: inv.DueDate.Format("02.01.2006"),
+				Total: events.Money(inv.Total, inv.Currency, lang), Paid: events.Money(inv.PaidAmount, inv.Currency, lang),
+				Status: t(lang, "admin.invoice.status."+inv.Status), KID: inv.KID}
+			if inv.ReminderFee > 0 {
+				r.ReminderFee = events.Money(inv.ReminderFee, inv.Currency, lang)
+			}
+			rows = append(rows, r)
+		}
+		var statuses []fiber.Map
+		for _, st := range []string{payments.StatusOverdue, payments.InvoiceOpen, payments.InvoicePartiallyPaid, payments.InvoicePaid,
+			payments.InvoiceOverpaid, payments.InvoiceCredited} {
+			statuses = append(statuses, fiber.Map{"Value": st, "Name": t(lang, "admin.invoice.status."+st), "Selected": st == status})
+		}
+		data["Invoices"], data["Statuses"], data["Global"] = rows, statuses, p.Scope() == nil
+		return as.render(c, "admin_finance", lang, data)
+	}
+}
+
+// handleAdminPrivacy is the privacy contact's inbox: open requests by
+// deadline, the ones due within a week marked, the actions taken.
+func (as *adminState) handleAdminPrivacy() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang, p := pageLang(c), principal(c)
+		reqs, err := as.a.Requests.Requests(c.UserContext(), c.Query("all") == "yes", p.Scope())
+		if err != nil {
+			return err
+		}
+		type reqRow struct {
+			ID, Type, Received, Deadline, Status, Actions string
+			DaysLeft                                      int
+			Soon, Overdue                                 bool
+		}
+		var rows []reqRow
+		for _, r := range reqs {
+			row := reqRow{ID: r.ID, Type: t(lang, "admin.request."+r.Type), Received: r.ReceivedAt.In(oslo).Format("02.01.2006"),
+				Deadline: r.Deadline.In(oslo).Format("02.01.2006"), DaysLeft: r.DaysLeft, Overdue: r.Overdue,
+				Soon: r.ClosedAt == nil && !r.Overdue && r.DaysLeft <= 7, Status: t(lang, "admin.request.open")}
+			if r.ClosedAt != nil {
+				row.Status = t(lang, "admin.request.closed") + ": " + r.Outcome
+			}
+			var acts []string
+			for _, a := range r.Actions {
+				acts = append(acts, a.Action)
+			}
+			row.Actions = strings.Join(acts, ", ")
+			rows = append(rows, row)
+		}
+		return as.render(c, "admin_privacy", lang, fiber.Map{"Page": "admin-privacy", "Title": t(lang, "admin.privacy"),
+			"Requests": rows, "All": c.Query("all") == "yes"})
+	}
+}
+
+// handleAdminStaff lists the staff accounts and invites one (admins).
+func (as *adminState) handleAdminStaff() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang := pageLang(c)
+		ctx := c.UserContext()
+		data := fiber.Map{"Page": "admin-staff", "Title": t(lang, "admin.staff")}
+		if c.Method() == fiber.MethodPost {
+			req := staff.InviteRequest{Email: c.FormValue("email"), Name: c.FormValue("name"), Role: staff.Role(c.FormValue("role")),
+				Partner: c.FormValue("partner")}
+			for _, ev := range strings.Split(c.FormValue("events"), ",") {
+				if ev = strings.TrimSpace(ev); ev != "" {
+					req.Events = append(req.Events, ev)
+				}
+			}
+			_, err := as.a.Staff.Invite(ctx, req, principal(c))
+			var fe privacy.Errors
+			switch {
+			case errors.As(err, &fe):
+				c.Status(fiber.StatusUnprocessableEntity)
+				var msgs []string
+				for _, e := range fe {
+					why := t(lang, "err."+e.Code)
+					if why == "err."+e.Code {
+						why = t(lang, "err.invalid")
+					}
+					msgs = append(msgs, t(lang, "admin.field."+strings.SplitN(e.Field, "[", 2)[0])+": "+why)
+				}
+				data["Errors"], data["In"] = msgs, req
+			case errors.Is(err, staff.ErrAccountExists):
+				c.Status(fiber.StatusConflict)
+				data["Errors"], data["In"] = []string{t(lang, "admin.staff.exists")}, req
+			case err != nil:
+				return err
+			default:
+				data["Flash"] = t(lang, "admin.staff.invited")
+			}
+		}
+		accts, err := as.a.Staff.Accounts(ctx)
+		if err != nil {
+			return err
+		}
+		type acctRow struct {
+			ID, Email, Name, Role, Events string
+			Disabled                      bool
+		}
+		var rows []acctRow
+		for _, a := range accts {
+			rows = append(rows, acctRow{ID: a.ID, Email: a.Email, Name: a.Name, Role: t(lang, "role."+string(a.Role)),
+				Events: strings.Join(a.Events, ", "), Disabled: a.Disabled != nil})
+		}
+		var roles []fiber.Map
+		for _, r := range staff.Roles {
+			roles = append(roles, fiber.Map{"Value": r, "Name": t(lang, "role."+string(r))})
+		}
+		data["Accounts"], data["Roles"] = rows, roles
+		return as.render(c, "admin_staff", lang, data)
+	}
+}
+
+// handleAdminDisable disables a staff account (admins).
+func (as *adminState) handleAdminDisable() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := as.a.Staff.Disable(c.UserContext(), c.Params("id")); err != nil && !errors.Is(err, staff.ErrAccountNotFound) {
+			return err
+		}
+		return c.Redirect("/admin/staff?lang="+pageLang(c), fiber.StatusSeeOther)
+	}
+}
