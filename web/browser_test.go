@@ -69,7 +69,12 @@ type browserEnv struct {
 
 func newBrowser(t *testing.T) *browserEnv {
 	t.Helper()
-	e := newEnv(t)
+	return newBrowserOn(t, newEnv(t))
+}
+
+// newBrowserOn is newBrowser on an env made for the test.
+func newBrowserOn(t *testing.T, e *env) *browserEnv {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/pamelding/pamelding/app"
+	"github.com/pamelding/pamelding/mail"
+	"github.com/pamelding/pamelding/mail/mailtest"
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/mongodb/mongotest"
 	"github.com/pamelding/pamelding/payments"
@@ -64,8 +66,20 @@ func (c *clock) add(d time.Duration) {
 
 func newEnv(t testing.TB) *env { return newEnvWith(t, nil) }
 
+// newEnvMail is newEnv whose app sends mail that must go at once (staff
+// sign-in links) to a test SMTP server.
+func newEnvMail(t testing.TB) (*env, *mailtest.Server) {
+	t.Helper()
+	smtp := mailtest.Start(t)
+	sender, err := mail.Parse(smtp.URL(), "pamelding <pamelding@example.no>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnvWith(t, nil, func(c *app.Config) { c.Sender = sender }), smtp
+}
+
 // newEnvWith lets a test change the app's dependencies (limits, say).
-func newEnvWith(t testing.TB, change func(*web.Deps)) *env {
+func newEnvWith(t testing.TB, change func(*web.Deps), configure ...func(*app.Config)) *env {
 	t.Helper()
 	store := mongotest.Open(t)
 	logs := &bytes.Buffer{}
@@ -75,7 +89,7 @@ func newEnvWith(t testing.TB, change func(*web.Deps)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := app.New(store, mongotest.OpenKeys(t), keys, log, clk.now, app.Config{
+	cfg := app.Config{
 		Payments: payments.Config{
 			StripeKey: "sk_test_123", StripeAPIBase: stripetest.URL(t), WebhookSecret: webhookSecret,
 			PublicURL: "https://pamelding.example.no", ReminderAfterDays: 7, // as PAMELDING_INVOICE_REMINDER_AFTER_DAYS
@@ -83,7 +97,11 @@ func newEnvWith(t testing.TB, change func(*web.Deps)) *env {
 			Seller:      payments.Seller{Name: "Janteloppet AS", OrgNumber: "923609016", VATRegistered: true, Address: "Storgata 1, 2211 Kongsvinger", BankAccount: "1234.56.78903"},
 		},
 		AdminToken: adminToken, PublicURL: "https://pamelding.example.no", AllowLoopbackWebhooks: true,
-	})
+	}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	a := app.New(store, mongotest.OpenKeys(t), keys, log, clk.now, cfg)
 	deps := web.Deps{App: a, Config: web.Config{PublicURL: "https://pamelding.example.no", DigitalConsentAge: 13, CardPayments: true}}
 	if change != nil {
 		change(&deps)

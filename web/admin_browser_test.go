@@ -1,0 +1,167 @@
+package web_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/pamelding/pamelding/registration"
+)
+
+// TestBrowserBackOffice walks the back office in Chromium as its staff
+// would: the first admin signs in with PAMELDING_ADMIN_TOKEN and adds an
+// organiser, a caterer, a finance officer and a privacy contact; each signs
+// in with the link mailed to them (one click, then the link is used up);
+// the organiser finds a participant by search and sees the partner lists
+// with who they leave out; catering sees the dietary list, only where
+// consented; finance uploads the bank's camt file and the invoice turns
+// paid; the privacy contact sees the request and its deadline. axe finds
+// no serious violation on any page, and each page is shot at 1280 and
+// 390 px wide (PAMELDING_TEST_ARTIFACTS=dir keeps them).
+func TestBrowserBackOffice(t *testing.T) {
+	e, smtp := newEnvMail(t)
+	b := newBrowserOn(t, e)
+	e.everyFieldEvent(t, "fest")
+	e.signupWith(t, "fest", "kari@example.no", nil, false)
+	e.signupWith(t, "fest", "ola@example.no", map[string]string{"name": "Ola Objekt"}, true)
+	e.mustSignup(t, "fest", map[string]any{"fields": map[string]any{"name": "Uten Samtykke", "email": "uten@example.no"}})
+	e.invoiceEvent(t, "kurs")
+	buyer := e.mustSignup(t, "kurs", invoiceBuyer("kommune@example.no"))
+	if r := e.do(t, "POST", "/api/v1/privacy/requests", adminToken, map[string]any{"type": "access", "email": "kari@example.no", "receivedAt": "2026-11-20"}); r.status != 201 {
+		t.Fatalf("privacy request: %d %s", r.status, r.body)
+	}
+
+	page := func(name, sel string) {
+		t.Helper()
+		b.run(t, chromedp.WaitVisible(sel, chromedp.ByQuery))
+		b.axeCheck(t, name)
+		b.run(t, chromedp.EmulateViewport(390, 844))
+		b.shot(t, "admin-"+name+"-390")
+		var w int
+		b.run(t, chromedp.Evaluate(`document.documentElement.scrollWidth`, &w))
+		if w > 390 {
+			t.Errorf("%s is %d px wide at 390 px", name, w)
+		}
+		b.run(t, chromedp.EmulateViewport(1280, 900))
+		b.shot(t, "admin-"+name+"-1280")
+	}
+
+	// Not signed in: the back office sends the browser to sign in.
+	b.run(t, chromedp.Navigate(b.base+"/admin?lang=nb"))
+	page("signin", `main[data-page="admin-signin"]`)
+
+	// The first admin, with the token.
+	b.run(t, chromedp.Click("summary", chromedp.ByQuery),
+		chromedp.SendKeys("#token", adminToken, chromedp.ByID), chromedp.Click("#token-signin", chromedp.ByID))
+	page("events", `main[data-page="admin-events"]`)
+	if s := b.text(t, "#events"); !strings.Contains(s, "fest") && !strings.Contains(s, "Janteloppet") {
+		t.Errorf("the events list: %q", s)
+	}
+	for _, who := range [][3]string{
+		{"Ola Organiser", "org@example.no", "organiser"}, {"Mia Mat", "mat@example.no", "catering"},
+		{"Frida Finans", "finans@example.no", "finance"}, {"Per Personvern", "personvern@example.no", "privacy"},
+	} {
+		b.run(t, chromedp.Navigate(b.base+"/admin/staff?lang=nb"), chromedp.WaitVisible("#invite", chromedp.ByID),
+			chromedp.SendKeys("#name", who[0], chromedp.ByID), chromedp.SendKeys("#email", who[1], chromedp.ByID),
+			chromedp.SetValue("#role", who[2], chromedp.ByID), chromedp.Click("#invite", chromedp.ByID),
+			chromedp.WaitVisible("#flash", chromedp.ByID))
+	}
+	page("staff", `main[data-page="admin-staff"]`)
+	if s := b.text(t, "#accounts"); strings.Count(s, "@example.no") != 4 {
+		t.Errorf("the staff list: %q", s)
+	}
+
+	// signInAs signs out whoever is in, asks for a link for the address
+	// and opens the link mailed to it.
+	link := regexp.MustCompile(`http\S+/admin/l/pml_\S+`)
+	signInAs := func(email string) {
+		t.Helper()
+		b.run(t, chromedp.Click("#signout", chromedp.ByID), chromedp.WaitVisible("#send-link", chromedp.ByID))
+		before := len(smtp.Mail())
+		b.run(t, chromedp.SendKeys("#email", email, chromedp.ByID), chromedp.Click("#send-link", chromedp.ByID),
+			chromedp.WaitVisible(`main[data-page="admin-link-sent"]`, chromedp.ByQuery))
+		got := smtp.WaitFor(before+1, 10*time.Second)
+		if len(got) != before+1 || got[before].To[0] != email {
+			t.Fatalf("sign-in mail to %s: %d mails", email, len(got))
+		}
+		u := link.FindString(got[before].Body())
+		if u == "" {
+			t.Fatalf("no link in %q", got[before].Body())
+		}
+		// The mail's link names the configured public address; the test
+		// server is elsewhere.
+		u = b.base + u[strings.Index(u, "/admin/l/"):]
+		b.run(t, openLink(u), chromedp.WaitVisible(`main[data-page="admin-events"]`, chromedp.ByQuery))
+		// Used up: the same link signs nobody in again.
+		if r := e.do(t, "GET", strings.TrimPrefix(u, b.base), "", nil); r.status != 404 {
+			t.Errorf("a used sign-in link: %d", r.status)
+		}
+	}
+
+	signInAs("org@example.no")
+	b.run(t, chromedp.Click(`a[href^="/admin/events/fest"]`, chromedp.ByQuery))
+	page("event", `main[data-page="admin-event"] #participants`)
+	if s := b.text(t, "#left-out"); !strings.Contains(s, "Utelatt: 1 som har protestert") {
+		t.Errorf("who the partner lists leave out: %q", s)
+	}
+	b.run(t, chromedp.SendKeys("#q", "ola@", chromedp.ByID), chromedp.Click("#filter", chromedp.ByID),
+		chromedp.WaitVisible(`#q[value="ola@"]`, chromedp.ByQuery)) // the answer's page
+	if s, rows := b.text(t, "#matched"), b.text(t, "#participants tbody"); !strings.HasPrefix(s, "1 treff") || !strings.Contains(rows, "Ola Objekt") || strings.Contains(rows, "Kari") {
+		t.Errorf("searching ola@: %q, rows %q", s, rows)
+	}
+	// The organiser has no finance page.
+	if r := b.status(t, "/admin/finance?lang=nb"); r != 403 {
+		t.Errorf("the organiser on the finance page: %d", r)
+	}
+
+	signInAs("mat@example.no")
+	b.run(t, chromedp.Navigate(b.base+"/admin/events/fest?lang=nb"))
+	page("catering", `#participants`)
+	var n int
+	b.run(t, chromedp.Evaluate(`document.querySelectorAll("#participants tbody tr").length`, &n))
+	if rows := b.text(t, "#participants tbody"); n != 2 || !strings.Contains(rows, "nøtteallergi") || strings.Contains(rows, "Uten") || strings.Contains(rows, "@example.no") {
+		t.Errorf("catering's list (the two who consented to their dietary needs being used, no addresses): %d rows %q", n, rows)
+	}
+
+	signInAs("finans@example.no")
+	b.run(t, chromedp.Navigate(b.base+"/admin/finance?lang=nb"))
+	page("finance", `main[data-page="admin-finance"] #invoices`)
+	camt := filepath.Join(t.TempDir(), "camt054.xml")
+	if err := os.WriteFile(camt, []byte(camtCredits("ADM", 150000, e.reg(t, buyer.ID).Payment.KID)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.run(t, chromedp.SetUploadFiles("#statement", []string{camt}, chromedp.ByID), chromedp.Click("#upload", chromedp.ByID),
+		chromedp.WaitVisible("#import-result", chromedp.ByID))
+	page("finance-import", "#import-result")
+	if s := b.text(t, "#import-result"); !strings.Contains(s, "1 innbetalinger lest: 1 koblet til faktura") {
+		t.Errorf("the import: %q", s)
+	}
+	if s := b.text(t, "#invoices .invoice-status"); s != "Betalt" {
+		t.Errorf("the invoice after the import: %q", s)
+	}
+	if p := e.reg(t, buyer.ID).Payment; p.Status != registration.PaymentPaid {
+		t.Errorf("the registration after the import: %s", p.Status)
+	}
+
+	signInAs("personvern@example.no")
+	b.run(t, chromedp.Navigate(b.base+"/admin/privacy?lang=nb"))
+	page("privacy", `#requests`)
+	if s := b.text(t, "#requests"); !strings.Contains(s, "Innsyn") || !strings.Contains(s, "20.11.2026") || !strings.Contains(s, "20.12.2026") {
+		t.Errorf("the privacy inbox: %q", s)
+	}
+}
+
+// status navigates to path and answers the HTTP status of the page.
+func (b *browserEnv) status(t *testing.T, path string) int64 {
+	t.Helper()
+	resp, err := chromedp.RunResponse(b.ctx, chromedp.Navigate(b.base+path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Status
+}
