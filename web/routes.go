@@ -57,7 +57,9 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	// The back office: staff pages, signed in by a mailed link or a staff
 	// token, each page for the roles that may use it.
 	adm := newAdminState(d, ps)
-	staffPage := func(roles ...staff.Role) []fiber.Handler { return []fiber.Handler{pageHeaders, ps.csrf, adm.adminPage(roles...)} }
+	staffPage := func(roles ...staff.Role) []fiber.Handler {
+		return []fiber.Handler{pageHeaders, ps.csrf, adm.adminPage(roles...)}
+	}
 	anyStaff := []staff.Role{}
 	f.Get("/admin/signin", signupLimit, pageHeaders, ps.csrf, adm.handleAdminSignIn())
 	f.Post("/admin/signin", signupLimit, pageHeaders, ps.csrf, adm.handleAdminSignIn())
