@@ -32,6 +32,7 @@ const (
 	adminAccount = "account"
 	adminToken   = "token"
 	adminSince   = "since"
+	adminSeen    = "seen"
 )
 
 // adminState holds the back office's sessions.
@@ -59,8 +60,12 @@ func (as *adminState) principal(c *fiber.Ctx) (staff.Principal, bool, error) {
 	if err != nil {
 		return staff.Principal{}, false, err
 	}
+	// Both expiries by the service's clock (the store's own expiry of the
+	// session, by the wall clock, is only a backstop).
+	now := as.a.Now()
 	since, _ := sess.Get(adminSince).(int64)
-	if sess.Fresh() || since == 0 || as.a.Now().Sub(time.Unix(since, 0)) > adminAbsolute {
+	seen, _ := sess.Get(adminSeen).(int64)
+	if sess.Fresh() || since == 0 || now.Sub(time.Unix(since, 0)) > adminAbsolute || now.Sub(time.Unix(seen, 0)) > adminIdle {
 		if !sess.Fresh() {
 			_ = sess.Destroy()
 		}
@@ -81,6 +86,7 @@ func (as *adminState) principal(c *fiber.Ctx) (staff.Principal, bool, error) {
 	if err != nil {
 		return staff.Principal{}, false, err
 	}
+	sess.Set(adminSeen, now.Unix())
 	return p, true, sess.Save()
 }
 
@@ -100,6 +106,7 @@ func (as *adminState) signIn(c *fiber.Ctx, key, value string) error {
 	sess.Delete(adminToken)
 	sess.Set(key, value)
 	sess.Set(adminSince, as.a.Now().Unix())
+	sess.Set(adminSeen, as.a.Now().Unix())
 	return sess.Save()
 }
 

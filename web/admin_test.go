@@ -1,0 +1,213 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// adminClient is a browser without the browser: a cookie jar against the
+// real app on a loopback listener, following no redirects.
+type adminClient struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+	csrf string
+}
+
+func (e *env) adminClient(t *testing.T) *adminClient {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = e.app.Listener(ln) }()
+	t.Cleanup(func() { _ = e.app.Shutdown() })
+	return e.newAdminClient(t, "http://"+ln.Addr().String())
+}
+
+func (e *env) newAdminClient(t *testing.T, base string) *adminClient {
+	jar, _ := cookiejar.New(nil)
+	return &adminClient{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+var csrfField = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// do sends a request; a form posts with the CSRF token of the last page.
+func (c *adminClient) do(method, path string, form url.Values) (int, string, string) {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		if form.Get("_csrf") == "" {
+			form.Set("_csrf", c.csrf)
+		}
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if m := csrfField.FindSubmatch(b); m != nil {
+		c.csrf = string(m[1])
+	}
+	return resp.StatusCode, string(b), resp.Header.Get("Location")
+}
+
+// signInWithToken signs in on the sign-in page with a staff token.
+func (c *adminClient) signInWithToken(token string) {
+	c.t.Helper()
+	c.do("GET", "/admin/signin?lang=en", nil)
+	if st, body, loc := c.do("POST", "/admin/signin", url.Values{"token": {token}, "lang": {"en"}}); st != 303 || !strings.HasPrefix(loc, "/admin") {
+		c.t.Fatalf("token sign-in: %d %s %s", st, loc, body)
+	}
+}
+
+// TestAdminSessions: what holds the back office's door. No session sends
+// the browser to sign in; a wrong token is refused; a form without its
+// CSRF token changes nothing; the sign-in page answers an unknown address
+// as a known one and mails only the known; a link opens only by a POST
+// (so a link fetched by a mail scanner or another site signs nobody in)
+// and once; a session ends when its account is disabled, after 30 minutes
+// idle and 12 hours after sign-in; a role reaches only its pages; the
+// access log names the acting account and never the address.
+func TestAdminSessions(t *testing.T) {
+	e, smtp := newEnvMail(t)
+	e.mustEvent(t, "gala", nil)
+	ctx := context.Background()
+	c := e.adminClient(t)
+
+	if st, _, loc := c.do("GET", "/admin", nil); st != 303 || !strings.HasPrefix(loc, "/admin/signin") {
+		t.Fatalf("no session: %d to %q", st, loc)
+	}
+	c.do("GET", "/admin/signin", nil)
+	if st, body, _ := c.do("POST", "/admin/signin", url.Values{"token": {"pmd_guess"}}); st != 401 || !strings.Contains(body, "token-error") {
+		t.Errorf("a wrong token: %d", st)
+	}
+	c.signInWithToken(adminToken)
+	if st, body, _ := c.do("GET", "/admin?lang=en", nil); st != 200 || !strings.Contains(body, "gala") {
+		t.Fatalf("the events list: %d", st)
+	}
+	// CSRF: a form post without the page's token is refused and adds
+	// nobody.
+	if st, _, _ := c.do("POST", "/admin/staff", url.Values{"_csrf": {"forged"}, "name": {"X"}, "email": {"x@example.no"}, "role": {"admin"}}); st != 403 {
+		t.Errorf("a staff form without its CSRF token: %d", st)
+	}
+	c.do("GET", "/admin/staff", nil)
+	if st, body, _ := c.do("POST", "/admin/staff?lang=en", url.Values{"name": {"Ola"}, "email": {"Ola@Example.no"}, "role": {"organiser"}, "events": {"gala"}}); st != 200 || !strings.Contains(body, `id="flash"`) {
+		t.Fatalf("invite: %d", st)
+	}
+	if st, body, _ := c.do("POST", "/admin/staff?lang=en", url.Values{"name": {"Ola"}, "email": {"ola@example.no"}, "role": {"organiser"}}); st != 409 || !strings.Contains(body, "already has") {
+		t.Errorf("the same address again: %d", st)
+	}
+	if st, body, _ := c.do("POST", "/admin/staff?lang=en", url.Values{"name": {"Per"}, "email": {"per@example.no"}, "role": {"checkin"}}); st != 422 || !strings.Contains(body, "Events: Please fill in this field.") {
+		t.Errorf("door staff without an event: %d %s", st, body)
+	}
+
+	// The sign-in page answers the same for an address with no account,
+	// and mails only the one with.
+	other := e.newAdminClient(t, c.base)
+	other.do("GET", "/admin/signin?lang=en", nil)
+	_, unknown, _ := other.do("POST", "/admin/signin", url.Values{"email": {"nobody@example.no"}, "lang": {"en"}})
+	_, known, _ := other.do("POST", "/admin/signin", url.Values{"email": {"ola@example.no"}, "lang": {"en"}})
+	strip := regexp.MustCompile(`name="_csrf" value="[^"]+"`)
+	if strip.ReplaceAllString(unknown, "") != strip.ReplaceAllString(known, "") {
+		t.Errorf("the answers for a known and an unknown address differ")
+	}
+	mails := smtp.WaitFor(1, 10*time.Second)
+	if len(mails) != 1 || mails[0].To[0] != "ola@example.no" {
+		t.Fatalf("sign-in mails: %d", len(mails))
+	}
+	path := regexp.MustCompile(`/admin/l/pml_[A-Za-z0-9_-]+\?lang=en`).FindString(mails[0].Body())
+	if path == "" {
+		t.Fatalf("no link in %q", mails[0].Body())
+	}
+	// A GET (a scanner, an image on another site) signs nobody in.
+	if st, body, _ := other.do("GET", path, nil); st != 200 || !strings.Contains(body, `id="open"`) {
+		t.Fatalf("the link's page: %d", st)
+	}
+	if st, _, _ := other.do("GET", "/admin", nil); st != 303 {
+		t.Errorf("signed in by a GET of the link: %d", st)
+	}
+	if st, _, loc := other.do("POST", path, url.Values{}); st != 303 || !strings.HasPrefix(loc, "/admin") {
+		t.Fatalf("opening the link: %d %q", st, loc)
+	}
+	if st, _, _ := other.do("GET", "/admin/events/gala", nil); st != 200 {
+		t.Errorf("the organiser on their event: %d", st)
+	}
+	if st, _, _ := other.do("GET", "/admin/finance", nil); st != 403 {
+		t.Errorf("the organiser on the finance page: %d", st)
+	}
+	if st, _, _ := other.do("GET", "/admin/staff", nil); st != 403 {
+		t.Errorf("the organiser on the staff page: %d", st)
+	}
+	third := e.newAdminClient(t, c.base)
+	third.do("GET", "/admin/signin", nil)
+	if st, _, _ := third.do("POST", path, url.Values{}); st != 404 {
+		t.Errorf("the link a second time: %d", st)
+	}
+
+	// The access log names the account, never its address or name.
+	logs := e.logs.String()
+	if !strings.Contains(logs, `"actor":"acct-`) || strings.Contains(logs, "ola@example.no") || strings.Contains(logs, "Ola") {
+		t.Errorf("the access log of the organiser's requests: acting account missing, or personal data in it")
+	}
+
+	// Idle: 30 minutes without a request end the session.
+	e.clock.add(29 * time.Minute)
+	if st, _, _ := other.do("GET", "/admin", nil); st != 200 {
+		t.Fatalf("after 29 idle minutes: %d", st)
+	}
+	// Disabled: the session ends on its next request.
+	var id string
+	accts, err := e.staff.Accounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range accts {
+		if a.Email == "ola@example.no" {
+			id = a.ID
+		}
+	}
+	c.do("GET", "/admin/staff", nil)
+	if st, _, _ := c.do("POST", "/admin/staff/"+id+"/disable", url.Values{}); st != 303 {
+		t.Fatalf("disable: %d", st)
+	}
+	if st, _, _ := other.do("GET", "/admin", nil); st != 303 {
+		t.Errorf("a disabled account's session: %d", st)
+	}
+	if _, acct, err := e.staff.SignInLink(ctx, "ola@example.no"); err != nil || acct != nil {
+		t.Errorf("a link for a disabled account: %v %v", acct, err)
+	}
+
+	// Absolute: 12 hours after sign-in, however busy.
+	for range 25 {
+		e.clock.add(29 * time.Minute)
+		c.do("GET", "/admin", nil)
+	}
+	if st, _, _ := c.do("GET", "/admin", nil); st != 303 {
+		t.Errorf("12 hours after sign-in: %d", st)
+	}
+	// And a session idle for 31 minutes ends too.
+	c.signInWithToken(adminToken)
+	e.clock.add(31 * time.Minute)
+	if st, _, _ := c.do("GET", "/admin", nil); st != 303 {
+		t.Errorf("after 31 idle minutes: %d", st)
+	}
+}
