@@ -138,7 +138,7 @@ and give their leases up, so another instance takes them at once.`,
 		Args:  cobra.NoArgs,
 		Run:   func(*cobra.Command, []string) { fmt.Fprintln(stdout, "pamelding", Version()) },
 	})
-	root.AddCommand(tokenCommand(getenv, stdout, stderr), retentionCommand(getenv, stdout), loadtestCommand(getenv, stdout, stderr))
+	root.AddCommand(tokenCommand(getenv, stdout, stderr), staffCommand(getenv, stdout), retentionCommand(getenv, stdout), loadtestCommand(getenv, stdout, stderr))
 	return root
 }
 

@@ -181,6 +181,25 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("readyz %d", st)
 	}
 
+	t.Run("StaffInviteBesideServer", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		args := []string{"pamelding", "staff", "invite", "--email", "kari@example.no", "--name", "Kari", "--role", "organiser", "--event", "kongsvinger-2027"}
+		if err := run(context.Background(), args, func(k string) string { return env[k] }, &out, &errOut); err != nil {
+			t.Fatalf("staff invite: %v\n%s", err, errOut.String())
+		}
+		if !strings.Contains(out.String(), "added organiser account") || !strings.Contains(out.String(), "/admin/signin") {
+			t.Errorf("stdout %q", out.String())
+		}
+		// The same address twice is refused.
+		if err := run(context.Background(), args, func(k string) string { return env[k] }, &out, &errOut); err == nil {
+			t.Errorf("the same address twice was accepted")
+		}
+		// The back office's sign-in page answers.
+		if st, _ := s.call(t, "GET", "/admin/signin", "", nil); st != 200 {
+			t.Errorf("GET /admin/signin: %d", st)
+		}
+	})
+
 	t.Run("TokenCommandBesideServer", func(t *testing.T) {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), []string{"pamelding", "token", "create", "--role", "organiser", "--name", "Kari", "--event", "kongsvinger-2027"},
