@@ -95,6 +95,20 @@ func (s *Service) Create(ctx context.Context, r CreateRequest, createdBy string)
 	return e, nil
 }
 
+// Preview checks a request as Create does and returns the event it
+// would make, without storing it: the back office shows its privacy
+// notice before it is published.
+func (s *Service) Preview(r CreateRequest) (*Event, error) {
+	e, err := r.build(s.now())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.vatFaults(e).Err(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
 // Get returns the event with the slug.
 func (s *Service) Get(ctx context.Context, slug string) (*Event, error) {
 	return s.store.get(ctx, slug)

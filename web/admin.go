@@ -39,6 +39,7 @@ const (
 type adminState struct {
 	sessions *session.Store
 	a        *app.App
+	cfg      Config
 }
 
 func newAdminState(d Deps, ps *pageState) *adminState {
@@ -48,7 +49,7 @@ func newAdminState(d Deps, ps *pageState) *adminState {
 			CookieHTTPOnly: true, CookieSameSite: "Strict", CookieSecure: strings.HasPrefix(d.Config.PublicURL, "https://"),
 			CookieSessionOnly: true,
 		}),
-		a: d.App,
+		a: d.App, cfg: d.Config,
 	}
 }
 

@@ -62,6 +62,37 @@ func TestBrowserBackOffice(t *testing.T) {
 	if s := b.text(t, "#events"); !strings.Contains(s, "fest") && !strings.Contains(s, "Janteloppet") {
 		t.Errorf("the events list: %q", s)
 	}
+	// The admin sets up Janteloppet 2027 from the catalog, previews the
+	// privacy notice participants will get, and publishes it.
+	b.run(t, chromedp.Click("#new-event", chromedp.ByID), chromedp.WaitVisible("#catalog", chromedp.ByID))
+	page("new-event", `main[data-page="admin-new-event"]`)
+	b.run(t,
+		chromedp.SetValue("#slug", "janteloppet-2027", chromedp.ByID), chromedp.SetValue("#kind", "race", chromedp.ByID),
+		chromedp.SetValue("#title_nb", "Janteloppet 2027", chromedp.ByID), chromedp.SetValue("#title_en", "Janteloppet 2027", chromedp.ByID),
+		chromedp.SetValue("#venue", "Kongsvinger", chromedp.ByID),
+		chromedp.SetValue("#starts", "2027-06-12T10:00", chromedp.ByID), chromedp.SetValue("#ends", "2027-06-12T16:00", chromedp.ByID),
+		chromedp.SetValue("#capacity", "2000", chromedp.ByID), chromedp.SetValue("#price", "450", chromedp.ByID),
+		chromedp.SetValue("#organiser_name", "Janteloppet AS", chromedp.ByID), chromedp.SetValue("#organiser_privacy", "personvern@janteloppet.no", chromedp.ByID),
+		chromedp.Click("#ask-organisation", chromedp.ByID), chromedp.Click("#ask-dietary", chromedp.ByID),
+		chromedp.SetValue("#partners", "sparebank: Sparebanken Øst", chromedp.ByID),
+		chromedp.Click("#preview", chromedp.ByID), chromedp.WaitVisible("#notice-preview", chromedp.ByID))
+	page("new-event-preview", "#notice-preview")
+	if s := b.text(t, "#notice-preview"); !strings.Contains(s, "Janteloppet AS") || !strings.Contains(s, "Sparebanken Øst") || !strings.Contains(s, "samtykke") {
+		t.Errorf("the notice preview: %q", s)
+	}
+	if r := e.do(t, "GET", "/api/v1/events/janteloppet-2027", "", nil); r.status != 404 {
+		t.Fatalf("the event exists before it was published: %d", r.status)
+	}
+	b.run(t, chromedp.Click("#publish", chromedp.ByID), chromedp.WaitVisible(`main[data-page="admin-event"]`, chromedp.ByQuery))
+	var ev struct {
+		Fields []struct{ Key string }
+		Price  struct{ Amount int64 }
+	}
+	e.do(t, "GET", "/api/v1/events/janteloppet-2027", "", nil).json(t, &ev)
+	if len(ev.Fields) != 4 || ev.Fields[3].Key != "dietary" || ev.Price.Amount != 45000 {
+		t.Errorf("the published event: %+v", ev)
+	}
+
 	for _, who := range [][3]string{
 		{"Ola Organiser", "org@example.no", "organiser"}, {"Mia Mat", "mat@example.no", "catering"},
 		{"Frida Finans", "finans@example.no", "finance"}, {"Per Personvern", "personvern@example.no", "privacy"},

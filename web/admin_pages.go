@@ -54,7 +54,8 @@ func (as *adminState) handleAdminEvents() fiber.Handler {
 				Status: status, Capacity: e.Capacity, Taken: e.Capacity - e.SeatsLeft, Waiting: sum.ByStatus[registration.Waitlisted],
 				Paid: events.Money(sum.Paid, "NOK", lang)})
 		}
-		return as.render(c, "admin_events", lang, fiber.Map{"Page": "admin-events", "Title": t(lang, "admin.events"), "Events": rows})
+		return as.render(c, "admin_events", lang, fiber.Map{"Page": "admin-events", "Title": t(lang, "admin.events"), "Events": rows,
+			"CanCreate": p.Is(staff.Admin, staff.Organiser) && p.Scope() == nil})
 	}
 }
 
@@ -292,11 +293,7 @@ func (as *adminState) handleAdminStaff() fiber.Handler {
 				c.Status(fiber.StatusUnprocessableEntity)
 				var msgs []string
 				for _, e := range fe {
-					why := t(lang, "err."+e.Code)
-					if why == "err."+e.Code {
-						why = t(lang, "err.invalid")
-					}
-					msgs = append(msgs, t(lang, "admin.field."+strings.SplitN(e.Field, "[", 2)[0])+": "+why)
+					msgs = append(msgs, t(lang, "admin.field."+strings.SplitN(e.Field, "[", 2)[0])+": "+errText(lang, e.Code))
 				}
 				data["Errors"], data["In"] = msgs, req
 			case errors.Is(err, staff.ErrAccountExists):

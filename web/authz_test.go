@@ -75,6 +75,8 @@ var authz = map[string]access{
 	"POST /admin/l/:link":                    page(),
 	"POST /admin/signout":                    page(),
 	"GET /admin":                             page(),
+	"GET /admin/events/new":                  page(),
+	"POST /admin/events/new":                 page(),
 	"GET /admin/events/:slug":                page(),
 	"GET /admin/events/:slug/partner-export": page(),
 	"GET /admin/finance":                     page(),

@@ -293,23 +293,7 @@ func handlePrivacyNotice(ev *events.Service, publicURL string, digitalConsentAge
 		if lang != "nb" && lang != "en" {
 			return problem(fiber.StatusBadRequest, "bad_query", "lang is nb or en.", privacy.FieldError{Field: "lang", Code: privacy.CodeInvalid})
 		}
-		in := privacy.NoticeInput{
-			Lang: lang, ControllerName: e.Organiser.Name, ControllerOrgNumber: e.Organiser.OrgNumber, PrivacyEmail: e.Organiser.PrivacyEmail,
-			EventTitle: e.Title.NB, EventStart: e.StartsAt, EventEnd: e.EndsAt, PublicList: e.PublicList,
-			CardPayments: cardPayments && e.Price.Amount > 0, GuardianAge: e.GuardianAge, DigitalConsentAge: digitalConsentAge,
-			ManageURL: publicURL + "/me", SupervisoryAuthority: "Datatilsynet", SupervisoryAuthorityURL: "https://www.datatilsynet.no",
-		}
-		if lang == "en" {
-			in.EventTitle = e.Title.EN
-			in.SupervisoryAuthority = "Datatilsynet (the Norwegian Data Protection Authority)"
-		}
-		for _, df := range e.Form() {
-			in.Fields = append(in.Fields, privacy.NoticeField{Field: df.Field, Required: df.Required})
-		}
-		for _, p := range e.Partners {
-			in.Partners = append(in.Partners, p.Name)
-		}
-		secs := privacy.Notice(in)
+		secs := noticeOf(e, lang, publicURL, digitalConsentAge, cardPayments)
 		if c.Query("format") == "md" || strings.HasPrefix(c.Get(fiber.HeaderAccept), "text/markdown") {
 			c.Set(fiber.HeaderContentType, "text/markdown; charset=utf-8")
 			return c.SendString(privacy.Markdown(secs))
@@ -317,6 +301,27 @@ func handlePrivacyNotice(ev *events.Service, publicURL string, digitalConsentAge
 		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 		return c.SendString(privacy.HTML(secs, lang))
 	}
+}
+
+// noticeOf is the privacy notice of an event, in a language.
+func noticeOf(e *events.Event, lang, publicURL string, digitalConsentAge int, cardPayments bool) []privacy.Section {
+	in := privacy.NoticeInput{
+		Lang: lang, ControllerName: e.Organiser.Name, ControllerOrgNumber: e.Organiser.OrgNumber, PrivacyEmail: e.Organiser.PrivacyEmail,
+		EventTitle: e.Title.NB, EventStart: e.StartsAt, EventEnd: e.EndsAt, PublicList: e.PublicList,
+		CardPayments: cardPayments && e.Price.Amount > 0, GuardianAge: e.GuardianAge, DigitalConsentAge: digitalConsentAge,
+		ManageURL: publicURL + "/me", SupervisoryAuthority: "Datatilsynet", SupervisoryAuthorityURL: "https://www.datatilsynet.no",
+	}
+	if lang == "en" {
+		in.EventTitle = e.Title.EN
+		in.SupervisoryAuthority = "Datatilsynet (the Norwegian Data Protection Authority)"
+	}
+	for _, df := range e.Form() {
+		in.Fields = append(in.Fields, privacy.NoticeField{Field: df.Field, Required: df.Required})
+	}
+	for _, p := range e.Partners {
+		in.Partners = append(in.Partners, p.Name)
+	}
+	return privacy.Notice(in)
 }
 
 // handleRecords generates the art. 30 record from the catalog and the

@@ -67,6 +67,8 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	f.Post("/admin/l/:link", signupLimit, pageHeaders, ps.csrf, adm.handleAdminLink())
 	f.Post("/admin/signout", pageHeaders, ps.csrf, adm.handleAdminSignOut())
 	f.Get("/admin", append(staffPage(anyStaff...), adm.handleAdminEvents())...)
+	f.Get("/admin/events/new", append(staffPage(staff.Admin, staff.Organiser), adm.handleAdminNewEvent())...)
+	f.Post("/admin/events/new", append(staffPage(staff.Admin, staff.Organiser), adm.handleAdminNewEvent())...)
 	f.Get("/admin/events/:slug", append(staffPage(anyStaff...), adm.adminEvent, adm.handleAdminEvent())...)
 	f.Get("/admin/events/:slug/partner-export", append(staffPage(staff.Admin, staff.Organiser, staff.Partner), adm.adminEvent, handlePartnerExport(a.Events, a.Lists, a.Log))...)
 	f.Get("/admin/finance", append(staffPage(staff.Admin, staff.Finance), adm.handleAdminFinance())...)
