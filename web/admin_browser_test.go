@@ -185,6 +185,15 @@ func TestBrowserBackOffice(t *testing.T) {
 	if s := b.text(t, "#requests"); !strings.Contains(s, "Innsyn") || !strings.Contains(s, "20.11.2026") || !strings.Contains(s, "20.12.2026") {
 		t.Errorf("the privacy inbox: %q", s)
 	}
+	// The request: the subject's registration, and closing it with what
+	// was done.
+	b.run(t, chromedp.Click(`#requests a`, chromedp.ByQuery))
+	page("request", `main[data-page="admin-request"] #subject-registrations`)
+	b.run(t, chromedp.SendKeys("#outcome", "Innsyn sendt på e-post.", chromedp.ByID), chromedp.Click("#close-request", chromedp.ByID),
+		chromedp.WaitVisible(`main[data-page="admin-privacy"]`, chromedp.ByQuery))
+	if s := b.text(t, "main"); !strings.Contains(s, "Ingen henvendelser") {
+		t.Errorf("the inbox after closing the only request: %q", s)
+	}
 }
 
 // status navigates to path and answers the HTTP status of the page.

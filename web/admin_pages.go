@@ -239,37 +239,47 @@ func (as *adminState) handleAdminFinance() fiber.Handler {
 }
 
 // handleAdminPrivacy is the privacy contact's inbox: open requests by
-// deadline, the ones due within a week marked, the actions taken.
+// deadline, the ones due within a week marked, the actions taken, and a
+// form to register one that came by e-mail or letter.
 func (as *adminState) handleAdminPrivacy() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		lang, p := pageLang(c), principal(c)
-		reqs, err := as.a.Requests.Requests(c.UserContext(), c.Query("all") == "yes", p.Scope())
-		if err != nil {
-			return err
-		}
-		type reqRow struct {
-			ID, Type, Received, Deadline, Status, Actions string
-			DaysLeft                                      int
-			Soon, Overdue                                 bool
-		}
-		var rows []reqRow
-		for _, r := range reqs {
-			row := reqRow{ID: r.ID, Type: t(lang, "admin.request."+r.Type), Received: r.ReceivedAt.In(oslo).Format("02.01.2006"),
-				Deadline: r.Deadline.In(oslo).Format("02.01.2006"), DaysLeft: r.DaysLeft, Overdue: r.Overdue,
-				Soon: r.ClosedAt == nil && !r.Overdue && r.DaysLeft <= 7, Status: t(lang, "admin.request.open")}
-			if r.ClosedAt != nil {
-				row.Status = t(lang, "admin.request.closed") + ": " + r.Outcome
-			}
-			var acts []string
-			for _, a := range r.Actions {
-				acts = append(acts, a.Action)
-			}
-			row.Actions = strings.Join(acts, ", ")
-			rows = append(rows, row)
-		}
-		return as.render(c, "admin_privacy", lang, fiber.Map{"Page": "admin-privacy", "Title": t(lang, "admin.privacy"),
-			"Requests": rows, "All": c.Query("all") == "yes"})
+		return as.privacyInbox(c, pageLang(c), fiber.Map{})
 	}
+}
+
+func (as *adminState) privacyInbox(c *fiber.Ctx, lang string, data fiber.Map) error {
+	p := principal(c)
+	reqs, err := as.a.Requests.Requests(c.UserContext(), c.Query("all") == "yes", p.Scope())
+	if err != nil {
+		return err
+	}
+	type reqRow struct {
+		ID, Type, Received, Deadline, Status, Actions string
+		DaysLeft                                      int
+		Soon, Overdue                                 bool
+	}
+	var rows []reqRow
+	for _, r := range reqs {
+		row := reqRow{ID: r.ID, Type: t(lang, "admin.request."+r.Type), Received: r.ReceivedAt.In(oslo).Format("02.01.2006"),
+			Deadline: r.Deadline.In(oslo).Format("02.01.2006"), DaysLeft: r.DaysLeft, Overdue: r.Overdue,
+			Soon: r.ClosedAt == nil && !r.Overdue && r.DaysLeft <= 7, Status: t(lang, "admin.request.open")}
+		if r.ClosedAt != nil {
+			row.Status = t(lang, "admin.request.closed")
+		}
+		var acts []string
+		for _, a := range r.Actions {
+			acts = append(acts, t(lang, "admin.action."+a.Action))
+		}
+		row.Actions = strings.Join(acts, ", ")
+		rows = append(rows, row)
+	}
+	var types []fiber.Map
+	for _, ty := range []string{"access", "portability", "rectification", "erasure", "restriction", "objection", "withdrawal"} {
+		types = append(types, fiber.Map{"Value": ty, "Name": t(lang, "admin.request."+ty)})
+	}
+	data["Page"], data["Title"], data["Requests"], data["All"], data["Types"] = "admin-privacy", t(lang, "admin.privacy"), rows, c.Query("all") == "yes", types
+	data["Today"] = as.a.Now().In(oslo).Format("2006-01-02")
+	return as.render(c, "admin_privacy", lang, data)
 }
 
 // handleAdminStaff lists the staff accounts and invites one (admins).

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pamelding/pamelding/mongodb"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // adminClient is a browser without the browser: a cookie jar against the
@@ -169,6 +172,32 @@ func TestAdminSessions(t *testing.T) {
 		t.Errorf("the access log of the organiser's requests: acting account missing, or personal data in it")
 	}
 
+	// The privacy contact registers a request that came by e-mail, gets
+	// the access report to send, and the action is on the request.
+	kari := e.mustSignup(t, "gala", person("kari@example.no"))
+	c.do("GET", "/admin/privacy", nil)
+	st, _, loc := c.do("POST", "/admin/privacy/requests?lang=en", url.Values{"type": {"access"}, "email": {"kari@example.no"}, "received": {"2026-11-20"}})
+	if st != 303 || !strings.HasPrefix(loc, "/admin/privacy/requests/") {
+		t.Fatalf("register a request: %d %q", st, loc)
+	}
+	reqPath, _, _ := strings.Cut(loc, "?")
+	if st, body, _ := c.do("GET", loc, nil); st != 200 || !strings.Contains(body, "kari@example.no") || !strings.Contains(body, "20.12.2026") {
+		t.Fatalf("the request page: %d", st)
+	}
+	st, report, _ := c.do("POST", reqPath+"/act", url.Values{"action": {"access"}, "registration": {kari.ID}})
+	if st != 200 || !strings.Contains(report, `"kari@example.no"`) || !strings.Contains(report, `"fields"`) {
+		t.Errorf("the access report: %d %.200s", st, report)
+	}
+	if _, body, _ := c.do("GET", reqPath+"?lang=en", nil); !strings.Contains(body, "Access (JSON)") {
+		t.Errorf("the action is not on the request")
+	}
+	if st, _, _ := c.do("POST", reqPath+"/act", url.Values{"action": {"erase"}, "registration": {kari.ID}}); st != 303 || erased(t, e) != 0 {
+		t.Errorf("erased without the confirmation ticked: %d", st)
+	}
+	if st, _, loc := c.do("POST", reqPath+"/act", url.Values{"action": {"erase"}, "registration": {kari.ID}, "confirm": {"yes"}}); st != 303 || erased(t, e) != 1 || !strings.Contains(loc, "done=erase") {
+		t.Errorf("erasure with the confirmation: %d %q, %d erased", st, loc, erased(t, e))
+	}
+
 	// Idle: 30 minutes without a request end the session.
 	e.clock.add(29 * time.Minute)
 	if st, _, _ := other.do("GET", "/admin", nil); st != 200 {
@@ -210,4 +239,14 @@ func TestAdminSessions(t *testing.T) {
 	if st, _, _ := c.do("GET", "/admin", nil); st != 303 {
 		t.Errorf("after 31 idle minutes: %d", st)
 	}
+}
+
+// erased counts the erased registrations.
+func erased(t *testing.T, e *env) int64 {
+	t.Helper()
+	n, err := e.store.Collection(mongodb.Registrations).Count(context.Background(), bson.M{"erasedAt": bson.M{"$exists": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

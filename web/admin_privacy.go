@@ -1,0 +1,116 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pamelding/pamelding/app"
+	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/registration"
+)
+
+// handleAdminNewRequest registers a rights request that came by e-mail
+// or letter, from the inbox.
+func (as *adminState) handleAdminNewRequest() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang, p := pageLang(c), principal(c)
+		v, err := as.a.Requests.CreateRequest(c.UserContext(), registration.NewRequest{Type: c.FormValue("type"),
+			Email: c.FormValue("email"), ReceivedAt: c.FormValue("received"), Notes: c.FormValue("notes")}, p.ID, p.Scope())
+		var fe privacy.Errors
+		if errors.As(err, &fe) {
+			var msgs []string
+			for _, e := range fe {
+				msgs = append(msgs, t(lang, "admin.request."+e.Field)+": "+errText(lang, e.Code))
+			}
+			c.Status(fiber.StatusUnprocessableEntity)
+			return as.privacyInbox(c, lang, fiber.Map{"Errors": msgs})
+		}
+		if err != nil {
+			return err
+		}
+		return c.Redirect("/admin/privacy/requests/"+v.ID+"?lang="+lang, fiber.StatusSeeOther)
+	}
+}
+
+// handleAdminRequest is one request: who, what, the deadline, the
+// subject's registrations with the actions the request calls for, what
+// was done, and the form that closes it.
+func (as *adminState) handleAdminRequest() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang, p := pageLang(c), principal(c)
+		v, err := as.a.Requests.GetRequest(c.UserContext(), c.Params("id"), p.Scope())
+		if errors.Is(err, registration.ErrRequestNotFound) {
+			return fiber.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var acts []fiber.Map
+		for _, a := range v.Actions {
+			acts = append(acts, fiber.Map{"At": a.At.In(oslo).Format("02.01.2006 15:04"), "Action": t(lang, "admin.action."+a.Action), "Registration": a.Registration})
+		}
+		return as.render(c, "admin_request", lang, fiber.Map{"Page": "admin-request", "Title": t(lang, "admin.request.title"),
+			"R": v, "Type": t(lang, "admin.request."+v.Type), "Received": v.ReceivedAt.In(oslo).Format("02.01.2006"),
+			"Deadline": v.Deadline.In(oslo).Format("02.01.2006"), "Actions": acts, "Open": v.ClosedAt == nil,
+			"Flash": flash(lang, c.Query("done"))})
+	}
+}
+
+// flash is what a done= query says happened, or "" for one it does not
+// know.
+func flash(lang, done string) string {
+	key := "admin.request.done." + done
+	if s := t(lang, key); s != key {
+		return s
+	}
+	return ""
+}
+
+// adminActions are the actions the request page offers on a
+// registration: the reports download as files for the requester.
+var adminActions = map[string]bool{"access": true, "export": true, "restrict": true, "unrestrict": true, "erase": true}
+
+// handleAdminRequestAct does one action of a request on one of the
+// subject's registrations: an access report or export downloads as JSON
+// (to send to the requester), the others go back to the request.
+func (as *adminState) handleAdminRequestAct() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang, p := pageLang(c), principal(c)
+		action := c.FormValue("action")
+		if !adminActions[action] || (action == "erase" && c.FormValue("confirm") != "yes") {
+			return c.Redirect("/admin/privacy/requests/"+c.Params("id")+"?lang="+lang, fiber.StatusSeeOther)
+		}
+		out, err := as.a.ActOnRequest(c.UserContext(), c.Params("id"), app.RequestAction{Action: action, Registration: c.FormValue("registration")}, p.ID, p.Scope())
+		if err != nil {
+			return err
+		}
+		if action == "access" || action == "export" {
+			b, err := json.MarshalIndent(out, "", "  ")
+			if err != nil {
+				return err
+			}
+			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+			c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+action+`-`+c.FormValue("registration")+`.json"`)
+			return c.Send(b)
+		}
+		return c.Redirect("/admin/privacy/requests/"+c.Params("id")+"?lang="+lang+"&done="+action, fiber.StatusSeeOther)
+	}
+}
+
+// handleAdminRequestClose closes a request with its outcome.
+func (as *adminState) handleAdminRequestClose() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang, p := pageLang(c), principal(c)
+		_, err := as.a.Requests.CloseRequest(c.UserContext(), c.Params("id"), c.FormValue("outcome"), p.Scope())
+		var fe privacy.Errors
+		if errors.As(err, &fe) {
+			return c.Redirect("/admin/privacy/requests/"+c.Params("id")+"?lang="+lang+"&done=outcome_missing", fiber.StatusSeeOther)
+		}
+		if err != nil {
+			return err
+		}
+		return c.Redirect("/admin/privacy?lang="+lang, fiber.StatusSeeOther)
+	}
+}
