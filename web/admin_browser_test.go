@@ -27,7 +27,7 @@ func TestBrowserBackOffice(t *testing.T) {
 	e, smtp := newEnvMail(t)
 	b := newBrowserOn(t, e)
 	e.everyFieldEvent(t, "fest")
-	e.signupWith(t, "fest", "kari@example.no", nil, false)
+	kari := e.signupWith(t, "fest", "kari@example.no", nil, false)
 	e.signupWith(t, "fest", "ola@example.no", map[string]string{"name": "Ola Objekt"}, true)
 	e.mustSignup(t, "fest", map[string]any{"fields": map[string]any{"name": "Uten Samtykke", "email": "uten@example.no"}})
 	e.invoiceEvent(t, "kurs")
@@ -144,6 +144,35 @@ func TestBrowserBackOffice(t *testing.T) {
 		chromedp.WaitVisible(`#q[value="ola@"]`, chromedp.ByQuery)) // the answer's page
 	if s, rows := b.text(t, "#matched"), b.text(t, "#participants tbody"); !strings.HasPrefix(s, "1 treff") || !strings.Contains(rows, "Ola Objekt") || strings.Contains(rows, "Kari") {
 		t.Errorf("searching ola@: %q, rows %q", s, rows)
+	}
+	// The door: Kari's ticket code checks her in once; again, and a code
+	// that is no ticket, are red with the reason; the door list has her.
+	b.run(t, chromedp.Click("#to-checkin", chromedp.ByID), chromedp.WaitVisible("#code", chromedp.ByID))
+	page("checkin", `main[data-page="admin-checkin"]`)
+	checkIn := func(code string) string {
+		t.Helper()
+		// The last answer goes first, so the wait is for the new one.
+		b.run(t, chromedp.Evaluate(`document.getElementById("result")?.remove()`, nil),
+			chromedp.SendKeys("#code", code, chromedp.ByID), chromedp.Click("#check", chromedp.ByID),
+			chromedp.WaitVisible("#result", chromedp.ByID))
+		var class string
+		b.run(t, chromedp.AttributeValue("#result", "class", &class, nil, chromedp.ByID))
+		return class + ": " + b.text(t, "#result")
+	}
+	if s := checkIn(e.a.Domain.TicketCode(kari.ID)); !strings.Contains(s, "green") || !strings.Contains(s, "Kari Nordmann") {
+		t.Errorf("Kari at the door: %q", s)
+	}
+	page("checkin-green", "#result")
+	if s := checkIn(e.a.Domain.TicketCode(kari.ID)); !strings.Contains(s, "red") || !strings.Contains(s, "allerede sjekket inn") {
+		t.Errorf("Kari again: %q", s)
+	}
+	if s := checkIn("not-a-ticket"); !strings.Contains(s, "red") || !strings.Contains(s, "ikke en billett") {
+		t.Errorf("a code that is no ticket: %q", s)
+	}
+	b.run(t, chromedp.Navigate(b.base+"/admin/events/fest/door-list?lang=nb"))
+	page("door-list", "#door-list")
+	if s := b.text(t, "#door-list"); !strings.Contains(s, "Kari Nordmann") || !strings.Contains(s, "✓") || strings.Contains(s, "@") {
+		t.Errorf("the door list: %q", s)
 	}
 	// The organiser has no finance page.
 	if r := b.status(t, "/admin/finance?lang=nb"); r != 403 {

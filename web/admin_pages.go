@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -86,6 +87,7 @@ func (as *adminState) handleAdminEvent() fiber.Handler {
 			"When": e.StartsAt.In(oslo).Format("02.01.2006 15:04"), "Capacity": e.Capacity, "Taken": e.Capacity - e.SeatsLeft,
 			"Left": e.SeatsLeft, "Waiting": sum.ByStatus[registration.Waitlisted], "CheckedIn": sum.CheckedIn,
 			"Paid": events.Money(sum.Paid, "NOK", lang), "Objected": sum.Objected, "Restricted": sum.Restricted}
+		data["Door"] = p.Is(staff.Admin, staff.Organiser, staff.CheckIn)
 		if p.Is(staff.Admin, staff.Organiser) {
 			var partners []fiber.Map
 			for _, pa := range e.Partners {
@@ -344,5 +346,64 @@ func (as *adminState) handleAdminDisable() fiber.Handler {
 			return err
 		}
 		return c.Redirect("/admin/staff?lang="+pageLang(c), fiber.StatusSeeOther)
+	}
+}
+
+// handleAdminCheckIn is the door: a ticket code typed (or read by the
+// device's camera where the browser can, see assets/checkin.js) checks
+// the participant in once, green with their name, or red with the reason.
+func (as *adminState) handleAdminCheckIn() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang, p := pageLang(c), principal(c)
+		e, err := as.a.Events.Get(c.UserContext(), c.Params("slug"))
+		if err != nil {
+			return err
+		}
+		// The page's one script (the camera) is its own, from /assets.
+		c.Set("Content-Security-Policy", strings.Replace(contentSecurityPolicy, "default-src 'none';", "default-src 'none'; script-src 'self';", 1))
+		data := fiber.Map{"Page": "admin-checkin", "Title": t(lang, "admin.checkin") + ": " + e.Title.In(lang), "Slug": e.Slug}
+		if c.Method() == fiber.MethodPost {
+			code := strings.TrimSpace(c.FormValue("code"))
+			arr, err := as.a.CheckIns.CheckIn(c.UserContext(), e.Slug, code, p.ID)
+			switch {
+			case code == "" || len(code) > 100 || errors.Is(err, registration.ErrTicketInvalid):
+				data["Red"] = t(lang, "admin.checkin.invalid")
+			case errors.Is(err, registration.ErrTicketCancelled):
+				data["Red"] = t(lang, "admin.checkin.cancelled")
+			case errors.Is(err, registration.ErrTicketUnpaid):
+				data["Red"] = t(lang, "admin.checkin.unpaid")
+			case errors.Is(err, registration.ErrTicketNoSeat):
+				data["Red"] = t(lang, "admin.checkin.noseat")
+			case err != nil:
+				return err
+			case arr.Again:
+				data["Red"] = fmt.Sprintf(t(lang, "admin.checkin.again"), arr.Name, arr.CheckIn.At.In(oslo).Format("15:04"))
+			default:
+				data["Green"] = arr.Name
+				data["Category"] = arr.Category
+			}
+			if data["Red"] != nil {
+				c.Status(fiber.StatusUnprocessableEntity)
+			}
+		}
+		return as.render(c, "admin_checkin", lang, data)
+	}
+}
+
+// handleAdminDoorList is the door list to print: everyone who may come
+// in, by name, with a box to tick (logged as a disclosure of the names).
+func (as *adminState) handleAdminDoorList() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang, p := pageLang(c), principal(c)
+		e, err := as.a.Events.Get(c.UserContext(), c.Params("slug"))
+		if err != nil {
+			return err
+		}
+		entries, err := as.a.CheckIns.DoorList(c.UserContext(), e, p.ID)
+		if err != nil {
+			return err
+		}
+		return as.render(c, "admin_doorlist", lang, fiber.Map{"Page": "admin-doorlist", "Title": t(lang, "admin.doorlist") + ": " + e.Title.In(lang),
+			"Entries": entries, "Slug": e.Slug})
 	}
 }
