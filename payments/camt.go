@@ -34,6 +34,10 @@ type BankEntry struct {
 	// Outcome: paid, partially_paid, overpaid, unmatched.
 	Outcome    string    `bson:"outcome" json:"outcome"`
 	ImportedAt time.Time `bson:"importedAt" json:"importedAt"`
+	// MatchedByHand: finance matched it to Invoice (MatchEntry); Claim
+	// is the invoice a match by hand claimed it for.
+	MatchedByHand bool  `bson:"matchedByHand,omitempty" json:"matchedByHand,omitempty"`
+	Claim         int64 `bson:"claim,omitempty" json:"-"`
 }
 
 // ImportResult is what an import did.
@@ -269,4 +273,73 @@ func (s *Service) UnmatchedEntries(ctx context.Context) ([]BankEntry, error) {
 	out := []BankEntry{}
 	err := s.store.bankEntries.All(ctx, bson.M{"matched": false}, &out)
 	return out, err
+}
+
+// Errors of matching a bank entry by hand.
+var (
+	// ErrEntryNotFound: no bank entry has that id.
+	ErrEntryNotFound = errors.New("bank entry not found")
+	// ErrEntryMatched: the entry already pays an invoice.
+	ErrEntryMatched = errors.New("bank entry already matched")
+)
+
+// MatchEntry applies a credit no invoice claimed (a wrong or missing KID)
+// to the invoice finance says it pays, as an import would have: the
+// entry is claimed for the invoice, the invoice gets the payment on the
+// bank's date and settles, and the entry is recorded as matched by hand.
+// Every write only goes forward, so the call repeated after a failure
+// between them completes it and counts nothing twice; another invoice is
+// refused once one has claimed the entry.
+func (s *Service) MatchEntry(ctx context.Context, entryID string, number int64, scope []string) (*BankEntry, error) {
+	var be BankEntry
+	if err := s.store.bankEntries.FindOne(ctx, bson.M{"_id": entryID}, &be); errors.Is(err, mongodb.ErrNotFound) {
+		return nil, ErrEntryNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	if be.Matched {
+		return nil, ErrEntryMatched
+	}
+	inv, err := s.invoices.Invoice(ctx, number)
+	if err != nil {
+		return nil, err
+	}
+	if inv.Kind != KindInvoice || (scope != nil && !slices.Contains(scope, inv.Event)) {
+		return nil, ErrInvoiceNotFound
+	}
+	// The entry is claimed for this invoice first: two hands matching it
+	// to two invoices at once cannot both pay one.
+	claimed, err := s.store.bankEntries.UpdateOne(ctx, bson.M{"_id": be.ID, "matched": false,
+		"$or": bson.A{bson.M{"claim": bson.M{"$exists": false}}, bson.M{"claim": number}}}, bson.M{"$set": bson.M{"claim": number}})
+	if err != nil {
+		return nil, err
+	}
+	if !claimed {
+		return nil, ErrEntryMatched
+	}
+	var after Invoice
+	err = s.store.invoices.FindOneAndUpdate(ctx,
+		bson.M{"_id": inv.ID, "payments.ref": bson.M{"$ne": be.ID}},
+		bson.M{"$inc": bson.M{"paidAmount": be.Amount}, "$push": bson.M{"payments": BankPayment{Ref: be.ID, Amount: be.Amount, Date: be.Date}}},
+		&after)
+	switch {
+	case errors.Is(err, mongodb.ErrNotFound):
+		after = *inv // applied before
+	case err != nil:
+		return nil, err
+	}
+	outcome, err := s.settleInvoice(ctx, &after)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.store.bankEntries.UpdateOne(ctx, bson.M{"_id": be.ID, "matched": false},
+		bson.M{"$set": bson.M{"matched": true, "invoice": number, "outcome": outcome, "matchedByHand": true}})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrEntryMatched
+	}
+	be.Matched, be.Invoice, be.Outcome = true, number, outcome
+	return &be, nil
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -173,7 +175,7 @@ func (as *adminState) handleAdminFinance() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		lang, p := pageLang(c), principal(c)
 		ctx := c.UserContext()
-		data := fiber.Map{"Page": "admin-finance", "Title": t(lang, "admin.finance")}
+		data := fiber.Map{"Page": "admin-finance", "Title": t(lang, "admin.finance"), "MatchError": c.Locals("matchError")}
 		if c.Method() == fiber.MethodPost {
 			fh, err := c.FormFile("statement")
 			if err != nil {
@@ -236,6 +238,23 @@ func (as *adminState) handleAdminFinance() fiber.Handler {
 			statuses = append(statuses, fiber.Map{"Value": st, "Name": t(lang, "admin.invoice.status."+st), "Selected": st == status})
 		}
 		data["Invoices"], data["Statuses"], data["Global"] = rows, statuses, p.Scope() == nil
+		if p.Scope() == nil { // credits no invoice claimed belong to no event
+			es, err := as.a.Payments.UnmatchedEntries(ctx)
+			if err != nil {
+				return err
+			}
+			type entryRow struct{ ID, Date, Ref, KID, Amount string }
+			var ers []entryRow
+			for _, be := range es {
+				ers = append(ers, entryRow{ID: be.ID, Date: be.Date.Format("02.01.2006"), Ref: be.Ref, KID: be.KID, Amount: events.Money(be.Amount, be.Currency, lang)})
+			}
+			data["Entries"] = ers
+		}
+		now := as.a.Now().In(oslo)
+		data["From"], data["To"] = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, oslo).Format("2006-01-02"), now.Format("2006-01-02")
+		if f := c.Query("matched"); f != "" {
+			data["Flash"] = fmt.Sprintf(t(lang, "admin.finance.matchedflash"), f)
+		}
 		return as.render(c, "admin_finance", lang, data)
 	}
 }
@@ -405,5 +424,35 @@ func (as *adminState) handleAdminDoorList() fiber.Handler {
 		}
 		return as.render(c, "admin_doorlist", lang, fiber.Map{"Page": "admin-doorlist", "Title": t(lang, "admin.doorlist") + ": " + e.Title.In(lang),
 			"Entries": entries, "Slug": e.Slug})
+	}
+}
+
+// handleAdminMatch matches a credit no invoice claimed to the invoice
+// finance names (a token of every event: such credits belong to none).
+func (as *adminState) handleAdminMatch() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang, p := pageLang(c), principal(c)
+		if p.Scope() != nil {
+			return staff.ErrForbidden
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(c.FormValue("invoice")), 10, 64)
+		if err == nil {
+			_, err = as.a.Payments.MatchEntry(c.UserContext(), c.FormValue("entry"), n, nil)
+		}
+		var reason string
+		switch {
+		case err == nil:
+			return c.Redirect("/admin/finance?lang="+lang+"&matched="+strconv.FormatInt(n, 10), fiber.StatusSeeOther)
+		case errors.Is(err, strconv.ErrSyntax) || errors.Is(err, strconv.ErrRange) || errors.Is(err, payments.ErrInvoiceNotFound):
+			reason = t(lang, "admin.finance.noinvoice")
+		case errors.Is(err, payments.ErrEntryMatched) || errors.Is(err, payments.ErrEntryNotFound):
+			reason = t(lang, "admin.finance.entrygone")
+		default:
+			return err
+		}
+		c.Status(fiber.StatusUnprocessableEntity)
+		c.Method(fiber.MethodGet) // the page as it is, with the reason
+		c.Locals("matchError", reason)
+		return as.handleAdminFinance()(c)
 	}
 }

@@ -8,11 +8,14 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/payments"
+	"github.com/pamelding/pamelding/registration"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -249,4 +252,66 @@ func erased(t *testing.T, e *env) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestAdminMatchByHand: a credit whose KID is wrong waits on the finance
+// page; finance names the invoice it pays, and the invoice is paid as an
+// import would have done (once: the entry cannot pay another); the
+// journal books it; a wrong number is refused with the reason.
+func TestAdminMatchByHand(t *testing.T) {
+	e := newEnv(t)
+	e.invoiceEvent(t, "kurs")
+	s := e.mustSignup(t, "kurs", invoiceBuyer("kommune@example.no"))
+	other := e.mustSignup(t, "kurs", invoiceBuyer("annen@example.no"))
+	if r := e.do(t, "POST", "/api/v1/finance/bank-statements", adminToken, camtCredits("WRONG", 150000, "12345678903"), "Content-Type", "application/xml"); r.status != 200 {
+		t.Fatalf("import: %d %s", r.status, r.body)
+	}
+	c := e.adminClient(t)
+	c.signInWithToken(adminToken)
+	st, body, _ := c.do("GET", "/admin/finance?lang=en", nil)
+	entry := regexp.MustCompile(`name="entry" value="([^"]+)"`).FindStringSubmatch(body)
+	if st != 200 || entry == nil {
+		t.Fatalf("the finance page lists no unmatched credit: %d", st)
+	}
+	if st, body, _ := c.do("POST", "/admin/finance/match?lang=en", url.Values{"entry": {entry[1]}, "invoice": {"99"}}); st != 422 || !strings.Contains(body, "No invoice has that number.") {
+		t.Errorf("a number that is no invoice: %d", st)
+	}
+	n := e.reg(t, s.ID).Payment.InvoiceNumber
+	if st, _, loc := c.do("POST", "/admin/finance/match?lang=en", url.Values{"entry": {entry[1]}, "invoice": {strconv.FormatInt(n, 10)}}); st != 303 || !strings.Contains(loc, "matched=") {
+		t.Fatalf("match: %d %q", st, loc)
+	}
+	if p := e.reg(t, s.ID).Payment; p.Status != registration.PaymentPaid || p.PaidAmount != 150000 {
+		t.Errorf("the registration after the match: %s %d", p.Status, p.PaidAmount)
+	}
+	c.do("GET", "/admin/finance?lang=en", nil)
+	on := e.reg(t, other.ID).Payment.InvoiceNumber
+	if st, body, _ := c.do("POST", "/admin/finance/match?lang=en", url.Values{"entry": {entry[1]}, "invoice": {strconv.FormatInt(on, 10)}}); st != 422 || !strings.Contains(body, "matched already") {
+		t.Errorf("the same credit to another invoice: %d", st)
+	}
+	if p := e.reg(t, other.ID).Payment; p.PaidAmount != 0 {
+		t.Errorf("the other invoice got %d", p.PaidAmount)
+	}
+	var j journalJSON
+	e.do(t, "GET", "/api/v1/finance/journal?from=2026-11-01&to=2026-11-30", adminToken, nil).json(t, &j)
+	bank := int64(0)
+	for _, l := range j.Lines {
+		if l.Number == "1920" {
+			bank += l.Debit - l.Credit
+		}
+	}
+	if bank != 150000 {
+		t.Errorf("the journal's bank after the match: %d", bank)
+	}
+	var un struct{ Entries []payments.BankEntry }
+	e.do(t, "GET", "/api/v1/finance/bank-statements/unmatched", adminToken, nil).json(t, &un)
+	if len(un.Entries) != 0 {
+		t.Errorf("still unmatched: %+v", un.Entries)
+	}
+	// The downloads answer with the session.
+	if st, _, _ := c.do("GET", "/admin/finance/journal?from=2026-11-01&to=2026-11-30&format=csv", nil); st != 200 {
+		t.Errorf("the journal download: %d", st)
+	}
+	if st, _, _ := c.do("GET", "/admin/finance/reconciliation?from=2026-11-01&to=2026-11-30&format=xlsx", nil); st != 200 {
+		t.Errorf("the reconciliation download: %d", st)
+	}
 }
