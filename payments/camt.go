@@ -154,18 +154,8 @@ func (s *Service) applyEntry(ctx context.Context, be BankEntry, legacy string, s
 		}
 	}
 	if inv != nil {
-		var after Invoice
-		err := s.store.invoices.FindOneAndUpdate(ctx,
-			bson.M{"_id": inv.ID, "payments.ref": bson.M{"$nin": ids}},
-			bson.M{"$inc": bson.M{"paidAmount": be.Amount}, "$push": bson.M{"payments": BankPayment{Ref: be.ID, Amount: be.Amount, Date: be.Date}}},
-			&after)
-		switch {
-		case errors.Is(err, mongodb.ErrNotFound):
-			after = *inv // applied before
-		case err != nil:
-			return nil, err
-		}
-		if be.Outcome, err = s.settleInvoice(ctx, &after); err != nil {
+		var err error
+		if be.Outcome, err = s.pay(ctx, inv, be, ids); err != nil {
 			return nil, err
 		}
 	}
@@ -175,6 +165,24 @@ func (s *Service) applyEntry(ctx context.Context, be BankEntry, legacy string, s
 		return nil, err
 	}
 	return &be, nil
+}
+
+// pay adds a bank entry's money to an invoice, once (refs are the ids
+// the entry may have been recorded under: an invoice holding a payment of
+// one of them has it already), and settles the invoice.
+func (s *Service) pay(ctx context.Context, inv *Invoice, be BankEntry, refs []string) (string, error) {
+	var after Invoice
+	err := s.store.invoices.FindOneAndUpdate(ctx,
+		bson.M{"_id": inv.ID, "payments.ref": bson.M{"$nin": refs}},
+		bson.M{"$inc": bson.M{"paidAmount": be.Amount}, "$push": bson.M{"payments": BankPayment{Ref: be.ID, Amount: be.Amount, Date: be.Date}}},
+		&after)
+	switch {
+	case errors.Is(err, mongodb.ErrNotFound):
+		after = *inv // applied before
+	case err != nil:
+		return "", err
+	}
+	return s.settleInvoice(ctx, &after)
 }
 
 // settleInvoice sets an invoice's status, and its registration's payment,
@@ -317,18 +325,7 @@ func (s *Service) MatchEntry(ctx context.Context, entryID string, number int64, 
 	if !claimed {
 		return nil, ErrEntryMatched
 	}
-	var after Invoice
-	err = s.store.invoices.FindOneAndUpdate(ctx,
-		bson.M{"_id": inv.ID, "payments.ref": bson.M{"$ne": be.ID}},
-		bson.M{"$inc": bson.M{"paidAmount": be.Amount}, "$push": bson.M{"payments": BankPayment{Ref: be.ID, Amount: be.Amount, Date: be.Date}}},
-		&after)
-	switch {
-	case errors.Is(err, mongodb.ErrNotFound):
-		after = *inv // applied before
-	case err != nil:
-		return nil, err
-	}
-	outcome, err := s.settleInvoice(ctx, &after)
+	outcome, err := s.pay(ctx, inv, be, []string{be.ID})
 	if err != nil {
 		return nil, err
 	}

@@ -30,13 +30,20 @@ type adminClient struct {
 
 func (e *env) adminClient(t *testing.T) *adminClient {
 	t.Helper()
+	return e.newAdminClient(t, e.listen(t))
+}
+
+// listen serves the app on a loopback port until the test ends, and
+// answers its base URL.
+func (e *env) listen(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = e.app.Listener(ln) }()
 	t.Cleanup(func() { _ = e.app.Shutdown() })
-	return e.newAdminClient(t, "http://"+ln.Addr().String())
+	return "http://" + ln.Addr().String()
 }
 
 func (e *env) newAdminClient(t *testing.T, base string) *adminClient {

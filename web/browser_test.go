@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -75,12 +74,7 @@ func newBrowser(t *testing.T) *browserEnv {
 // newBrowserOn is newBrowser on an env made for the test.
 func newBrowserOn(t *testing.T, e *env) *browserEnv {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = e.app.Listener(ln) }()
-	t.Cleanup(func() { _ = e.app.Shutdown() })
+	base := e.listen(t)
 
 	// The profile is removed after Chromium has quit, ignoring what its
 	// last helper processes may still be writing.
@@ -106,7 +100,7 @@ func newBrowserOn(t *testing.T, e *env) *browserEnv {
 		_ = os.RemoveAll(profile)
 	})
 
-	b := &browserEnv{env: e, base: "http://" + ln.Addr().String(), ctx: ctx, axe: axeSource(t)}
+	b := &browserEnv{env: e, base: base, ctx: ctx, axe: axeSource(t)}
 	b.artifacts = os.Getenv("PAMELDING_TEST_ARTIFACTS")
 	if b.artifacts == "" {
 		b.artifacts = t.TempDir()
