@@ -3,6 +3,7 @@ package registration
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -57,12 +58,15 @@ const (
 	// mailInvoiceReminder reminds of an invoice unpaid after its due
 	// date, with the invoice and a new deadline.
 	mailInvoiceReminder = "invoice-reminder"
+	// mailMessage is the organiser's own message to the participants of
+	// an event (the back office's "e-mail the participants").
+	mailMessage = "message"
 )
 
 // mailKinds are every kind of mail, each with a template in nb and en.
 var mailKinds = []string{mailConfirmation, mailOffer, mailPartner, mailGuardian, mailGuardianWithdrawn, mailEmailChange,
 	mailNewLink, mailLostLink, mailRefund, mailCreditNote, mailCancelled, mailPaid, mailAccepted, mailInvoice, mailReminder,
-	mailInvoiceReminder}
+	mailInvoiceReminder, mailMessage}
 
 // Message is one rendered e-mail.
 type Message struct {
@@ -167,6 +171,8 @@ type mailData struct {
 	LostLink string
 	// Attached: the invoice or credit note is attached.
 	Attached bool
+	// Subject and Message, in an organiser's message: what they wrote.
+	Subject, Message string
 	// NewDue, in an invoice reminder: the new deadline; Fee the reminder
 	// fee it charges ("" for none), included in Amount.
 	NewDue, Fee string
@@ -421,6 +427,9 @@ func outdated(reg *Registration, mail Mail) bool {
 	case mailInvoiceReminder:
 		p := reg.Payment
 		return p == nil || (p.Status != PaymentInvoiced && p.Status != PaymentPartiallyPaid)
+	case mailMessage:
+		// Restricted since it was queued (art. 18), or no longer coming.
+		return reg.Restricted || reg.ErasedAt != nil || !reg.Status.Live()
 	}
 	return false
 }
@@ -453,6 +462,9 @@ func (m *Mailer) sendOne(ctx context.Context, ev *events.Event, reg *Registratio
 	}
 	if mail.Kind == mailGuardian {
 		d.Participant = values["name"]
+	}
+	if mail.Kind == mailMessage {
+		d.Subject, d.Message = mail.Subject, mail.Text
 	}
 	if p := reg.Payment; p != nil && (mail.Kind == mailRefund || mail.Kind == mailCreditNote) {
 		// A cancellation's refund gives back all that was paid (the
@@ -677,4 +689,38 @@ func (m *Mailer) sendHinted(ctx context.Context, id string) error {
 	}
 	_, err = m.sendOutbox(ctx, reg, now)
 	return err
+}
+
+// MessageRequest is an organiser's message to an event's participants.
+type MessageRequest struct {
+	Subject string `json:"subject" validate:"required,max=150,singleline"`
+	Text    string `json:"text" validate:"required,max=5000"`
+	// To is who gets it: "confirmed" (holding a seat), or "live" (also
+	// the waiting list and those awaiting payment or a guardian).
+	To string `json:"to" validate:"required,oneof=confirmed live"`
+}
+
+// QueueMessage queues an organiser's message to an event's participants
+// in each one's outbox: not to a registration whose processing is
+// restricted (art. 18) or erased, and dropped if either happens before it
+// goes. The text is the organiser's; it is sent from the organiser and
+// answered to them. by names the staff member (logged, as is the count,
+// never the text). It returns how many were queued.
+func (m *Mailer) QueueMessage(ctx context.Context, slug string, r MessageRequest, by string) (int64, error) {
+	r.Subject, r.Text = strings.TrimSpace(r.Subject), strings.TrimSpace(r.Text)
+	if err := privacy.Struct("", &r).Err(); err != nil {
+		return 0, err
+	}
+	statuses := []Status{Confirmed}
+	if r.To == "live" {
+		statuses = LiveStatuses
+	}
+	now := m.d.now().UTC().Truncate(time.Millisecond)
+	n, err := m.d.Store.queueMessage(ctx, slug, statuses, "message-"+rand.Text()[:10],
+		Mail{Kind: mailMessage, CreatedAt: now, Subject: r.Subject, Text: r.Text})
+	if err != nil {
+		return 0, err
+	}
+	m.d.log.InfoContext(ctx, "message queued", "event", slug, "recipients", n, "by", by)
+	return n, nil
 }

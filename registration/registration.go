@@ -120,6 +120,10 @@ type Mail struct {
 	// reminder fee it charges (øre).
 	Due *time.Time `bson:"due,omitempty"`
 	Fee int64      `bson:"fee,omitempty"`
+	// Subject and Text, in an organiser's message: what they wrote,
+	// dropped once it is sent.
+	Subject string `bson:"subject,omitempty"`
+	Text    string `bson:"text,omitempty"`
 }
 
 // Recipients of a mail other than the participant.

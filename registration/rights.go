@@ -577,10 +577,6 @@ func (s *Rights) GuardianWithdraw(ctx context.Context, reg *Registration) (*Guar
 	return out, nil
 }
 
-// RotateManageToken revokes every manage link of the registration and
-// mails a new one to its address, for a participant who forwarded a link
-// or fears someone else holds one. It returns the new token (the API
-// caller proved it held a valid one).
 // LostLinkEvery is how often one registration may be sent a lost link.
 const LostLinkEvery = 10 * time.Minute
 
@@ -619,6 +615,27 @@ func (s *Rights) SendLink(ctx context.Context, email, slug string) (int, error) 
 	return n, nil
 }
 
+// ResendLink mails one more manage link to a registration's address, as
+// the lost-link page does, at most once per LostLinkEvery (false when one
+// went within it, or the registration was erased): the organiser's
+// "send the link again" for a participant who lost their confirmation.
+func (s *Rights) ResendLink(ctx context.Context, reg *Registration) (bool, error) {
+	if reg.ErasedAt != nil {
+		return false, nil
+	}
+	now := s.d.now().UTC().Truncate(time.Millisecond)
+	token := newManageToken(reg.ID)
+	ok, err := s.d.Store.addManageToken(ctx, reg.ID, hashToken(token), s.d.mailWithToken(mailLostLink, now, token), now, now.Add(-LostLinkEvery))
+	if ok {
+		s.d.notifyMail(reg.ID)
+	}
+	return ok, err
+}
+
+// RotateManageToken revokes every manage link of the registration and
+// mails a new one to its address, for a participant who forwarded a link
+// or fears someone else holds one. It returns the new token (the API
+// caller proved it held a valid one).
 func (s *Rights) RotateManageToken(ctx context.Context, reg *Registration) (string, error) {
 	now := s.d.now().UTC().Truncate(time.Millisecond)
 	token := newManageToken(reg.ID)

@@ -852,6 +852,18 @@ func (s *Store) QueueInvoiceReminder(ctx context.Context, id string, number int6
 		bson.M{"$set": queued(mailInvoiceReminder, Mail{Kind: mailInvoiceReminder, CreatedAt: now, Due: &due, Fee: fee})})
 }
 
+// queueMessage queues an organiser's message under key in the outbox of
+// every registration of the event in one of the statuses, not restricted
+// nor erased.
+func (s *Store) queueMessage(ctx context.Context, event string, statuses []Status, key string, m Mail) (int64, error) {
+	n, err := s.c.UpdateMany(ctx, bson.M{"event": event, "status": bson.M{"$in": statuses}, "restricted": bson.M{"$ne": true},
+		"erasedAt": bson.M{"$exists": false}}, bson.M{"$set": queued(key, m)})
+	if err != nil {
+		return 0, fmt.Errorf("queue message: %w", err)
+	}
+	return n, nil
+}
+
 // queueReminders queues the reminder of every confirmed registration of
 // an event that has none yet, in one update: run again after a crash, it
 // queues only those it missed. Restricted and erased registrations get
@@ -876,7 +888,8 @@ func (s *Store) leaseOutbox(ctx context.Context, id string, read *time.Time, lea
 // mailSent marks a mail sent, once, and drops the token it carried.
 func (s *Store) mailSent(ctx context.Context, id, key string, at time.Time) error {
 	_, err := s.set(ctx, "mail sent", bson.M{"_id": id, "outbox." + key + ".sentAt": bson.M{"$exists": false}},
-		bson.M{"$set": bson.M{"outbox." + key + ".sentAt": at}, "$unset": bson.M{"outbox." + key + ".token": ""}})
+		bson.M{"$set": bson.M{"outbox." + key + ".sentAt": at},
+			"$unset": bson.M{"outbox." + key + ".token": "", "outbox." + key + ".subject": "", "outbox." + key + ".text": ""}})
 	return err
 }
 

@@ -65,8 +65,10 @@ func (as *adminState) handleAdminEvents() fiber.Handler {
 // participantRow is one registration in the back office's list.
 type participantRow struct {
 	ID, Status, Category, Payment, CheckedIn string
-	Values                                   []string
-	Restricted                               bool
+	// Who names the row for screen readers' buttons: the name, else the id.
+	Who              string
+	Values           []string
+	Restricted, Live bool
 }
 
 // handleAdminEvent is an event's page: its figures, its participants as
@@ -90,6 +92,13 @@ func (as *adminState) handleAdminEvent() fiber.Handler {
 			"Left": e.SeatsLeft, "Waiting": sum.ByStatus[registration.Waitlisted], "CheckedIn": sum.CheckedIn,
 			"Paid": events.Money(sum.Paid, "NOK", lang), "Objected": sum.Objected, "Restricted": sum.Restricted}
 		data["Door"] = p.Is(staff.Admin, staff.Organiser, staff.CheckIn)
+		data["Manage"] = p.Is(staff.Admin, staff.Organiser)
+		if key := "admin.event.done." + c.Query("done"); t(lang, key) != key {
+			data["Flash"] = t(lang, key)
+			if c.Query("done") == "message" {
+				data["Flash"] = fmt.Sprintf(t(lang, key), c.QueryInt("n"))
+			}
+		}
 		if p.Is(staff.Admin, staff.Organiser) {
 			var partners []fiber.Map
 			for _, pa := range e.Partners {
@@ -144,7 +153,8 @@ func (as *adminState) handleAdminEvent() fiber.Handler {
 				continue
 			}
 			pr := participantRow{ID: row.ID, Status: t(lang, "status."+string(row.Status)), Category: row.Category,
-				Values: values, Restricted: row.Restricted, CheckedIn: t(lang, "admin.no")}
+				Values: values, Restricted: row.Restricted, CheckedIn: t(lang, "admin.no"),
+				Live: row.Status != registration.Cancelled && row.Status != registration.Expired, Who: cmp.Or(row.Values["name"], row.ID)}
 			if row.Payment != "" {
 				pr.Payment = t(lang, "admin.payment."+string(row.Payment))
 			}
@@ -454,5 +464,78 @@ func (as *adminState) handleAdminMatch() fiber.Handler {
 		c.Method(fiber.MethodGet) // the page as it is, with the reason
 		c.Locals("matchError", reason)
 		return as.handleAdminFinance()(c)
+	}
+}
+
+// handleAdminParticipant does an organiser's action on one registration:
+// cancel it (with its refund or credit note, as the participant's own
+// cancellation would; ticked to confirm) or mail the participant a new
+// link to their registration.
+func (as *adminState) handleAdminParticipant() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang := pageLang(c)
+		ctx := c.UserContext()
+		back := "/admin/events/" + c.Params("slug") + "?lang=" + lang
+		reg, err := as.a.Signups.Get(ctx, c.Params("slug"), c.Params("id"))
+		if err != nil {
+			return err
+		}
+		done := ""
+		switch {
+		case c.Params("action") == "cancel" && c.FormValue("confirm") == "yes":
+			if _, err := as.a.Cancel(ctx, reg); err != nil && !errors.Is(err, registration.ErrNotCancellable) {
+				return err
+			} else if err == nil {
+				done = "cancelled"
+			}
+		case c.Params("action") == "link":
+			sent, err := as.a.Rights.ResendLink(ctx, reg)
+			if err != nil {
+				return err
+			}
+			if sent {
+				done = "link"
+			} else {
+				done = "link_recent"
+			}
+		}
+		if done != "" {
+			back += "&done=" + done
+		}
+		return c.Redirect(back, fiber.StatusSeeOther)
+	}
+}
+
+// handleAdminMessage is the form that e-mails an event's participants:
+// queued in each one's outbox (not to those whose processing is
+// restricted), sent from the organiser.
+func (as *adminState) handleAdminMessage() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang, p := pageLang(c), principal(c)
+		e, err := as.a.Events.Get(c.UserContext(), c.Params("slug"))
+		if err != nil {
+			return err
+		}
+		data := fiber.Map{"Page": "admin-message", "Title": t(lang, "admin.message") + ": " + e.Title.In(lang), "Slug": e.Slug,
+			"In": registration.MessageRequest{To: "confirmed"}}
+		if c.Method() == fiber.MethodPost {
+			req := registration.MessageRequest{Subject: c.FormValue("subject"), Text: c.FormValue("text"), To: c.FormValue("to")}
+			n, err := as.a.Mailer.QueueMessage(c.UserContext(), e.Slug, req, p.ID)
+			var fe privacy.Errors
+			if errors.As(err, &fe) {
+				var msgs []string
+				for _, x := range fe {
+					msgs = append(msgs, t(lang, "admin.message."+x.Field)+": "+errText(lang, x.Code))
+				}
+				c.Status(fiber.StatusUnprocessableEntity)
+				data["Errors"], data["In"] = msgs, req
+				return as.render(c, "admin_message", lang, data)
+			}
+			if err != nil {
+				return err
+			}
+			return c.Redirect(fmt.Sprintf("/admin/events/%s?lang=%s&done=message&n=%d", e.Slug, lang, n), fiber.StatusSeeOther)
+		}
+		return as.render(c, "admin_message", lang, data)
 	}
 }

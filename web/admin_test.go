@@ -322,3 +322,93 @@ func TestAdminMatchByHand(t *testing.T) {
 		t.Errorf("the reconciliation download: %d", st)
 	}
 }
+
+// TestAdminParticipantActions: the organiser mails a participant a new
+// link (once per ten minutes) and cancels a registration only when the
+// cancellation is ticked; its seat goes back.
+func TestAdminParticipantActions(t *testing.T) {
+	e := newEnv(t)
+	e.everyFieldEvent(t, "fest")
+	kari := e.signupWith(t, "fest", "kari@example.no", nil, false)
+	c := e.adminClient(t)
+	c.signInWithToken(adminToken)
+	if st, body, _ := c.do("GET", "/admin/events/fest?lang=en", nil); st != 200 || !strings.Contains(body, "cancel-"+kari.ID) {
+		t.Fatalf("the event page has no actions for Kari: %d", st)
+	}
+	before := len(e.outbox(t, kari.ID))
+	if _, _, loc := c.do("POST", "/admin/events/fest/registrations/"+kari.ID+"/link?lang=en", url.Values{}); !strings.Contains(loc, "done=link") {
+		t.Errorf("send the link again: %q", loc)
+	}
+	if n := len(e.outbox(t, kari.ID)); n != before+1 {
+		t.Errorf("outbox %d, want %d (a lost-link mail)", n, before+1)
+	}
+	c.do("GET", "/admin/events/fest?lang=en", nil)
+	if _, _, loc := c.do("POST", "/admin/events/fest/registrations/"+kari.ID+"/link?lang=en", url.Values{}); !strings.Contains(loc, "done=link_recent") {
+		t.Errorf("a second link at once: %q", loc)
+	}
+	c.do("GET", "/admin/events/fest?lang=en", nil)
+	if _, _, loc := c.do("POST", "/admin/events/fest/registrations/"+kari.ID+"/cancel?lang=en", url.Values{}); strings.Contains(loc, "done=") || e.reg(t, kari.ID).Status != "confirmed" {
+		t.Errorf("cancelled without the tick: %q %s", loc, e.reg(t, kari.ID).Status)
+	}
+	c.do("GET", "/admin/events/fest?lang=en", nil)
+	if _, _, loc := c.do("POST", "/admin/events/fest/registrations/"+kari.ID+"/cancel?lang=en", url.Values{"confirm": {"yes"}}); !strings.Contains(loc, "done=cancelled") || e.reg(t, kari.ID).Status != "cancelled" {
+		t.Errorf("cancel: %q %s", loc, e.reg(t, kari.ID).Status)
+	}
+	if _, body, _ := c.do("GET", "/admin/events/fest?lang=en&done=cancelled", nil); !strings.Contains(body, "The registration is cancelled") || strings.Contains(body, "cancel-"+kari.ID) {
+		t.Errorf("the page after the cancellation")
+	}
+}
+
+// TestAdminMessage: the organiser e-mails the participants: each holding
+// a seat gets it from the organiser, one who restricted processing does
+// not, and the text is not kept once sent.
+func TestAdminMessage(t *testing.T) {
+	e := newEnv(t)
+	e.everyFieldEvent(t, "fest")
+	kari := e.signupWith(t, "fest", "kari@example.no", nil, false)
+	ola := e.signupWith(t, "fest", "ola@example.no", nil, false)
+	ctx := context.Background()
+	reg, err := e.a.Registrations.Get(ctx, ola.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.a.Rights.Restrict(ctx, reg, true); err != nil {
+		t.Fatal(err)
+	}
+	e.sendMail(t) // the confirmations out of the way
+	c := e.adminClient(t)
+	c.signInWithToken(adminToken)
+	c.do("GET", "/admin/events/fest/message?lang=en", nil)
+	if st, body, _ := c.do("POST", "/admin/events/fest/message?lang=en", url.Values{"to": {"confirmed"}, "subject": {"Line one\nBcc: x@evil.example"}, "text": {"Hi"}}); st != 422 || !strings.Contains(body, "Subject:") {
+		t.Errorf("a subject of two lines: %d", st)
+	}
+	st, _, loc := c.do("POST", "/admin/events/fest/message?lang=en", url.Values{"to": {"confirmed"}, "subject": {"Parkering"}, "text": {"Parker ved Rådhuset."}})
+	if st != 303 || !strings.Contains(loc, "n=1") {
+		t.Fatalf("send: %d %q (want 1 queued: Ola restricted processing)", st, loc)
+	}
+	got := e.sendMail(t)
+	if len(got) != 1 || got[0].To[0] != "kari@example.no" || got[0].Header("Subject") != "Parkering" || !strings.Contains(got[0].Body(), "Parker ved Rådhuset.") {
+		t.Fatalf("the message mails: %d", len(got))
+	}
+	var d struct {
+		Outbox map[string]struct {
+			Kind string `bson:"kind"`
+			Text string `bson:"text"`
+		} `bson:"outbox"`
+	}
+	if err := e.store.Collection(mongodb.Registrations).FindOne(ctx, bson.M{"_id": kari.ID}, &d); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range d.Outbox {
+		if m.Kind == "message" {
+			found = true
+			if m.Text != "" {
+				t.Errorf("the text is kept after sending")
+			}
+		}
+	}
+	if !found {
+		t.Errorf("precondition: no message in Kari's outbox")
+	}
+}
