@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 )
 
 // ErrNoSender: no mail sender is configured, so no sign-in link can go.
-var ErrNoSender = errors.New("no mail sender configured (PAMELDING_SMTP_URL): sign-in links cannot be mailed")
+var ErrNoSender = errors.New("no mail sender configured (SMTP_URL): sign-in links cannot be mailed")
 
 // signInMail is the sign-in link mail, by language: the name, the link,
 // how many minutes it works.
@@ -23,7 +24,9 @@ var signInMail = map[string][2]string{
 
 // MailSignInLink mails a back office sign-in link to the enabled staff
 // account with the address; with none it does nothing and says nothing
-// (the sign-in page answers the same either way).
+// (the sign-in page answers the same either way). The mail goes after
+// the answer, so how long the relay takes tells nobody whether the
+// address has an account; a failure is logged (without the address).
 func (a *App) MailSignInLink(ctx context.Context, email, lang string) error {
 	if a.cfg.Sender == nil {
 		return ErrNoSender
@@ -37,6 +40,14 @@ func (a *App) MailSignInLink(ctx context.Context, email, lang string) error {
 		m = signInMail["nb"]
 	}
 	url := a.cfg.PublicURL + "/admin/l/" + link + "?lang=" + lang
-	return a.cfg.Sender.Send(ctx, registration.Message{To: acct.Email, FromName: "pamelding", Subject: m[0],
-		Text: fmt.Sprintf(m[1], acct.Name, url, int(staff.LinkTTL.Minutes()))})
+	msg := registration.Message{To: acct.Email, FromName: "pamelding", Subject: m[0],
+		Text: fmt.Sprintf(m[1], acct.Name, url, int(staff.LinkTTL.Minutes()))}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := a.cfg.Sender.Send(ctx, msg); err != nil {
+			a.Log.ErrorContext(ctx, "sign-in link not sent", "account", acct.ID, "err", err)
+		}
+	}()
+	return nil
 }

@@ -117,6 +117,18 @@ func (s *Service) Disable(ctx context.Context, id string) error {
 	return nil
 }
 
+// Enable lets a disabled account sign in again.
+func (s *Service) Enable(ctx context.Context, id string) error {
+	ok, err := s.accounts.UpdateOne(ctx, bson.M{"_id": id, "disabledAt": bson.M{"$exists": true}}, bson.M{"$unset": bson.M{"disabledAt": ""}})
+	if err != nil {
+		return fmt.Errorf("enable account: %w", err)
+	}
+	if !ok {
+		return ErrAccountNotFound
+	}
+	return nil
+}
+
 // linkPrefix marks sign-in links' secrets.
 const linkPrefix = "pml_"
 

@@ -194,7 +194,14 @@ func (as *adminState) handleAdminSignIn() fiber.Handler {
 				c.Status(fiber.StatusUnauthorized)
 				data["TokenError"] = t(lang, "admin.signin.badtoken")
 			case c.FormValue("email") != "":
-				if err := as.a.MailSignInLink(c.UserContext(), c.FormValue("email"), lang); err != nil {
+				err := as.a.MailSignInLink(c.UserContext(), c.FormValue("email"), lang)
+				if errors.Is(err, app.ErrNoSender) {
+					// Said for every address: it tells nothing about accounts.
+					c.Status(fiber.StatusServiceUnavailable)
+					data["EmailError"] = t(lang, "admin.signin.nomail")
+					return as.render(c, "admin_signin", lang, data)
+				}
+				if err != nil {
 					return err
 				}
 				return as.render(c, "message", lang, fiber.Map{"Page": "admin-link-sent", "Title": t(lang, "admin.signin"),

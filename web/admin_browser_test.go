@@ -198,7 +198,7 @@ func TestBrowserBackOffice(t *testing.T) {
 	b.run(t, chromedp.SetUploadFiles("#statement", []string{camt}, chromedp.ByID), chromedp.Click("#upload", chromedp.ByID),
 		chromedp.WaitVisible("#import-result", chromedp.ByID))
 	page("finance-import", "#import-result")
-	if s := b.text(t, "#import-result"); !strings.Contains(s, "1 innbetalinger lest: 1 koblet til faktura") {
+	if s := b.text(t, "#import-result"); !strings.Contains(s, "Innbetalinger lest: 1. Koblet til faktura: 1") {
 		t.Errorf("the import: %q", s)
 	}
 	if s := b.text(t, "#invoices .invoice-status"); s != "Betalt" {

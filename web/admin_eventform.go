@@ -10,6 +10,7 @@ import (
 
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/privacy"
+	"github.com/pamelding/pamelding/registration"
 )
 
 // catalogRow is one catalog field on the new-event form, with its tags
@@ -122,7 +123,7 @@ func (as *adminState) handleAdminNewEvent() fiber.Handler {
 				switch {
 				case errors.As(err, &fe):
 					for _, x := range fe {
-						errs = append(errs, x.Field+": "+errText(lang, x.Code))
+						errs = append(errs, eventFieldLabel(lang, x.Field)+": "+errText(lang, x.Code))
 					}
 				case errors.Is(err, events.ErrSlugTaken):
 					errs = append(errs, t(lang, "admin.newevent.slug")+": "+t(lang, "admin.newevent.taken"))
@@ -132,6 +133,11 @@ func (as *adminState) handleAdminNewEvent() fiber.Handler {
 					return c.Redirect("/admin/events/"+e.Slug+"?lang="+lang, fiber.StatusSeeOther)
 				default:
 					data["Notice"] = noticeOf(e, lang, as.cfg.PublicURL, as.cfg.DigitalConsentAge, as.cfg.CardPayments)
+					methods := as.a.Signups.PaymentMethods()
+					if e.Price.Amount > 0 && !methods[registration.Card] &&
+						!(methods[registration.Invoice] && e.Asks("invoice_org_number") && e.Asks("invoice_address")) {
+						data["Warning"] = t(lang, "admin.newevent.nopayment")
+					}
 				}
 			}
 			if len(errs) > 0 {
@@ -149,6 +155,31 @@ func (as *adminState) handleAdminNewEvent() fiber.Handler {
 		data["Form"], data["Catalog"] = form, rows
 		return as.render(c, "admin_event_new", lang, data)
 	}
+}
+
+// eventFields are the new-event form's labels of the request's fields, by
+// the name a validation error gives them.
+var eventFields = map[string]string{
+	"slug": "admin.newevent.slug", "kind": "admin.newevent.kind", "title.nb": "admin.newevent.title_nb", "title.en": "admin.newevent.title_en",
+	"title": "admin.newevent.title_nb", "venue": "where", "startsAt": "admin.newevent.starts", "endsAt": "admin.newevent.ends",
+	"registrationOpensAt": "admin.newevent.starts", "registrationClosesAt": "admin.newevent.starts", "refundDeadline": "admin.newevent.starts",
+	"capacity": "admin.newevent.capacity", "price": "admin.newevent.price", "price.amount": "admin.newevent.price", "vatRate": "admin.newevent.vat",
+	"organiser.name": "admin.newevent.organiser_name", "organiser.orgNumber": "admin.newevent.organiser_org",
+	"organiser.privacyEmail": "admin.newevent.organiser_privacy", "fields": "admin.newevent.fields", "partners": "admin.newevent.partners",
+}
+
+// eventFieldLabel names a request field as the form does (a partner's
+// or a form field's fault by its list).
+func eventFieldLabel(lang, field string) string {
+	if key, ok := eventFields[field]; ok {
+		return t(lang, key)
+	}
+	if base, _, ok := strings.Cut(field, "["); ok {
+		if key, ok := eventFields[base]; ok {
+			return t(lang, key)
+		}
+	}
+	return field
 }
 
 // errText is a validation code in words.

@@ -99,13 +99,18 @@ func (as *adminState) handleAdminEvent() fiber.Handler {
 				data["Flash"] = fmt.Sprintf(t(lang, key), c.QueryInt("n"))
 			}
 		}
-		if p.Is(staff.Admin, staff.Organiser) {
+		if p.Is(staff.Admin, staff.Organiser, staff.Partner) {
 			var partners []fiber.Map
 			for _, pa := range e.Partners {
-				partners = append(partners, fiber.Map{"ID": pa.ID, "Name": pa.Name})
+				if p.Role != staff.Partner || pa.ID == p.Partner {
+					partners = append(partners, fiber.Map{"ID": pa.ID, "Name": pa.Name})
+				}
 			}
 			data["Partners"] = partners
 		}
+		// Money and door facts are for those whose work they are.
+		data["Money"] = p.Is(staff.Admin, staff.Organiser, staff.Finance)
+		data["Extra"] = p.Is(staff.Admin, staff.Organiser, staff.Finance)
 		if !p.Is(staff.Admin, staff.Organiser, staff.Catering, staff.Finance) {
 			return as.render(c, "admin_event", lang, data)
 		}
@@ -213,6 +218,12 @@ func (as *adminState) handleAdminFinance() fiber.Handler {
 					return err
 				default:
 					data["Import"] = res
+					var out []fiber.Map
+					for _, be := range res.Unmatched {
+						out = append(out, fiber.Map{"Date": be.Date.Format("02.01.2006"), "Ref": be.Ref, "KID": be.KID,
+							"Amount": events.Money(be.Amount, be.Currency, lang)})
+					}
+					data["ImportUnmatched"] = out
 				}
 			}
 		}
@@ -262,8 +273,8 @@ func (as *adminState) handleAdminFinance() fiber.Handler {
 		}
 		now := as.a.Now().In(oslo)
 		data["From"], data["To"] = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, oslo).Format("2006-01-02"), now.Format("2006-01-02")
-		if f := c.Query("matched"); f != "" {
-			data["Flash"] = fmt.Sprintf(t(lang, "admin.finance.matchedflash"), f)
+		if n := c.QueryInt("matched"); n > 0 {
+			data["Flash"] = fmt.Sprintf(t(lang, "admin.finance.matchedflash"), n)
 		}
 		return as.render(c, "admin_finance", lang, data)
 	}
@@ -361,17 +372,22 @@ func (as *adminState) handleAdminStaff() fiber.Handler {
 		}
 		var roles []fiber.Map
 		for _, r := range staff.Roles {
-			roles = append(roles, fiber.Map{"Value": r, "Name": t(lang, "role."+string(r))})
+			roles = append(roles, fiber.Map{"Value": r, "Name": t(lang, "role."+string(r)), "Selected": r == staff.Organiser})
 		}
 		data["Accounts"], data["Roles"] = rows, roles
 		return as.render(c, "admin_staff", lang, data)
 	}
 }
 
-// handleAdminDisable disables a staff account (admins).
+// handleAdminDisable disables a staff account, or enables it again
+// (admins).
 func (as *adminState) handleAdminDisable() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if err := as.a.Staff.Disable(c.UserContext(), c.Params("id")); err != nil && !errors.Is(err, staff.ErrAccountNotFound) {
+		op := as.a.Staff.Disable
+		if strings.HasSuffix(c.Path(), "/enable") {
+			op = as.a.Staff.Enable
+		}
+		if err := op(c.UserContext(), c.Params("id")); err != nil && !errors.Is(err, staff.ErrAccountNotFound) {
 			return err
 		}
 		return c.Redirect("/admin/staff?lang="+pageLang(c), fiber.StatusSeeOther)
@@ -432,8 +448,17 @@ func (as *adminState) handleAdminDoorList() fiber.Handler {
 		if err != nil {
 			return err
 		}
+		type doorRow struct{ Name, Category, At string }
+		var rows []doorRow
+		for _, en := range entries {
+			r := doorRow{Name: en.Name, Category: en.Category}
+			if en.CheckedIn != nil {
+				r.At = en.CheckedIn.In(oslo).Format("15:04")
+			}
+			rows = append(rows, r)
+		}
 		return as.render(c, "admin_doorlist", lang, fiber.Map{"Page": "admin-doorlist", "Title": t(lang, "admin.doorlist") + ": " + e.Title.In(lang),
-			"Entries": entries, "Slug": e.Slug})
+			"Entries": rows, "Slug": e.Slug})
 	}
 }
 

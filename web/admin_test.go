@@ -16,6 +16,7 @@ import (
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/payments"
 	"github.com/pamelding/pamelding/registration"
+	"github.com/pamelding/pamelding/staff"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -410,5 +411,33 @@ func TestAdminMessage(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("precondition: no message in Kari's outbox")
+	}
+}
+
+// TestAdminWithoutMail: with no mail sender, asking for a sign-in link
+// says that sign-in by e-mail is not set up, the same for every address,
+// instead of failing; a back office page that does not exist leads back
+// to the back office, not to a participant's lost link.
+func TestAdminWithoutMail(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.staff.Invite(ctx, staff.InviteRequest{Email: "ola@example.no", Name: "Ola", Role: staff.Organiser}, staff.Principal{ID: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.adminClient(t)
+	c.do("GET", "/admin/signin?lang=en", nil)
+	_, known, _ := c.do("POST", "/admin/signin", url.Values{"email": {"ola@example.no"}, "lang": {"en"}})
+	st, unknown, _ := c.do("POST", "/admin/signin", url.Values{"email": {"nobody@example.no"}, "lang": {"en"}})
+	strip := regexp.MustCompile(`name="_csrf" value="[^"]+"`)
+	if st != 503 || !strings.Contains(unknown, "SMTP_URL") || strip.ReplaceAllString(known, "") != strip.ReplaceAllString(unknown, "") {
+		t.Errorf("without mail: %d, answers differ: %v", st, strip.ReplaceAllString(known, "") != strip.ReplaceAllString(unknown, ""))
+	}
+	c.signInWithToken(adminToken)
+	if st, body, _ := c.do("GET", "/admin/events/nope?lang=en", nil); st != 404 || !strings.Contains(body, `href="/admin?lang=en"`) || strings.Contains(body, `href="/m?`) {
+		t.Errorf("a back office 404: %d", st)
+	}
+	// The language link of any page stays on this site.
+	if _, body, _ := c.do("GET", "//evil.example/x?lang=en", nil); strings.Contains(body, `href="//`) {
+		t.Errorf("a page links to another site: %s", body)
 	}
 }

@@ -98,6 +98,7 @@ var authz = map[string]access{
 	"GET /admin/privacy":                                 page(),
 	"GET /admin/staff":                                   page(),
 	"POST /admin/staff":                                  page(),
+	"POST /admin/staff/:id/enable":                       page(),
 	"POST /admin/staff/:id/disable":                      page(),
 
 	"GET /api/v1/catalog":                           public(),

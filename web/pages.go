@@ -91,6 +91,9 @@ func setPageHeaders(c *fiber.Ctx) {
 // rather than a problem document: a browser's (it accepts HTML) on an
 // address outside the API.
 func wantsPage(c *fiber.Ctx) bool {
+	if c.Path() == "/admin" || strings.HasPrefix(c.Path(), "/admin/") {
+		return true // the back office is pages only
+	}
 	return !strings.HasPrefix(c.Path(), "/api/") && c.Path() != "/healthz" && c.Path() != "/readyz" && c.Path() != "/metrics" &&
 		strings.Contains(c.Get(fiber.HeaderAccept), "text/html")
 }
@@ -105,13 +108,22 @@ func errorPage(c *fiber.Ctx, status int, requestID string) error {
 		key = "errpage." + strconv.Itoa(status)
 	}
 	paras := []string{t(lang, key+".text")}
+	link, linkText := "/m?lang="+lang, t(lang, "link.lost")
+	if c.Path() == "/admin" || strings.HasPrefix(c.Path(), "/admin/") {
+		// Staff: no participant's lost link, the way back instead.
+		key = "admin.errpage"
+		if status == fiber.StatusNotFound {
+			key = "admin.errpage.404"
+		}
+		paras, link, linkText = []string{t(lang, key+".text")}, "/admin?lang="+lang, t(lang, "admin.errpage.back")
+	}
 	if status >= 500 {
 		paras = append(paras, fmt.Sprintf(t(lang, "errpage.ref"), requestID))
 	}
 	setPageHeaders(c)
 	c.Status(status)
 	return render(c, "message", lang, fiber.Map{"Page": "error", "Title": t(lang, key), "Paragraphs": paras,
-		"Link": "/m?lang=" + lang, "LinkText": t(lang, "link.lost")})
+		"Link": link, "LinkText": linkText})
 }
 
 // pageState holds the pages' CSRF protection and sessions; both keep their
@@ -155,7 +167,8 @@ func render(c *fiber.Ctx, name, lang string, data fiber.Map) error {
 		for k, val := range q {
 			v.Set(k, val)
 		}
-		data["SwitchURL"] = c.Path() + "?" + v.Encode()
+		// One leading slash: "//host/x" would be a link to another site.
+		data["SwitchURL"] = "/" + strings.TrimLeft(c.Path(), "/") + "?" + v.Encode()
 	}
 	if _, ok := data["CSRF"]; !ok {
 		data["CSRF"], _ = c.Locals("csrf").(string)

@@ -91,6 +91,7 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	f.Get("/admin/staff", append(staffPage(staff.Admin), adm.handleAdminStaff())...)
 	f.Post("/admin/staff", append(staffPage(staff.Admin), adm.handleAdminStaff())...)
 	f.Post("/admin/staff/:id/disable", append(staffPage(staff.Admin), adm.handleAdminDisable())...)
+	f.Post("/admin/staff/:id/enable", append(staffPage(staff.Admin), adm.handleAdminDisable())...)
 
 	f.Get("/readyz", handleReadyz(a.Store, a.KeyStore))
 	f.Get("/metrics", handleMetrics(a.Metrics, d.Config.MetricsToken))

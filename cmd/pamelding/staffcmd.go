@@ -25,8 +25,8 @@ func staffCommand(getenv func(string) string, stdout io.Writer) *cobra.Command {
 		Use:   "invite --email ADDRESS --name NAME --role ROLE [--event SLUG]... [--partner ID]",
 		Short: "Add a staff account that signs in to /admin by e-mail link",
 		Long: `Add a staff account. Its holder signs in at /admin/signin with the address: a
-one-time link, valid for 15 minutes, is mailed to it (PAMELDING_SMTP_URL must
-be set). Roles and --event scopes are as for tokens: admin, organiser,
+one-time link, valid for 15 minutes, is mailed to it (SMTP_URL must be
+set). Roles and --event scopes are as for tokens: admin, organiser,
 finance, catering, partner (with --partner), privacy and checkin (door staff,
 with --event). Works beside a running server.`,
 		Example: `  pamelding staff invite --email kari@kongsvingerregionen.no --name "Kari Nordmann" --role admin
