@@ -263,6 +263,18 @@ type EventRetention struct {
 	Fields        []FieldRetention `json:"fields"`
 }
 
+// Receipts are the latest retention runs that deleted something (a run
+// that found nothing due is not listed), newest first, at most limit.
+func (s *Retention) Receipts(ctx context.Context, limit int64) ([]PurgeReceipt, error) {
+	out := []PurgeReceipt{}
+	err := s.purges.All(ctx, bson.M{"dryRun": false, "$or": bson.A{bson.M{"values.0": bson.M{"$exists": true}}, bson.M{"registrationsDeleted": bson.M{"$gt": 0}}}},
+		&out, options.Find().SetSort(bson.D{{Key: "at", Value: -1}}).SetLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("list purge receipts: %w", err)
+	}
+	return out, nil
+}
+
 // RetentionOverview shows, per event, what personal data remains and when
 // it goes.
 func (s *Retention) RetentionOverview(ctx context.Context) ([]EventRetention, error) {

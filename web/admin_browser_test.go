@@ -214,6 +214,25 @@ func TestBrowserBackOffice(t *testing.T) {
 	if s := b.text(t, "#requests"); !strings.Contains(s, "Innsyn") || !strings.Contains(s, "20.11.2026") || !strings.Contains(s, "20.12.2026") {
 		t.Errorf("the privacy inbox: %q", s)
 	}
+	// The retention overview, its receipts and the record of processing.
+	b.run(t, chromedp.Click("#to-retention", chromedp.ByID))
+	page("retention", `main[data-page="admin-retention"] #retention`)
+	if s := b.text(t, "#retention"); !strings.Contains(s, "fest") || !strings.Contains(s, "dietary") {
+		t.Errorf("the retention overview: %q", s)
+	}
+	b.run(t, chromedp.Navigate(b.base+"/admin/privacy/records?lang=nb"))
+	page("records", `main[data-page="admin-records"] #records`)
+	if s := b.text(t, "#records"); !strings.Contains(s, "Janteloppet") {
+		t.Errorf("the record of processing: %q", s)
+	}
+	// The disclosure log of fest: the organiser's and catering's lists
+	// above, the door list.
+	b.run(t, chromedp.Navigate(b.base+"/admin/events/fest/disclosures?lang=nb"))
+	page("disclosures", `#disclosures`)
+	if s := b.text(t, "#disclosures"); !strings.Contains(s, "servering") || !strings.Contains(s, "dietary") || !strings.Contains(s, "acct-") {
+		t.Errorf("the disclosure log: %q", s)
+	}
+	b.run(t, chromedp.Navigate(b.base+"/admin/privacy?lang=nb"), chromedp.WaitVisible("#requests", chromedp.ByID))
 	// The request: the subject's registration, and closing it with what
 	// was done.
 	b.run(t, chromedp.Click(`#requests a`, chromedp.ByQuery))

@@ -93,6 +93,7 @@ func (as *adminState) handleAdminEvent() fiber.Handler {
 			"Paid": events.Money(sum.Paid, "NOK", lang), "Objected": sum.Objected, "Restricted": sum.Restricted}
 		data["Door"] = p.Is(staff.Admin, staff.Organiser, staff.CheckIn)
 		data["Manage"] = p.Is(staff.Admin, staff.Organiser)
+		data["Log"] = p.Is(staff.Admin, staff.Organiser, staff.Privacy)
 		if key := "admin.event.done." + c.Query("done"); t(lang, key) != key {
 			data["Flash"] = t(lang, key)
 			if c.Query("done") == "message" {

@@ -3,6 +3,8 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -112,5 +114,102 @@ func (as *adminState) handleAdminRequestClose() fiber.Handler {
 			return err
 		}
 		return c.Redirect("/admin/privacy?lang="+lang, fiber.StatusSeeOther)
+	}
+}
+
+// handleAdminDisclosures is an event's disclosure log: every list and
+// export that opened participants' values, to whom, which fields, how
+// many (admins, organisers, the privacy contact).
+func (as *adminState) handleAdminDisclosures() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang := pageLang(c)
+		e, err := as.a.Events.Get(c.UserContext(), c.Params("slug"))
+		if err != nil {
+			return err
+		}
+		ds, err := as.a.Lists.Disclosures(c.UserContext(), e.Slug)
+		if err != nil {
+			return err
+		}
+		type row struct{ At, To, Fields, Format, By string }
+		var rows []row
+		for i := len(ds) - 1; i >= 0; i-- { // newest first
+			d := ds[i]
+			to := t(lang, "admin.recipient."+d.Recipient)
+			if d.PartnerName != "" {
+				to += ": " + d.PartnerName
+			}
+			rows = append(rows, row{At: d.At.In(oslo).Format("02.01.2006 15:04"), To: to, Fields: strings.Join(d.Fields, ", "),
+				Format: fmt.Sprintf("%s, %d", d.Format, d.Count), By: d.Token})
+		}
+		return as.render(c, "admin_disclosures", lang, fiber.Map{"Page": "admin-disclosures",
+			"Title": t(lang, "admin.disclosures") + ": " + e.Title.In(lang), "Rows": rows, "Slug": e.Slug})
+	}
+}
+
+// handleAdminRetention is what personal data each event still holds and
+// when it goes, the deletion dates events' changes moved, and the
+// receipts of the retention runs that deleted something.
+func (as *adminState) handleAdminRetention() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang, p := pageLang(c), principal(c)
+		ctx := c.UserContext()
+		all, err := as.a.Retention.RetentionOverview(ctx)
+		if err != nil {
+			return err
+		}
+		type fieldRow struct{ Event, Field, Rule, First, Last string }
+		var fields []fieldRow
+		for _, er := range all {
+			if !p.CanEvent(er.Event) {
+				continue
+			}
+			for _, f := range er.Fields {
+				r := fieldRow{Event: er.Event, Field: f.Field, Rule: f.Rule + fmt.Sprintf(" (%d)", f.Held)}
+				if f.First != nil {
+					r.First = f.First.In(oslo).Format("02.01.2006")
+				}
+				if f.Last != nil {
+					r.Last = f.Last.In(oslo).Format("02.01.2006")
+				}
+				fields = append(fields, r)
+			}
+		}
+		recs, err := as.a.Retention.Receipts(ctx, 50)
+		if err != nil {
+			return err
+		}
+		type recRow struct{ At, What string }
+		var receipts []recRow
+		for _, r := range recs {
+			var what []string
+			for _, v := range r.Values {
+				if p.CanEvent(v.Event) {
+					what = append(what, fmt.Sprintf("%s/%s: %d", v.Event, v.Field, v.Count))
+				}
+			}
+			if r.RegistrationsDeleted > 0 && p.Scope() == nil {
+				what = append(what, fmt.Sprintf(t(lang, "admin.retention.deleted"), r.RegistrationsDeleted))
+			}
+			if len(what) > 0 {
+				receipts = append(receipts, recRow{At: r.At.In(oslo).Format("02.01.2006 15:04"), What: strings.Join(what, "; ")})
+			}
+		}
+		return as.render(c, "admin_retention", lang, fiber.Map{"Page": "admin-retention", "Title": t(lang, "admin.retention"),
+			"Fields": fields, "Receipts": receipts})
+	}
+}
+
+// handleAdminRecords is the record of processing (GDPR art. 30) of the
+// events the principal reaches, generated from the catalog and the
+// events, as the API's /privacy/records gives it.
+func (as *adminState) handleAdminRecords() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang := pageLang(c)
+		rec, err := recordsOf(c.UserContext(), as.a.Events, principal(c), lang, as.cfg.CardPayments, as.cfg.Processors)
+		if err != nil {
+			return err
+		}
+		return as.render(c, "admin_records", lang, fiber.Map{"Page": "admin-records", "Title": t(lang, "admin.records"), "Sections": rec.Sections()})
 	}
 }

@@ -324,6 +324,32 @@ func noticeOf(e *events.Event, lang, publicURL string, digitalConsentAge int, ca
 	return privacy.Notice(in)
 }
 
+// recordsOf is the record of processing (art. 30) of the events the
+// principal reaches.
+func recordsOf(ctx context.Context, ev *events.Service, p staff.Principal, lang string, cardPayments bool, processors []privacy.Processor) (privacy.Records, error) {
+	evs, err := ev.List(ctx)
+	if err != nil {
+		return privacy.Records{}, err
+	}
+	var in []privacy.RecordsEvent
+	for i := range evs {
+		e := &evs[i]
+		if !p.CanEvent(e.Slug) {
+			continue // a token limited to events sees their records only
+		}
+		re := privacy.RecordsEvent{Slug: e.Slug, Title: e.Title.In(lang), ControllerName: e.Organiser.Name,
+			ControllerOrgNumber: e.Organiser.OrgNumber, PrivacyEmail: e.Organiser.PrivacyEmail, CardPayments: cardPayments && e.Price.Amount > 0}
+		for _, df := range e.Form() {
+			re.Fields = append(re.Fields, privacy.NoticeField{Field: df.Field, Required: df.Required})
+		}
+		for _, pa := range e.Partners {
+			re.Partners = append(re.Partners, pa.Name)
+		}
+		in = append(in, re)
+	}
+	return privacy.BuildRecords(time.Now(), lang, in, processors), nil
+}
+
 // handleRecords generates the art. 30 record from the catalog and the
 // events: JSON, or Markdown with ?format=md.
 func handleRecords(ev *events.Service, cardPayments bool, processors []privacy.Processor) fiber.Handler {
@@ -332,27 +358,10 @@ func handleRecords(ev *events.Service, cardPayments bool, processors []privacy.P
 		if lang != "en" && lang != "nb" {
 			return problem(fiber.StatusBadRequest, "bad_query", "lang is nb or en.", privacy.FieldError{Field: "lang", Code: privacy.CodeInvalid})
 		}
-		evs, err := ev.List(c.UserContext())
+		rec, err := recordsOf(c.UserContext(), ev, principal(c), lang, cardPayments, processors)
 		if err != nil {
 			return err
 		}
-		var in []privacy.RecordsEvent
-		for i := range evs {
-			e := &evs[i]
-			if !principal(c).CanEvent(e.Slug) {
-				continue // a token limited to events sees their records only
-			}
-			re := privacy.RecordsEvent{Slug: e.Slug, Title: e.Title.In(lang), ControllerName: e.Organiser.Name,
-				ControllerOrgNumber: e.Organiser.OrgNumber, PrivacyEmail: e.Organiser.PrivacyEmail, CardPayments: cardPayments && e.Price.Amount > 0}
-			for _, df := range e.Form() {
-				re.Fields = append(re.Fields, privacy.NoticeField{Field: df.Field, Required: df.Required})
-			}
-			for _, p := range e.Partners {
-				re.Partners = append(re.Partners, p.Name)
-			}
-			in = append(in, re)
-		}
-		rec := privacy.BuildRecords(time.Now(), lang, in, processors)
 		if c.Query("format") == "md" || strings.HasPrefix(c.Get(fiber.HeaderAccept), "text/markdown") {
 			c.Set(fiber.HeaderContentType, "text/markdown; charset=utf-8")
 			return c.SendString(privacy.Markdown(rec.Sections()))
