@@ -119,12 +119,10 @@ func (as *adminState) handleAdminNewEvent() fiber.Handler {
 				} else {
 					e, err = as.a.Events.Preview(req)
 				}
-				var fe privacy.Errors
+				msgs, invalid := fieldErrors(lang, err, func(f string) string { return eventFieldLabel(lang, f) })
 				switch {
-				case errors.As(err, &fe):
-					for _, x := range fe {
-						errs = append(errs, eventFieldLabel(lang, x.Field)+": "+errText(lang, x.Code))
-					}
+				case invalid:
+					errs = append(errs, msgs...)
 				case errors.Is(err, events.ErrSlugTaken):
 					errs = append(errs, t(lang, "admin.newevent.slug")+": "+t(lang, "admin.newevent.taken"))
 				case err != nil:
@@ -180,6 +178,19 @@ func eventFieldLabel(lang, field string) string {
 		}
 	}
 	return field
+}
+
+// fieldErrors says a validation error's faults in words, each field
+// named by label; ok false when err is not a validation error.
+func fieldErrors(lang string, err error, label func(field string) string) (msgs []string, ok bool) {
+	var fe privacy.Errors
+	if !errors.As(err, &fe) {
+		return nil, false
+	}
+	for _, x := range fe {
+		msgs = append(msgs, label(x.Field)+": "+errText(lang, x.Code))
+	}
+	return msgs, true
 }
 
 // errText is a validation code in words.

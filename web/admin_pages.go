@@ -15,7 +15,6 @@ import (
 
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/payments"
-	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 )
@@ -340,14 +339,10 @@ func (as *adminState) handleAdminStaff() fiber.Handler {
 				}
 			}
 			_, err := as.a.Staff.Invite(ctx, req, principal(c))
-			var fe privacy.Errors
+			msgs, invalid := fieldErrors(lang, err, func(f string) string { return t(lang, "admin.field."+strings.SplitN(f, "[", 2)[0]) })
 			switch {
-			case errors.As(err, &fe):
+			case invalid:
 				c.Status(fiber.StatusUnprocessableEntity)
-				var msgs []string
-				for _, e := range fe {
-					msgs = append(msgs, t(lang, "admin.field."+strings.SplitN(e.Field, "[", 2)[0])+": "+errText(lang, e.Code))
-				}
 				data["Errors"], data["In"] = msgs, req
 			case errors.Is(err, staff.ErrAccountExists):
 				c.Status(fiber.StatusConflict)
@@ -547,12 +542,7 @@ func (as *adminState) handleAdminMessage() fiber.Handler {
 		if c.Method() == fiber.MethodPost {
 			req := registration.MessageRequest{Subject: c.FormValue("subject"), Text: c.FormValue("text"), To: c.FormValue("to")}
 			n, err := as.a.Mailer.QueueMessage(c.UserContext(), e.Slug, req, p.ID)
-			var fe privacy.Errors
-			if errors.As(err, &fe) {
-				var msgs []string
-				for _, x := range fe {
-					msgs = append(msgs, t(lang, "admin.message."+x.Field)+": "+errText(lang, x.Code))
-				}
+			if msgs, invalid := fieldErrors(lang, err, func(f string) string { return t(lang, "admin.message."+f) }); invalid {
 				c.Status(fiber.StatusUnprocessableEntity)
 				data["Errors"], data["In"] = msgs, req
 				return as.render(c, "admin_message", lang, data)

@@ -20,12 +20,7 @@ func (as *adminState) handleAdminNewRequest() fiber.Handler {
 		lang, p := pageLang(c), principal(c)
 		v, err := as.a.Requests.CreateRequest(c.UserContext(), registration.NewRequest{Type: c.FormValue("type"),
 			Email: c.FormValue("email"), ReceivedAt: c.FormValue("received"), Notes: c.FormValue("notes")}, p.ID, p.Scope())
-		var fe privacy.Errors
-		if errors.As(err, &fe) {
-			var msgs []string
-			for _, e := range fe {
-				msgs = append(msgs, t(lang, "admin.request."+e.Field)+": "+errText(lang, e.Code))
-			}
+		if msgs, invalid := fieldErrors(lang, err, func(f string) string { return t(lang, "admin.request."+f) }); invalid {
 			c.Status(fiber.StatusUnprocessableEntity)
 			return as.privacyInbox(c, lang, fiber.Map{"Errors": msgs})
 		}
