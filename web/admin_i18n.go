@@ -5,6 +5,12 @@ import "maps"
 // adminMsgs are the back office's words, merged into msgs.
 var adminMsgs = map[string]map[string]string{
 	"nb": {
+		"admin.event.cancel":                 "Avlys arrangementet",
+		"admin.event.cancel.text":            "Påmeldingen stenger, alle påmeldinger avmeldes og får beskjed, kortbetalinger refunderes og fakturaer krediteres. Det kan ikke angres.",
+		"admin.event.cancel.confirm":         "Ja, avlys arrangementet",
+		"admin.event.done.event_cancelled":   "Arrangementet er avlyst. Refusjoner og kreditnotaer gjøres nå; det som ikke blir ferdig straks, gjør en jobb etterpå.",
+		"admin.event.done.confirm_missing":   "Ingenting er gjort: kryss av for å bekrefte.",
+		"admin.event.progress":               "%d refundert, %d refusjoner igjen, %d kreditnotaer, %d igjen å kreditere",
 		"admin.disclosures":                  "Utleveringslogg",
 		"admin.disclosures.hint":             "Hver liste og eksport som åpnet deltakernes opplysninger: når, til hvem, hvilke felt og hvor mange.",
 		"admin.disclosures.at":               "Når",
@@ -193,6 +199,12 @@ var adminMsgs = map[string]map[string]string{
 		"admin.payment.credited": "Kreditert", "admin.payment.expired": "Utløpt", "admin.payment.not_due": "Ikke å betale",
 	},
 	"en": {
+		"admin.event.cancel":                 "Cancel the event",
+		"admin.event.cancel.text":            "Sign-up closes, every registration is cancelled and told, card payments are refunded and invoices credited. It cannot be undone.",
+		"admin.event.cancel.confirm":         "Yes, cancel the event",
+		"admin.event.done.event_cancelled":   "The event is cancelled. Refunds and credit notes are under way; what does not finish at once, a job finishes.",
+		"admin.event.done.confirm_missing":   "Nothing was done: tick the box to confirm.",
+		"admin.event.progress":               "%d refunded, %d refunds left, %d credit notes, %d left to credit",
 		"admin.disclosures":                  "Disclosure log",
 		"admin.disclosures.hint":             "Every list and export that opened participants' data: when, to whom, which fields and how many.",
 		"admin.disclosures.at":               "When",

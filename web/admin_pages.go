@@ -93,6 +93,14 @@ func (as *adminState) handleAdminEvent() fiber.Handler {
 		data["Door"] = p.Is(staff.Admin, staff.Organiser, staff.CheckIn)
 		data["Manage"] = p.Is(staff.Admin, staff.Organiser)
 		data["Log"] = p.Is(staff.Admin, staff.Organiser, staff.Privacy)
+		data["Cancelled"] = e.CancelledAt != nil
+		if e.CancelledAt != nil && p.Is(staff.Admin, staff.Organiser, staff.Finance) {
+			m, err := as.a.Money(ctx, e.Slug)
+			if err != nil {
+				return err
+			}
+			data["Progress"] = fmt.Sprintf(t(lang, "admin.event.progress"), m.Refunded, m.RefundsDue+m.Refunding, m.CreditNotes, m.CreditsDue)
+		}
 		if key := "admin.event.done." + c.Query("done"); t(lang, key) != key {
 			data["Flash"] = t(lang, key)
 			if c.Query("done") == "message" {
@@ -503,7 +511,9 @@ func (as *adminState) handleAdminParticipant() fiber.Handler {
 		}
 		done := ""
 		switch {
-		case c.Params("action") == "cancel" && c.FormValue("confirm") == "yes":
+		case c.Params("action") == "cancel" && c.FormValue("confirm") != "yes":
+			done = "confirm_missing"
+		case c.Params("action") == "cancel":
 			if _, err := as.a.Cancel(ctx, reg); err != nil && !errors.Is(err, registration.ErrNotCancellable) {
 				return err
 			} else if err == nil {
@@ -553,5 +563,23 @@ func (as *adminState) handleAdminMessage() fiber.Handler {
 			return c.Redirect(fmt.Sprintf("/admin/events/%s?lang=%s&done=message&n=%d", e.Slug, lang, n), fiber.StatusSeeOther)
 		}
 		return as.render(c, "admin_message", lang, data)
+	}
+}
+
+// handleAdminCancelEvent cancels an event, ticked to confirm: sign-up
+// closes, every registration is cancelled, card payments refunded and
+// invoices credited (what the request's time does not finish, the
+// settlement job does; the event page shows how far it has come).
+func (as *adminState) handleAdminCancelEvent() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		lang := pageLang(c)
+		back := "/admin/events/" + c.Params("slug") + "?lang=" + lang
+		if c.FormValue("confirm") != "yes" {
+			return c.Redirect(back+"&done=confirm_missing", fiber.StatusSeeOther)
+		}
+		if _, err := as.a.CancelEvent(c.UserContext(), c.Params("slug")); err != nil {
+			return err
+		}
+		return c.Redirect(back+"&done=event_cancelled", fiber.StatusSeeOther)
 	}
 }

@@ -348,7 +348,7 @@ func TestAdminParticipantActions(t *testing.T) {
 		t.Errorf("a second link at once: %q", loc)
 	}
 	c.do("GET", "/admin/events/fest?lang=en", nil)
-	if _, _, loc := c.do("POST", "/admin/events/fest/registrations/"+kari.ID+"/cancel?lang=en", url.Values{}); strings.Contains(loc, "done=") || e.reg(t, kari.ID).Status != "confirmed" {
+	if _, _, loc := c.do("POST", "/admin/events/fest/registrations/"+kari.ID+"/cancel?lang=en", url.Values{}); !strings.Contains(loc, "done=confirm_missing") || e.reg(t, kari.ID).Status != "confirmed" {
 		t.Errorf("cancelled without the tick: %q %s", loc, e.reg(t, kari.ID).Status)
 	}
 	c.do("GET", "/admin/events/fest?lang=en", nil)
@@ -439,5 +439,33 @@ func TestAdminWithoutMail(t *testing.T) {
 	// The language link of any page stays on this site.
 	if _, body, _ := c.do("GET", "//evil.example/x?lang=en", nil); strings.Contains(body, `href="//`) {
 		t.Errorf("a page links to another site: %s", body)
+	}
+}
+
+// TestAdminCancelEvent: cancelling a whole event takes the tick; then
+// its registrations are cancelled, the invoice credited, and the event
+// page says how far the money has come.
+func TestAdminCancelEvent(t *testing.T) {
+	e := newEnv(t)
+	e.invoiceEvent(t, "kurs")
+	s := e.mustSignup(t, "kurs", invoiceBuyer("kommune@example.no"))
+	c := e.adminClient(t)
+	c.signInWithToken(adminToken)
+	c.do("GET", "/admin/events/kurs?lang=en", nil)
+	if _, _, loc := c.do("POST", "/admin/events/kurs/cancel?lang=en", url.Values{}); !strings.Contains(loc, "done=confirm_missing") {
+		t.Errorf("without the tick: %q", loc)
+	}
+	if r := e.do(t, "GET", "/api/v1/events/kurs", "", nil); r.status != 200 || strings.Contains(string(r.body), "cancelledAt") {
+		t.Fatalf("cancelled without the tick: %s", r.body)
+	}
+	c.do("GET", "/admin/events/kurs?lang=en", nil)
+	if _, _, loc := c.do("POST", "/admin/events/kurs/cancel?lang=en", url.Values{"confirm": {"yes"}}); !strings.Contains(loc, "done=event_cancelled") {
+		t.Fatalf("cancel: %q", loc)
+	}
+	if d := e.reg(t, s.ID); d.Status != "cancelled" || d.Payment.CreditNote == 0 {
+		t.Errorf("the registration after the event was cancelled: %s, credit note %d", d.Status, d.Payment.CreditNote)
+	}
+	if _, body, _ := c.do("GET", "/admin/events/kurs?lang=en", nil); !strings.Contains(body, `id="cancelled"`) || !strings.Contains(body, "1 credit notes, 0 left to credit") || strings.Contains(body, `id="cancel-event"`) {
+		t.Errorf("the event page after the cancellation does not show the progress")
 	}
 }

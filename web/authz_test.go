@@ -80,6 +80,7 @@ var authz = map[string]access{
 	"GET /admin/events/:slug":                page(),
 	"GET /admin/events/:slug/partner-export": page(),
 	"POST /admin/events/:slug/registrations/:id/:action": page(),
+	"POST /admin/events/:slug/cancel":                    page(),
 	"GET /admin/events/:slug/message":                    page(),
 	"POST /admin/events/:slug/message":                   page(),
 	"GET /admin/events/:slug/checkin":                    page(),

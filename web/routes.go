@@ -72,6 +72,7 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	f.Get("/admin/events/:slug", append(staffPage(anyStaff...), adm.adminEvent, adm.handleAdminEvent())...)
 	f.Get("/admin/events/:slug/partner-export", append(staffPage(staff.Admin, staff.Organiser, staff.Partner), adm.adminEvent, handlePartnerExport(a.Events, a.Lists, a.Log))...)
 	f.Post("/admin/events/:slug/registrations/:id/:action", append(staffPage(staff.Admin, staff.Organiser), adm.adminEvent, adm.handleAdminParticipant())...)
+	f.Post("/admin/events/:slug/cancel", append(staffPage(staff.Admin, staff.Organiser), adm.adminEvent, adm.handleAdminCancelEvent())...)
 	f.Get("/admin/events/:slug/message", append(staffPage(staff.Admin, staff.Organiser), adm.adminEvent, adm.handleAdminMessage())...)
 	f.Post("/admin/events/:slug/message", append(staffPage(staff.Admin, staff.Organiser), adm.adminEvent, adm.handleAdminMessage())...)
 	f.Get("/admin/events/:slug/checkin", append(staffPage(staff.Admin, staff.Organiser, staff.CheckIn), adm.adminEvent, adm.handleAdminCheckIn())...)
