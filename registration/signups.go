@@ -545,13 +545,16 @@ func (s *Signups) PassSeatOn(ctx context.Context, slug, category string) error {
 	for range 10 {
 		first, err := s.d.Store.firstWaitlisted(ctx, slug, category)
 		if errors.Is(err, ErrNotFound) {
+			// Nobody waits for this one: the seat goes back, and may go to
+			// another category's waiting list.
 			if err := release(); err != nil {
 				return err
 			}
 			if len(ev.Categories) > 0 && ev.Waitlist {
-				_, err = s.OfferFreeSeats(ctx, slug)
+				_, err := s.OfferFreeSeats(ctx, slug)
+				return err
 			}
-			return err
+			return nil
 		}
 		if err != nil {
 			return err

@@ -995,3 +995,35 @@ func TestFieldRemovedPurged(t *testing.T) {
 		t.Errorf("an issued invoice's reference was purged: %d %s", r.status, r.body)
 	}
 }
+
+// TestErasureGivesSeatBackQuietly: erasing (or cancelling) a registration
+// with nobody on the waiting list gives its seat back to the event, and
+// that is no error: the log had said "seat not passed on" for every one.
+func TestErasureGivesSeatBackQuietly(t *testing.T) {
+	e := newEnv(t)
+	e.everyFieldEvent(t, "fest")
+	ctx := context.Background()
+	left := func() int {
+		t.Helper()
+		ev, err := e.a.Events.Get(ctx, "fest")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev.SeatsLeft
+	}
+	before := left()
+	kari := e.signupWith(t, "fest", "kari@example.no", nil, false)
+	if left() != before-1 {
+		t.Fatalf("precondition: the sign-up took a seat (%d, was %d)", left(), before)
+	}
+	reg, err := e.a.Registrations.Get(ctx, kari.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.a.Rights.Erase(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	if left() != before || strings.Contains(e.logs.String(), `"level":"ERROR"`) {
+		t.Errorf("after the erasure: %d seats left (want %d); errors logged: %v", left(), before, strings.Contains(e.logs.String(), `"level":"ERROR"`))
+	}
+}
