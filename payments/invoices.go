@@ -145,14 +145,17 @@ func (inv *Invoice) Due() int64 { return inv.Total - inv.Credited }
 
 // FeePaid is the part of what was paid that paid the reminder fee: what
 // came in beyond Due, up to the fee.
-func (inv *Invoice) FeePaid() int64 { return min(max(inv.PaidAmount-inv.Due(), 0), inv.ReminderFee) }
+func (inv *Invoice) FeePaid() int64 { return inv.feeOf(inv.PaidAmount) }
+
+// feeOf is what of paid, paid on the invoice in all, pays the reminder
+// fee.
+func (inv *Invoice) feeOf(paid int64) int64 { return min(max(paid-inv.Due(), 0), inv.ReminderFee) }
 
 // splitPayment divides a payment of amount, made when before had been
 // paid, into what it paid of the invoice (and any overpayment) and what
 // it paid of the reminder fee: the invoice is paid first.
 func (inv *Invoice) splitPayment(before, amount int64) (invoice, fee int64) {
-	feeOf := func(paid int64) int64 { return min(max(paid-inv.Due(), 0), inv.ReminderFee) }
-	fee = feeOf(before+amount) - feeOf(before)
+	fee = inv.feeOf(before+amount) - inv.feeOf(before)
 	return amount - fee, fee
 }
 

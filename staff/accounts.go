@@ -220,13 +220,5 @@ func (s *Service) AuthenticateHash(ctx context.Context, hash string) (Principal,
 	if s.adminHash != nil && subtle.ConstantTimeCompare(sum, s.adminHash) == 1 {
 		return envAdmin, nil
 	}
-	var t Token
-	err = s.c.FindOne(ctx, map[string]string{"_id": hash}, &t)
-	if errors.Is(err, mongodb.ErrNotFound) {
-		return Principal{}, ErrUnauthenticated
-	}
-	if err != nil {
-		return Principal{}, fmt.Errorf("authenticate: %w", err)
-	}
-	return t.principal(), nil
+	return s.byHash(ctx, hash)
 }

@@ -224,9 +224,14 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if !strings.HasPrefix(token, tokenPrefix) {
 		return Principal{}, ErrUnauthenticated
 	}
-	// Looked up by its hash: the lookup leaks nothing about stored tokens.
+	return s.byHash(ctx, hex.EncodeToString(sum[:]))
+}
+
+// byHash is the principal of the stored token with the hash. Looked up by
+// its hash: the lookup leaks nothing about stored tokens.
+func (s *Service) byHash(ctx context.Context, hash string) (Principal, error) {
 	var t Token
-	err := s.c.FindOne(ctx, map[string]string{"_id": hex.EncodeToString(sum[:])}, &t)
+	err := s.c.FindOne(ctx, map[string]string{"_id": hash}, &t)
 	if errors.Is(err, mongodb.ErrNotFound) {
 		return Principal{}, ErrUnauthenticated
 	}
