@@ -94,14 +94,9 @@ func (as *adminState) principal(c *fiber.Ctx) (staff.Principal, bool, error) {
 // signIn starts a fresh session (a new id: a planted one is worthless)
 // for an account (key adminAccount) or a token's hash (adminToken).
 func (as *adminState) signIn(c *fiber.Ctx, key, value string) error {
-	sess, err := as.sessions.Get(c)
+	sess, err := freshSession(as.sessions, c)
 	if err != nil {
 		return err
-	}
-	if !sess.Fresh() {
-		if err := sess.Regenerate(); err != nil {
-			return err
-		}
 	}
 	sess.Delete(adminAccount)
 	sess.Delete(adminToken)
@@ -126,20 +121,22 @@ func (as *adminState) adminPage(roles ...staff.Role) fiber.Handler {
 		}
 		c.Locals(localPrincipal, p)
 		if len(roles) > 0 && !p.Is(roles...) {
-			lang := pageLang(c)
-			return as.render(c.Status(fiber.StatusForbidden), "message", lang, fiber.Map{"Title": t(lang, "admin.forbidden"),
-				"Paragraphs": []string{t(lang, "admin.forbidden.text")}})
+			return as.forbidden(c, pageLang(c))
 		}
 		return c.Next()
 	}
 }
 
+// forbidden is the page of a role or scope that does not reach it.
+func (as *adminState) forbidden(c *fiber.Ctx, lang string) error {
+	return as.render(c.Status(fiber.StatusForbidden), "message", lang, fiber.Map{"Title": t(lang, "admin.forbidden"),
+		"Paragraphs": []string{t(lang, "admin.forbidden.text")}})
+}
+
 // adminEvent checks the principal's scope covers the :slug event.
 func (as *adminState) adminEvent(c *fiber.Ctx) error {
 	if !principal(c).CanEvent(c.Params("slug")) {
-		lang := pageLang(c)
-		return as.render(c.Status(fiber.StatusForbidden), "message", lang, fiber.Map{"Title": t(lang, "admin.forbidden"),
-			"Paragraphs": []string{t(lang, "admin.forbidden.text")}})
+		return as.forbidden(c, pageLang(c))
 	}
 	return c.Next()
 }

@@ -91,8 +91,7 @@ func (as *adminState) handleAdminNewEvent() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		lang, p := pageLang(c), principal(c)
 		if p.Scope() != nil {
-			return as.render(c.Status(fiber.StatusForbidden), "message", lang, fiber.Map{"Title": t(lang, "admin.forbidden"),
-				"Paragraphs": []string{t(lang, "admin.forbidden.text")}})
+			return as.forbidden(c, lang)
 		}
 		data := fiber.Map{"Page": "admin-new-event", "Title": t(lang, "admin.newevent")}
 		form := map[string]string{"kind": "conference", "capacity": "100", "price": "0", "vat": "0"}
@@ -195,7 +194,7 @@ func fieldErrors(lang string, err error, label func(field string) string) (msgs 
 
 // errText is a validation code in words.
 func errText(lang, code string) string {
-	if s := t(lang, "err."+code); s != "err."+code {
+	if s, ok := known(lang, "err."+code); ok {
 		return s
 	}
 	return t(lang, "err.invalid")

@@ -1,8 +1,8 @@
 package web
 
 import (
-	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -101,10 +101,10 @@ func (as *adminState) handleAdminEvent() fiber.Handler {
 			}
 			data["Progress"] = fmt.Sprintf(t(lang, "admin.event.progress"), m.Refunded, m.RefundsDue+m.Refunding, m.CreditNotes, m.CreditsDue)
 		}
-		if key := "admin.event.done." + c.Query("done"); t(lang, key) != key {
-			data["Flash"] = t(lang, key)
+		if f := flash(lang, "admin.event.done.", c.Query("done")); f != "" {
+			data["Flash"] = f
 			if c.Query("done") == "message" {
-				data["Flash"] = fmt.Sprintf(t(lang, key), c.QueryInt("n"))
+				data["Flash"] = fmt.Sprintf(f, c.QueryInt("n"))
 			}
 		}
 		if p.Is(staff.Admin, staff.Organiser, staff.Partner) {
@@ -198,7 +198,7 @@ func (as *adminState) handleAdminFinance() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		lang, p := pageLang(c), principal(c)
 		ctx := c.UserContext()
-		data := fiber.Map{"Page": "admin-finance", "Title": t(lang, "admin.finance"), "MatchError": c.Locals("matchError")}
+		data := fiber.Map{}
 		if c.Method() == fiber.MethodPost {
 			fh, err := c.FormFile("statement")
 			if err != nil {
@@ -208,12 +208,8 @@ func (as *adminState) handleAdminFinance() fiber.Handler {
 				if err != nil {
 					return err
 				}
-				raw, err := io.ReadAll(io.LimitReader(f, 10<<20))
+				res, err := as.a.Payments.ImportStatement(ctx, io.LimitReader(f, 10<<20), p.Scope())
 				f.Close()
-				if err != nil {
-					return err
-				}
-				res, err := as.a.Payments.ImportStatement(ctx, bytes.NewReader(raw), p.Scope())
 				var se *payments.StatementError
 				switch {
 				case errors.As(err, &se):
@@ -235,57 +231,65 @@ func (as *adminState) handleAdminFinance() fiber.Handler {
 				}
 			}
 		}
-		status := c.Query("status")
-		invs, err := as.a.Invoices.List(ctx, payments.InvoiceQuery{Status: status})
+		return as.financePage(c, lang, data)
+	}
+}
+
+// financePage renders the finance page with what data already holds (an
+// import's result, an upload's or a match's fault).
+func (as *adminState) financePage(c *fiber.Ctx, lang string, data fiber.Map) error {
+	p, ctx := principal(c), c.UserContext()
+	data["Page"], data["Title"] = "admin-finance", t(lang, "admin.finance")
+	status := c.Query("status")
+	invs, err := as.a.Invoices.List(ctx, payments.InvoiceQuery{Status: status})
+	if err != nil {
+		return err
+	}
+	invs = slices.DeleteFunc(invs, func(inv payments.Invoice) bool { return !p.CanEvent(inv.Event) })
+	slices.SortStableFunc(invs, func(a, b payments.Invoice) int { return cmp.Compare(b.Number, a.Number) })
+	type invRow struct {
+		Number                                int64
+		Kind, Event, Buyer, Issued, Due       string
+		Total, Paid, Status, KID, ReminderFee string
+	}
+	var rows []invRow
+	for _, inv := range invs {
+		if len(rows) == maxAdminRows {
+			break
+		}
+		r := invRow{Number: inv.Number, Kind: t(lang, "admin.invoice."+inv.Kind), Event: inv.Event, Buyer: inv.Buyer.Name,
+			Issued: inv.IssueDate.Format("02.01.2006"), Due: inv.DueDate.Format("02.01.2006"),
+			Total: events.Money(inv.Total, inv.Currency, lang), Paid: events.Money(inv.PaidAmount, inv.Currency, lang),
+			Status: t(lang, "admin.invoice.status."+inv.Status), KID: inv.KID}
+		if inv.ReminderFee > 0 {
+			r.ReminderFee = events.Money(inv.ReminderFee, inv.Currency, lang)
+		}
+		rows = append(rows, r)
+	}
+	var statuses []fiber.Map
+	for _, st := range []string{payments.StatusOverdue, payments.InvoiceOpen, payments.InvoicePartiallyPaid, payments.InvoicePaid,
+		payments.InvoiceOverpaid, payments.InvoiceCredited} {
+		statuses = append(statuses, fiber.Map{"Value": st, "Name": t(lang, "admin.invoice.status."+st), "Selected": st == status})
+	}
+	data["Invoices"], data["Statuses"], data["Global"] = rows, statuses, p.Scope() == nil
+	if p.Scope() == nil { // credits no invoice claimed belong to no event
+		es, err := as.a.Payments.UnmatchedEntries(ctx)
 		if err != nil {
 			return err
 		}
-		invs = slices.DeleteFunc(invs, func(inv payments.Invoice) bool { return !p.CanEvent(inv.Event) })
-		slices.SortStableFunc(invs, func(a, b payments.Invoice) int { return cmp.Compare(b.Number, a.Number) })
-		type invRow struct {
-			Number                                int64
-			Kind, Event, Buyer, Issued, Due       string
-			Total, Paid, Status, KID, ReminderFee string
+		type entryRow struct{ ID, Date, Ref, KID, Amount string }
+		var ers []entryRow
+		for _, be := range es {
+			ers = append(ers, entryRow{ID: be.ID, Date: be.Date.Format("02.01.2006"), Ref: be.Ref, KID: be.KID, Amount: events.Money(be.Amount, be.Currency, lang)})
 		}
-		var rows []invRow
-		for _, inv := range invs {
-			if len(rows) == maxAdminRows {
-				break
-			}
-			r := invRow{Number: inv.Number, Kind: t(lang, "admin.invoice."+inv.Kind), Event: inv.Event, Buyer: inv.Buyer.Name,
-				Issued: inv.IssueDate.Format("02.01.2006"), Due: inv.DueDate.Format("02.01.2006"),
-				Total: events.Money(inv.Total, inv.Currency, lang), Paid: events.Money(inv.PaidAmount, inv.Currency, lang),
-				Status: t(lang, "admin.invoice.status."+inv.Status), KID: inv.KID}
-			if inv.ReminderFee > 0 {
-				r.ReminderFee = events.Money(inv.ReminderFee, inv.Currency, lang)
-			}
-			rows = append(rows, r)
-		}
-		var statuses []fiber.Map
-		for _, st := range []string{payments.StatusOverdue, payments.InvoiceOpen, payments.InvoicePartiallyPaid, payments.InvoicePaid,
-			payments.InvoiceOverpaid, payments.InvoiceCredited} {
-			statuses = append(statuses, fiber.Map{"Value": st, "Name": t(lang, "admin.invoice.status."+st), "Selected": st == status})
-		}
-		data["Invoices"], data["Statuses"], data["Global"] = rows, statuses, p.Scope() == nil
-		if p.Scope() == nil { // credits no invoice claimed belong to no event
-			es, err := as.a.Payments.UnmatchedEntries(ctx)
-			if err != nil {
-				return err
-			}
-			type entryRow struct{ ID, Date, Ref, KID, Amount string }
-			var ers []entryRow
-			for _, be := range es {
-				ers = append(ers, entryRow{ID: be.ID, Date: be.Date.Format("02.01.2006"), Ref: be.Ref, KID: be.KID, Amount: events.Money(be.Amount, be.Currency, lang)})
-			}
-			data["Entries"] = ers
-		}
-		now := as.a.Now().In(oslo)
-		data["From"], data["To"] = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, oslo).Format("2006-01-02"), now.Format("2006-01-02")
-		if n := c.QueryInt("matched"); n > 0 {
-			data["Flash"] = fmt.Sprintf(t(lang, "admin.finance.matchedflash"), n)
-		}
-		return as.render(c, "admin_finance", lang, data)
+		data["Entries"] = ers
 	}
+	now := as.a.Now().In(oslo)
+	data["From"], data["To"] = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, oslo).Format("2006-01-02"), now.Format("2006-01-02")
+	if n := c.QueryInt("matched"); n > 0 {
+		data["Flash"] = fmt.Sprintf(t(lang, "admin.finance.matchedflash"), n)
+	}
+	return as.render(c, "admin_finance", lang, data)
 }
 
 // handleAdminPrivacy is the privacy contact's inbox: open requests by
@@ -383,14 +387,10 @@ func (as *adminState) handleAdminStaff() fiber.Handler {
 	}
 }
 
-// handleAdminDisable disables a staff account, or enables it again
-// (admins).
-func (as *adminState) handleAdminDisable() fiber.Handler {
+// handleAdminAccount disables a staff account, or enables it again, by
+// op (admins).
+func (as *adminState) handleAdminAccount(op func(ctx context.Context, id string) error) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		op := as.a.Staff.Disable
-		if strings.HasSuffix(c.Path(), "/enable") {
-			op = as.a.Staff.Enable
-		}
 		if err := op(c.UserContext(), c.Params("id")); err != nil && !errors.Is(err, staff.ErrAccountNotFound) {
 			return err
 		}
@@ -490,9 +490,7 @@ func (as *adminState) handleAdminMatch() fiber.Handler {
 			return err
 		}
 		c.Status(fiber.StatusUnprocessableEntity)
-		c.Method(fiber.MethodGet) // the page as it is, with the reason
-		c.Locals("matchError", reason)
-		return as.handleAdminFinance()(c)
+		return as.financePage(c, lang, fiber.Map{"MatchError": reason})
 	}
 }
 

@@ -51,18 +51,15 @@ func (as *adminState) handleAdminRequest() fiber.Handler {
 		return as.render(c, "admin_request", lang, fiber.Map{"Page": "admin-request", "Title": t(lang, "admin.request.title"),
 			"R": v, "Type": t(lang, "admin.request."+v.Type), "Received": v.ReceivedAt.In(oslo).Format("02.01.2006"),
 			"Deadline": v.Deadline.In(oslo).Format("02.01.2006"), "Actions": acts, "Open": v.ClosedAt == nil,
-			"Flash": flash(lang, c.Query("done"))})
+			"Flash": flash(lang, "admin.request.done.", c.Query("done"))})
 	}
 }
 
 // flash is what a done= query says happened, or "" for one it does not
 // know.
-func flash(lang, done string) string {
-	key := "admin.request.done." + done
-	if s := t(lang, key); s != key {
-		return s
-	}
-	return ""
+func flash(lang, prefix, done string) string {
+	s, _ := known(lang, prefix+done)
+	return s
 }
 
 // adminActions are the actions the request page offers on a

@@ -236,6 +236,13 @@ var msgs = map[string]map[string]string{
 }
 
 // T is the template function that translates a key.
+// known is the text of key, and whether there is one (t answers a key
+// without one with the key itself).
+func known(lang, key string) (string, bool) {
+	m, ok := msgs[lang][key]
+	return m, ok
+}
+
 func t(lang, key string) string {
 	if m, ok := msgs[lang][key]; ok {
 		return m

@@ -687,22 +687,31 @@ const (
 )
 
 func (ps *pageState) login(c *fiber.Ctx, role, regID string, generation int) error {
-	sess, err := ps.sessions.Get(c)
+	sess, err := freshSession(ps.sessions, c)
 	if err != nil {
 		return err
-	}
-	if !sess.Fresh() {
-		// An existing session (perhaps planted) gets a new id; a fresh
-		// one has one already, and its old id was never stored.
-		if err := sess.Regenerate(); err != nil {
-			return err
-		}
 	}
 	sess.Delete(sessionParticipant)
 	sess.Delete(sessionGuardian)
 	sess.Set(role, regID)
 	sess.Set(role+".generation", generation)
 	return sess.Save()
+}
+
+// freshSession is the request's session under a new id, for a sign-in:
+// an existing session (perhaps planted) gets a new id; a fresh one has
+// one already, and its old id was never stored.
+func freshSession(store *session.Store, c *fiber.Ctx) (*session.Session, error) {
+	sess, err := store.Get(c)
+	if err != nil {
+		return nil, err
+	}
+	if !sess.Fresh() {
+		if err := sess.Regenerate(); err != nil {
+			return nil, err
+		}
+	}
+	return sess, nil
 }
 
 // handleManageLink exchanges the e-mailed manage link for a session and

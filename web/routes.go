@@ -94,8 +94,8 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	f.Post("/admin/privacy/requests/:id/close", append(staffPage(staff.Admin, staff.Privacy), adm.handleAdminRequestClose())...)
 	f.Get("/admin/staff", append(staffPage(staff.Admin), adm.handleAdminStaff())...)
 	f.Post("/admin/staff", append(staffPage(staff.Admin), adm.handleAdminStaff())...)
-	f.Post("/admin/staff/:id/disable", append(staffPage(staff.Admin), adm.handleAdminDisable())...)
-	f.Post("/admin/staff/:id/enable", append(staffPage(staff.Admin), adm.handleAdminDisable())...)
+	f.Post("/admin/staff/:id/disable", append(staffPage(staff.Admin), adm.handleAdminAccount(a.Staff.Disable))...)
+	f.Post("/admin/staff/:id/enable", append(staffPage(staff.Admin), adm.handleAdminAccount(a.Staff.Enable))...)
 
 	f.Get("/readyz", handleReadyz(a.Store, a.KeyStore))
 	f.Get("/metrics", handleMetrics(a.Metrics, d.Config.MetricsToken))
