@@ -213,7 +213,9 @@ func datePartners(prev, next []Partner, now time.Time) []Partner {
 // ClaimSeats takes the seats of a claim in the event and its categories
 // together, or none: a *SoldOutError (ErrSoldOut) names the category, or
 // the event, with too few left. ev is the event as read; a claim on
-// categories it has changed since is checked on the new version.
+// categories it has changed since is checked on the new version. A
+// negative count gives a category's seats back in the same update: a
+// claim of +1 in one and -1 in another moves a seat between them.
 func (s *Service) ClaimSeats(ctx context.Context, ev *Event, claim Claim) error {
 	return s.store.claimSeats(ctx, ev, claim)
 }

@@ -281,3 +281,95 @@ func TestCategoryPatch(t *testing.T) {
 		t.Errorf("after the recount: taken %d, left %d", ev.Quota["full"].Taken, ev.SeatsLeft)
 	}
 }
+
+// TestMoveCategory: staff move a participant between categories of one
+// price. The seat moves in one update of the event (a sold-out event
+// still lets people move), never into a full category, never between
+// prices; a move read before another one changes nothing, and the counts
+// on the event always agree with the registrations.
+func TestMoveCategory(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.twoCategories(t, true,
+		events.Category{Key: "liten", Name: privacy.Text{NB: "Liten", EN: "Small"}, Capacity: 1},
+		events.Category{Key: "dyr", Name: privacy.Text{NB: "Dyr", EN: "Dear"}, Price: 100_00})
+	var dag []string
+	for i := range 50 {
+		res, err := f.signupIn(ctx, "konf", "dag", fmt.Sprintf("d%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dag = append(dag, res.ID)
+	}
+	if _, err := f.signupIn(ctx, "konf", "liten", "l0"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 29 {
+		if _, err := f.signupIn(ctx, "konf", "full", fmt.Sprintf("f%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The event is sold out; one waits for a day ticket.
+	waiting, err := f.signupIn(ctx, "konf", "dag", "w0")
+	if err != nil || waiting.Status != registration.Waitlisted {
+		t.Fatalf("81st sign-up: %v %+v", err, waiting)
+	}
+	counts := func(full, day, small int) {
+		t.Helper()
+		ev, _ := f.ev.Get(ctx, "konf")
+		held := f.heldIn(t)
+		if ev.SeatsLeft != 0 || ev.Quota["full"].Taken != full || ev.Quota["dag"].Taken != day || ev.Quota["liten"].Taken != small ||
+			held["full"] != full || held["dag"] != day || held["liten"] != small {
+			t.Fatalf("seats left %d, quota %+v, held %v; want full %d, dag %d, liten %d", ev.SeatsLeft, ev.Quota, held, full, day, small)
+		}
+	}
+	counts(29, 50, 1)
+
+	reg, err := f.app.Signups.Get(ctx, "konf", dag[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := *reg
+	moved, err := f.app.Signups.Move(ctx, reg, "full")
+	if err != nil || moved.Category != "full" || moved.Status != registration.Confirmed {
+		t.Fatalf("move to full: %v %+v", err, moved)
+	}
+	counts(30, 49, 1)
+	// The event has no seat left, so the day ticket freed is nobody's yet.
+	if w, _ := f.app.Signups.Get(ctx, "konf", waiting.ID); w.Status != registration.Waitlisted {
+		t.Errorf("waiting participant is %s in a sold-out event", w.Status)
+	}
+
+	refusals := []struct {
+		reg  *registration.Registration
+		to   string
+		want error
+	}{
+		{&stale, "full", registration.ErrMoveNotAllowed}, // moved meanwhile
+		{moved, "full", registration.ErrMoveNotAllowed},  // already there
+		{moved, "nope", registration.ErrMoveNotAllowed},  // no such category
+		{moved, "dyr", registration.ErrPriceDiffers},
+		{moved, "liten", events.ErrSoldOut},
+	}
+	for _, r := range refusals {
+		if _, err := f.app.Signups.Move(ctx, r.reg, r.to); !errors.Is(err, r.want) {
+			t.Errorf("move %s to %s: %v, want %v", r.reg.Category, r.to, err, r.want)
+		}
+		counts(30, 49, 1)
+	}
+	if now, _ := f.app.Signups.Get(ctx, "konf", dag[0]); now.Category != "full" {
+		t.Errorf("after refusals the registration is in %q", now.Category)
+	}
+
+	// Cancelled, a registration cannot move; its seat went to the one waiting.
+	w, _ := f.app.Signups.Get(ctx, "konf", dag[1])
+	if _, err := f.app.Signups.Cancel(ctx, w, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.app.Signups.Move(ctx, w, "full"); !errors.Is(err, registration.ErrMoveNotAllowed) {
+		t.Errorf("move of a cancelled registration: %v", err)
+	}
+	if w, _ := f.app.Signups.Get(ctx, "konf", waiting.ID); w.Status != registration.Offered {
+		t.Errorf("waiting participant is %s after a day ticket was cancelled", w.Status)
+	}
+}

@@ -68,6 +68,8 @@ type participantRow struct {
 	Who              string
 	Values           []string
 	Restricted, Live bool
+	// Movable: it holds a seat, so staff may move it to another category.
+	Movable bool
 }
 
 // handleAdminEvent is an event's page: its figures, its participants as
@@ -167,7 +169,8 @@ func (as *adminState) handleAdminEvent() fiber.Handler {
 			}
 			pr := participantRow{ID: row.ID, Status: t(lang, "status."+string(row.Status)), Category: row.Category,
 				Values: values, Restricted: row.Restricted, CheckedIn: t(lang, "admin.no"),
-				Live: row.Status != registration.Cancelled && row.Status != registration.Expired, Who: cmp.Or(row.Values["name"], row.ID)}
+				Live: row.Status != registration.Cancelled && row.Status != registration.Expired, Who: cmp.Or(row.Values["name"], row.ID),
+				Movable: len(e.Categories) > 1 && (row.Status == registration.Confirmed || row.Status == registration.PendingPayment)}
 			if row.Payment != "" {
 				pr.Payment = t(lang, "admin.payment."+string(row.Payment))
 			}
@@ -517,6 +520,11 @@ func (as *adminState) handleAdminParticipant() fiber.Handler {
 			} else if err == nil {
 				done = "cancelled"
 			}
+		case c.Params("action") == "move":
+			_, err := as.a.Signups.Move(ctx, reg, c.FormValue("category"))
+			if done = moveOutcome(err); done == "" {
+				return err
+			}
 		case c.Params("action") == "link":
 			sent, err := as.a.Rights.ResendLink(ctx, reg)
 			if err != nil {
@@ -533,6 +541,28 @@ func (as *adminState) handleAdminParticipant() fiber.Handler {
 		}
 		return c.Redirect(back, fiber.StatusSeeOther)
 	}
+}
+
+// moveOutcome names what a move to another category came to, for the
+// event page's flash; "" for an error that is not the participant's or
+// the staff member's to mend.
+func moveOutcome(err error) string {
+	var soldOut *events.SoldOutError
+	switch {
+	case err == nil:
+		return "moved"
+	case errors.As(err, &soldOut):
+		return "move_full"
+	case errors.Is(err, registration.ErrPriceDiffers):
+		return "move_price"
+	case errors.Is(err, registration.ErrMoveAddon):
+		return "move_addon"
+	case errors.Is(err, registration.ErrMoveAge):
+		return "move_age"
+	case errors.Is(err, registration.ErrMoveNotAllowed), errors.Is(err, events.ErrNoCategory):
+		return "move_not"
+	}
+	return ""
 }
 
 // handleAdminMessage is the form that e-mails an event's participants:

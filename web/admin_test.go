@@ -469,3 +469,53 @@ func TestAdminCancelEvent(t *testing.T) {
 		t.Errorf("the event page after the cancellation does not show the progress")
 	}
 }
+
+// TestAdminMoveParticipant: an organiser moves a participant to another
+// category from the event page; a full category, or one of another
+// price, is refused in words and moves nothing.
+func TestAdminMoveParticipant(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "konf", func(b map[string]any) {
+		b["capacity"] = 10
+		b["categories"] = []map[string]any{
+			{"key": "kort", "name": map[string]string{"nb": "Kort", "en": "Short"}, "capacity": 1},
+			{"key": "lang", "name": map[string]string{"nb": "Lang", "en": "Long"}},
+			{"key": "vip", "name": map[string]string{"nb": "VIP", "en": "VIP"}, "price": 50000, "vatRate": 25},
+		}
+	})
+	in := func(email string) string {
+		b := person(email)
+		b["category"] = "lang"
+		var out struct {
+			ID string `json:"id"`
+		}
+		r := e.do(t, "POST", "/api/v1/events/konf/registrations", "", b)
+		if r.status != 201 {
+			t.Fatalf("sign-up: %d %s", r.status, r.body)
+		}
+		r.json(t, &out)
+		return out.ID
+	}
+	kari, ola := in("kari@example.no"), in("ola@example.no")
+	c := e.adminClient(t)
+	c.signInWithToken(adminToken)
+	if st, body, _ := c.do("GET", "/admin/events/konf?lang=en", nil); st != 200 || !strings.Contains(body, `id="move-to-`+kari+`"`) {
+		t.Fatalf("the event page offers no move for Kari: %d", st)
+	}
+	move := func(id, to, want string) {
+		t.Helper()
+		c.do("GET", "/admin/events/konf?lang=en", nil)
+		if _, _, loc := c.do("POST", "/admin/events/konf/registrations/"+id+"/move?lang=en", url.Values{"category": {to}}); !strings.Contains(loc, "done="+want) {
+			t.Errorf("move to %s: %q, want done=%s", to, loc, want)
+		}
+	}
+	move(kari, "kort", "moved")
+	move(ola, "kort", "move_full")
+	move(ola, "vip", "move_price")
+	if k, o := e.reg(t, kari).Category, e.reg(t, ola).Category; k != "kort" || o != "lang" {
+		t.Errorf("categories Kari %q, Ola %q", k, o)
+	}
+	if _, body, _ := c.do("GET", "/admin/events/konf?lang=en&done=move_full", nil); !strings.Contains(body, "that category is full") {
+		t.Errorf("the refusal is not said on the page")
+	}
+}

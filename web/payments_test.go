@@ -36,9 +36,10 @@ import (
 )
 
 type regDoc struct {
-	Status  string                `bson:"status"`
-	Seat    bool                  `bson:"seat"`
-	Payment *registration.Payment `bson:"payment"`
+	Category string                `bson:"category"`
+	Status   string                `bson:"status"`
+	Seat     bool                  `bson:"seat"`
+	Payment  *registration.Payment `bson:"payment"`
 }
 
 func (e *env) reg(t testing.TB, id string) regDoc {
