@@ -139,11 +139,8 @@ func (s *Service) Patch(ctx context.Context, slug string, p PatchRequest, inUse 
 		if err != nil {
 			return nil, err
 		}
-		next := *prev
-		errs := p.apply(&next)
-		errs = append(errs, next.validate()...)
-		errs = append(errs, s.vatFaults(&next)...)
-		if err := errs.Err(); err != nil {
+		next, err := s.patched(prev, p)
+		if err != nil {
 			return nil, err
 		}
 		now := s.now().UTC().Truncate(time.Millisecond)
@@ -152,7 +149,7 @@ func (s *Service) Patch(ctx context.Context, slug string, p PatchRequest, inUse 
 			return prev, nil // nothing to change
 		}
 		next.UpdatedAt = now
-		if keys := changedTags(prev, &next); len(keys) > 0 && inUse != nil {
+		if keys := changedTags(prev, next); len(keys) > 0 && inUse != nil {
 			used, err := inUse(ctx, slug)
 			if err != nil {
 				return nil, err
@@ -161,19 +158,43 @@ func (s *Service) Patch(ctx context.Context, slug string, p PatchRequest, inUse 
 				return nil, fmt.Errorf("fields %v: %w", keys, ErrTagsInUse)
 			}
 		}
-		if err := s.keepPromise(ctx, &next); err != nil {
+		if err := s.keepPromise(ctx, next); err != nil {
 			return nil, err
 		}
-		err = s.store.replace(ctx, prev, &next)
+		err = s.store.replace(ctx, prev, next)
 		if errors.Is(err, ErrConflict) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		return &next, nil
+		return next, nil
 	}
 	return nil, ErrConflict
+}
+
+// patched is the event prev with the members p carries, checked by the
+// rules of a new event.
+func (s *Service) patched(prev *Event, p PatchRequest) (*Event, error) {
+	next := *prev
+	errs := p.apply(&next)
+	errs = append(errs, next.validate()...)
+	errs = append(errs, s.vatFaults(&next)...)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return &next, nil
+}
+
+// PreviewPatch checks a change as Patch does and returns the event it
+// would make, without storing it: the back office shows the privacy
+// notice as it would read before the change is saved.
+func (s *Service) PreviewPatch(ctx context.Context, slug string, p PatchRequest) (*Event, error) {
+	prev, err := s.store.get(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	return s.patched(prev, p)
 }
 
 // changedTags lists the fields of both forms whose tags a change would

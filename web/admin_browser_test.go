@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -91,6 +93,68 @@ func TestBrowserBackOffice(t *testing.T) {
 	e.do(t, "GET", "/api/v1/events/janteloppet-2027", "", nil).json(t, &ev)
 	if len(ev.Fields) != 4 || ev.Fields[3].Key != "dietary" || ev.Price.Amount != 45000 {
 		t.Errorf("the published event: %+v", ev)
+	}
+
+	// It sells two distances of one price, a t-shirt with the 10 km and a
+	// club code, then corrects the venue: previewed, then saved.
+	openForms := chromedp.Evaluate(`document.querySelectorAll("details").forEach(d => d.open = true)`, nil)
+	// save sends a tickets form and fails with what the page says if it
+	// was refused.
+	save := func(button string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			// The page sent is marked, so that only the answer's counts.
+			if err := chromedp.Evaluate(`document.documentElement.dataset.sent = "1"`, nil).Do(ctx); err != nil {
+				return err
+			}
+			if err := chromedp.Click(button, chromedp.ByID).Do(ctx); err != nil {
+				return err
+			}
+			if err := chromedp.WaitVisible("html:not([data-sent]) #flash, html:not([data-sent]) #errors", chromedp.ByQuery).Do(ctx); err != nil {
+				return err
+			}
+			var refused string
+			if err := chromedp.Evaluate(`(document.getElementById("errors") || {}).innerText || ""`, &refused).Do(ctx); err != nil {
+				return err
+			}
+			if refused != "" {
+				return fmt.Errorf("%s refused: %s", button, refused)
+			}
+			return nil
+		})
+	}
+	b.run(t, chromedp.Click("#to-tickets", chromedp.ByID), chromedp.WaitVisible("#save-category", chromedp.ByID))
+	for _, d := range [][3]string{{"10km", "10 km", "10 km"}, {"5km", "5 km", "5 km"}} {
+		b.run(t, openForms, chromedp.SetValue("#cat-key", d[0], chromedp.ByID), chromedp.SetValue("#cat-name-nb", d[1], chromedp.ByID),
+			chromedp.SetValue("#cat-name-en", d[2], chromedp.ByID), chromedp.SetValue("#cat-price", "450", chromedp.ByID),
+			save("#save-category"))
+	}
+	b.run(t, openForms, chromedp.SetValue("#addon-key", "tskjorte", chromedp.ByID), chromedp.SetValue("#addon-name-nb", "T-skjorte", chromedp.ByID),
+		chromedp.SetValue("#addon-name-en", "T-shirt", chromedp.ByID), chromedp.SetValue("#addon-price", "199,50", chromedp.ByID),
+		chromedp.SetValue("#addon-options", "S, M, L", chromedp.ByID), chromedp.Click("#addon-for-10km", chromedp.ByID),
+		save("#save-addon"))
+	b.run(t, openForms, chromedp.SetValue("#code-code", "klubb10", chromedp.ByID), chromedp.SetValue("#code-percent", "10", chromedp.ByID),
+		chromedp.SetValue("#code-max-uses", "50", chromedp.ByID), save("#save-code"))
+	page("tickets", `main[data-page="admin-tickets"] #codes`)
+	if s := b.text(t, "#categories") + b.text(t, "#addons") + b.text(t, "#codes"); !strings.Contains(s, "5 km") || !strings.Contains(s, "199,50") ||
+		!strings.Contains(s, "KLUBB10") || !strings.Contains(s, "0 / 50") {
+		t.Errorf("the tickets page: %q", s)
+	}
+	b.run(t, chromedp.Navigate(b.base+"/admin/events/janteloppet-2027/edit?lang=nb"), chromedp.WaitVisible("#save", chromedp.ByID))
+	if v := b.value(t, "#price"); v != "450" {
+		t.Errorf("the edit form opens with the price %q", v)
+	}
+	b.run(t, chromedp.SetValue("#venue", "Kongsvinger stadion", chromedp.ByID), chromedp.Click("#preview", chromedp.ByID),
+		chromedp.WaitVisible("#notice-preview", chromedp.ByID))
+	page("edit-event", `main[data-page="admin-edit-event"] #notice-preview`)
+	b.run(t, chromedp.Click("#save", chromedp.ByID), chromedp.WaitVisible("#flash", chromedp.ByID))
+	var edited struct {
+		Venue      string
+		Categories []struct{ Key string }
+		Addons     []struct{ Price int64 }
+	}
+	e.do(t, "GET", "/api/v1/events/janteloppet-2027", "", nil).json(t, &edited)
+	if edited.Venue != "Kongsvinger stadion" || len(edited.Categories) != 2 || len(edited.Addons) != 1 || edited.Addons[0].Price != 19950 {
+		t.Errorf("the event after the edit: %+v", edited)
 	}
 
 	for _, who := range [][3]string{

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +41,7 @@ func newEventRequest(c *fiber.Ctx) (events.CreateRequest, []string) {
 		if v == "" {
 			continue
 		}
-		at, err := time.ParseInLocation("2006-01-02T15:04", v, oslo)
+		at, err := time.ParseInLocation(formMinute, v, oslo)
 		if err != nil {
 			bad = append(bad, d.name)
 			continue
@@ -52,11 +53,11 @@ func newEventRequest(c *fiber.Ctx) (events.CreateRequest, []string) {
 	} else {
 		bad = append(bad, "capacity")
 	}
-	kr, err := strconv.ParseInt(strings.TrimSpace(c.FormValue("price", "0")), 10, 64)
-	if err != nil || kr < 0 {
+	øre, ok := parseKroner(c.FormValue("price", "0"))
+	if !ok {
 		bad = append(bad, "price")
 	}
-	r.Price = &events.Price{Amount: kr * 100, Currency: "NOK"}
+	r.Price = &events.Price{Amount: øre, Currency: "NOK"}
 	vat, _ := strconv.Atoi(c.FormValue("vat", "0"))
 	r.VATRate = &vat
 	wl, pub := c.FormValue("waitlist") == "on", c.FormValue("public_list") == "on"
@@ -83,24 +84,99 @@ func newEventRequest(c *fiber.Ctx) (events.CreateRequest, []string) {
 	return r, bad
 }
 
-// handleAdminNewEvent is the new-event form: an event from the catalog,
-// each field with why it is asked, who gets it and how long it is kept;
-// "Preview" shows the privacy notice participants will get, "Publish"
-// creates the event (admins, and organisers of every event).
-func (as *adminState) handleAdminNewEvent() fiber.Handler {
+// eventFormKeys are the form's own inputs besides the catalog's ticks.
+var eventFormKeys = []string{"slug", "kind", "title_nb", "title_en", "venue", "starts", "ends", "capacity", "price", "vat",
+	"waitlist", "public_list", "organiser_name", "organiser_org", "organiser_privacy", "partners"}
+
+// settingsForm is an event as the edit form opens with it.
+func settingsForm(e *events.Event) (form map[string]string, asked, required map[string]bool) {
+	on := func(b bool) string {
+		if b {
+			return "on"
+		}
+		return ""
+	}
+	var partners []string
+	for _, pa := range e.Partners {
+		partners = append(partners, pa.ID+": "+pa.Name)
+	}
+	form = map[string]string{"slug": e.Slug, "kind": string(e.Kind), "title_nb": e.Title.NB, "title_en": e.Title.EN, "venue": e.Venue,
+		"starts": e.StartsAt.In(oslo).Format(formMinute), "ends": e.EndsAt.In(oslo).Format(formMinute),
+		"capacity": strconv.Itoa(e.Capacity), "price": kroner(e.Price.Amount), "vat": strconv.Itoa(e.VATRate),
+		"waitlist": on(e.Waitlist), "public_list": on(e.PublicList), "organiser_name": e.Organiser.Name,
+		"organiser_org": e.Organiser.OrgNumber, "organiser_privacy": e.Organiser.PrivacyEmail, "partners": strings.Join(partners, "\n")}
+	asked, required = map[string]bool{}, map[string]bool{}
+	for _, f := range e.Fields {
+		asked[f.Key], required[f.Key] = true, f.Required
+	}
+	return form, asked, required
+}
+
+// formMinute is how a datetime-local input gives a time.
+const formMinute = "2006-01-02T15:04"
+
+// kroner writes an amount in øre as the form takes it: whole kroner, or
+// with øre after a comma.
+func kroner(øre int64) string {
+	if øre%100 == 0 {
+		return strconv.FormatInt(øre/100, 10)
+	}
+	return fmt.Sprintf("%d,%02d", øre/100, øre%100)
+}
+
+// parseKroner reads an amount in kroner, with øre after a comma or a
+// point ("149", "149,50"), into øre; false for anything else.
+func parseKroner(s string) (int64, bool) {
+	kr, øre, frac := strings.Cut(strings.ReplaceAll(strings.TrimSpace(s), ".", ","), ",")
+	k, err := strconv.ParseInt(kr, 10, 64)
+	if err != nil || k < 0 {
+		return 0, false
+	}
+	var o int64
+	if frac {
+		if len(øre) == 1 {
+			øre += "0"
+		}
+		if o, err = strconv.ParseInt(øre, 10, 64); err != nil || len(øre) != 2 || o < 0 {
+			return 0, false
+		}
+	}
+	return k*100 + o, true
+}
+
+// handleAdminEventForm is the form of an event from the catalog, each
+// field with why it is asked, who gets it and how long it is kept. New
+// (edit false): "Preview" shows the privacy notice participants will
+// get, "Publish" creates the event (admins, and organisers of every
+// event). Edit: the event's settings as they are; "Preview" shows the
+// notice as it would read, "Save" changes the event by the rules of the
+// API's PATCH (tags of fields in use stay, a partner added is announced
+// first, seats freed go to the waiting list).
+func (as *adminState) handleAdminEventForm(edit bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		lang, p := pageLang(c), principal(c)
-		if p.Scope() != nil {
-			return as.forbidden(c, lang)
-		}
-		data := fiber.Map{"Page": "admin-new-event", "Title": t(lang, "admin.newevent")}
+		ctx := c.UserContext()
+		data := fiber.Map{"Page": "admin-new-event", "Title": t(lang, "admin.newevent"), "Action": "/admin/events/new"}
 		form := map[string]string{"kind": "conference", "capacity": "100", "price": "0", "vat": "0"}
 		asked := map[string]bool{}
 		required := map[string]bool{}
+		switch {
+		case edit:
+			e, err := as.a.Events.Get(ctx, c.Params("slug"))
+			if err != nil {
+				return err
+			}
+			form, asked, required = settingsForm(e)
+			data["Page"], data["Title"], data["Edit"] = "admin-edit-event", t(lang, "admin.editevent")+": "+e.Title.In(lang), true
+			data["Action"], data["Slug"] = "/admin/events/"+e.Slug+"/edit", e.Slug
+		case p.Scope() != nil:
+			return as.forbidden(c, lang)
+		}
 		if c.Method() == fiber.MethodPost {
-			for _, k := range []string{"slug", "kind", "title_nb", "title_en", "venue", "starts", "ends", "capacity", "price", "vat",
-				"waitlist", "public_list", "organiser_name", "organiser_org", "organiser_privacy", "partners"} {
-				form[k] = c.FormValue(k)
+			for _, k := range eventFormKeys {
+				if k != "slug" || !edit {
+					form[k] = c.FormValue(k)
+				}
 			}
 			for _, f := range privacy.Catalog() {
 				asked[f.Key], required[f.Key] = c.FormValue("ask_"+f.Key) == "on", c.FormValue("req_"+f.Key) == "on"
@@ -113,21 +189,32 @@ func (as *adminState) handleAdminNewEvent() fiber.Handler {
 			if len(errs) == 0 {
 				var e *events.Event
 				var err error
-				if c.FormValue("action") == "publish" {
-					e, err = as.a.Events.Create(c.UserContext(), req, p.ID)
-				} else {
+				action := c.FormValue("action")
+				switch {
+				case edit && action == "save":
+					e, _, err = as.a.PatchEvent(ctx, form["slug"], req.PatchRequest)
+				case edit:
+					e, err = as.a.Events.PreviewPatch(ctx, form["slug"], req.PatchRequest)
+				case action == "publish":
+					e, err = as.a.Events.Create(ctx, req, p.ID)
+				default:
 					e, err = as.a.Events.Preview(req)
 				}
 				msgs, invalid := fieldErrors(lang, err, func(f string) string { return eventFieldLabel(lang, f) })
+				refused, conflict := refusal(lang, err)
 				switch {
 				case invalid:
 					errs = append(errs, msgs...)
 				case errors.Is(err, events.ErrSlugTaken):
 					errs = append(errs, t(lang, "admin.newevent.slug")+": "+t(lang, "admin.newevent.taken"))
+				case conflict:
+					errs = append(errs, refused)
 				case err != nil:
 					return err
-				case c.FormValue("action") == "publish":
+				case action == "publish" && !edit:
 					return c.Redirect("/admin/events/"+e.Slug+"?lang="+lang, fiber.StatusSeeOther)
+				case action == "save":
+					return c.Redirect("/admin/events/"+e.Slug+"?lang="+lang+"&done=saved", fiber.StatusSeeOther)
 				default:
 					data["Notice"] = noticeOf(e, lang, as.cfg.PublicURL, as.cfg.DigitalConsentAge, as.cfg.CardPayments)
 					methods := as.a.Signups.PaymentMethods()
@@ -152,6 +239,23 @@ func (as *adminState) handleAdminNewEvent() fiber.Handler {
 		data["Form"], data["Catalog"] = form, rows
 		return as.render(c, "admin_event_new", lang, data)
 	}
+}
+
+// refusal says in words why the domain refused a change that the form's
+// values alone cannot show (a conflict with what participants hold);
+// false for any other error.
+func refusal(lang string, err error) (string, bool) {
+	if err == nil {
+		return "", false
+	}
+	for _, d := range domainErrors {
+		if d.status == fiber.StatusConflict && errors.Is(err, d.err) {
+			if s, ok := known(lang, "admin.refused."+d.code); ok {
+				return s, true
+			}
+		}
+	}
+	return "", false
 }
 
 // eventFields are the new-event form's labels of the request's fields, by

@@ -1,7 +1,9 @@
 package web_test
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"golang.org/x/net/html"
 )
 
 // adminClient is a browser without the browser: a cookie jar against the
@@ -517,5 +520,235 @@ func TestAdminMoveParticipant(t *testing.T) {
 	}
 	if _, body, _ := c.do("GET", "/admin/events/konf?lang=en&done=move_full", nil); !strings.Contains(body, "that category is full") {
 		t.Errorf("the refusal is not said on the page")
+	}
+}
+
+// TestAdminTickets: an organiser adds, changes and removes categories
+// and add-ons and makes a code from the tickets page; what the rules
+// refuse (a category in use, a bad price, a code taken) is said in
+// words and changes nothing.
+func TestAdminTickets(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "konf", func(b map[string]any) { b["capacity"] = 10 })
+	c := e.adminClient(t)
+	c.signInWithToken(adminToken)
+	post := func(form url.Values) (int, string, string) {
+		t.Helper()
+		c.do("GET", "/admin/events/konf/tickets?lang=en", nil)
+		return c.do("POST", "/admin/events/konf/tickets?lang=en", form)
+	}
+	category := func(key, price string) url.Values {
+		return url.Values{"do": {"category"}, "key": {key}, "name_nb": {key}, "name_en": {key}, "price": {price}, "vat": {"0"},
+			"capacity": {"5"}, "visibility": {"public"}}
+	}
+	if st, body, loc := post(category("dag", "800")); st != 303 || !strings.Contains(loc, "done=category") {
+		t.Fatalf("add a category: %d %q %s", st, loc, body)
+	}
+	post(category("full", "1500,50"))
+	if st, body, _ := post(category("halv", "12,345")); st != 422 || !strings.Contains(body, "Price: ") {
+		t.Errorf("a price of three øre digits: %d", st)
+	}
+	var ev struct {
+		Categories []struct {
+			Key       string
+			Price     int64
+			SeatsLeft int
+		}
+		Addons []struct {
+			Key        string
+			Options    []string
+			Categories []string
+		}
+	}
+	e.do(t, "GET", "/api/v1/events/konf", adminToken, nil).json(t, &ev)
+	if len(ev.Categories) != 2 || ev.Categories[0].Price != 80000 || ev.Categories[1].Price != 150050 {
+		t.Fatalf("categories %+v", ev.Categories)
+	}
+	// The same key changes the one there is.
+	ch := category("dag", "800")
+	ch.Set("capacity", "7")
+	post(ch)
+	if st, _, _ := post(url.Values{"do": {"addon"}, "key": {"lunsj"}, "name_nb": {"Lunsj"}, "name_en": {"Lunch"}, "price": {"150"}, "vat": {"15"},
+		"options": {"Kjøtt, Vegetar"}, "for_dag": {"on"}}); st != 303 {
+		t.Errorf("add an add-on: %d", st)
+	}
+	e.do(t, "GET", "/api/v1/events/konf", adminToken, nil).json(t, &ev)
+	if len(ev.Categories) != 2 || ev.Categories[0].SeatsLeft != 7 || len(ev.Addons) != 1 || len(ev.Addons[0].Options) != 2 ||
+		len(ev.Addons[0].Categories) != 1 || ev.Addons[0].Categories[0] != "dag" {
+		t.Fatalf("after the changes: %+v", ev)
+	}
+	// Someone holds a day ticket: it cannot be removed.
+	b := person("kari@example.no")
+	b["category"] = "dag"
+	if r := e.do(t, "POST", "/api/v1/events/konf/registrations", "", b); r.status != 201 {
+		t.Fatalf("sign-up: %d %s", r.status, r.body)
+	}
+	// The lunch is sold with day tickets only: while it is, they stay.
+	if st, body, _ := post(url.Values{"do": {"remove-category"}, "key": {"dag"}}); st != 422 || !strings.Contains(body, "Applies to: ") {
+		t.Errorf("remove a category an add-on names: %d", st)
+	}
+	if st, _, loc := post(url.Values{"do": {"remove-addon"}, "key": {"lunsj"}}); st != 303 || !strings.Contains(loc, "done=remove-addon") {
+		t.Errorf("remove the add-on: %d %q", st, loc)
+	}
+	if st, body, _ := post(url.Values{"do": {"remove-category"}, "key": {"dag"}}); st != 422 || !strings.Contains(body, "Move or cancel them first") {
+		t.Errorf("remove a category in use: %d %s", st, body[strings.Index(body, "<main"):])
+	}
+	if st, _, loc := post(url.Values{"do": {"remove-category"}, "key": {"full"}}); st != 303 || !strings.Contains(loc, "done=remove-category") {
+		t.Errorf("remove an unused category: %d %q", st, loc)
+	}
+	code := url.Values{"do": {"code"}, "code": {"venner"}, "amount": {"100"}, "max_uses": {"3"}, "for_dag": {"on"}}
+	if st, _, _ := post(code); st != 303 {
+		t.Errorf("make a code: %d", st)
+	}
+	if st, body, _ := post(code); st != 422 || !strings.Contains(body, "The event has that code already") {
+		t.Errorf("the same code again: %d", st)
+	}
+	if _, body, _ := c.do("GET", "/admin/events/konf/tickets?lang=en", nil); !strings.Contains(body, "VENNER") || !strings.Contains(body, "0 / 3") ||
+		strings.Contains(body, ">full<") {
+		t.Errorf("the tickets page lists what was made")
+	}
+	e.do(t, "GET", "/api/v1/events/konf", adminToken, nil).json(t, &ev)
+	if len(ev.Categories) != 1 || ev.Categories[0].Key != "dag" {
+		t.Errorf("categories at the end %+v", ev.Categories)
+	}
+}
+
+// formValues is what a browser sends from the page's form whose action
+// starts with action, its controls as the page set them (without the
+// submit buttons).
+func formValues(t *testing.T, page, action string) url.Values {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	attr := func(n *html.Node, key string) (string, bool) {
+		for _, a := range n.Attr {
+			if a.Key == key {
+				return a.Val, true
+			}
+		}
+		return "", false
+	}
+	var form *html.Node
+	for n := range doc.Descendants() {
+		if a, _ := attr(n, "action"); n.Data == "form" && strings.HasPrefix(a, action) {
+			form = n
+			break
+		}
+	}
+	if form == nil {
+		t.Fatalf("no form posting to %s", action)
+	}
+	v := url.Values{}
+	for n := range form.Descendants() {
+		name, ok := attr(n, "name")
+		if n.Type != html.ElementNode || !ok {
+			continue
+		}
+		switch n.Data {
+		case "input":
+			typ, _ := attr(n, "type")
+			val, _ := attr(n, "value")
+			_, checked := attr(n, "checked")
+			switch {
+			case typ == "checkbox" || typ == "radio":
+				if checked {
+					v.Add(name, cmp.Or(val, "on"))
+				}
+			default:
+				v.Add(name, val)
+			}
+		case "textarea":
+			if n.FirstChild != nil {
+				v.Add(name, n.FirstChild.Data)
+			} else {
+				v.Add(name, "")
+			}
+		case "select":
+			first, chosen := "", ""
+			for o := range n.Descendants() {
+				if o.Data != "option" {
+					continue
+				}
+				val, _ := attr(o, "value")
+				if first == "" {
+					first = val
+				}
+				if _, sel := attr(o, "selected"); sel {
+					chosen = val
+				}
+			}
+			v.Add(name, cmp.Or(chosen, first))
+		}
+	}
+	return v
+}
+
+// TestAdminEditEvent: the edit form opens with the event as it is and,
+// sent unchanged, changes nothing; a change the rules refuse (fewer
+// seats than are taken) says so and changes nothing; a price in kroner
+// and øre is kept to the øre.
+func TestAdminEditEvent(t *testing.T) {
+	e := newEnv(t)
+	e.everyFieldEvent(t, "fest")
+	e.signupWith(t, "fest", "kari@example.no", nil, false)
+	e.signupWith(t, "fest", "ola@example.no", nil, false)
+	read := func() string {
+		r := e.do(t, "GET", "/api/v1/events/fest", adminToken, nil)
+		var m map[string]any
+		r.json(t, &m)
+		delete(m, "updatedAt")
+		out, _ := json.Marshal(m)
+		return string(out)
+	}
+	before := read()
+	c := e.adminClient(t)
+	c.signInWithToken(adminToken)
+	open := func() url.Values {
+		t.Helper()
+		st, body, _ := c.do("GET", "/admin/events/fest/edit?lang=en", nil)
+		if st != 200 {
+			t.Fatalf("the edit form: %d", st)
+		}
+		return formValues(t, body, "/admin/events/fest/edit")
+	}
+	form := open()
+	if form.Get("slug") != "fest" || form.Get("ask_dietary") != "on" || form.Get("organiser_privacy") == "" {
+		t.Fatalf("the edit form opens with %v", form)
+	}
+	form.Set("action", "save")
+	if st, _, loc := c.do("POST", "/admin/events/fest/edit?lang=en", form); st != 303 || !strings.Contains(loc, "done=saved") {
+		t.Fatalf("save unchanged: %d %q", st, loc)
+	}
+	if after := read(); after != before {
+		t.Errorf("saving the form unchanged changed the event:\n%s\n%s", before, after)
+	}
+	form = open()
+	form.Set("action", "save")
+	form.Set("capacity", "1")
+	if st, body, _ := c.do("POST", "/admin/events/fest/edit?lang=en", form); st != 422 || !strings.Contains(body, "More seats are taken than the new capacity") {
+		t.Errorf("capacity below the seats taken: %d", st)
+	}
+	if after := read(); after != before {
+		t.Errorf("a refused change changed the event")
+	}
+	form = open()
+	form.Set("action", "save")
+	form.Set("price", "149,50")
+	form.Set("venue", "Rådhuset")
+	if st, _, _ := c.do("POST", "/admin/events/fest/edit?lang=en", form); st != 303 {
+		t.Fatalf("save a new price: %d", st)
+	}
+	var ev struct {
+		Venue string
+		Price struct{ Amount int64 }
+	}
+	e.do(t, "GET", "/api/v1/events/fest", adminToken, nil).json(t, &ev)
+	if ev.Venue != "Rådhuset" || ev.Price.Amount != 14950 {
+		t.Errorf("after the edit: %+v", ev)
+	}
+	if f := open(); f.Get("price") != "149,50" {
+		t.Errorf("the form shows the price %q", f.Get("price"))
 	}
 }

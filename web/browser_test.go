@@ -185,6 +185,13 @@ func (b *browserEnv) text(t *testing.T, sel string) string {
 	return s
 }
 
+func (b *browserEnv) value(t *testing.T, sel string) string {
+	t.Helper()
+	var s string
+	b.run(t, chromedp.Value(sel, &s, chromedp.ByQuery))
+	return s
+}
+
 func TestBrowserRegistration(t *testing.T) {
 	b := newBrowser(t)
 	b.mustEvent(t, "free", func(m map[string]any) {

@@ -37,7 +37,19 @@ func viewEngine() *html.Engine {
 	sub, _ := fs.Sub(templateFS, "templates")
 	e := html.NewFileSystem(http.FS(sub), ".html")
 	e.AddFunc("t", t)
+	e.AddFunc("dict", dict)
 	return e
+}
+
+// dict makes a partial template's data of name and value pairs.
+func dict(pairs ...any) map[string]any {
+	m := make(map[string]any, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if k, ok := pairs[i].(string); ok {
+			m[k] = pairs[i+1]
+		}
+	}
+	return m
 }
 
 // contentSecurityPolicy allows the pages' own stylesheet and nothing else:
