@@ -147,6 +147,15 @@ type navItem struct {
 	Current    bool
 }
 
+// wholeBooks lets on only a principal not limited to some events: what
+// spans every event (the journal) is not for an account of a few.
+func (as *adminState) wholeBooks(c *fiber.Ctx) error {
+	if principal(c).Scope() != nil {
+		return as.forbidden(c, pageLang(c))
+	}
+	return c.Next()
+}
+
 // render renders a back office page: the menu the principal's role
 // reaches, and who is signed in.
 func (as *adminState) render(c *fiber.Ctx, name, lang string, data fiber.Map) error {

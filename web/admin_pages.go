@@ -243,11 +243,24 @@ func (as *adminState) handleAdminFinance() fiber.Handler {
 func (as *adminState) financePage(c *fiber.Ctx, lang string, data fiber.Map) error {
 	p, ctx := principal(c), c.UserContext()
 	data["Page"], data["Title"] = "admin-finance", t(lang, "admin.finance")
-	status := c.Query("status")
-	invs, err := as.a.Invoices.List(ctx, payments.InvoiceQuery{Status: status})
+	status, event := c.Query("status"), c.Query("event")
+	invs, err := as.a.Invoices.List(ctx, payments.InvoiceQuery{Status: status, Event: event})
 	if err != nil {
 		return err
 	}
+	// The events the principal may see, to filter by and to scope the
+	// downloads to (an account limited to some events names one).
+	evs, err := as.a.Events.List(ctx)
+	if err != nil {
+		return err
+	}
+	var evRows []fiber.Map
+	for _, e := range evs {
+		if p.CanEvent(e.Slug) {
+			evRows = append(evRows, fiber.Map{"Slug": e.Slug, "Name": e.Title.In(lang), "Selected": e.Slug == event})
+		}
+	}
+	data["Events"] = evRows
 	invs = slices.DeleteFunc(invs, func(inv payments.Invoice) bool { return !p.CanEvent(inv.Event) })
 	slices.SortStableFunc(invs, func(a, b payments.Invoice) int { return cmp.Compare(b.Number, a.Number) })
 	type invRow struct {
@@ -345,6 +358,9 @@ func (as *adminState) handleAdminStaff() fiber.Handler {
 		lang := pageLang(c)
 		ctx := c.UserContext()
 		data := fiber.Map{"Page": "admin-staff", "Title": t(lang, "admin.staff")}
+		if f := flash(lang, "admin.staff.done.", c.Query("done")); f != "" {
+			data["Flash"] = f
+		}
 		if c.Method() == fiber.MethodPost {
 			req := staff.InviteRequest{Email: c.FormValue("email"), Name: c.FormValue("name"), Role: staff.Role(c.FormValue("role")),
 				Partner: c.FormValue("partner")}
@@ -392,12 +408,16 @@ func (as *adminState) handleAdminStaff() fiber.Handler {
 
 // handleAdminAccount disables a staff account, or enables it again, by
 // op (admins).
-func (as *adminState) handleAdminAccount(op func(ctx context.Context, id string) error) fiber.Handler {
+func (as *adminState) handleAdminAccount(op func(ctx context.Context, id string) error, done string, confirm bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		back := "/admin/staff?lang=" + pageLang(c) + "&done="
+		if confirm && c.FormValue("confirm") != "yes" {
+			return c.Redirect(back+"confirm_missing", fiber.StatusSeeOther)
+		}
 		if err := op(c.UserContext(), c.Params("id")); err != nil && !errors.Is(err, staff.ErrAccountNotFound) {
 			return err
 		}
-		return c.Redirect("/admin/staff?lang="+pageLang(c), fiber.StatusSeeOther)
+		return c.Redirect(back+done, fiber.StatusSeeOther)
 	}
 }
 

@@ -229,8 +229,16 @@ func TestAdminSessions(t *testing.T) {
 		}
 	}
 	c.do("GET", "/admin/staff", nil)
-	if st, _, _ := c.do("POST", "/admin/staff/"+id+"/disable", url.Values{}); st != 303 {
-		t.Fatalf("disable: %d", st)
+	// Not without the tick: the session goes on.
+	if _, _, loc := c.do("POST", "/admin/staff/"+id+"/disable", url.Values{}); !strings.Contains(loc, "done=confirm_missing") {
+		t.Fatalf("disable without confirming: %q", loc)
+	}
+	if st, _, _ := other.do("GET", "/admin", nil); st != 200 {
+		t.Fatalf("a session after an unconfirmed disable: %d", st)
+	}
+	c.do("GET", "/admin/staff", nil)
+	if st, _, loc := c.do("POST", "/admin/staff/"+id+"/disable", url.Values{"confirm": {"yes"}}); st != 303 || !strings.Contains(loc, "done=disabled") {
+		t.Fatalf("disable: %d %q", st, loc)
 	}
 	if st, _, _ := other.do("GET", "/admin", nil); st != 303 {
 		t.Errorf("a disabled account's session: %d", st)
@@ -750,5 +758,45 @@ func TestAdminEditEvent(t *testing.T) {
 	}
 	if f := open(); f.Get("price") != "149,50" {
 		t.Errorf("the form shows the price %q", f.Get("price"))
+	}
+}
+
+// TestAdminFinanceScope: a finance account limited to one event filters
+// invoices and downloads the reconciliation of that event only; the
+// page offers no "all events" and no journal (the whole books), and the
+// journal's route refuses it.
+func TestAdminFinanceScope(t *testing.T) {
+	e := newEnv(t)
+	e.mustEvent(t, "gala", nil)
+	e.mustEvent(t, "fest", nil)
+	e.mustSignup(t, "fest", person("kari@example.no"))
+	e.mustSignup(t, "gala", person("ola@example.no"))
+	c := e.adminClient(t)
+	c.signInWithToken(e.token(t, staff.CreateRequest{Role: staff.Finance, Name: "Frida", Events: []string{"fest"}}))
+	st, body, _ := c.do("GET", "/admin/finance?lang=en", nil)
+	if st != 200 || !strings.Contains(body, `<option value="fest"`) || strings.Contains(body, `<option value="gala"`) ||
+		strings.Contains(body, `id="journal-csv"`) || !strings.Contains(body, `id="report-csv"`) {
+		t.Fatalf("the finance page of a one-event account: %d", st)
+	}
+	if form := formValues(t, body, "/admin/finance/reconciliation"); form.Get("event") != "fest" {
+		t.Errorf("the downloads are scoped to %q", form.Get("event"))
+	}
+	if st, body, _ := c.do("GET", "/admin/finance/reconciliation?event=fest&format=csv", nil); st != 200 || !strings.Contains(body, `"fest"`) || strings.Contains(body, `"gala"`) {
+		t.Errorf("the event's reconciliation: %d %q", st, body)
+	}
+	if st, _, _ := c.do("GET", "/admin/finance/reconciliation?event=gala&format=csv", nil); st != 403 {
+		t.Errorf("another event's reconciliation: %d", st)
+	}
+	if st, _, _ := c.do("GET", "/admin/finance/journal?format=csv&from=2026-11-01&to=2026-11-30", nil); st != 403 {
+		t.Errorf("the journal for a one-event account: %d", st)
+	}
+	// An admin gets every event, "all", and the journal.
+	a := e.adminClient(t)
+	a.signInWithToken(adminToken)
+	if _, body, _ := a.do("GET", "/admin/finance?lang=en", nil); !strings.Contains(body, `<option value="gala"`) || !strings.Contains(body, `id="journal-csv"`) {
+		t.Errorf("the admin's finance page lacks events or the journal")
+	}
+	if st, _, _ := a.do("GET", "/admin/finance/journal?format=csv&from=2026-11-01&to=2026-11-30", nil); st != 200 {
+		t.Errorf("the admin's journal: %d", st)
 	}
 }
