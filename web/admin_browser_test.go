@@ -3,6 +3,8 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/pamelding/pamelding/registration"
@@ -251,6 +254,13 @@ func TestBrowserBackOffice(t *testing.T) {
 	if rows := b.text(t, "#participants tbody"); n != 2 || !strings.Contains(rows, "nøtteallergi") || strings.Contains(rows, "Uten") || strings.Contains(rows, "@example.no") {
 		t.Errorf("catering's list (the two who consented to their dietary needs being used, no addresses): %d rows %q", n, rows)
 	}
+	// The download holds what the page shows, no more.
+	var href string
+	b.run(t, chromedp.AttributeValue("#participants-csv", "href", &href, nil, chromedp.ByID))
+	csvText := b.download(t, href)
+	if lines := strings.Split(strings.TrimSpace(csvText), "\n"); len(lines) != 3 || !strings.Contains(csvText, "nøtteallergi") || strings.Contains(csvText, "@") {
+		t.Errorf("catering's download: %q", csvText)
+	}
 
 	signInAs("finans@example.no")
 	b.run(t, chromedp.Navigate(b.base+"/admin/finance?lang=nb"))
@@ -316,4 +326,32 @@ func (b *browserEnv) status(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return resp.Status
+}
+
+// download fetches a path as the browser would follow a link to a file
+// it saves: with the browser's cookies (the back office session).
+func (b *browserEnv) download(t *testing.T, path string) string {
+	t.Helper()
+	var cookies []*network.Cookie
+	b.run(t, chromedp.ActionFunc(func(ctx context.Context) (err error) {
+		cookies, err = network.GetCookies().WithURLs([]string{b.base + path}).Do(ctx)
+		return err
+	}))
+	req, err := http.NewRequest("GET", b.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cookies {
+		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("download %s: %d %v %s", path, resp.StatusCode, err, resp.Header.Get("Content-Disposition"))
+	}
+	return string(body)
 }

@@ -79,6 +79,7 @@ var authz = map[string]access{
 	"POST /admin/events/new":                 page(),
 	"GET /admin/events/:slug":                page(),
 	"GET /admin/events/:slug/partner-export": page(),
+	"GET /admin/events/:slug/participants":   page(),
 	"POST /admin/events/:slug/registrations/:id/:action": page(),
 	"POST /admin/events/:slug/cancel":                    page(),
 	"GET /admin/events/:slug/message":                    page(),

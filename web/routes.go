@@ -72,6 +72,7 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	f.Get("/admin/events/:slug/edit", append(staffPage(staff.Admin, staff.Organiser), adm.adminEvent, adm.handleAdminEventForm(true))...)
 	f.Post("/admin/events/:slug/edit", append(staffPage(staff.Admin, staff.Organiser), adm.adminEvent, adm.handleAdminEventForm(true))...)
 	f.Get("/admin/events/:slug", append(staffPage(anyStaff...), adm.adminEvent, adm.handleAdminEvent())...)
+	f.Get("/admin/events/:slug/participants", append(staffPage(staff.Admin, staff.Organiser, staff.Catering, staff.Finance), adm.adminEvent, handleListRegistrations(a.Events, a.Lists))...)
 	f.Get("/admin/events/:slug/partner-export", append(staffPage(staff.Admin, staff.Organiser, staff.Partner), adm.adminEvent, handlePartnerExport(a.Events, a.Lists, a.Log))...)
 	f.Post("/admin/events/:slug/registrations/:id/:action", append(staffPage(staff.Admin, staff.Organiser), adm.adminEvent, adm.handleAdminParticipant())...)
 	f.Get("/admin/events/:slug/tickets", append(staffPage(staff.Admin, staff.Organiser), adm.adminEvent, adm.handleAdminTickets())...)
