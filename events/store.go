@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -204,6 +205,37 @@ func (e *Event) short(claim Claim) error {
 		return &SoldOutError{}
 	}
 	return nil
+}
+
+// Fit says which claims, taken in order, the event as read has seats
+// for: a claim that does not fit is skipped (with why, a *SoldOutError)
+// and the later ones still may (a group commit keeps arrival order, and
+// a full category does not hold back another). Total is what the
+// fitting claims take together, to claim in one update.
+func (e *Event) Fit(claims []Claim) (fits []error, total Claim) {
+	left := *e
+	left.Quota = maps.Clone(e.Quota)
+	fits, total = make([]error, len(claims)), Claim{}
+	for i, c := range claims {
+		if full := left.short(c); full != nil {
+			fits[i] = full
+			continue
+		}
+		left.SeatsLeft -= c.Total()
+		for key, n := range c {
+			if key == "" {
+				continue
+			}
+			q := left.Quota[key]
+			q.Taken += n
+			left.Quota[key] = q
+			total[key] += n
+		}
+		if _, ok := c[""]; ok {
+			total[""] += c[""]
+		}
+	}
+	return fits, total
 }
 
 // releaseSeats gives the seats of a claim back to the event and its

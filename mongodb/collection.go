@@ -180,6 +180,39 @@ func (c *Collection) InsertMany(ctx context.Context, docs []any) error {
 	return f.after(mapErr(err))
 }
 
+// InsertEach inserts docs in one command, unordered, for a group commit:
+// each document stands alone. failed[i] says why docs[i] was refused for
+// certain (ErrDuplicate, or a server error), nil where it was stored; err
+// is a failure of the whole command (a timeout, the network), after which
+// any of them may or may not be stored.
+func (c *Collection) InsertEach(ctx context.Context, docs []any) (failed []error, err error) {
+	f, err := c.fault("insert")
+	if err != nil {
+		return nil, err
+	}
+	failed = make([]error, len(docs))
+	if len(docs) == 0 {
+		return failed, nil
+	}
+	unlock := c.write()
+	_, err = c.c.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	unlock()
+	var bwe mongo.BulkWriteException
+	if errors.As(err, &bwe) && bwe.WriteConcernError == nil && len(bwe.WriteErrors) > 0 {
+		for _, we := range bwe.WriteErrors {
+			if we.Index >= 0 && we.Index < len(docs) {
+				if mongo.IsDuplicateKeyError(we) || strings.Contains(we.Message, "UNIQUE constraint failed") {
+					failed[we.Index] = ErrDuplicate
+				} else {
+					failed[we.Index] = &serverError{codes: []int{we.Code}}
+				}
+			}
+		}
+		err = nil
+	}
+	return failed, f.after(mapErr(err))
+}
+
 // UpdateOne applies update to the first document matching filter and
 // reports whether one matched.
 func (c *Collection) UpdateOne(ctx context.Context, filter, update any, opts ...options.Lister[options.UpdateOneOptions]) (matched bool, err error) {

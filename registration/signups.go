@@ -44,6 +44,8 @@ type Signups struct {
 
 	mu       sync.Mutex
 	suspects map[string]seatObservation
+	// batch is the sign-ups' group commit (see batch.go).
+	batch *batcher
 }
 
 // NewSignups returns the sign-up part. checkout and invoicer may be nil:
@@ -61,7 +63,9 @@ func NewSignups(d *Domain, cfg Config, checkout Checkout, invoicer Invoicer) *Si
 	if cfg.RecountGrace == 0 {
 		cfg.RecountGrace = 2 * time.Minute
 	}
-	return &Signups{d: d, cfg: cfg, checkout: checkout, invoicer: invoicer, suspects: map[string]seatObservation{}}
+	s := &Signups{d: d, cfg: cfg, checkout: checkout, invoicer: invoicer, suspects: map[string]seatObservation{}}
+	s.batch = newBatcher(s.commitGroup)
+	return s
 }
 
 // ErrPaymentUnavailable: the payment processor did not answer; nothing
@@ -135,6 +139,24 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		}
 		reg.Code = code.ID
 	}
+	pay := c.paymentLines(code)
+	if s.batch != nil && code == nil && (LinesTotal(pay) == 0 || r.Payment.Method == Invoice) {
+		// No payment page to open between seat and insert: the sign-up
+		// joins the event's group commit.
+		p := &pending{reg: reg, keys: keys, done: make(chan error, 1), settle: func(reg *Registration) {
+			_ = s.settle(ctx, ev, reg, c, r, nil, token, others, now)
+		}}
+		s.batch.submit(ev.Slug, p)
+		if err := <-p.done; err != nil {
+			if errors.Is(err, ErrSubmitted) {
+				if prev, perr := s.d.Store.bySubmission(ctx, ev.Slug, reg.ActiveKey); perr == nil {
+					return resubmitted(prev), nil
+				}
+			}
+			return nil, err
+		}
+		return s.signedUp(ctx, reg, token), nil
+	}
 	switch err := s.claim(ctx, ev, reg, code); {
 	case err == nil:
 		reg.Seat = true
@@ -147,6 +169,49 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		s.undo(ctx, reg, code, "refused claim")
 		return nil, err
 	}
+	if err := s.settle(ctx, ev, reg, c, r, code, token, others, now); err != nil {
+		return nil, err
+	}
+	s.numberBibs(ctx, ev, reg)
+
+	if err := s.d.Store.insert(ctx, reg, keys); err != nil {
+		if mongodb.NotApplied(err) || errors.Is(err, ErrSubmitted) {
+			s.undo(ctx, reg, code, "refused insert")
+		} else if reg.Seat {
+			// The insert may have been committed: giving the seat back
+			// could sell it twice. The recount decides (a code's use
+			// stays counted: it is never used too often).
+			s.d.log.WarnContext(ctx, "sign-up answer lost; seat left to the recount", "event", ev.Slug, "registration", reg.ID)
+		}
+		if errors.Is(err, ErrSubmitted) {
+			// The same submission, at the same moment.
+			if prev, perr := s.d.Store.bySubmission(ctx, ev.Slug, reg.ActiveKey); perr == nil {
+				return resubmitted(prev), nil
+			}
+		}
+		return nil, err
+	}
+	return s.signedUp(ctx, reg, token), nil
+}
+
+// signedUp answers a stored sign-up: its mail is sent now, an invoice
+// issued if one is due.
+func (s *Signups) signedUp(ctx context.Context, reg *Registration, token string) *Result {
+	s.d.notifyMail(reg.ID)
+	res := &Result{ID: reg.ID, Status: reg.Status, ManageToken: token}
+	if p := reg.Payment; p != nil {
+		res.CheckoutURL, res.PaymentStatus = p.CheckoutURL, p.Status
+		s.issueInvoice(ctx, res)
+	}
+	return res
+}
+
+// settle makes what follows from a sign-up's seat, or its place on the
+// waiting list: a guardian's hold for a minor, what is to be paid and
+// how (a card's payment page opened now; an error then gives the seat
+// back), the confirmation in its outbox, the confirmed webhook.
+func (s *Signups) settle(ctx context.Context, ev *events.Event, reg *Registration, c *checked, r SignupRequest, code *events.Code,
+	token string, others int64, now time.Time) error {
 	var guardianToken string
 	if c.minor {
 		// The guardian confirms from their own mailbox; the seat waits.
@@ -169,7 +234,7 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 			reg.Payment.Status = PaymentPending
 			if err := s.startCheckout(ctx, reg, ev); err != nil {
 				s.undo(ctx, reg, code, "failed checkout")
-				return nil, err
+				return err
 			}
 		}
 	}
@@ -187,32 +252,7 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 		reg.HooksAt = &now
 	}
 	reg.OutboxNextAt = &now
-	s.numberBibs(ctx, ev, reg)
-
-	if err := s.d.Store.insert(ctx, reg, keys); err != nil {
-		if mongodb.NotApplied(err) || errors.Is(err, ErrSubmitted) {
-			s.undo(ctx, reg, code, "refused insert")
-		} else if reg.Seat {
-			// The insert may have been committed: giving the seat back
-			// could sell it twice. The recount decides (a code's use
-			// stays counted: it is never used too often).
-			s.d.log.WarnContext(ctx, "sign-up answer lost; seat left to the recount", "event", ev.Slug, "registration", reg.ID)
-		}
-		if errors.Is(err, ErrSubmitted) {
-			// The same submission, at the same moment.
-			if prev, perr := s.d.Store.bySubmission(ctx, ev.Slug, reg.ActiveKey); perr == nil {
-				return resubmitted(prev), nil
-			}
-		}
-		return nil, err
-	}
-	s.d.notifyMail(reg.ID)
-	res := &Result{ID: reg.ID, Status: reg.Status, ManageToken: token}
-	if p := reg.Payment; p != nil {
-		res.CheckoutURL, res.PaymentStatus = p.CheckoutURL, p.Status
-		s.issueInvoice(ctx, res)
-	}
-	return res, nil
+	return nil
 }
 
 // open reads an event open for registration now, and the code given

@@ -314,3 +314,59 @@ func TestTransitions(t *testing.T) {
 		})
 	}
 }
+
+// TestInsertGroup: a group's registrations stand alone: one whose id is
+// taken and one whose submission was stored before are refused, each
+// with its reason, their data keys destroyed again, and the others are
+// stored with theirs.
+func TestInsertGroup(t *testing.T) {
+	ctx := context.Background()
+	db := mongotest.Open(t)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	keyring, _ := privacy.NewKeyring(make([]byte, privacy.KeySize))
+	s := NewStore(db, mongotest.OpenKeys(t), keyring, func() time.Time { return now })
+	reg := func(id, active string) (*Registration, *keyDoc) {
+		sealed, keys, err := s.vault.seal(id, "e", now, map[string]string{"name": "N " + id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Registration{ID: id, Event: "e", Status: Confirmed, Seat: true, ActiveKey: active, Sealed: sealed, EmailKey: "k" + id,
+			ManageTokens: []string{}, Outbox: map[string]Mail{}, ConsentState: map[privacy.ConsentPurpose]bool{}, Consents: []Consent{},
+			CreatedAt: now, UpdatedAt: now}, keys
+	}
+	old, oldKeys := reg("old", "submission:x")
+	if err := s.insert(ctx, old, oldKeys); err != nil {
+		t.Fatal(err)
+	}
+	var regs []*Registration
+	var keys []*keyDoc
+	for _, r := range [][2]string{{"a", "a"}, {"old", "old2"}, {"b", "submission:x"}, {"c", "c"}} {
+		g, k := reg(r[0], r[1])
+		regs, keys = append(regs, g), append(keys, k)
+	}
+	// The group's "old" has a key document of the same id as the stored
+	// one: that insert is refused too, so the stored one's keys stay.
+	failed, err := s.insertGroup(ctx, regs, func(i int) *keyDoc { return keys[i] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failed[0] != nil || failed[3] != nil || failed[1] == nil || !errors.Is(failed[2], ErrSubmitted) {
+		t.Fatalf("failed %v", failed)
+	}
+	for _, id := range []string{"a", "c", "old"} {
+		r, err := s.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("%s not stored: %v", id, err)
+		}
+		if v, err := s.Open(ctx, r); err != nil || v["name"] != "N "+id {
+			t.Errorf("%s opens to %v %v", id, v, err)
+		}
+	}
+	if _, err := s.Get(ctx, "b"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("b stored although its submission was: %v", err)
+	}
+	var kd []bson.M
+	if err := s.vault.c.All(ctx, bson.M{"_id": "b"}, &kd); err != nil || len(kd) != 0 {
+		t.Errorf("b's keys kept: %d %v", len(kd), err)
+	}
+}
