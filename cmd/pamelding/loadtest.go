@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,9 +24,19 @@ import (
 // loadResult is what a rush measured.
 type loadResult struct {
 	Seats, Requests, Clients int
-	Elapsed                  time.Duration
-	Created, Full, Other     int
-	P50, P99                 time.Duration
+	// Cores is the machine's CPU count (the rush runs on it too).
+	Cores                         int
+	Elapsed                       time.Duration
+	Created, Full, Limited, Other int
+	P50, P99                      time.Duration
+	// WrittenPerSignup is the bytes the server process wrote to disk per
+	// sign-up (from /proc/self/io; 0 when the server is not this process
+	// or the system does not say).
+	WrittenPerSignup int64
+	// Floor is the same rush at a bare server doing one conditional seat
+	// decrement and one insert per sign-up on the same embedded store, in
+	// the same run (nil with -url or -floor=false).
+	Floor *floorResult `json:",omitempty"`
 	// SeatsHeld counts registrations holding seats in the store after the
 	// rush; Oversold is how many more than the seats there are.
 	SeatsHeld, Oversold int
@@ -34,10 +45,14 @@ type loadResult struct {
 }
 
 const loadtestHelp = `A rush of sign-ups at the real HTTP server. Without -url it starts the
-server itself on an empty temporary data directory; with -url it targets a
+server itself on an empty temporary data directory, then the same rush at
+a bare server (one seat decrement and one insert per sign-up on the same
+embedded store) as the floor to compare with; with -url it targets a
 running one (whose admin token is PAMELDING_ADMIN_TOKEN). It then reads the
 registrations back and counts oversold seats and 201s missing from the
-store, and exits 1 if either is not zero. Flags take one dash or two.`
+store, and exits 1 if either is not zero, or if any answer was neither 201
+nor 409 (a 429 is the server's per-address limit: run it against a server
+with PAMELDING_SIGNUP_RATE=0). Flags take one dash or two.`
 
 // loadtestCommand is "pamelding loadtest". Its flags are the standard
 // library's (-seats or --seats), as the README and older scripts write
@@ -75,6 +90,7 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 	slug := fs.String("event", "", "event slug (default: rush-<time>)")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long a client waits for one answer before counting it as other")
+	floor := fs.Bool("floor", true, "also rush a bare decrement-and-insert server on the same store, for the ratio (without -url)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -111,20 +127,42 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 			return err
 		}
 	}
+	w0 := writtenBytes()
 	res, err := rush(ctx, base, admin, *slug, *seats, *requests, *clients, *timeout)
 	if err != nil {
 		return err
 	}
+	if w1 := writtenBytes(); *target == "" && w0 >= 0 && w1 >= w0 {
+		res.WrittenPerSignup = (w1 - w0) / int64(res.Requests)
+	}
+	if *target == "" && *floor {
+		if res.Floor, err = rushFloor(ctx, *seats, *requests, *clients, *timeout); err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+	}
 	if *jsonOut {
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	fmt.Fprintf(stdout, "seats %d, sign-ups %d, clients %d\n", res.Seats, res.Requests, res.Clients)
+	rate := float64(res.Created) / res.Elapsed.Seconds()
+	fmt.Fprintf(stdout, "seats %d, sign-ups %d, clients %d, cores %d\n", res.Seats, res.Requests, res.Clients, res.Cores)
 	fmt.Fprintf(stdout, "elapsed %.2fs, %.0f sign-ups/s, %.0f registrations/s\n", res.Elapsed.Seconds(),
-		float64(res.Requests)/res.Elapsed.Seconds(), float64(res.Created)/res.Elapsed.Seconds())
+		float64(res.Requests)/res.Elapsed.Seconds(), rate)
 	fmt.Fprintf(stdout, "latency p50 %s, p99 %s\n", res.P50.Round(time.Microsecond*100), res.P99.Round(time.Microsecond*100))
-	fmt.Fprintf(stdout, "answers: 201 %d, 409 %d, other %d\n", res.Created, res.Full, res.Other)
+	fmt.Fprintf(stdout, "answers: 201 %d, 409 %d, 429 %d, other %d\n", res.Created, res.Full, res.Limited, res.Other)
 	fmt.Fprintf(stdout, "seats held %d, oversold %d, 201s missing from the store %d\n", res.SeatsHeld, res.Oversold, res.Missing)
-	if res.Oversold > 0 || res.Missing > 0 || res.Other > 0 {
+	if res.WrittenPerSignup > 0 {
+		fmt.Fprintf(stdout, "written to disk: %.1f KB per sign-up\n", float64(res.WrittenPerSignup)/1000)
+	}
+	if f := res.Floor; f != nil {
+		frate := float64(f.Created) / f.Elapsed.Seconds()
+		fmt.Fprintf(stdout, "floor (decrement + insert per sign-up, same store): %.2fs, %.0f registrations/s, p99 %s, %.1f KB per sign-up\n",
+			f.Elapsed.Seconds(), frate, f.P99.Round(time.Microsecond*100), float64(f.WrittenPerSignup)/1000)
+		fmt.Fprintf(stdout, "pamelding / floor: %.2fx\n", rate/frate)
+	}
+	if res.Limited > 0 {
+		fmt.Fprintf(stdout, "%d sign-ups were refused with 429 by the server's per-address limit (PAMELDING_SIGNUP_RATE): the figures above are not a rush; run it against a server started with PAMELDING_SIGNUP_RATE=0\n", res.Limited)
+	}
+	if res.Oversold > 0 || res.Missing > 0 || res.Other > 0 || res.Limited > 0 {
 		return errors.New("the rush broke a rule: see the figures above")
 	}
 	return nil
@@ -164,59 +202,11 @@ func rush(ctx context.Context, base, admin, slug string, seats, requests, client
 		return nil, fmt.Errorf("create event: %d %s %v", st, b, err)
 	}
 
-	var next atomic.Int64
-	type outcome struct {
-		lat    []time.Duration
-		ids    []string
-		counts [3]int
+	res, created, err := fire(ctx, client, base+"/api/v1/events/"+slug+"/registrations", requests, clients)
+	if err != nil {
+		return nil, err
 	}
-	outs := make([]outcome, clients)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := range clients {
-		wg.Go(func() {
-			o := &outs[w]
-			for {
-				i := next.Add(1)
-				if i > int64(requests) {
-					return
-				}
-				body := map[string]any{"fields": map[string]string{"name": "Load Runner", "email": fmt.Sprintf("runner%d@load.example", i)}}
-				t0 := time.Now()
-				st, b, err := call(ctx, client, "POST", base+"/api/v1/events/"+slug+"/registrations", "", body)
-				o.lat = append(o.lat, time.Since(t0))
-				switch {
-				case err == nil && st == 201:
-					o.counts[0]++
-					var r struct{ ID string }
-					_ = json.Unmarshal(b, &r)
-					o.ids = append(o.ids, r.ID)
-				case err == nil && st == 409:
-					o.counts[1]++
-				default:
-					o.counts[2]++
-				}
-			}
-		})
-	}
-	wg.Wait()
-	res := &loadResult{Seats: seats, Requests: requests, Clients: clients, Elapsed: time.Since(start)}
-	var lat []time.Duration
-	created := map[string]bool{}
-	for _, o := range outs {
-		lat = append(lat, o.lat...)
-		for _, id := range o.ids {
-			created[id] = true
-		}
-		res.Created += o.counts[0]
-		res.Full += o.counts[1]
-		res.Other += o.counts[2]
-	}
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		res.P50 = lat[len(lat)/2]
-		res.P99 = lat[len(lat)*99/100]
-	}
+	res.Seats = seats
 
 	// What the store holds, read back through the organiser's list.
 	st, b, err := call(ctx, client, "GET", base+"/api/v1/events/"+slug+"/registrations?format=csv", admin, nil)
@@ -241,6 +231,68 @@ func rush(ctx context.Context, base, admin, slug string, seats, requests, client
 		}
 	}
 	return res, nil
+}
+
+// fire sends requests sign-ups from clients at once to url, and counts
+// the answers.
+func fire(ctx context.Context, client *http.Client, url string, requests, clients int) (*loadResult, map[string]bool, error) {
+	var next atomic.Int64
+	type outcome struct {
+		lat    []time.Duration
+		ids    []string
+		counts [4]int
+	}
+	outs := make([]outcome, clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range clients {
+		wg.Go(func() {
+			o := &outs[w]
+			for {
+				i := next.Add(1)
+				if i > int64(requests) {
+					return
+				}
+				body := map[string]any{"fields": map[string]string{"name": "Load Runner", "email": fmt.Sprintf("runner%d@load.example", i)}}
+				t0 := time.Now()
+				st, b, err := call(ctx, client, "POST", url, "", body)
+				o.lat = append(o.lat, time.Since(t0))
+				switch {
+				case err == nil && st == 201:
+					o.counts[0]++
+					var r struct{ ID string }
+					_ = json.Unmarshal(b, &r)
+					o.ids = append(o.ids, r.ID)
+				case err == nil && st == 409:
+					o.counts[1]++
+				case err == nil && st == 429:
+					o.counts[2]++
+				default:
+					o.counts[3]++
+				}
+			}
+		})
+	}
+	wg.Wait()
+	res := &loadResult{Requests: requests, Clients: clients, Cores: runtime.NumCPU(), Elapsed: time.Since(start)}
+	var lat []time.Duration
+	created := map[string]bool{}
+	for _, o := range outs {
+		lat = append(lat, o.lat...)
+		for _, id := range o.ids {
+			created[id] = true
+		}
+		res.Created += o.counts[0]
+		res.Full += o.counts[1]
+		res.Limited += o.counts[2]
+		res.Other += o.counts[3]
+	}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		res.P50 = lat[len(lat)/2]
+		res.P99 = lat[len(lat)*99/100]
+	}
+	return res, created, ctx.Err()
 }
 
 func call(ctx context.Context, c *http.Client, method, url, token string, body any) (int, []byte, error) {
