@@ -28,8 +28,8 @@ type floorResult struct {
 
 // rushFloor runs the same rush at a bare HTTP server on its own empty
 // embedded store: per sign-up it decodes the body, takes a seat by one
-// conditional decrement and inserts one document (the registrations
-// collection, with its indexes), each write on its own, as a naive
+// conditional decrement and inserts one document (in a scratch
+// collection without indexes), each write on its own, as a naive
 // registration service would. Same machine, same run, same clients: the
 // ratio to it is what a reader can compare across machines.
 func rushFloor(ctx context.Context, seats, requests, clients int, timeout time.Duration) (*floorResult, error) {
@@ -43,7 +43,9 @@ func rushFloor(ctx context.Context, seats, requests, clients int, timeout time.D
 		return nil, err
 	}
 	defer st.Close(context.WithoutCancel(ctx))
-	seatsC, regs := st.Collection(mongodb.Seats), st.Collection(mongodb.Registrations)
+	// Its own scratch collections: a floor with no indexes to keep, so a
+	// stricter one than pamelding's registrations.
+	seatsC, regs := st.Collection(mongodb.Seats), st.Collection("floor_signups")
 	if err := seatsC.InsertOne(ctx, bson.M{"_id": "floor", "remaining": seats}); err != nil {
 		return nil, err
 	}
