@@ -194,6 +194,14 @@ func AgeOn(birth, day time.Time) int {
 	return age
 }
 
+// TakesAge says whether a participant born on dob is inside the
+// category's ages on race day (both bounds included); a category without
+// bounds takes anyone.
+func (c Category) TakesAge(dob, raceDay time.Time) bool {
+	age := AgeOn(dob, raceDay)
+	return (c.MinAge == nil || age >= *c.MinAge) && (c.MaxAge == nil || age <= *c.MaxAge)
+}
+
 // Claim counts the seats wanted per category ("" for an event without
 // categories).
 type Claim map[string]int
@@ -208,6 +216,13 @@ func (c Claim) Total() int {
 		}
 	}
 	return n
+}
+
+// Add counts the seats of another claim in this one.
+func (c Claim) Add(o Claim) {
+	for key, n := range o {
+		c[key] += n
+	}
 }
 
 // Claims are seats per event (by slug) and category.

@@ -223,17 +223,13 @@ func (e *Event) Fit(claims []Claim) (fits []error, total Claim) {
 		}
 		left.SeatsLeft -= c.Total()
 		for key, n := range c {
-			if key == "" {
-				continue
+			if key != "" {
+				q := left.Quota[key]
+				q.Taken += n
+				left.Quota[key] = q
 			}
-			q := left.Quota[key]
-			q.Taken += n
-			left.Quota[key] = q
-			total[key] += n
 		}
-		if _, ok := c[""]; ok {
-			total[""] += c[""]
-		}
+		total.Add(c)
 	}
 	return fits, total
 }

@@ -25,13 +25,16 @@ import (
 // most this many.
 const maxBatch = 256
 
-// batchTimeout bounds one group's writes; a request that left meanwhile
-// does not stop the others' commit.
+// batchTimeout bounds one group's writes.
 const batchTimeout = 30 * time.Second
 
 // pending is one sign-up in a group: checked and built, its seat not
 // yet claimed.
 type pending struct {
+	// ctx is the request's: the group's writes keep its values (for the
+	// logs) but not its end, so that one client leaving does not stop the
+	// others' commit.
+	ctx  context.Context
 	reg  *Registration
 	keys *keyDoc
 	// settle makes what follows from the seat or the waiting list (see
@@ -90,7 +93,7 @@ func (b *batcher) run(slug string) {
 // write open (a timeout), its seat is left to the recount, as for a
 // single sign-up.
 func (s *Signups) commitGroup(slug string, group []*pending) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(group[0].ctx), batchTimeout)
 	defer cancel()
 	answer := func(p *pending, err error) {
 		p.done <- err
@@ -128,13 +131,13 @@ func (s *Signups) commitGroup(slug string, group []*pending) {
 	}
 
 	kept := make([]*pending, 0, len(group))
-	var giveBack events.Claim
+	giveBack := events.Claim{}
 	for i, p := range group {
 		reg := p.reg
 		switch {
 		case fits[i] == nil:
 			reg.Seat, reg.Status = true, Confirmed
-		case ev.Waitlist && len(reg.Addons) == 0:
+		case waitlists(ev, reg):
 			reg.Status = Waitlisted
 		default:
 			answer(p, fmt.Errorf("claim seats: %w", fits[i]))
@@ -155,14 +158,8 @@ func (s *Signups) commitGroup(slug string, group []*pending) {
 		if e == nil {
 			e = err
 		}
-		switch {
-		case e == nil:
-		case mongodb.NotApplied(e) || errors.Is(e, ErrSubmitted):
-			if p.reg.Seat {
-				giveBack = addClaim(giveBack, p.reg.claim(true))
-			}
-		case p.reg.Seat:
-			s.d.log.WarnContext(ctx, "sign-up answer lost; seat left to the recount", "event", slug, "registration", p.reg.ID)
+		if e != nil && s.notStored(ctx, p.reg, e) && p.reg.Seat {
+			giveBack.Add(p.reg.claim(true))
 		}
 		answer(p, e)
 	}
@@ -171,17 +168,6 @@ func (s *Signups) commitGroup(slug string, group []*pending) {
 			s.d.log.ErrorContext(ctx, "seats not given back after refused inserts; the recount repairs them", "event", slug, "err", err)
 		}
 	}
-}
-
-// addClaim adds c to sum.
-func addClaim(sum, c events.Claim) events.Claim {
-	if sum == nil {
-		sum = events.Claim{}
-	}
-	for k, n := range c {
-		sum[k] += n
-	}
-	return sum
 }
 
 // insertGroup stores a group of new registrations: their data keys in one

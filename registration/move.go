@@ -60,10 +60,8 @@ func (s *Signups) Move(ctx context.Context, reg *Registration, category string) 
 		if err != nil {
 			return nil, err
 		}
-		if dob, err := time.Parse(time.DateOnly, values["date_of_birth"]); err == nil {
-			if age := events.AgeOn(dob, ev.RaceDay()); (to.MinAge != nil && age < *to.MinAge) || (to.MaxAge != nil && age > *to.MaxAge) {
-				return nil, ErrMoveAge
-			}
+		if dob, err := time.Parse(time.DateOnly, values["date_of_birth"]); err == nil && !to.TakesAge(dob, ev.RaceDay()) {
+			return nil, ErrMoveAge
 		}
 	}
 	move := events.Claim{to.Key: 1, from.Key: -1}

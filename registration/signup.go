@@ -311,11 +311,8 @@ func checkCategory(ev *events.Event, key string, now, dob time.Time, unlocked []
 		errs.Add("category", CodeNotOnSale)
 		return events.Ticket{}
 	}
-	if c, ok := ev.Category(key); ok && !dob.IsZero() {
-		age := events.AgeOn(dob, ev.RaceDay())
-		if (c.MinAge != nil && age < *c.MinAge) || (c.MaxAge != nil && age > *c.MaxAge) {
-			errs.Add("fields.date_of_birth", CodeOutsideAgeRange)
-		}
+	if c, ok := ev.Category(key); ok && !dob.IsZero() && !c.TakesAge(dob, ev.RaceDay()) {
+		errs.Add("fields.date_of_birth", CodeOutsideAgeRange)
 	}
 	return t
 }

@@ -143,17 +143,12 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	if s.batch != nil && code == nil && (LinesTotal(pay) == 0 || r.Payment.Method == Invoice) {
 		// No payment page to open between seat and insert: the sign-up
 		// joins the event's group commit.
-		p := &pending{reg: reg, keys: keys, done: make(chan error, 1), settle: func(reg *Registration) {
+		p := &pending{ctx: ctx, reg: reg, keys: keys, done: make(chan error, 1), settle: func(reg *Registration) {
 			_ = s.settle(ctx, ev, reg, c, r, nil, token, others, now)
 		}}
 		s.batch.submit(ev.Slug, p)
 		if err := <-p.done; err != nil {
-			if errors.Is(err, ErrSubmitted) {
-				if prev, perr := s.d.Store.bySubmission(ctx, ev.Slug, reg.ActiveKey); perr == nil {
-					return resubmitted(prev), nil
-				}
-			}
-			return nil, err
+			return s.sameSubmission(ctx, reg, err)
 		}
 		return s.signedUp(ctx, reg, token), nil
 	}
@@ -161,9 +156,7 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	case err == nil:
 		reg.Seat = true
 		reg.Status = Confirmed
-	case errors.Is(err, events.ErrSoldOut) && ev.Waitlist && len(reg.Addons) == 0:
-		// Add-ons are bought with a seat: a sign-up with any is refused
-		// when full, the waiting list takes those without.
+	case errors.Is(err, events.ErrSoldOut) && waitlists(ev, reg):
 		reg.Status = Waitlisted
 	default:
 		s.undo(ctx, reg, code, "refused claim")
@@ -175,23 +168,46 @@ func (s *Signups) Signup(ctx context.Context, slug string, r SignupRequest, ch C
 	s.numberBibs(ctx, ev, reg)
 
 	if err := s.d.Store.insert(ctx, reg, keys); err != nil {
-		if mongodb.NotApplied(err) || errors.Is(err, ErrSubmitted) {
+		if s.notStored(ctx, reg, err) {
 			s.undo(ctx, reg, code, "refused insert")
-		} else if reg.Seat {
-			// The insert may have been committed: giving the seat back
-			// could sell it twice. The recount decides (a code's use
-			// stays counted: it is never used too often).
-			s.d.log.WarnContext(ctx, "sign-up answer lost; seat left to the recount", "event", ev.Slug, "registration", reg.ID)
 		}
-		if errors.Is(err, ErrSubmitted) {
-			// The same submission, at the same moment.
-			if prev, perr := s.d.Store.bySubmission(ctx, ev.Slug, reg.ActiveKey); perr == nil {
-				return resubmitted(prev), nil
-			}
-		}
-		return nil, err
+		return s.sameSubmission(ctx, reg, err)
 	}
 	return s.signedUp(ctx, reg, token), nil
+}
+
+// waitlists says whether a sign-up that finds no seat joins the waiting
+// list: add-ons are bought with a seat, so a sign-up with any is refused
+// when full, the waiting list takes those without.
+func waitlists(ev *events.Event, reg *Registration) bool {
+	return ev.Waitlist && len(reg.Addons) == 0
+}
+
+// notStored says whether a failed insert of a sign-up certainly stored
+// nothing, so that its seat can be given back. Otherwise the insert may
+// have been committed: giving the seat back could sell it twice, and the
+// recount decides (a code's use stays counted: it is never used too
+// often).
+func (s *Signups) notStored(ctx context.Context, reg *Registration, err error) bool {
+	if mongodb.NotApplied(err) || errors.Is(err, ErrSubmitted) {
+		return true
+	}
+	if reg.Seat {
+		s.d.log.WarnContext(ctx, "sign-up answer lost; seat left to the recount", "event", reg.Event, "registration", reg.ID)
+	}
+	return false
+}
+
+// sameSubmission answers a sign-up whose insert failed: with the
+// registration its submission made before if that was the reason (the
+// same submission, at the same moment), else with the error.
+func (s *Signups) sameSubmission(ctx context.Context, reg *Registration, err error) (*Result, error) {
+	if errors.Is(err, ErrSubmitted) {
+		if prev, perr := s.d.Store.bySubmission(ctx, reg.Event, reg.ActiveKey); perr == nil {
+			return resubmitted(prev), nil
+		}
+	}
+	return nil, err
 }
 
 // signedUp answers a stored sign-up: its mail is sent now, an invoice

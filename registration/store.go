@@ -407,28 +407,16 @@ func (s *Store) count(ctx context.Context, slug string) (int64, error) {
 // ----- sign-up, seats and the waiting list -----
 
 // insert stores a new registration, its data keys first (in the key
-// store); ErrSubmitted when one with its submission key exists. Any other error may be ambiguous: the registration may have been
-// stored (ErrUnavailable after the write). Keys of a registration
-// definitely not stored are destroyed again.
+// store); ErrSubmitted when one with its submission key exists. Any other
+// error may be ambiguous: the registration may have been stored
+// (ErrUnavailable after the write). Keys of a registration definitely not
+// stored are destroyed again. It is a group of one (see insertGroup).
 func (s *Store) insert(ctx context.Context, r *Registration, keys *keyDoc) error {
-	if keys != nil {
-		if err := s.vault.c.InsertOne(ctx, keys); err != nil {
-			return fmt.Errorf("insert data keys: %w", err)
-		}
+	failed, err := s.insertGroup(ctx, []*Registration{r}, func(int) *keyDoc { return keys })
+	if err != nil {
+		return err
 	}
-	err := s.c.InsertOne(ctx, r)
-	if err == nil {
-		return nil
-	}
-	if keys != nil && mongodb.NotApplied(err) {
-		if derr := s.vault.destroyAll(context.WithoutCancel(ctx), r.ID); derr != nil {
-			err = errors.Join(err, derr)
-		}
-	}
-	if errors.Is(err, mongodb.ErrDuplicate) {
-		return fmt.Errorf("insert registration: %w", ErrSubmitted)
-	}
-	return fmt.Errorf("insert registration: %w", err)
+	return failed[0]
 }
 
 // cancel moves a live registration, as it was read, to cancelled, giving

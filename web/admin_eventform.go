@@ -37,16 +37,11 @@ func newEventRequest(c *fiber.Ctx) (events.CreateRequest, []string) {
 		name string
 		dst  **time.Time
 	}{{"starts", &r.StartsAt}, {"ends", &r.EndsAt}} {
-		v := c.FormValue(d.name)
-		if v == "" {
-			continue
-		}
-		at, err := time.ParseInLocation(formMinute, v, oslo)
-		if err != nil {
+		at, ok := formTime(c.FormValue(d.name))
+		if !ok {
 			bad = append(bad, d.name)
-			continue
 		}
-		*d.dst = &at
+		*d.dst = at
 	}
 	if n, err := strconv.Atoi(c.FormValue("capacity")); err == nil {
 		r.Capacity = &n
@@ -114,6 +109,19 @@ func settingsForm(e *events.Event) (form map[string]string, asked, required map[
 
 // formMinute is how a datetime-local input gives a time.
 const formMinute = "2006-01-02T15:04"
+
+// formTime reads a datetime-local input as Norwegian time: nil for an
+// empty one, false for one that is not a time.
+func formTime(v string) (*time.Time, bool) {
+	if v == "" {
+		return nil, true
+	}
+	at, err := time.ParseInLocation(formMinute, v, oslo)
+	if err != nil {
+		return nil, false
+	}
+	return &at, true
+}
 
 // kroner writes an amount in øre as the form takes it: whole kroner, or
 // with øre after a comma.

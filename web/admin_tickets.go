@@ -141,16 +141,11 @@ func ticketChange(c *fiber.Ctx, e *events.Event) (patch events.PatchRequest, cod
 		return øre
 	}
 	when := func(input string) *time.Time {
-		v := c.FormValue(input)
-		if v == "" {
-			return nil
-		}
-		at, err := time.ParseInLocation(formMinute, v, oslo)
-		if err != nil {
+		at, ok := formTime(c.FormValue(input))
+		if !ok {
 			bad = append(bad, input)
-			return nil
 		}
-		return &at
+		return at
 	}
 	var picked []string
 	for _, cat := range e.Categories {
