@@ -155,12 +155,7 @@ func ticketChange(c *fiber.Ctx, e *events.Event) (patch events.PatchRequest, cod
 	}
 	switch c.FormValue("do") {
 	case "category":
-		cats := slices.Clone(e.Categories)
-		i := slices.IndexFunc(cats, func(x events.Category) bool { return x.Key == key })
-		if i < 0 {
-			cats, i = append(cats, events.Category{Key: key}), len(cats)
-		}
-		cat := &cats[i]
+		cats, cat := withKey(e.Categories, func(x events.Category) string { return x.Key }, events.Category{Key: key})
 		cat.Name, cat.Price, cat.VATRate, cat.Capacity = name, price(), num("vat"), num("capacity")
 		cat.Visibility = events.Visibility(c.FormValue("visibility"))
 		cat.SaleFrom, cat.SaleUntil = when("sale_from"), when("sale_until")
@@ -172,12 +167,7 @@ func ticketChange(c *fiber.Ctx, e *events.Event) (patch events.PatchRequest, cod
 		cats := slices.DeleteFunc(slices.Clone(e.Categories), func(x events.Category) bool { return x.Key == key })
 		patch.Categories = &cats
 	case "addon":
-		addons := slices.Clone(e.Addons)
-		i := slices.IndexFunc(addons, func(x events.Addon) bool { return x.Key == key })
-		if i < 0 {
-			addons, i = append(addons, events.Addon{Key: key}), len(addons)
-		}
-		a := &addons[i]
+		addons, a := withKey(e.Addons, func(x events.Addon) string { return x.Key }, events.Addon{Key: key})
 		a.Name, a.Price, a.VATRate, a.Capacity, a.Categories = name, price(), num("vat"), num("capacity"), picked
 		a.Options = nil
 		for _, o := range strings.Split(c.FormValue("options"), ",") {
@@ -203,6 +193,17 @@ func ticketChange(c *fiber.Ctx, e *events.Event) (patch events.PatchRequest, cod
 		bad = append(bad, "do")
 	}
 	return patch, code, bad
+}
+
+// withKey is a copy of list with the element whose key is fresh's
+// (fresh appended if there is none), and that element, to change.
+func withKey[T any](list []T, keyOf func(T) string, fresh T) ([]T, *T) {
+	out := slices.Clone(list)
+	i := slices.IndexFunc(out, func(x T) bool { return keyOf(x) == keyOf(fresh) })
+	if i < 0 {
+		out, i = append(out, fresh), len(out)
+	}
+	return out, &out[i]
 }
 
 // optional is n if the input was given.
