@@ -89,6 +89,7 @@ type Collection struct {
 	c      *mongo.Collection
 	lock   *sync.Mutex
 	faults *faults
+	sql    *embeddedSQL
 }
 
 func (c *Collection) write() func() {
@@ -345,10 +346,14 @@ func (c *Collection) All(ctx context.Context, filter, out any, opts ...options.L
 	return mapErr(cur.All(ctx, out))
 }
 
-// Count counts the documents matching filter.
+// Count counts the documents matching filter; on the embedded store, in
+// SQL where that is exact (see pushdown.go).
 func (c *Collection) Count(ctx context.Context, filter any) (int64, error) {
 	if _, err := c.fault("count"); err != nil {
 		return 0, err
+	}
+	if n, ok, err := c.sql.count(ctx, c.c.Name(), filter); ok {
+		return n, err
 	}
 	n, err := c.c.CountDocuments(ctx, filter)
 	return n, mapErr(err)

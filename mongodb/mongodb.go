@@ -74,6 +74,9 @@ type Store struct {
 	// sqlite is a connection of our own to the embedded store's file
 	// (indexes FerretDB does not make; checkpoints).
 	sqlite *sql.DB
+	// sql counts in SQL what FerretDB would count by decoding every
+	// document (see pushdown.go); nil against MongoDB.
+	sql *embeddedSQL
 }
 
 // Open connects to MongoDB or starts the embedded store, pings it and
@@ -244,6 +247,9 @@ func (s *Store) Close(ctx context.Context) error {
 	if s.sqlite != nil {
 		_ = s.sqlite.Close()
 	}
+	if s.sql != nil {
+		_ = s.sql.db.Close()
+	}
 	s.stop()
 	return err
 }
@@ -257,7 +263,7 @@ func (s *Store) stop() {
 
 // Collection returns the named collection behind the embedded write lock.
 func (s *Store) Collection(name string) *Collection {
-	return &Collection{c: s.db.Collection(name), lock: s.lock, faults: s.faults}
+	return &Collection{c: s.db.Collection(name), lock: s.lock, faults: s.faults, sql: s.sql}
 }
 
 // Drop removes the database; used by tests against a shared MongoDB.

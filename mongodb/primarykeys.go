@@ -61,30 +61,46 @@ func (s *Store) indexPrimaryKeys(ctx context.Context, database string) error {
 	}
 	db.SetMaxOpenConns(1)
 	s.sqlite = db
-	rows, err := db.QueryContext(ctx, `SELECT table_name FROM _ferretdb_collections`)
+	rows, err := db.QueryContext(ctx, `SELECT name, table_name FROM _ferretdb_collections`)
 	if err != nil {
 		return fmt.Errorf("list tables: %w", err)
 	}
 	var tables []string
+	byName := map[string]string{}
 	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
+		var name, t string
+		if err := rows.Scan(&name, &t); err != nil {
 			rows.Close()
 			return err
 		}
 		tables = append(tables, t)
+		byName[name] = t
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	defer s.Collection(Seats).write()() // an index build is a write
-	for _, t := range tables {
-		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`, t+"_pmd_id", t)
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("index primary keys of %s: %w", t, err)
+	if err := func() error {
+		defer s.Collection(Seats).write()() // an index build is a write
+		for _, t := range tables {
+			q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`, t+"_pmd_id", t)
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("index primary keys of %s: %w", t, err)
+			}
 		}
+		return nil
+	}(); err != nil {
+		return err
 	}
+	// Counts are read on connections of their own, several at once (see
+	// pushdown.go); they only read.
+	reads, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Opaque: path,
+		RawQuery: "_pragma=busy_timeout(10000)&_pragma=query_only(1)"}).String())
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	reads.SetMaxOpenConns(8)
+	s.sql = &embeddedSQL{db: reads, tables: byName}
 	return nil
 }
 

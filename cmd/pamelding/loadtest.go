@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -91,6 +92,7 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long a client waits for one answer before counting it as other")
 	floor := fs.Bool("floor", true, "also rush a bare decrement-and-insert server on the same store, for the ratio (without -url)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the rush (client and the server it starts) to this file, for go tool pprof")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -126,6 +128,17 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 		if err := waitHealthy(ctx, base, done); err != nil {
 			return err
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	w0 := writtenBytes()
 	res, err := rush(ctx, base, admin, *slug, *seats, *requests, *clients, *timeout)
