@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pamelding/pamelding/mongodb"
@@ -20,6 +21,8 @@ type Service struct {
 	codes    codes
 	promises *promises
 	now      func() time.Time
+	// copies are events as last read by Terms, by slug.
+	copies *copies
 	// NoVAT: the seller is not in the VAT register, so no event may
 	// charge VAT (a rate above 0 is refused, 422 not_vat_registered,
 	// rather than dropped on the invoice without a word).
@@ -54,7 +57,7 @@ const CodeNotVATRegistered = "not_vat_registered"
 // NewService returns the events service on the store; now is the clock.
 func NewService(db *mongodb.Store, now func() time.Time) *Service {
 	return &Service{store: store{c: db.Collection(mongodb.Events)}, codes: codes{c: db.Collection(mongodb.Codes)}, now: now,
-		promises: &promises{c: db.Collection(mongodb.Promises), cache: map[string]*Promise{}}}
+		promises: &promises{c: db.Collection(mongodb.Promises), cache: map[string]*Promise{}}, copies: &copies{m: map[string]*Event{}}}
 }
 
 // ErrTagsInUse: a patch would change the tags of a field participants
@@ -112,6 +115,59 @@ func (s *Service) Preview(r CreateRequest) (*Event, error) {
 // Get returns the event with the slug.
 func (s *Service) Get(ctx context.Context, slug string) (*Event, error) {
 	return s.store.get(ctx, slug)
+}
+
+// Terms returns the event as Get does, but for its seat counts, start
+// numbers and bookkeeping dates (remindedAt, purged), which change without
+// a new version and may be older: what a sign-up is checked against,
+// before its group claims seats on a fresh read. It is this process's copy
+// of the event when the store says the version has not changed since it
+// was read, which on the embedded store costs a small fraction of a read
+// (a rush read the event once per sign-up: a quarter of its CPU). The
+// event is shared: read only.
+func (s *Service) Terms(ctx context.Context, slug string) (*Event, error) {
+	if v, ok, err := s.store.c.Version(ctx, slug, "version"); err != nil {
+		return nil, fmt.Errorf("get event: %w", err)
+	} else if ok {
+		if e := s.copies.get(slug); e != nil && int64(e.Version) == v {
+			return e, nil
+		}
+	}
+	e, err := s.store.get(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	s.copies.put(slug, e)
+	c := *e
+	return &c, nil
+}
+
+// copies holds events as last read, for Terms.
+type copies struct {
+	mu sync.Mutex
+	m  map[string]*Event
+}
+
+// maxCopies bounds copies: past it, they are dropped and read again.
+const maxCopies = 1024
+
+func (c *copies) get(slug string) *Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.m[slug]; e != nil {
+		cp := *e
+		return &cp
+	}
+	return nil
+}
+
+func (c *copies) put(slug string, e *Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxCopies {
+		clear(c.m)
+	}
+	c.m[slug] = e
 }
 
 // List returns every event in date order.

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -306,5 +307,65 @@ func TestNoVATForUnregisteredSeller(t *testing.T) {
 	}
 	if e, _ := s.Get(ctx, "mva"); e.VATRate != 0 {
 		t.Errorf("the refused patch changed the rate to %d", e.VATRate)
+	}
+}
+
+// TestTerms: a sign-up's read of the event is this process's copy while
+// the store's version is the copy's, and the event as it is once it
+// changes: a patch or a cancellation by anyone is seen at once.
+func TestTerms(t *testing.T) {
+	ctx := context.Background()
+	db := mongotest.Open(t)
+	s := events.NewService(db, time.Now)
+	mustCreate(t, s, "race", 100)
+	var reads atomic.Int64
+	db.InjectFaults(func(coll, op string) mongodb.Fault {
+		if coll == mongodb.Events && op == "find" {
+			reads.Add(1)
+		}
+		return mongodb.NoFault
+	})
+	terms := func() (*events.Event, int64) {
+		t.Helper()
+		before := reads.Load()
+		e, err := s.Terms(ctx, "race")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e, reads.Load() - before
+	}
+	first, n := terms()
+	if n != 1 || first.Title.EN != "Race" {
+		t.Fatalf("first read: %d reads, title %q", n, first.Title.EN)
+	}
+	// Changing the copy handed out changes no later one.
+	first.Title.EN, first.Capacity = "Changed here", 1
+	again, n := terms()
+	if !db.Embedded() {
+		if n != 1 { // MongoDB's reads are cheap: no copy is kept
+			t.Errorf("against MongoDB: %d reads, want 1", n)
+		}
+	} else if n != 0 {
+		t.Errorf("unchanged event read again from the store (%d reads)", n)
+	}
+	if again.Title.EN != "Race" || again.Capacity != 100 {
+		t.Errorf("copy changed by a caller: %q %d", again.Title.EN, again.Capacity)
+	}
+
+	// Another writer (another service on the same store) patches it.
+	other := events.NewService(db, time.Now)
+	if _, err := other.Patch(ctx, "race", events.PatchRequest{Capacity: ptr(120)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	patched, n := terms()
+	if n != 1 || patched.Capacity != 120 || patched.Version != first.Version+1 {
+		t.Errorf("after a patch elsewhere: %d reads, capacity %d, version %d", n, patched.Capacity, patched.Version)
+	}
+	if ok, err := other.Cancel(ctx, "race"); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	cancelled, _ := terms()
+	if cancelled.CancelledAt == nil {
+		t.Error("a cancellation elsewhere is not seen")
 	}
 }

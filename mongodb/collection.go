@@ -314,10 +314,18 @@ func (c *Collection) DeleteMany(ctx context.Context, filter any) (int64, error) 
 }
 
 // FindOne decodes the first document matching filter into out;
-// ErrNotFound when none does.
+// ErrNotFound when none does. On the embedded store a filter SQL says
+// exactly is looked up on FerretDB's indexes (see pushdown.go); which
+// document is "first" is then the index's order: ask for a sort where
+// the order matters.
 func (c *Collection) FindOne(ctx context.Context, filter, out any, opts ...options.Lister[options.FindOneOptions]) error {
 	if _, err := c.fault("find"); err != nil {
 		return err
+	}
+	if len(opts) == 0 {
+		if ok, err := c.findOne(ctx, filter, out); ok || err != nil {
+			return err
+		}
 	}
 	res := c.c.FindOne(ctx, filter, opts...)
 	if err := res.Err(); err != nil {

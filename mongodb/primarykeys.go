@@ -100,7 +100,8 @@ func (s *Store) indexPrimaryKeys(ctx context.Context, database string) error {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
 	reads.SetMaxOpenConns(8)
-	s.sql = &embeddedSQL{db: reads, tables: byName}
+	reads.SetMaxIdleConns(8) // a new connection reads the whole schema first
+	s.sql = &embeddedSQL{db: reads, tables: byName, stmts: map[string]*sql.Stmt{}}
 	return nil
 }
 

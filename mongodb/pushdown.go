@@ -3,10 +3,12 @@ package mongodb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -35,11 +37,48 @@ type embeddedSQL struct {
 	db *sql.DB
 	// tables maps collection names to FerretDB's tables.
 	tables map[string]string
+
+	mu sync.Mutex
+	// stmts are the queries prepared so far, by text: preparing one took
+	// most of its time (SQLite reads the schema of every table).
+	stmts map[string]*sql.Stmt
+}
+
+// maxStmts bounds the prepared queries (a handful of filter shapes are
+// counted; the bound only guards against a caller making many).
+const maxStmts = 256
+
+// queryRow runs q, prepared once.
+func (e *embeddedSQL) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	e.mu.Lock()
+	st, ok := e.stmts[q]
+	if !ok && len(e.stmts) < maxStmts {
+		var err error
+		if st, err = e.db.PrepareContext(ctx, q); err == nil {
+			e.stmts[q] = st
+			ok = true
+		}
+	}
+	e.mu.Unlock()
+	if !ok {
+		return e.db.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // countSQL returns the query counting the documents of table that match
 // filter, and false when filter is not one SQL counts exactly.
 func countSQL(table string, filter any) (string, []any, bool) {
+	where, args, ok := whereSQL(filter)
+	if !ok {
+		return "", nil, false
+	}
+	return fmt.Sprintf(`SELECT count(*) FROM %q WHERE %s`, table, where), args, true
+}
+
+// whereSQL is filter as an SQL condition on FerretDB's JSON column, and
+// false when SQL cannot say exactly what it says.
+func whereSQL(filter any) (string, []any, bool) {
 	m, ok := filter.(bson.M)
 	if !ok || len(m) == 0 {
 		return "", nil, false
@@ -76,7 +115,7 @@ func countSQL(table string, filter any) (string, []any, bool) {
 			args = append(args, `"`+s+`"`)
 		}
 	}
-	return fmt.Sprintf(`SELECT count(*) FROM %q WHERE %s`, table, strings.Join(where, " AND ")), args, true
+	return strings.Join(where, " AND "), args, true
 }
 
 // count counts the documents of the collection matching filter in SQL;
@@ -95,10 +134,50 @@ func (e *embeddedSQL) count(ctx context.Context, collection string, filter any) 
 		return 0, false, nil
 	}
 	var n int64
-	if err := e.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+	if err := e.queryRow(ctx, q, args...).Scan(&n); err != nil {
 		return 0, true, mapErr(err)
 	}
 	return n, true, nil
+}
+
+// findOne decodes into out a document of the collection matching filter,
+// found in SQL; false when it cannot (as count). The document is then
+// read by its _id with the filter applied again by the store itself, so
+// that one changed in between is not returned; it is looked for by
+// FerretDB then, as before.
+func (c *Collection) findOne(ctx context.Context, filter, out any) (bool, error) {
+	e := c.sql
+	if e == nil {
+		return false, nil
+	}
+	table, ok := e.tables[c.c.Name()]
+	if !ok {
+		return false, nil
+	}
+	if m, ok := filter.(bson.M); ok && len(m) == 1 && m["_id"] != nil {
+		return false, nil // FerretDB finds it by its key
+	}
+	where, args, ok := whereSQL(filter)
+	if !ok {
+		return false, nil
+	}
+	var id sql.NullString
+	err := e.queryRow(ctx, fmt.Sprintf(`SELECT _ferretdb_sjson->>'_id' FROM %q WHERE %s LIMIT 1`, table, where), args...).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, ErrNotFound
+	}
+	if err != nil {
+		return true, mapErr(err)
+	}
+	cur, err := c.c.Aggregate(ctx, bson.A{bson.M{"$match": bson.M{"_id": id.String}}, bson.M{"$match": filter}})
+	if err != nil {
+		return true, mapErr(err)
+	}
+	defer cur.Close(ctx)
+	if !cur.Next(ctx) {
+		return false, mapErr(cur.Err())
+	}
+	return true, mapErr(cur.Decode(out))
 }
 
 // plain reports whether s is stored by FerretDB as itself between quotes
@@ -154,4 +233,30 @@ func sortedKeys(m bson.M) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// Version reads one integer field of the document with the id (a
+// version counter), in SQL on the embedded store, without FerretDB
+// decoding the document: so a copy of a document that is read often and
+// changes seldom can be checked for a fraction of a read. ok is false
+// when it cannot tell (against MongoDB, whose reads are cheap; or no such
+// document, or no such field): read the document instead.
+func (c *Collection) Version(ctx context.Context, id, field string) (v int64, ok bool, err error) {
+	e := c.sql
+	if e == nil || !plain(id, true) || !plain(field, false) {
+		return 0, false, nil
+	}
+	table, found := e.tables[c.c.Name()]
+	if !found {
+		return 0, false, nil
+	}
+	var n sql.NullInt64
+	q := fmt.Sprintf(`SELECT _ferretdb_sjson->>'%s' FROM %q WHERE _ferretdb_sjson->'$._id' = ?`, field, table)
+	switch err := e.queryRow(ctx, q, `"`+id+`"`).Scan(&n); {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, mapErr(err)
+	}
+	return n.Int64, n.Valid, nil
 }

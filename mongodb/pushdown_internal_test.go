@@ -2,6 +2,7 @@ package mongodb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -76,6 +77,20 @@ func TestCountInSQL(t *testing.T) {
 		}
 		if tc.sql && len(tc.filter) > 0 && tc.filter["event"] != "e9" && tc.filter["event"] != "" && got == 0 {
 			t.Errorf("%v matched nothing: the comparison proves nothing", tc.filter)
+		}
+		// One document found the same way: one FerretDB says matches, or
+		// none when FerretDB finds none.
+		var doc bson.M
+		err = c.FindOne(ctx, tc.filter, &doc)
+		switch {
+		case want == 0 && !errors.Is(err, ErrNotFound):
+			t.Errorf("%v: found %v, %v; FerretDB finds none", tc.filter, doc, err)
+		case want > 0 && err != nil:
+			t.Errorf("%v: %v; FerretDB finds %d", tc.filter, err, want)
+		case want > 0:
+			if ok, err := c.matchByID(ctx, doc["_id"].(string), tc.filter); err != nil || !ok {
+				t.Errorf("%v: found %v, which does not match (%v)", tc.filter, doc["_id"], err)
+			}
 		}
 	}
 	// The count uses FerretDB's index rather than reading the table.

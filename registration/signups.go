@@ -276,7 +276,8 @@ func (s *Signups) settle(ctx context.Context, ev *events.Event, reg *Registratio
 // for what is bought (a 422 on the code otherwise).
 func (s *Signups) open(ctx context.Context, slug, raw string, fits func(*events.Code) bool) (*events.Event, *events.Code, time.Time, error) {
 	now := s.d.clock()
-	ev, err := s.d.events.Get(ctx, slug)
+	// Its terms: the seats are claimed on a fresh read.
+	ev, err := s.d.events.Terms(ctx, slug)
 	if err != nil {
 		return nil, nil, now, err
 	}
