@@ -12,6 +12,7 @@ import (
 
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/privacy"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // Service creates, changes and reads events, and keeps what each version
@@ -168,6 +169,12 @@ func (c *copies) put(slug string, e *Event) {
 		clear(c.m)
 	}
 	c.m[slug] = e
+}
+
+func (c *copies) drop(slug string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, slug)
 }
 
 // List returns every event in date order.
@@ -346,6 +353,20 @@ func (s *Service) Cancel(ctx context.Context, slug string) (bool, error) {
 		return false, err
 	}
 	return s.store.cancel(ctx, slug, s.now().UTC().Truncate(time.Millisecond))
+}
+
+// Delete removes a cancelled event and its codes; its registrations are
+// the registration package's to erase first (registration.Retention's
+// EraseEvent). What it promised stays: promises are kept once, for good.
+func (s *Service) Delete(ctx context.Context, slug string) error {
+	if _, err := s.codes.c.DeleteMany(ctx, bson.M{"event": slug}); err != nil {
+		return fmt.Errorf("delete codes: %w", err)
+	}
+	if _, err := s.store.c.DeleteOne(ctx, bson.M{"_id": slug, "cancelledAt": bson.M{"$exists": true}}); err != nil {
+		return fmt.Errorf("delete event: %w", err)
+	}
+	s.copies.drop(slug)
+	return nil
 }
 
 // CancellationDone records that every registration of a cancelled event

@@ -25,12 +25,28 @@ import (
 // _ferretdb_sjson->'field' is the expression those indexes are on).
 //
 // Only a filter whose meaning in SQL is exactly MongoDB's is counted so:
-// each key a plain top-level field name, each value a plain string (see
-// plain) or {$in: [plain strings]}. A field counted so holds a string in
-// every document, never an array of them (MongoDB would also match an
-// array holding the value; this does not); the fields counted today
-// (event, status, emailKey, _id) do. Any other filter is counted by
+// each key a field of stringFields (or _id), each value a plain string
+// (see plain) or {$in: [plain strings]}. Any other filter is counted by
 // FerretDB, as before.
+
+// stringFields are the fields SQL may match, by collection: each holds a
+// string in every document, never an array of them (MongoDB also matches
+// an array holding the value; SQL would not: a disclosure chunk's
+// registrations, say, are not here). A field left out is only slower.
+var stringFields = map[string][]string{
+	Registrations:  {"event", "status", "emailKey", "activeKey", "order"},
+	Orders:         {"event", "submission", "status"},
+	Invoices:       {"registration", "kind", "event"},
+	Codes:          {"event"},
+	Tokens:         {"role"},
+	StaffAccounts:  {"email", "linkHash"},
+	HookDeliveries: {"endpoint"},
+}
+
+// stringField says whether SQL may match the collection's field.
+func stringField(collection, field string) bool {
+	return field == "_id" || slices.Contains(stringFields[collection], field)
+}
 
 // embeddedSQL is the embedded store's own read connection to its file.
 type embeddedSQL struct {
@@ -68,8 +84,8 @@ func (e *embeddedSQL) queryRow(ctx context.Context, q string, args ...any) *sql.
 
 // countSQL returns the query counting the documents of table that match
 // filter, and false when filter is not one SQL counts exactly.
-func countSQL(table string, filter any) (string, []any, bool) {
-	where, args, ok := whereSQL(filter)
+func countSQL(collection, table string, filter any) (string, []any, bool) {
+	where, args, ok := whereSQL(collection, filter)
 	if !ok {
 		return "", nil, false
 	}
@@ -78,7 +94,7 @@ func countSQL(table string, filter any) (string, []any, bool) {
 
 // whereSQL is filter as an SQL condition on FerretDB's JSON column, and
 // false when SQL cannot say exactly what it says.
-func whereSQL(filter any) (string, []any, bool) {
+func whereSQL(collection string, filter any) (string, []any, bool) {
 	m, ok := filter.(bson.M)
 	if !ok || len(m) == 0 {
 		return "", nil, false
@@ -88,7 +104,7 @@ func whereSQL(filter any) (string, []any, bool) {
 		args  []any
 	)
 	for _, field := range sortedKeys(m) {
-		if !plain(field, false) {
+		if !plain(field, false) || !stringField(collection, field) {
 			return "", nil, false
 		}
 		col := "_ferretdb_sjson->'" + field + "'"
@@ -129,7 +145,7 @@ func (e *embeddedSQL) count(ctx context.Context, collection string, filter any) 
 	if !ok {
 		return 0, false, nil
 	}
-	q, args, ok := countSQL(table, filter)
+	q, args, ok := countSQL(collection, table, filter)
 	if !ok {
 		return 0, false, nil
 	}
@@ -157,7 +173,7 @@ func (c *Collection) findOne(ctx context.Context, filter, out any) (bool, error)
 	if m, ok := filter.(bson.M); ok && len(m) == 1 && m["_id"] != nil {
 		return false, nil // FerretDB finds it by its key
 	}
-	where, args, ok := whereSQL(filter)
+	where, args, ok := whereSQL(c.c.Name(), filter)
 	if !ok {
 		return false, nil
 	}

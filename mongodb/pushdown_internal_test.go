@@ -57,10 +57,11 @@ func TestCountInSQL(t *testing.T) {
 		{bson.M{"status": bson.M{"$ne": "confirmed"}}, false},
 		{bson.M{"status": bson.M{"$in": bson.A{}}}, false},
 		{bson.M{"guardian.confirmedAt": "x"}, false},
+		{bson.M{"sealed": "x"}, false}, // not a field known to hold strings
 		{bson.M{"$or": bson.A{bson.M{"event": "e1"}, bson.M{"event": "e2"}}}, false},
 		{bson.M{}, false},
 	} {
-		_, _, ok := countSQL("t", tc.filter)
+		_, _, ok := countSQL(Registrations, "t", tc.filter)
 		if ok != tc.sql {
 			t.Errorf("%v counted in SQL: %v, want %v", tc.filter, ok, tc.sql)
 		}
@@ -93,8 +94,21 @@ func TestCountInSQL(t *testing.T) {
 			}
 		}
 	}
+	// A field holding an array is left to FerretDB, which matches its
+	// elements.
+	chunks := s.Collection(DisclosureChunks)
+	if err := chunks.InsertOne(ctx, bson.M{"_id": "c1", "registrations": bson.A{"r1", "r2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := countSQL(DisclosureChunks, "t", bson.M{"registrations": "r2"}); ok {
+		t.Error("an array field is matched in SQL")
+	}
+	if n, err := chunks.Count(ctx, bson.M{"registrations": "r2"}); err != nil || n != 1 {
+		t.Errorf("chunks holding r2: %d, %v", n, err)
+	}
+
 	// The count uses FerretDB's index rather than reading the table.
-	q, args, _ := countSQL(s.sql.tables[Registrations], bson.M{"event": "e1", "emailKey": "k4"})
+	q, args, _ := countSQL(Registrations, s.sql.tables[Registrations], bson.M{"event": "e1", "emailKey": "k4"})
 	var id, parent, unused int
 	var plan string
 	if err := s.sql.db.QueryRowContext(ctx, "EXPLAIN QUERY PLAN "+q, args...).Scan(&id, &parent, &unused, &plan); err != nil {

@@ -2,7 +2,6 @@ package registration
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -479,7 +478,7 @@ func dedupe(errs privacy.Errors) privacy.Errors {
 // newOrder builds the order document, the buyer's values sealed, and the
 // buyer's order token.
 func (s *Signups) newOrder(ev *events.Event, r *OrderRequest, o *checkedOrder, now time.Time) (*Order, *keyDoc, string, error) {
-	id := rand.Text()
+	id := newID(now)
 	token := newToken(orderTokenPrefix, id)
 	lang := r.Lang
 	if lang == "" {
@@ -495,7 +494,7 @@ func (s *Signups) newOrder(ev *events.Event, r *OrderRequest, o *checkedOrder, n
 		order.Code = ev.Slug + "/" + events.NormalizeCode(r.Code)
 	}
 	for range o.people {
-		order.Participants = append(order.Participants, rand.Text())
+		order.Participants = append(order.Participants, newID(now))
 	}
 	if r.SubmissionKey != "" {
 		sum := sha256.Sum256([]byte(r.SubmissionKey))

@@ -415,3 +415,90 @@ func (s *Retention) Changes(ctx context.Context) ([]RetentionChange, error) {
 	err := s.changes.All(ctx, bson.M{}, &out, options.Find().SetSort(bson.D{{Key: "at", Value: 1}}))
 	return out, err
 }
+
+// ErrEventSells: an event that sells anything, or whose registrations
+// hold a payment or an invoice, keeps its records (bookkeeping keeps them
+// five years): it can be cancelled, not erased.
+var ErrEventSells = errors.New("event sells or has payment records")
+
+// RuleEventErased is the purge rule of the values of an erased event.
+const RuleEventErased = "event_erased"
+
+// EraseEvent erases a free event and everything its sign-ups left: for an
+// event made by mistake or for a test (pamelding loadtest's rushes). The
+// event is cancelled first, so that sign-ups stop; then each
+// registration's and order's data keys are destroyed (from then on no
+// copy of their values can be opened, not even from a backup), their
+// documents deleted, and the event with its codes. Nobody is mailed: no
+// address is left to mail (to tell participants, cancel the event
+// instead). The disclosure log stays (what was shown to whom, by id), and
+// a purge receipt counts what went.
+func (s *Retention) EraseEvent(ctx context.Context, slug string) (*PurgeReceipt, error) {
+	ev, err := s.d.events.Get(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	if ev.Paid() {
+		return nil, ErrEventSells
+	}
+	regs, err := s.d.Store.ofEvent(ctx, slug)
+	if err != nil {
+		return nil, fmt.Errorf("erase event: %w", err)
+	}
+	for _, r := range regs {
+		if p := r.Payment; p != nil && (p.PaidAmount > 0 || p.InvoiceNumber != 0) {
+			return nil, ErrEventSells
+		}
+	}
+	if _, err := s.d.events.Cancel(ctx, slug); err != nil {
+		return nil, err
+	}
+	ctx = context.WithoutCancel(ctx) // once begun, it is finished
+	now := s.d.now().UTC().Truncate(time.Millisecond)
+	rec := &PurgeReceipt{ID: rand.Text(), At: now, Values: []PurgeCount{}}
+	counts := map[string]int{}
+	// Twice: the second time for sign-ups that were being written as the
+	// event closed.
+	for range 2 {
+		if regs, err = s.d.Store.ofEvent(ctx, slug); err != nil {
+			return nil, fmt.Errorf("erase event: %w", err)
+		}
+		var orders []Order
+		if err := s.d.Store.orders.All(ctx, bson.M{"event": slug}, &orders, options.Find().SetProjection(bson.M{"_id": 1})); err != nil {
+			return nil, fmt.Errorf("erase event: %w", err)
+		}
+		ids := make([]string, 0, len(regs)+len(orders))
+		for _, r := range regs {
+			ids = append(ids, r.ID)
+			for key := range r.Sealed {
+				counts[key]++
+			}
+		}
+		for _, o := range orders {
+			ids = append(ids, o.ID)
+		}
+		if err := s.d.Store.vault.destroyEach(ctx, ids); err != nil {
+			return nil, err
+		}
+		n, err := s.d.Store.deleteEvent(ctx, slug)
+		if err != nil {
+			return nil, err
+		}
+		rec.RegistrationsDeleted += int(n)
+	}
+	if err := s.d.Store.vault.checkpoint(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.d.events.Delete(ctx, slug); err != nil {
+		return nil, err
+	}
+	for field, n := range counts {
+		rec.Values = append(rec.Values, PurgeCount{Event: slug, Field: field, Rule: RuleEventErased, Count: n})
+	}
+	sort.Slice(rec.Values, func(i, j int) bool { return rec.Values[i].Field < rec.Values[j].Field })
+	if err := s.purges.InsertOne(ctx, rec); err != nil {
+		return nil, err
+	}
+	s.d.log.InfoContext(ctx, "event erased", "event", slug, "registrations", rec.RegistrationsDeleted)
+	return rec, nil
+}

@@ -2,7 +2,6 @@ package registration
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -374,7 +373,7 @@ func (s *Signups) startCheckout(ctx context.Context, reg *Registration, ev *even
 // the event's form as the participant sees it.
 func (s *Signups) newRegistration(ev *events.Event, c *checked, r SignupRequest, ch Channel, now time.Time, id string) (*Registration, *keyDoc, string, error) {
 	if id == "" {
-		id = rand.Text()
+		id = newID(now)
 	}
 	token := newManageToken(id)
 	lang := r.Lang

@@ -1039,6 +1039,19 @@ func (s *Store) deleteExpired(ctx context.Context, reg *Registration) (bool, err
 	return ok, nil
 }
 
+// deleteEvent deletes an erased event's registrations and orders (their
+// keys destroyed first) and says how many registrations went.
+func (s *Store) deleteEvent(ctx context.Context, slug string) (int64, error) {
+	n, err := s.c.DeleteMany(ctx, bson.M{"event": slug})
+	if err != nil {
+		return n, fmt.Errorf("delete registrations: %w", err)
+	}
+	if _, err := s.orders.DeleteMany(ctx, bson.M{"event": slug}); err != nil {
+		return n, fmt.Errorf("delete orders: %w", err)
+	}
+	return n, nil
+}
+
 // ----- hooks (called by package webhooks) -----
 
 // HooksDispatched removes hook events that became deliveries; hooksAt,

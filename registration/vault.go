@@ -313,6 +313,17 @@ func (v *vault) destroyAll(ctx context.Context, id string) error {
 	return nil
 }
 
+// destroyEach destroys the data keys of many registrations (or orders),
+// a thousand to a write.
+func (v *vault) destroyEach(ctx context.Context, ids []string) error {
+	for chunk := range slices.Chunk(ids, 1000) {
+		if _, err := v.c.DeleteMany(ctx, bson.M{"_id": bson.M{"$in": chunk}}); err != nil {
+			return fmt.Errorf("destroy data keys: %w", err)
+		}
+	}
+	return nil
+}
+
 // checkpoint makes destroyed keys gone from the key store's log too.
 func (v *vault) checkpoint(ctx context.Context) error {
 	if err := v.store.Checkpoint(ctx); err != nil {

@@ -125,3 +125,15 @@ func handleListCodes(s *events.Service) fiber.Handler {
 		return c.JSON(codeList{Codes: cs})
 	}
 }
+
+// handleEraseEvent erases a free event and what its sign-ups left (see
+// registration.Retention.EraseEvent).
+func handleEraseEvent(r *registration.Retention) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		rec, err := r.EraseEvent(c.UserContext(), c.Params("slug"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(rec)
+	}
+}

@@ -1,12 +1,15 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/pamelding/pamelding/mongodb"
+	"github.com/pamelding/pamelding/registration"
 	"github.com/pamelding/pamelding/staff"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 func TestCreateEvent(t *testing.T) {
@@ -306,4 +309,79 @@ func TestPatchEvent(t *testing.T) {
 func TestUnknownRoute(t *testing.T) {
 	e := newEnv(t)
 	mustProblem(t, e.do(t, "GET", "/api/v1/nope", "", nil), 404)
+}
+
+// TestEraseEvent: a free event made for a test goes with everything its
+// sign-ups left (data keys first), and only that; an event that sells
+// something keeps its records.
+func TestEraseEvent(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.mustEvent(t, "rush", func(b map[string]any) { delete(b, "price") })
+	e.mustEvent(t, "konf", nil)
+	var ids []string
+	for _, addr := range []string{"a@example.no", "b@example.no", "c@example.no"} {
+		ids = append(ids, e.mustSignup(t, "rush", person(addr)).ID)
+	}
+	kept := e.mustSignup(t, "konf", person("kari@example.no"))
+	for _, id := range append(ids, kept.ID) {
+		if len(e.keysOf(t, id)) == 0 {
+			t.Fatalf("registration %s has no data keys to destroy", id)
+		}
+	}
+	regs := e.store.Collection(mongodb.Registrations)
+	countOf := func(slug string) int64 {
+		n, err := regs.Count(ctx, bson.M{"event": slug})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// An organiser may not; an event that sells keeps everything.
+	org := e.token(t, staff.CreateRequest{Name: "Org", Role: staff.Organiser})
+	if r := e.do(t, "DELETE", "/api/v1/events/rush", org, nil); r.status != 403 {
+		t.Errorf("organiser erased an event: %d %s", r.status, r.body)
+	}
+	mustProblem(t, e.do(t, "DELETE", "/api/v1/events/konf", adminToken, nil), 409)
+	if r := e.do(t, "GET", "/api/v1/events/konf", "", nil); r.status != 200 || countOf("konf") != 1 || len(e.keysOf(t, kept.ID)) == 0 {
+		t.Fatalf("a refused erasure changed something: %d, %d registrations", r.status, countOf("konf"))
+	}
+
+	r := e.do(t, "DELETE", "/api/v1/events/rush", adminToken, nil)
+	if r.status != 200 {
+		t.Fatalf("erase: %d %s", r.status, r.body)
+	}
+	var rec registration.PurgeReceipt
+	r.json(t, &rec)
+	if rec.RegistrationsDeleted != 3 || len(rec.Values) == 0 {
+		t.Errorf("receipt %+v", rec)
+	}
+	for _, v := range rec.Values {
+		if v.Rule != registration.RuleEventErased || v.Count != 3 || v.Event != "rush" {
+			t.Errorf("receipt value %+v", v)
+		}
+	}
+	for _, id := range ids {
+		if k := e.keysOf(t, id); len(k) != 0 {
+			t.Errorf("keys of %s left: %v", id, k)
+		}
+	}
+	if n := countOf("rush"); n != 0 {
+		t.Errorf("%d registrations left", n)
+	}
+	if r := e.do(t, "GET", "/api/v1/events/rush", "", nil); r.status != 404 {
+		t.Errorf("erased event answers %d", r.status)
+	}
+	if r := e.do(t, "POST", "/api/v1/events/rush/registrations", "", person("d@example.no")); r.status != 404 {
+		t.Errorf("sign-up to an erased event: %d %s", r.status, r.body)
+	}
+	// The other event is untouched, and the slug can be used again.
+	if countOf("konf") != 1 || len(e.keysOf(t, kept.ID)) == 0 {
+		t.Error("erasing one event touched another")
+	}
+	e.mustEvent(t, "rush", func(b map[string]any) { delete(b, "price") })
+	if n := countOf("rush"); n != 0 {
+		t.Errorf("a new event of the slug has %d registrations", n)
+	}
 }

@@ -67,6 +67,7 @@ var domainErrors = []struct {
 	{events.ErrCodeUsedUp, http.StatusConflict, "code_used_up", "The code was used as often as it may be."},
 	{events.ErrCodeTaken, http.StatusConflict, "code_taken", "The event has that code already."},
 	{events.ErrNoCategory, http.StatusConflict, "not_on_sale", "The category is no longer on sale."},
+	{registration.ErrEventSells, http.StatusConflict, "event_sells", "The event sells something or holds payment records, which bookkeeping keeps: cancel it instead."},
 	{registration.ErrNotFound, http.StatusNotFound, "not_found", "No such registration."},
 	{registration.ErrTicketInvalid, http.StatusNotFound, "not_a_ticket", "This is not a ticket of this event."},
 	{registration.ErrTicketCancelled, http.StatusConflict, "ticket_cancelled", "The registration was cancelled, expired or deleted: no entry."},

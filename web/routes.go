@@ -113,6 +113,7 @@ func routes(f *fiber.App, d Deps, ps *pageState) {
 	v1.Get("/events/:slug", handleGetEvent(a.Events))
 	v1.Get("/events/:slug/staff", staffOnly(staff.Admin, staff.Organiser), requireEvent, handleGetEventStaff(a))
 	v1.Patch("/events/:slug", staffOnly(staff.Admin, staff.Organiser), requireEvent, handlePatchEvent(a))
+	v1.Delete("/events/:slug", staffOnly(staff.Admin), requireEvent, handleEraseEvent(a.Retention))
 	v1.Post("/events/:slug/registrations", signupLimit, idem, handleSignup(a.Signups, a.Metrics))
 	v1.Post("/events/:slug/orders", signupLimit, idem, handleOrder(a.Signups, a.Metrics))
 	v1.Get("/orders/me", buyer, handleOrderView())

@@ -49,7 +49,8 @@ const loadtestHelp = `A rush of sign-ups at the real HTTP server. Without -url i
 server itself on an empty temporary data directory, then the same rush at
 a bare server (one seat decrement and one insert per sign-up on the same
 embedded store) as the floor to compare with; with -url it targets a
-running one (whose admin token is PAMELDING_ADMIN_TOKEN). It then reads the
+running one (whose admin token is PAMELDING_ADMIN_TOKEN), and afterwards
+erases the free event it made with its registrations unless -keep. It reads the
 registrations back and counts oversold seats and 201s missing from the
 store, and exits 1 if either is not zero, or if any answer was neither 201
 nor 409 (a 429 is the server's per-address limit: run it against a server
@@ -92,6 +93,7 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long a client waits for one answer before counting it as other")
 	floor := fs.Bool("floor", true, "also rush a bare decrement-and-insert server on the same store, for the ratio (without -url)")
+	keep := fs.Bool("keep", false, "with -url: keep the rush event and its registrations (by default they are erased after the run)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the rush (client and the server it starts) to this file, for go tool pprof")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -142,6 +144,15 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 	}
 	w0 := writtenBytes()
 	res, err := rush(ctx, base, admin, *slug, *seats, *requests, *clients, *timeout)
+	if *target != "" && !*keep && !errors.Is(err, errNoEvent) {
+		// A server of one's own goes with its data directory; one
+		// elsewhere keeps only what it is told to.
+		if n, eerr := eraseEvent(ctx, base, admin, *slug); eerr != nil {
+			fmt.Fprintf(stderr, "the rush event %s was not erased: %v\n", *slug, eerr)
+		} else {
+			fmt.Fprintf(stderr, "erased the rush event %s and its %d registrations (-keep keeps them)\n", *slug, n)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -181,6 +192,25 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 	return nil
 }
 
+// errNoEvent: the rush event was not made.
+var errNoEvent = errors.New("no rush event")
+
+// eraseEvent erases the rush event with what its sign-ups left, and says
+// how many registrations went.
+func eraseEvent(ctx context.Context, base, admin, slug string) (int, error) {
+	st, b, err := call(ctx, http.DefaultClient, "DELETE", base+"/api/v1/events/"+slug, admin, nil)
+	if err != nil {
+		return 0, err
+	}
+	if st != 200 {
+		return 0, fmt.Errorf("%d %s", st, b)
+	}
+	var rec struct {
+		Deleted int `json:"registrationsDeleted"`
+	}
+	return rec.Deleted, json.Unmarshal(b, &rec)
+}
+
 func waitHealthy(ctx context.Context, base string, done <-chan error) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -212,7 +242,7 @@ func rush(ctx context.Context, base, admin, slug string, seats, requests, client
 		"organiser": map[string]string{"name": "Load", "privacyEmail": "load@example.no"},
 	}
 	if st, b, err := call(ctx, client, "POST", base+"/api/v1/events", admin, ev); err != nil || st != 201 {
-		return nil, fmt.Errorf("create event: %d %s %v", st, b, err)
+		return nil, fmt.Errorf("create event: %d %s %v: %w", st, b, err, errNoEvent)
 	}
 
 	res, created, err := fire(ctx, client, base+"/api/v1/events/"+slug+"/registrations", requests, clients)

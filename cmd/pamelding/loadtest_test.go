@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -67,5 +68,25 @@ func TestLoadtestAgainstLimit(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "floor") {
 		t.Errorf("a floor measured beside a server elsewhere:\n%s", out.String())
+	}
+	// The rush event went with its registrations; with -keep it stays.
+	events := func() string {
+		t.Helper()
+		resp, err := http.Get("http://" + addr + "/api/v1/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if strings.Contains(events(), "rush-") || !regexp.MustCompile(`201 [1-9]`).MatchString(out.String()) {
+		t.Errorf("the rush event is left, or there was no rush to erase: %s\n%s", events(), out.String())
+	}
+	var errOut bytes.Buffer
+	_ = run(context.Background(), []string{"pamelding", "loadtest", "-url", "http://" + addr, "-seats", "5", "-requests", "5", "-clients", "1", "-event", "kept", "-keep"},
+		func(k string) string { return env[k] }, io.Discard, &errOut)
+	if !strings.Contains(events(), `"kept"`) || strings.Contains(errOut.String(), "erased") {
+		t.Errorf("-keep did not keep the event: %s\n%s", events(), errOut.String())
 	}
 }
