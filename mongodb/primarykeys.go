@@ -99,8 +99,8 @@ func (s *Store) indexPrimaryKeys(ctx context.Context, database string) error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
-	reads.SetMaxOpenConns(8)
-	reads.SetMaxIdleConns(8) // a new connection reads the whole schema first
+	reads.SetMaxOpenConns(16)
+	reads.SetMaxIdleConns(16) // a new connection reads the whole schema first
 	s.sql = &embeddedSQL{db: reads, tables: byName, stmts: map[string]*sql.Stmt{}}
 	return nil
 }

@@ -112,6 +112,12 @@ func (s *Signups) commitGroup(slug string, group []*pending) {
 		if ev, err = s.d.events.Get(ctx, slug); err != nil {
 			break
 		}
+		if !ev.RegistrationOpen(s.d.clock()) {
+			// Closed, cancelled or being erased since its sign-ups were
+			// checked.
+			err = ErrRegistrationClosed
+			break
+		}
 		fits, total = ev.Fit(claims)
 		if total.Total() == 0 && len(total) == 0 {
 			break

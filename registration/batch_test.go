@@ -12,6 +12,7 @@ import (
 	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // TestGroupCommit: sign-ups arriving together are written in groups,
@@ -105,4 +106,38 @@ func TestGroupCommit(t *testing.T) {
 		t.Errorf("%d inserts of registrations for 52 stored: no group commit", n)
 	}
 	t.Logf("%d inserts for 52 registrations", inserts.Load())
+}
+
+// TestGroupClosedMeanwhile: a sign-up checked while registration was
+// open, whose group is written after the event was cancelled (or is
+// being erased), is refused: the group reads the event afresh, and
+// nothing is stored or claimed.
+func TestGroupClosedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	var once sync.Once
+	cancelled := false
+	f.db.InjectFaults(func(coll, op string) mongodb.Fault {
+		// The sign-up counts the address's other registrations after it
+		// was checked and before its group is written.
+		if coll == mongodb.Registrations && op == "count" {
+			once.Do(func() {
+				ok, err := f.ev.Cancel(ctx, "gala")
+				cancelled = ok && err == nil
+			})
+		}
+		return mongodb.NoFault
+	})
+	defer f.db.InjectFaults(nil)
+	_, err := f.app.Signups.Signup(ctx, "gala", registration.SignupRequest{Fields: map[string]string{"name": "Kari", "email": "kari@example.no"}}, registration.API)
+	if !cancelled {
+		t.Fatal("precondition: the event was not cancelled between check and commit")
+	}
+	if !errors.Is(err, registration.ErrRegistrationClosed) {
+		t.Errorf("err = %v, want registration closed", err)
+	}
+	ev, _ := f.ev.Get(ctx, "gala")
+	if n, _ := f.db.Collection(mongodb.Registrations).Count(ctx, bson.M{"event": "gala"}); n != 0 || ev.SeatsLeft != ev.Capacity {
+		t.Errorf("%d registrations stored, %d of %d seats left", n, ev.SeatsLeft, ev.Capacity)
+	}
 }
