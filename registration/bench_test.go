@@ -9,6 +9,7 @@ import (
 
 	"github.com/pamelding/pamelding/events"
 	"github.com/pamelding/pamelding/events/eventstest"
+	"github.com/pamelding/pamelding/mongodb"
 	"github.com/pamelding/pamelding/privacy"
 	"github.com/pamelding/pamelding/registration"
 )
@@ -29,6 +30,7 @@ func BenchmarkSignup(b *testing.B) {
 	var n atomic.Int64
 	b.SetParallelism(32) // × GOMAXPROCS(2) = 64 goroutines
 	b.ReportAllocs()
+	w0 := mongodb.WrittenBytes()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -42,4 +44,11 @@ func BenchmarkSignup(b *testing.B) {
 			}
 		}
 	})
+	b.StopTimer()
+	// What a sign-up cost the disk: the store runs in this process.
+	if w1 := mongodb.WrittenBytes(); w0 >= 0 && w1 > w0 {
+		b.ReportMetric(float64(w1-w0)/float64(b.N), "disk-B/op")
+	} else if w0 >= 0 {
+		b.Error("nothing was written to disk: the sign-ups were not stored")
+	}
 }

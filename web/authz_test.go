@@ -116,6 +116,7 @@ var authz = map[string]access{
 	"POST /api/v1/events":                           globalOf(staff.Admin, staff.Organiser),
 	"GET /api/v1/events/:slug":                      public(),
 	"PATCH /api/v1/events/:slug":                    scopedTo(staff.Admin, staff.Organiser),
+	"DELETE /api/v1/events/:slug":                   scopedTo(staff.Admin),
 	"GET /api/v1/events/:slug/staff":                scopedTo(staff.Admin, staff.Organiser),
 	"POST /api/v1/events/:slug/registrations":       public(),
 	"GET /api/v1/events/:slug/registrations":        scopedTo(staff.Admin, staff.Organiser, staff.Catering, staff.Finance),

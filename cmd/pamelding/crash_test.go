@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -79,7 +80,12 @@ func TestKillDuringRush(t *testing.T) {
 	env := []string{"PAMELDING_DATA_DIR=" + dir, "PAMELDING_ADMIN_TOKEN=" + testAdminToken, "PAMELDING_SIGNUP_RATE=0", "PAMELDING_LOG_LEVEL=error"}
 	c := startChild(t, env)
 	client := &http.Client{Timeout: 30 * time.Second}
-	const seats = 3000
+	// CI kills after 300 of 3,000; PAMELDING_TEST_CRASH_SEATS=16000 kills
+	// in the middle of the README's rush.
+	seats, killAt := 3000, int64(300)
+	if v, err := strconv.Atoi(os.Getenv("PAMELDING_TEST_CRASH_SEATS")); err == nil && v > 0 {
+		seats, killAt = v, int64(v/2)
+	}
 	ev := event("crash")
 	ev["capacity"] = seats
 	if st, b, err := call(context.Background(), client, "POST", c.url+"/api/v1/events", testAdminToken, ev); err != nil || st != 201 {
@@ -89,11 +95,11 @@ func TestKillDuringRush(t *testing.T) {
 	var created sync.Map
 	var n201, next atomic.Int64
 	var wg sync.WaitGroup
-	for range 32 {
+	for range 64 {
 		wg.Go(func() {
 			for {
 				i := next.Add(1)
-				if i > seats {
+				if i > int64(seats) {
 					return
 				}
 				st, b, err := call(context.Background(), client, "POST", c.url+"/api/v1/events/crash/registrations", "",
@@ -107,12 +113,12 @@ func TestKillDuringRush(t *testing.T) {
 			}
 		})
 	}
-	// Killed once 300 sign-ups were answered, or, on a machine too
+	// Killed once killAt sign-ups were answered, or, on a machine too
 	// loaded to answer that many, when the clients gave up: the check
 	// below holds either way, and it never waits forever.
 	clientsDone := make(chan struct{})
 	go func() { wg.Wait(); close(clientsDone) }()
-	for waiting := true; waiting && n201.Load() < 300; {
+	for waiting := true; waiting && n201.Load() < killAt; {
 		select {
 		case <-clientsDone:
 			waiting = false

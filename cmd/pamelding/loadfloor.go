@@ -87,35 +87,17 @@ func rushFloor(ctx context.Context, seats, requests, clients int, timeout time.D
 	defer srv.Close()
 
 	client := &http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
-	w0 := writtenBytes()
+	w0 := mongodb.WrittenBytes()
 	res, _, err := fire(ctx, client, "http://"+ln.Addr().String()+"/signup", requests, clients)
 	if err != nil {
 		return nil, err
 	}
 	out := &floorResult{Elapsed: res.Elapsed, Created: res.Created, Full: res.Full, P99: res.P99}
-	if w1 := writtenBytes(); w0 >= 0 && w1 >= w0 {
+	if w1 := mongodb.WrittenBytes(); w0 >= 0 && w1 >= w0 {
 		out.WrittenPerSignup = (w1 - w0) / int64(requests)
 	}
 	if res.Created != seats || res.Other+res.Limited > 0 {
 		return out, errors.New("the floor server did not sell exactly its seats: " + strconv.Itoa(res.Created) + " of " + strconv.Itoa(seats))
 	}
 	return out, nil
-}
-
-// writtenBytes is what this process has had written to disk so far
-// (/proc/self/io's write_bytes; the embedded store runs in it); -1 where
-// the system does not say.
-func writtenBytes() int64 {
-	b, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-				return n
-			}
-		}
-	}
-	return -1
 }

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pamelding/pamelding/mongodb"
 	"github.com/spf13/cobra"
 )
 
@@ -142,7 +143,7 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 		}
 		defer pprof.StopCPUProfile()
 	}
-	w0 := writtenBytes()
+	w0 := mongodb.WrittenBytes()
 	res, err := rush(ctx, base, admin, *slug, *seats, *requests, *clients, *timeout)
 	if *target != "" && !*keep && !errors.Is(err, errNoEvent) {
 		// A server of one's own goes with its data directory; one
@@ -156,7 +157,7 @@ func loadtestCmd(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	if w1 := writtenBytes(); *target == "" && w0 >= 0 && w1 >= w0 {
+	if w1 := mongodb.WrittenBytes(); *target == "" && w0 >= 0 && w1 >= w0 {
 		res.WrittenPerSignup = (w1 - w0) / int64(res.Requests)
 	}
 	if *target == "" && *floor {
