@@ -285,14 +285,17 @@ func (s *Signups) Order(ctx context.Context, slug string, r OrderRequest, ch Cha
 		}
 	}
 	s.numberBibs(ctx, ev, regs...)
-	for i, reg := range regs {
-		if err := s.d.Store.insert(ctx, reg, regKeys[i]); err != nil {
-			// Every registration of the order is deleted, one whose
-			// insert answer was lost included; then nothing holds the
-			// seats.
-			s.abortOrder(ctx, order, claim)
-			return nil, err
-		}
+	// The participants' keys in one insert, their registrations in
+	// another (as a sign-up group's).
+	failed, err := s.d.Store.insertGroup(ctx, regs, func(i int) *keyDoc { return regKeys[i] })
+	for _, e := range failed {
+		err = errors.Join(err, e)
+	}
+	if err != nil {
+		// Every registration of the order is deleted, one whose insert
+		// answer was lost included; then nothing holds the seats.
+		s.abortOrder(ctx, order, claim)
+		return nil, err
 	}
 	if err := s.d.Store.placeOrder(ctx, order.ID, now); err != nil {
 		if errors.Is(err, ErrWrongState) {

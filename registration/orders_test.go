@@ -35,6 +35,14 @@ func TestOrderRush(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.twoCategories(t, false)
+	var inserts atomic.Int64
+	f.db.InjectFaults(func(coll, op string) mongodb.Fault {
+		if coll == mongodb.Registrations && op == "insert" {
+			inserts.Add(1)
+		}
+		return mongodb.NoFault
+	})
+	defer f.db.InjectFaults(nil)
 
 	var mu sync.Mutex
 	placed := map[string]int{} // seats, by category
@@ -67,6 +75,10 @@ func TestOrderRush(t *testing.T) {
 	}
 	if orders+refused != 192 || orders == 0 || refused == 0 {
 		t.Errorf("%d orders placed, %d refused, of 192", orders, refused)
+	}
+	// An order's registrations go in one insert.
+	if n := inserts.Load(); n != int64(orders) || placed["full"]+placed["dag"] <= orders {
+		t.Errorf("%d inserts of registrations for %d orders of %d participants", n, orders, placed["full"]+placed["dag"])
 	}
 	// All or nothing: the registrations are exactly the placed orders'
 	// participants, each order whole.
