@@ -163,11 +163,12 @@ func TestOrderSweep(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.twoCategories(t, false)
-	// The third registration's insert answer is lost: the order is undone
-	// at once, that registration included.
+	// The answer to the insert of the order's registrations (one insert
+	// for all four) is lost: the order is undone at once, the
+	// registrations written included.
 	var inserts atomic.Int32
 	f.db.InjectFaults(func(coll, op string) mongodb.Fault {
-		if coll == mongodb.Registrations && op == "insert" && inserts.Add(1) == 3 {
+		if coll == mongodb.Registrations && op == "insert" && inserts.Add(1) == 1 {
 			return mongodb.FailAfter // committed, answer lost
 		}
 		return mongodb.NoFault
@@ -176,6 +177,9 @@ func TestOrderSweep(t *testing.T) {
 	f.db.InjectFaults(nil)
 	if err == nil {
 		t.Fatal("an order whose insert failed was placed")
+	}
+	if inserts.Load() != 1 {
+		t.Fatalf("precondition: %d inserts of registrations, want the one whose answer was lost", inserts.Load())
 	}
 	if n, _ := f.db.Collection(mongodb.Registrations).Count(ctx, bson.M{"event": "konf"}); n != 0 {
 		t.Errorf("%d registrations kept of a failed order", n)
